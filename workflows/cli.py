@@ -1,0 +1,126 @@
+"""What every workflow shares: YAML config + `key=value` overrides, seeding, connecting to Ray."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import yaml
+
+from pairalign.config import ConfigError, from_dict
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+T = TypeVar("T")
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of `data` with each `a.b.c=value` applied; values are parsed as YAML scalars."""
+    out = _deep_copy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config; a top-level `base: other.yaml` is loaded first and updated by this file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must hold a mapping, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(load_yaml(path.parent / base), data)
+
+
+def load_config(cls: type[T], path: str | Path, overrides: Sequence[str] = ()) -> T:
+    """The stage config `cls` from a YAML file with `key=value` overrides applied."""
+    return from_dict(cls, apply_overrides(load_yaml(path), overrides))
+
+
+def parse_args(cls: type[T], default_config: str, argv: Sequence[str] | None = None,
+               description: str | None = None) -> T:
+    """Parse `[--config FILE] [key=value ...]` into the stage config `cls`; exits 2 on a bad config."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Overrides: key=value, dotted for nested keys (e.g. views.noise.min_snr_db=5).",
+    )
+    parser.add_argument("--config", default=str(CONFIG_DIR / default_config), help="YAML config")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides")
+    args = parser.parse_args(argv)
+    try:
+        return load_config(cls, args.config, args.overrides)
+    except ConfigError as err:
+        parser.error(str(err))
+        raise  # unreachable: parser.error exits
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None,
+             object_store_bytes: int | None = None) -> None:
+    """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+        return
+    ray.init(
+        num_cpus=num_cpus or os.cpu_count(),
+        object_store_memory=object_store_bytes or 1 << 30,
+        include_dashboard=False,
+        log_to_driver=True,
+    )
+
+
+def setup_logging() -> logging.Logger:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stdout
+    )
+    return logging.getLogger("pairalign")
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
