@@ -30,7 +30,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
     unknown = sorted(set(data) - set(fields))
     if unknown:
         names = ", ".join(_join(where, k) for k in unknown)
-        raise ConfigError(f"unknown config key(s): {names}; {cls.__name__} accepts: {', '.join(fields)}")
+        raise ConfigError(
+            f"unknown config key(s): {names}; {cls.__name__} accepts: {', '.join(fields)}"
+        )
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(hints[name], value, _join(where, name))
@@ -91,7 +93,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-        return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+        return tuple(
+            _coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")

@@ -49,14 +49,19 @@ def validate_manifest(table: pa.Table, *, source: str = "manifest") -> pa.Table:
         raise ManifestError(f"{source}: needs a 'path' or an 'audio' column")
     for name in COLUMNS:
         if name not in table.column_names:
-            table = table.append_column(MANIFEST_SCHEMA.field(name), pa.nulls(len(table), MANIFEST_SCHEMA.field(name).type))
+            table = table.append_column(
+                MANIFEST_SCHEMA.field(name), pa.nulls(len(table), MANIFEST_SCHEMA.field(name).type)
+            )
+    ids = table.column("utterance_id")
+    if ids.null_count:  # checked before the cast, which refuses nulls in a non-nullable field
+        raise ManifestError(f"{source}: {ids.null_count} row(s) have no utterance_id")
     try:
         table = table.select(list(COLUMNS)).cast(MANIFEST_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
-        raise ManifestError(f"{source}: column types do not match the manifest schema: {err}") from err
+        raise ManifestError(
+            f"{source}: column types do not match the manifest schema: {err}"
+        ) from err
     ids = table.column("utterance_id")
-    if ids.null_count:
-        raise ManifestError(f"{source}: {ids.null_count} row(s) have no utterance_id")
     if len(pa.compute.unique(ids)) != len(ids):
         counts = pa.compute.value_counts(ids).to_pylist()
         dupes = [c["values"] for c in counts if c["counts"] > 1][:5]
@@ -66,7 +71,9 @@ def validate_manifest(table: pa.Table, *, source: str = "manifest") -> pa.Table:
     both_or_none = pa.compute.equal(has_path, has_audio)
     if pa.compute.any(both_or_none).as_py():
         bad = table.filter(both_or_none).column("utterance_id").to_pylist()[:5]
-        raise ManifestError(f"{source}: each row needs exactly one of path/audio; offending ids e.g. {bad}")
+        raise ManifestError(
+            f"{source}: each row needs exactly one of path/audio; offending ids e.g. {bad}"
+        )
     return table
 
 

@@ -58,8 +58,12 @@ def load_config(cls: type[T], path: str | Path, overrides: Sequence[str] = ()) -
     return from_dict(cls, apply_overrides(load_yaml(path), overrides))
 
 
-def parse_args(cls: type[T], default_config: str, argv: Sequence[str] | None = None,
-               description: str | None = None) -> T:
+def parse_args(
+    cls: type[T],
+    default_config: str,
+    argv: Sequence[str] | None = None,
+    description: str | None = None,
+) -> T:
     """Parse `[--config FILE] [key=value ...]` into the stage config `cls`; exits 2 on a bad config."""
     parser = argparse.ArgumentParser(
         description=description,
@@ -86,8 +90,9 @@ def seed_everything(seed: int) -> None:
         pass
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None,
-             object_store_bytes: int | None = None) -> None:
+def init_ray(
+    address: str | None = None, num_cpus: int | None = None, object_store_bytes: int | None = None
+) -> None:
     """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
     import ray
 

@@ -1,0 +1,38 @@
+"""Corpus adapters: each turns a corpus on disk or S3 into a validated manifest table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+
+from pairalign.corpora.librispeech import scan_librispeech
+from pairalign.corpora.shards import list_shards, read_audio_shards, write_audio_shards
+from pairalign.corpora.timit import scan_timit
+from pairalign.corpora.user import read_user_manifest
+
+LOADERS: dict[str, Callable[[str], pa.Table]] = {
+    "timit": scan_timit,
+    "librispeech": scan_librispeech,
+    "manifest": read_user_manifest,
+    "shards": read_audio_shards,
+}
+
+
+def load_corpus(kind: str, source: str) -> pa.Table:
+    """The manifest of corpus `source` read by the adapter for `kind` (a key of LOADERS)."""
+    if kind not in LOADERS:
+        raise ValueError(f"unknown corpus kind {kind!r}; expected one of {sorted(LOADERS)}")
+    return LOADERS[kind](source)
+
+
+__all__ = [
+    "LOADERS",
+    "list_shards",
+    "load_corpus",
+    "read_audio_shards",
+    "read_user_manifest",
+    "scan_librispeech",
+    "scan_timit",
+    "write_audio_shards",
+]

@@ -1,0 +1,93 @@
+"""Shared fixtures: audio files written by soundfile, and a real S3 API (moto) on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ToneWriter = Callable[..., np.ndarray]
+
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_S3_ENV_CLEARED = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3")
+
+
+def tone(
+    seconds: float, sample_rate: int, *, frequency: float = 440.0, amplitude: float = 0.5
+) -> np.ndarray:
+    """A sine wave.  # (T,)"""
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def write_tone() -> ToneWriter:
+    """write_tone(path, seconds=, sample_rate=, channels=, format=, subtype=) writes a 440 Hz tone
+    (channel 0; other channels silent) with soundfile and returns the samples written  # (T, C)"""
+
+    def write(
+        path: str | Path,
+        *,
+        seconds: float = 0.5,
+        sample_rate: int = 16_000,
+        channels: int = 1,
+        format: str = "WAV",
+        subtype: str | None = None,
+        frequency: float = 440.0,
+    ) -> np.ndarray:
+        samples = np.zeros((round(seconds * sample_rate), channels), dtype=np.float32)
+        samples[:, 0] = tone(seconds, sample_rate, frequency=frequency)
+        sf.write(str(path), samples, sample_rate, format=format, subtype=subtype)
+        return samples
+
+    return write
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 with one bucket; yields "s3://<bucket>".
+
+    AWS_ENDPOINT_URL and dummy credentials are set in os.environ (so subprocesses such as Ray
+    workers see them too) and restored when the session ends."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {**_S3_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    saved = {name: os.environ.get(name) for name in (*env, *_S3_ENV_CLEARED)}
+    for name in _S3_ENV_CLEARED:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    try:
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+        bucket = "pairalign-test"
+        s3fs.S3FileSystem(client_kwargs={"endpoint_url": env["AWS_ENDPOINT_URL"]}).mkdir(bucket)
+        yield f"s3://{bucket}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
