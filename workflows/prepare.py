@@ -39,11 +39,13 @@ class PrepareConfig:
     use_ray: bool = True  # False: render with a thread pool of corpus.workers threads
     num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores
     chunk_size: int = 20  # utterances per Ray task
+    threads_per_task: int = 2  # render threads inside a task (overlap espeak-ng start-up)
 
 
 @ray.remote(num_cpus=1)
-def _render_chunk(fn: Callable[[UtteranceSpec], bytes], specs: list[UtteranceSpec],
-                  threads: int) -> list[bytes]:
+def _render_chunk(
+    fn: Callable[[UtteranceSpec], bytes], specs: list[UtteranceSpec], threads: int
+) -> list[bytes]:
     # A few threads per task keep the core busy while an espeak-ng subprocess is starting.
     return list(thread_map(threads)(fn, specs))
 
@@ -51,8 +53,9 @@ def _render_chunk(fn: Callable[[UtteranceSpec], bytes], specs: list[UtteranceSpe
 def ray_map(chunk_size: int, threads_per_task: int = 2) -> MapFn:
     """A `map_fn` that renders chunks of utterances as Ray tasks and yields results in order."""
 
-    def map_fn(fn: Callable[[UtteranceSpec], bytes],
-               specs: Sequence[UtteranceSpec]) -> Iterator[bytes]:
+    def map_fn(
+        fn: Callable[[UtteranceSpec], bytes], specs: Sequence[UtteranceSpec]
+    ) -> Iterator[bytes]:
         fn_ref = ray.put(fn)
         refs = [
             _render_chunk.remote(fn_ref, list(specs[i : i + chunk_size]), threads_per_task)
@@ -76,15 +79,16 @@ def summarize(table: pa.Table) -> dict[str, object]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> pa.Table:
-    config = parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__)
+def prepare(config: PrepareConfig) -> pa.Table:
+    """Synthesise the corpus of `config` (joining or starting Ray if `use_ray`); log and print
+    a summary; return the manifest."""
     log = setup_logging()
     log.info("prepare config: %s", json.dumps(to_dict(config)))
     start = time.perf_counter()
     map_fn = None
     if config.use_ray:
         init_ray(num_cpus=config.num_cpus or None)
-        map_fn = ray_map(config.chunk_size)
+        map_fn = ray_map(config.chunk_size, config.threads_per_task)
     table = synthesize_corpus(config.corpus, config.out_dir, map_fn=map_fn)
     summary = summarize(table) | {
         "wall_seconds": round(time.perf_counter() - start, 1),
@@ -92,14 +96,18 @@ def main(argv: Sequence[str] | None = None) -> pa.Table:
         "backend": "ray" if config.use_ray else "threads",
     }
     log.info(
-        "built-in corpus: %d utterances, train %d sentences x %d voices (%.0f s of audio), "
-        "test %d sentences x %d voices (%.0f s), in %.1f s -> %s",
-        summary["utterances"], summary["train/sentences"], summary["train/voices"],
-        summary["train/seconds"], summary["test/sentences"], summary["test/voices"],
-        summary["test/seconds"], summary["wall_seconds"], config.out_dir,
-    )  # fmt: skip
+        "built-in corpus: %(utterances)d utterances; train %(train/sentences)d sentences x "
+        "%(train/voices)d voices, %(train/seconds).0f s of audio; test %(test/sentences)d "
+        "sentences x %(test/voices)d voices, %(test/seconds).0f s; %(wall_seconds).1f s wall "
+        "(%(backend)s) -> %(out_dir)s",
+        summary,
+    )
     print(json.dumps(summary))
     return table
+
+
+def main(argv: Sequence[str] | None = None) -> pa.Table:
+    return prepare(parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from pairalign.corpora.builtin import BuiltinCorpusConfig, synthesize_corpus
 from pairalign.corpora.librispeech import scan_librispeech
 from pairalign.corpora.shards import list_shards, read_audio_shards, write_audio_shards
 from pairalign.corpora.timit import scan_timit
@@ -28,11 +29,13 @@ def load_corpus(kind: str, source: str) -> pa.Table:
 
 __all__ = [
     "LOADERS",
+    "BuiltinCorpusConfig",
     "list_shards",
     "load_corpus",
     "read_audio_shards",
     "read_user_manifest",
     "scan_librispeech",
     "scan_timit",
+    "synthesize_corpus",
     "write_audio_shards",
 ]

@@ -14,6 +14,7 @@ each, `corpus.json` (the config it was built from) and `manifest.parquet`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -26,9 +27,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
+from fsspec import AbstractFileSystem
 
+from pairalign.audio import resample
 from pairalign.corpora.sentences import generate_sentences
 from pairalign.corpora.voices import Voice, synthesize_wav, voice_pool
 from pairalign.manifest import manifest_table, write_manifest
@@ -48,7 +49,7 @@ class BuiltinCorpusConfig:
     """What to synthesise. The defaults give ~1 h of train audio and 100 x 8 test renders."""
 
     seed: int = 0
-    train_sentences: int = 150
+    train_sentences: int = 172  # x 8 voices x ~2.6 s = ~1 h of train audio
     test_sentences: int = 100
     voices_per_sentence: int = 8
     train_voices: int = 16  # the first identities of `voice_pool()`
@@ -94,8 +95,9 @@ class UtteranceSpec:
         return f"{self.split}/{self.voice.id}/{self.sentence_id}.{suffix}"
 
 
-def plan_corpus(config: BuiltinCorpusConfig,
-                pool: Sequence[Voice] | None = None) -> list[UtteranceSpec]:
+def plan_corpus(
+    config: BuiltinCorpusConfig, pool: Sequence[Voice] | None = None
+) -> list[UtteranceSpec]:
     """Every utterance of the corpus, train then test, in a deterministic order (pure)."""
     pool = tuple(voice_pool() if pool is None else pool)
     needed = config.train_voices + config.test_voices
@@ -106,42 +108,40 @@ def plan_corpus(config: BuiltinCorpusConfig,
     texts = generate_sentences(
         n_train + n_test, rng, min_words=config.min_words, max_words=config.max_words
     )
-    voices = {
-        "train": list(range(config.train_voices)),
-        "test": list(range(config.train_voices, needed)),
-    }
+    voices = {"train": range(config.train_voices), "test": range(config.train_voices, needed)}
     sentences = {"train": range(n_train), "test": range(n_train, n_train + n_test)}
     specs = []
     for split_index, split in enumerate(SPLITS):
-        assignment = _assign_voices(
-            len(sentences[split]), len(voices[split]), config.voices_per_sentence,
-            np.random.default_rng([config.seed, _VOICE_STREAM, split_index]),
-        )  # fmt: skip
-        for sentence_index, chosen in zip(sentences[split], assignment, strict=True):
-            for local in chosen:
-                pool_index = voices[split][local]
-                specs.append(
-                    _spec(config, split, sentence_index, texts[sentence_index], pool_index,
-                          pool[pool_index])
-                )  # fmt: skip
+        rng = np.random.default_rng([config.seed, _VOICE_STREAM, split_index])
+        assignment = _assign_voices(len(sentences[split]), voices[split], config, rng)
+        for index, chosen in zip(sentences[split], assignment, strict=True):
+            specs += [_spec(config, split, index, texts[index], k, pool[k]) for k in chosen]
     return specs
 
 
-def _assign_voices(n_sentences: int, n_voices: int, k: int,
-                   rng: np.random.Generator) -> list[list[int]]:
-    """For each sentence, `k` distinct voices: the least used so far, ties broken at random."""
-    counts = np.zeros(n_voices, dtype=np.int64)
+def _assign_voices(
+    n_sentences: int, voices: Sequence[int], config: BuiltinCorpusConfig, rng: np.random.Generator
+) -> list[list[int]]:
+    """For each sentence, `voices_per_sentence` distinct voices (pool indices): the least used so
+    far, ties broken at random, so every voice of a split speaks about equally often."""
+    counts = np.zeros(len(voices), dtype=np.int64)
     out = []
     for _ in range(n_sentences):
-        order = np.lexsort((rng.random(n_voices), counts))
-        chosen = sorted(int(v) for v in order[:k])
+        order = np.lexsort((rng.random(len(voices)), counts))
+        chosen = sorted(int(v) for v in order[: config.voices_per_sentence])
         counts[chosen] += 1
-        out.append(chosen)
+        out.append([voices[v] for v in chosen])
     return out
 
 
-def _spec(config: BuiltinCorpusConfig, split: str, sentence_index: int, text: str,
-          pool_index: int, voice: Voice) -> UtteranceSpec:
+def _spec(
+    config: BuiltinCorpusConfig,
+    split: str,
+    sentence_index: int,
+    text: str,
+    pool_index: int,
+    voice: Voice,
+) -> UtteranceSpec:
     rng = np.random.default_rng([config.seed, _JITTER_STREAM, sentence_index, pool_index])
     rate = round(voice.rate * (1.0 + rng.uniform(-config.rate_jitter, config.rate_jitter)))
     pitch = voice.pitch + int(rng.integers(-config.pitch_jitter, config.pitch_jitter + 1))
@@ -162,13 +162,13 @@ def render(spec: UtteranceSpec, sample_rate: Hertz = SAMPLE_RATE) -> np.ndarray:
     wav = synthesize_wav(spec.voice, spec.text, pitch=spec.pitch, rate=spec.rate)
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")  # (T,)
     samples = trim_silence(samples, rate)
-    if rate != sample_rate:
-        samples = AF.resample(torch.from_numpy(samples), rate, sample_rate).numpy()
+    samples = resample(samples, rate, sample_rate)  # torchaudio sinc interpolation
     return np.clip(samples, -1.0, 1.0).astype(np.float32)
 
 
-def trim_silence(samples: np.ndarray, sample_rate: Hertz, *, threshold: float = 1e-3,
-                 margin: Seconds = 0.05) -> np.ndarray:
+def trim_silence(
+    samples: np.ndarray, sample_rate: Hertz, *, threshold: float = 1e-3, margin: Seconds = 0.05
+) -> np.ndarray:
     """Cut leading/trailing samples quieter than `threshold`, keeping `margin` seconds of each."""
     loud = np.flatnonzero(np.abs(samples) > threshold)
     if loud.size == 0:
@@ -192,16 +192,18 @@ def render_encoded(spec: UtteranceSpec, *, sample_rate: Hertz, audio_format: str
 def thread_map(workers: int = 0) -> MapFn:
     """A `map_fn` over a thread pool (espeak-ng runs in subprocesses, so threads parallelise)."""
 
-    def map_fn(fn: Callable[[UtteranceSpec], bytes],
-               specs: Sequence[UtteranceSpec]) -> Iterator[bytes]:
+    def map_fn(
+        fn: Callable[[UtteranceSpec], bytes], specs: Sequence[UtteranceSpec]
+    ) -> Iterator[bytes]:
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             yield from pool.map(fn, specs)
 
     return map_fn
 
 
-def synthesize_corpus(config: BuiltinCorpusConfig, out_url: str, *,
-                      map_fn: MapFn | None = None) -> pa.Table:
+def synthesize_corpus(
+    config: BuiltinCorpusConfig, out_url: str, *, map_fn: MapFn | None = None
+) -> pa.Table:
     """Render the corpus under `out_url` (local or s3://) and return its manifest.
 
     `map_fn(fn, specs)` must yield `fn(spec)` for each spec in order; the default is a thread
@@ -211,11 +213,11 @@ def synthesize_corpus(config: BuiltinCorpusConfig, out_url: str, *,
     out_url = out_url if is_remote(out_url) else os.path.abspath(out_url)
     specs = plan_corpus(config)
     fs, root = url_to_fs(out_url)
-    done = _completed(fs, root, specs, config)
+    done = _completed(fs, root, specs, _stamp(config, specs), config.audio_format)
     todo = [s for s in specs if s.utterance_id not in done]
     fn = partial(render_encoded, sample_rate=config.sample_rate, audio_format=config.audio_format)
     results = (map_fn or thread_map(config.workers))(fn, todo)
-    for voice_dir in sorted({s.relpath("x").rsplit("/", 1)[0] for s in todo}):
+    for voice_dir in sorted({f"{s.split}/{s.voice.id}" for s in todo}):
         fs.makedirs(f"{root}/{voice_dir}", exist_ok=True)
     durations: dict[str, Seconds] = {}
     for spec, data in zip(todo, results, strict=True):
@@ -246,14 +248,21 @@ def _transcript(spec: UtteranceSpec) -> bytes:
     return (spec.text + "\n").encode()
 
 
-def _stamp(config: BuiltinCorpusConfig) -> str:
+def _stamp(config: BuiltinCorpusConfig, specs: Sequence[UtteranceSpec]) -> str:
+    """What the tree was built from: the config and a digest of the plan (sentences, voices)."""
     fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    fields["plan_sha256"] = hashlib.sha256(repr(list(specs)).encode()).hexdigest()
     return json.dumps(fields, sort_keys=True, indent=1) + "\n"
 
 
-def _completed(fs, root: str, specs: Sequence[UtteranceSpec],
-               config: BuiltinCorpusConfig) -> set[str]:
-    """Ids already rendered under `root` by the same config; resets the tree's stamp otherwise.
+def _completed(
+    fs: AbstractFileSystem,
+    root: str,
+    specs: Sequence[UtteranceSpec],
+    stamp: str,
+    audio_format: str,
+) -> set[str]:
+    """Ids already rendered under `root` from the same `stamp`; resets the tree's stamp otherwise.
 
     An utterance counts as done when its audio file is non-empty and its transcript (written
     after the audio) has the expected size. A tree built from another config keeps nothing: its
@@ -262,17 +271,17 @@ def _completed(fs, root: str, specs: Sequence[UtteranceSpec],
     stamp_path = f"{root}/corpus.json"
     files = fs.find(root, detail=True) if fs.exists(root) else {}
     sizes = {path: info.get("size", 0) for path, info in files.items()}
-    same = stamp_path in sizes and fs.cat_file(stamp_path).decode() == _stamp(config)
+    same = stamp_path in sizes and fs.cat_file(stamp_path).decode() == stamp
     if not same:
         stale = [p for p in (f"{root}/{s.relpath('txt')}" for s in specs) if p in sizes]
         if stale:
             fs.rm(stale)
         fs.makedirs(root, exist_ok=True)
-        fs.pipe_file(stamp_path, _stamp(config).encode())
+        fs.pipe_file(stamp_path, stamp.encode())
         return set()
     return {
         s.utterance_id
         for s in specs
-        if sizes.get(f"{root}/{s.relpath(config.audio_format)}", 0) > 44
+        if sizes.get(f"{root}/{s.relpath(audio_format)}", 0) > 44
         and sizes.get(f"{root}/{s.relpath('txt')}") == len(_transcript(s))
     }

@@ -33,10 +33,7 @@ ACCENTS: tuple[tuple[str, str], ...] = (
     ("en-029", "carib"),
     ("en-us-nyc", "nyc"),
 )
-VARIANTS: tuple[str, ...] = (
-    "m1", "f1", "m2", "f2", "klatt", "m3", "f3", "m4", "klatt2", "f4", "m5", "f5", "m6",
-    "klatt3", "m7",
-)  # fmt: skip
+VARIANTS: tuple[str, ...] = tuple("m1 f1 m2 f2 klatt m3 f3 m4 klatt2 f4 m5 f5 m6 klatt3 m7".split())
 # espeak-ng voice name -> MBROLA database directory under MBROLA_DIR.
 MBROLA_VOICES: tuple[tuple[str, str], ...] = (
     ("mb-us1", "us1"),

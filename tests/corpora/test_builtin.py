@@ -17,6 +17,7 @@ from pairalign.corpora.builtin import (
 )
 from pairalign.corpora.sentences import sentence_words
 from pairalign.manifest import read_manifest
+from pairalign.storage import url_to_fs
 
 SMALL = BuiltinCorpusConfig(train_sentences=6, test_sentences=4, voices_per_sentence=8)
 
@@ -36,10 +37,12 @@ def _without_paths(table: pa.Table) -> pa.Table:
 
 
 def test_same_seed_gives_identical_manifest_and_files(corpus, tmp_path):
-    root, table = corpus
+    _, table = corpus
     again = synthesize_corpus(SMALL, str(tmp_path), map_fn=_serial_map)  # serial, not threads
     assert _without_paths(again).equals(_without_paths(table))
-    for a, b in zip(table.column("path").to_pylist(), again.column("path").to_pylist(), strict=True):
+    for a, b in zip(
+        table.column("path").to_pylist(), again.column("path").to_pylist(), strict=True
+    ):
         assert Path(a).read_bytes() == Path(b).read_bytes()
 
 
@@ -50,7 +53,7 @@ def test_different_seed_gives_different_sentences():
 
 
 def test_single_utterance_re_renders_identically(corpus):
-    root, table = corpus
+    root, _ = corpus
     spec = plan_corpus(SMALL)[13]
     data = encode(render(spec, SMALL.sample_rate), SMALL.sample_rate, SMALL.audio_format)
     assert data == (root / spec.relpath("flac")).read_bytes()
@@ -81,7 +84,9 @@ def test_splits_are_disjoint_in_sentences_texts_and_voices(corpus):
 
 def test_durations_are_sane_and_match_the_audio(corpus):
     _, table = corpus
-    for path, duration in zip(table["path"].to_pylist(), table["duration"].to_pylist(), strict=True):
+    for path, duration in zip(
+        table["path"].to_pylist(), table["duration"].to_pylist(), strict=True
+    ):
         info = sf.info(path)
         assert info.samplerate == SMALL.sample_rate and info.channels == 1
         assert info.frames / info.samplerate == pytest.approx(duration, abs=1e-9)
@@ -144,8 +149,9 @@ def test_interrupted_run_resumes_and_changed_config_rerenders(tmp_path):
     assert rendered == [lost.utterance_id]
     assert again.equals(first)
     rendered.clear()
-    synthesize_corpus(dataclasses.replace(config, pitch_jitter=2), str(tmp_path),
-                      map_fn=recording_map)  # fmt: skip
+    synthesize_corpus(
+        dataclasses.replace(config, pitch_jitter=2), str(tmp_path), map_fn=recording_map
+    )
     assert len(rendered) == 24
 
 
@@ -168,21 +174,37 @@ def test_default_config_plans_an_hour_of_train_audio_and_a_full_test_set(corpus)
     # Calibrate a words/rate duration estimate on the rendered small corpus, then apply it to
     # the default plan without rendering it.
     small = {s.utterance_id: _estimate(s) for s in plan_corpus(SMALL)}
-    measured = dict(zip(table["utterance_id"].to_pylist(), table["duration"].to_pylist(),
-                        strict=True))  # fmt: skip
+    measured = dict(
+        zip(table["utterance_id"].to_pylist(), table["duration"].to_pylist(), strict=True)
+    )
     scale = sum(measured.values()) / sum(small.values())
     assert 0.7 < scale < 1.3
     specs = plan_corpus(BuiltinCorpusConfig())
     train = [s for s in specs if s.split == "train"]
     test = [s for s in specs if s.split == "test"]
-    assert len(train) == 150 * 8 and len({s.sentence_id for s in test}) >= 100
+    assert len(train) == 172 * 8 and len({s.sentence_id for s in test}) >= 100
     assert len(test) >= 100 * 8
     train_hours = scale * sum(_estimate(s) for s in train) / 3600
-    assert 0.75 <= train_hours <= 1.25
+    assert 0.9 <= train_hours <= 1.25
     assert len({s.voice.id for s in train}) == 16 and len({s.voice.id for s in test}) == 12
     per_voice = Counter(s.voice.id for s in train)
-    assert set(per_voice.values()) == {150 * 8 // 16}  # voices used evenly
+    assert set(per_voice.values()) == {172 * 8 // 16}  # voices used evenly
 
 
 def _estimate(spec) -> float:
     return len(sentence_words(spec.text)) * 60.0 / spec.rate
+
+
+def test_s3_output_matches_local_and_resumes(corpus, s3_server):
+    root, _ = corpus
+    config = dataclasses.replace(SMALL, train_sentences=1, test_sentences=1)
+    url = f"{s3_server}/builtin"
+    table = synthesize_corpus(config, url)
+    assert all(p.startswith(f"{url}/") for p in table["path"].to_pylist())
+    assert read_manifest(f"{url}/manifest.parquet").equals(table)
+    spec = plan_corpus(config)[3]  # the first sentences equal SMALL's: same seed, same plan
+    fs, path = url_to_fs(f"{url}/{spec.relpath('flac')}")
+    assert fs.cat_file(path) == (root / spec.relpath("flac")).read_bytes()
+    rendered: list[str] = []
+    again = synthesize_corpus(config, url, map_fn=lambda fn, specs: rendered.extend(specs) or [])
+    assert rendered == [] and again.equals(table)

@@ -50,7 +50,9 @@ def test_voice_problem_catches_ignored_variants_and_missing_voices():
 def test_accents_are_distinct_languages():
     # espeak-ng falls back silently on partial names, so check the accents really differ.
     text = "The quiet farmer carried a heavy basket across the old bridge."
-    digests = {hashlib.sha1(synthesize_wav(Voice(t, lang), text)).hexdigest() for lang, t in ACCENTS}
+    digests = {
+        hashlib.sha1(synthesize_wav(Voice(t, lang), text)).hexdigest() for lang, t in ACCENTS
+    }
     assert len(digests) == len(ACCENTS)
 
 

@@ -1,0 +1,64 @@
+"""Encoder: convolutional subsampling of log-mel frames, then Transformer layers.
+
+Its output frame sequence is the continuous condition `c` that the quantizer and the decoder read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    n_mels: int = 80
+    dim: int = 128
+    layers: int = 2
+    heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    subsample: int = 4  # log-mel frames (10 ms) per encoder frame: 4 -> 25 frames/s
+    max_frames: int = 2048
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        if config.subsample not in (2, 4):
+            raise ValueError(f"encoder.subsample must be 2 or 4, got {config.subsample}")
+        self.config = config
+        convs: list[nn.Module] = []
+        channels = config.n_mels
+        for _ in range(int(math.log2(config.subsample))):
+            convs += [nn.Conv1d(channels, config.dim, 3, stride=2, padding=1), nn.GELU()]
+            channels = config.dim
+        self.subsample = nn.Sequential(*convs)
+        self.position = nn.Embedding(config.max_frames, config.dim)
+        layer = nn.TransformerEncoderLayer(
+            config.dim,
+            config.heads,
+            config.dim * config.ff_mult,
+            config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.layers = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.dim)
+
+    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_mels) -> (B, T', dim) with T' = ceil(T / subsample)."""
+        x = self.subsample(logmel.transpose(1, 2)).transpose(1, 2)  # (B, T', D)
+        positions = torch.arange(x.shape[1], device=x.device)
+        x = x + self.position(positions)[None]
+        return self.norm(self.layers(x))
+
+    def frames(self, num_samples: int, hop_length: int) -> int:
+        """Encoder frames for a waveform of `num_samples`."""
+        t = num_samples // hop_length + 1
+        for _ in range(int(math.log2(self.config.subsample))):
+            t = (t - 1) // 2 + 1
+        return t

@@ -1,0 +1,51 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from pairalign.manifest import read_manifest
+from workflows.cli import CONFIG_DIR, load_config
+from workflows.prepare import PrepareConfig, main
+
+TINY = ["corpus.train_sentences=2", "corpus.test_sentences=1"]
+
+
+def test_shipped_config_matches_the_dataclass_defaults():
+    assert load_config(PrepareConfig, CONFIG_DIR / "prepare.yaml") == PrepareConfig()
+
+
+def test_main_without_ray_writes_corpus_and_reports(tmp_path, capsys):
+    table = main([f"out_dir={tmp_path}", "use_ray=false", *TINY])
+    assert table.num_rows == 3 * 8
+    assert read_manifest(str(tmp_path / "manifest.parquet")).equals(table)
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["train/utterances"] == 16 and summary["test/utterances"] == 8
+    assert summary["train/voices"] == 16 and summary["test/voices"] == 8
+    assert summary["train/seconds"] == pytest.approx(
+        sum(
+            d
+            for d, s in zip(table["duration"].to_pylist(), table["split"].to_pylist(), strict=True)
+            if s == "train"
+        ),
+        abs=0.1,
+    )
+
+
+def test_bad_override_is_rejected_with_its_name(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([f"out_dir={tmp_path}", "corpus.voices=3"])
+    assert "corpus.voices" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_render_is_byte_identical_to_the_thread_pool(tmp_path):
+    ray = pytest.importorskip("ray")
+    threads = main([f"out_dir={tmp_path / 'threads'}", "use_ray=false", *TINY])
+    try:
+        ray_table = main(
+            [f"out_dir={tmp_path / 'ray'}", "use_ray=true", "num_cpus=2", "chunk_size=5", *TINY]
+        )
+    finally:
+        ray.shutdown()
+    for a, b in zip(threads["path"].to_pylist(), ray_table["path"].to_pylist(), strict=True):
+        assert Path(a).read_bytes() == Path(b).read_bytes()
