@@ -58,7 +58,7 @@ def bench_ray(manifest, views: ViewConfig, cores: int) -> float:
     )
     try:
         with tempfile.TemporaryDirectory() as rejects:
-            warm = build_paired_views(manifest.slice(0, 32), views, rejects_dir=rejects)
+            warm = build_paired_views(manifest.slice(0, 256), views, rejects_dir=rejects)
             for _ in iter_pair_batches(warm, batch_size=32):
                 pass
             start, pairs = time.perf_counter(), 0

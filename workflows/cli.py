@@ -95,7 +95,10 @@ def init_ray(
 ) -> None:
     """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
     import ray
+    from ray.data import DataContext
 
+    # Progress bars garble logs that are not a terminal (CI, `ray job logs`).
+    DataContext.get_current().enable_progress_bars = sys.stdout.isatty()
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")

@@ -41,7 +41,7 @@ TENSOR_COLUMNS = ("view_a", "view_b", "warp_a", "shift_a", "warp_b", "shift_b", 
 class PipelineConfig:
     """How the Ray Data stage is run."""
 
-    batch_size: int = 16  # clips per map_batches call
+    batch_size: int = 32  # clips per map_batches call
     num_cpus_per_task: float = 1.0
     concurrency: int | None = None  # max parallel map tasks (None: as many as CPUs allow)
 
