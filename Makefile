@@ -35,7 +35,9 @@ format: venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Order-only (|): the venv's name already hashes pyproject.toml, and a fresh clone's pyproject.toml is
+# always newer than the cached stamp, so a timestamp dependency would redo set-up in every clone.
+$(VENV)/.installed: | pyproject.toml
 	@echo "Creating $(VENV) (first run downloads PyTorch: a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip

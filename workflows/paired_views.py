@@ -31,6 +31,7 @@ REJECTS_SCHEMA = pa.schema(
         pa.field("utterance_id", pa.string()),
         pa.field("path", pa.string()),
         pa.field("reason", pa.string()),
+        pa.field("epoch", pa.int64()),
     ]
 )
 # Columns that go to the trainer as tensors; ids stay available on the dataset itself.
@@ -52,17 +53,28 @@ def build_paired_views(
     *,
     rejects_dir: str,
     epoch: int = 0,
+    epochs: int = 1,
     pipeline: PipelineConfig | None = None,
 ) -> ray.data.Dataset:
-    """A lazy dataset of paired views; its columns are `TENSOR_COLUMNS` plus ids and labels."""
+    """A lazy dataset of paired views for `epochs` passes over the manifest, starting at `epoch`.
+
+    Epoch e > 0 visits the rows in an order shuffled by (views.seed, e) and makes new views; its
+    columns are `TENSOR_COLUMNS` plus ids and labels.
+    """
     pipeline = pipeline or PipelineConfig()
-    # Many small blocks, so map tasks run in parallel and stream instead of one task per table.
     step = max(1, pipeline.batch_size * 4)
-    blocks = [manifest.slice(i, step) for i in range(0, max(len(manifest), 1), step)]
-    ds = ray.data.from_arrow(blocks)
+    blocks = []
+    for e in range(epoch, epoch + epochs):
+        order = np.arange(len(manifest))
+        if e > 0:
+            np.random.default_rng([views.seed, e]).shuffle(order)
+        part = manifest.take(order).append_column("epoch", pa.array(np.full(len(order), e)))
+        # Many small blocks, so map tasks run in parallel and stream instead of one big task.
+        blocks += [part.slice(i, step) for i in range(0, len(part), step)]
+    ds = ray.data.from_arrow(blocks or [manifest])
     return ds.map_batches(
         make_pair_batch,
-        fn_kwargs={"views": views, "epoch": epoch, "rejects_dir": rejects_dir},
+        fn_kwargs={"views": views, "rejects_dir": rejects_dir},
         batch_size=pipeline.batch_size,
         batch_format="pyarrow",
         num_cpus=pipeline.num_cpus_per_task,
@@ -70,9 +82,7 @@ def build_paired_views(
     )
 
 
-def make_pair_batch(
-    batch: pa.Table, *, views: ViewConfig, epoch: int, rejects_dir: str
-) -> dict[str, np.ndarray]:
+def make_pair_batch(batch: pa.Table, *, views: ViewConfig, rejects_dir: str) -> dict[str, np.ndarray]:
     """Decode each row and make its two views; rows that fail to decode go to the rejects table."""
     _single_thread()
     rows = batch.to_pylist()
@@ -84,11 +94,13 @@ def make_pair_batch(
         try:
             samples = load_row_audio(row, sample_rate=views.sample_rate)
         except AudioError as err:
-            rejects.append(
-                {"utterance_id": row["utterance_id"], "path": row.get("path"), "reason": err.reason}
-            )
+            rejects.append({
+                "utterance_id": row["utterance_id"], "path": row.get("path"),
+                "reason": err.reason, "epoch": row.get("epoch") or 0,
+            })  # fmt: skip
             continue
-        pair = make_views(samples, views, pair_rng(views.seed, epoch, row["utterance_id"]))
+        rng = pair_rng(views.seed, row.get("epoch") or 0, row["utterance_id"])
+        pair = make_views(samples, views, rng)
         for key, value in (
             ("view_a", pair.a.samples),
             ("view_b", pair.b.samples),
@@ -118,7 +130,7 @@ def make_pair_batch(
 
 def write_rejects(rejects: list[dict[str, Any]], rejects_dir: str) -> str:
     """Write one rejects file; its name is a hash of its ids, so a retried task overwrites, not adds."""
-    ids = "\n".join(sorted(r["utterance_id"] for r in rejects))
+    ids = "\n".join(sorted(f"{r['epoch']}/{r['utterance_id']}" for r in rejects))
     name = f"rejects-{hashlib.sha1(ids.encode()).hexdigest()[:16]}.parquet"
     url = join(rejects_dir, name)
     fs, path = url_to_fs(url)

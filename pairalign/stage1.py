@@ -1,0 +1,94 @@
+"""The stage-1 (VQ) objective: cross-view agreement, no reconstruction.
+
+Given two views of each clip and their aligned frame pairs:
+- `stage1/agree`: cosine distance between aligned latents of the two views;
+- `stage1/contrast`: frame-level InfoNCE, the aligned frame is the positive, every other sampled
+  frame of the batch a negative;
+- `stage1/prior`: the frame-synchronous prior head predicts view B's code at each aligned frame
+  from view A's encoder output (and A's from B's);
+- `vq/commit`: the quantizer's commitment loss, both views.
+`total` is the weighted sum; the weights live in `Stage1Weights`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from pairalign.alignment import align_frames
+from pairalign.model import Encoded, TokenizerModel
+
+
+@dataclass(frozen=True)
+class Stage1Weights:
+    agree: float = 1.0
+    contrast: float = 1.0
+    prior: float = 0.5
+    commit: float = 0.25
+    temperature: float = 0.1  # contrast temperature
+    max_contrast_frames: int = 1024  # frames sampled for the contrast (B*T can be large)
+
+
+def stage1_losses(
+    model: TokenizerModel, batch: dict[str, torch.Tensor], weights: Stage1Weights
+) -> tuple[dict[str, torch.Tensor], Encoded, Encoded]:
+    """Losses for a batch of paired views (keys as produced by the paired-view pipeline)."""
+    seconds = batch["source_seconds"]
+    both = model(  # one pass over both views: [A; B]
+        torch.cat([batch["view_a"], batch["view_b"]]),
+        torch.cat([
+            _view_seconds(seconds, batch["warp_a"], batch["shift_a"]),
+            _view_seconds(seconds, batch["warp_b"], batch["shift_b"]),
+        ]),
+    )  # fmt: skip
+    a, b = both.split(len(seconds))
+    frame_seconds = _module(model).config.frame_seconds
+    partner, valid = align_frames(
+        a.frames.shape[1], frame_seconds, batch["warp_a"], batch["shift_a"],
+        batch["warp_b"], batch["shift_b"], seconds,
+    )  # fmt: skip
+    rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
+    za = a.quantized.latents[valid]  # (P, C)
+    zb = b.quantized.latents[rows[valid], partner[valid]]  # (P, C)
+    losses = {
+        "stage1/agree": (1 - (za * zb).sum(-1)).mean(),
+        "stage1/contrast": _info_nce(za, zb, weights),
+        "stage1/prior": _prior_loss(a, b, rows, partner, valid),
+        "vq/commit": both.quantized.losses["vq/commit"],
+    }
+    losses["total"] = (
+        weights.agree * losses["stage1/agree"]
+        + weights.contrast * losses["stage1/contrast"]
+        + weights.prior * losses["stage1/prior"]
+        + weights.commit * losses["vq/commit"]
+    )
+    losses["stage1/aligned_frames"] = valid.float().mean().detach()
+    return losses, a, b
+
+
+def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:
+    codes_b = b.quantized.codes[rows[valid], partner[valid]]  # (P,) targets, no gradient
+    codes_a = a.quantized.codes[valid]
+    from_a = a.prior_logits[valid]  # (P, K)
+    from_b = b.prior_logits[rows[valid], partner[valid]]
+    return 0.5 * (F.cross_entropy(from_a, codes_b) + F.cross_entropy(from_b, codes_a))
+
+
+def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights) -> torch.Tensor:
+    if len(za) > weights.max_contrast_frames:
+        pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
+        za, zb = za[pick], zb[pick]
+    logits = za @ zb.t() / weights.temperature  # (P, P)
+    labels = torch.arange(len(za), device=za.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
+
+
+def _view_seconds(source_seconds, warp, shift) -> torch.Tensor:
+    """Where the real audio ends in a view."""
+    return source_seconds / warp + shift.clamp(min=0)
+
+
+def _module(model) -> TokenizerModel:
+    return model.module if hasattr(model, "module") else model

@@ -1,0 +1,181 @@
+"""The per-worker training shape that every stage shares, and the MLflow bookkeeping around it.
+
+A stage supplies `train_fn(config: dict)`; inside it, `Session` restores the latest checkpoint,
+reports metrics every `report_every` steps and checkpoints every `checkpoint_every` steps (rank 0
+writes the file, every rank reports), and logs to MLflow on rank 0 only. `fit` builds the
+`TorchTrainer` from a `TrainConfig`: DDP over `num_workers` (NCCL on GPU, gloo on CPU), resume
+from the latest checkpoint of the same (storage_path, name), `FailureConfig` retries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ray.train
+import torch
+from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from pairalign.checkpoint import load_checkpoint, save_checkpoint
+from pairalign.config import flatten
+from pairalign.storage import is_remote
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: float = 0.5  # leave CPUs for the Ray Data view workers
+    batch_size: int = 16  # pairs per worker per step
+    max_steps: int = 300
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 30
+    grad_clip: float = 1.0
+    report_every: int = 10
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    max_failures: int = 2
+    shuffle_buffer: int = 64  # local shuffle of pairs before batching (0: off)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    tracking_uri: str = ""  # "" -> sqlite:///<storage_path>/mlflow.db
+    experiment: str = "pairalign"
+
+
+def lr_at(step: int, train: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < train.warmup_steps:
+        return train.lr * (step + 1) / train.warmup_steps
+    progress = min(1.0, (step - train.warmup_steps) / max(1, train.max_steps - train.warmup_steps))
+    return train.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
+    if tracking.tracking_uri:
+        return tracking.tracking_uri
+    if is_remote(storage_path):
+        raise ValueError("tracking.tracking_uri must be set when storage_path is remote")
+    return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
+
+
+def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any) -> str:
+    """The MLflow run of Ray run `name` (created once, found again on resume); params logged."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        artifacts = None if is_remote(storage_path) else os.path.abspath(os.path.join(storage_path, "mlartifacts"))
+        experiment_id = client.create_experiment(
+            tracking.experiment, artifact_location=f"file://{artifacts}" if artifacts else None
+        )
+    else:
+        experiment_id = experiment.experiment_id
+    found = client.search_runs([experiment_id], f"tags.`pairalign.run_name` = '{name}'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=name, tags={"pairalign.run_name": name})
+    params = {k: str(v)[:500] for k, v in flatten(config).items()}
+    keys = sorted(params)
+    for i in range(0, len(keys), 100):
+        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, params[k]) for k in keys[i : i + 100]])
+    client.log_dict(run.info.run_id, flatten(config), "config.json")
+    return run.info.run_id
+
+
+class Session:
+    """What a training function does besides computing losses."""
+
+    def __init__(self, *, stage: str, config: dict[str, Any], model_config: Any, train: TrainConfig,
+                 tracking_uri: str, run_id: str) -> None:  # fmt: skip
+        self.stage, self.config, self.model_config, self.train = stage, config, model_config, train
+        context = ray.train.get_context()
+        self.rank = context.get_world_rank()
+        self.world_size = context.get_world_size()
+        self.run_id = run_id
+        self._mlflow = None
+        if self.rank == 0 and tracking_uri:
+            import mlflow
+
+            mlflow.set_tracking_uri(tracking_uri)
+            self._mlflow = mlflow.MlflowClient()
+
+    def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+        """Load the latest checkpoint of this run, if any; return the step to start from."""
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return 0
+        with checkpoint.as_directory() as directory:
+            payload = load_checkpoint(directory)
+        if payload["stage_config"] != self.config:
+            raise ValueError("the checkpoint was written with a different config; use a new run name")
+        _unwrap(model).load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        return int(payload["step"])
+
+    def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
+               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False) -> None:  # fmt: skip
+        """Report metrics (all ranks); with `checkpoint`, rank 0 also saves and uploads one, and
+        with `final` logs it to MLflow as the run's checkpoint artifact."""
+        metrics = {**metrics, "step": step}
+        if self._mlflow is not None:
+            import mlflow
+
+            self._mlflow.log_batch(
+                self.run_id,
+                metrics=[mlflow.entities.Metric(k, float(v), 0, step) for k, v in metrics.items() if k != "step"],
+            )
+        if not checkpoint:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as directory:
+            if self.rank == 0:
+                save_checkpoint(
+                    directory, model_config=self.model_config, model_state=_unwrap(model).state_dict(),
+                    stage=self.stage, stage_config=self.config, step=step,
+                    optimizer=optimizer.state_dict(),
+                )  # fmt: skip
+                with open(os.path.join(directory, "step.json"), "w") as f:
+                    json.dump({"step": step, "stage": self.stage}, f)
+                if final and self._mlflow is not None:
+                    self._mlflow.log_artifacts(self.run_id, directory, artifact_path="checkpoint")
+                ray.train.report(metrics, checkpoint=Checkpoint.from_directory(directory))
+            else:
+                ray.train.report(metrics)
+
+
+def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig, name: str,
+        storage_path: str, datasets: dict[str, Any]) -> ray.train.Result:  # fmt: skip
+    """Run (or resume) the Ray Train job `name` under `storage_path`."""
+    storage = storage_path if is_remote(storage_path) else os.path.abspath(storage_path)
+    trainer = TorchTrainer(
+        train_fn,
+        train_loop_config=config,
+        scaling_config=ScalingConfig(
+            num_workers=train.num_workers,
+            use_gpu=train.use_gpu,
+            resources_per_worker={"CPU": train.cpus_per_worker, **({"GPU": 1} if train.use_gpu else {})},
+        ),
+        run_config=RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=FailureConfig(max_failures=train.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
+        ),
+        datasets=datasets,
+    )
+    return trainer.fit()
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model

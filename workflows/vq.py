@@ -1,0 +1,172 @@
+"""Stage 1: train the VQ tokenizer on paired views with Ray Train (DDP), then measure its strings.
+
+    ray job submit --working-dir . -- python workflows/vq.py name=vq-base model=... train.use_gpu=true
+    python workflows/vq.py                                   # local: tiny model, 2 CPU workers
+    python workflows/vq.py --config workflows/configs/vq_base.yaml train.num_workers=4
+
+Re-running with the same `name` and `storage_path` resumes from the latest checkpoint. The final
+checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
+`pairalign.tokenizer.Tokenizer.from_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray.train
+import ray.train.torch
+import torch
+
+from pairalign.config import from_dict, to_dict
+from pairalign.model import ModelConfig, TokenizerModel
+from pairalign.stage1 import Stage1Weights, stage1_losses
+from pairalign.storage import join, url_to_fs
+from pairalign.views import ViewConfig
+from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
+from workflows.corpus import CorpusConfig, load_manifest
+from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
+from workflows.string_eval import evaluate_strings
+from workflows.training import Session, TrackingConfig, TrainConfig, fit, lr_at, mlflow_run, tracking_uri
+
+
+@dataclass(frozen=True)
+class VQStageConfig:
+    name: str = "vq-tiny"
+    storage_path: str = "runs"  # Ray Train storage: local path or s3://
+    seed: int = 0
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: Stage1Weights = field(default_factory=Stage1Weights)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)
+    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval_clips: int = 800  # clips of the eval split whose strings are measured after training
+    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
+
+
+def train_fn(config_dict: dict) -> None:
+    """The per-worker loop: paired-view batches from the dataset shard -> stage-1 losses -> AdamW."""
+    config = from_dict(VQStageConfig, config_dict["stage"])
+    train = config.train
+    session = Session(stage="vq", config=config_dict["stage"], model_config=config.model, train=train,
+                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
+    torch.manual_seed(config.seed + session.rank)
+    model = ray.train.torch.prepare_model(TokenizerModel(config.model))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    step = session.restore(model, optimizer)
+    shard = ray.train.get_dataset_shard("train")
+    sums: dict[str, float] = {}
+    clips, start = 0, time.perf_counter()
+    batches = shard.iter_torch_batches(
+        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
+        local_shuffle_buffer_size=train.shuffle_buffer or None,
+        local_shuffle_seed=config.seed + step + session.rank,
+    )  # fmt: skip
+    for batch in batches:
+        if step >= train.max_steps:
+            break
+        _maybe_inject_failure(config, step, session)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, train)
+        losses, _, _ = stage1_losses(model, batch, config.loss)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        optimizer.step()
+        step += 1
+        clips += len(batch["view_a"])
+        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        if step % train.report_every == 0 or step == train.max_steps:
+            n = train.report_every if step % train.report_every == 0 else step % train.report_every
+            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
+            metrics |= _unwrap(model).quantizer.usage() | {"train/lr": lr_at(step - 1, train)}
+            metrics["train/clips_per_second"] = clips * session.world_size / (time.perf_counter() - start)
+            final = step == train.max_steps
+            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
+                           checkpoint=final or step % train.checkpoint_every == 0)  # fmt: skip
+            sums, clips, start = {}, 0, time.perf_counter()
+    if step < train.max_steps:
+        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
+
+
+def _maybe_inject_failure(config: VQStageConfig, step: int, session: Session) -> None:
+    """Kill this worker process once (a marker file remembers it), to exercise recovery."""
+    target = config.inject_failure_at_step
+    if target <= 0 or step != target or session.rank != session.world_size - 1:
+        return
+    fs, marker = url_to_fs(join(config.storage_path, config.name, f"injected-failure-{step}"))
+    if fs.exists(marker):
+        return
+    fs.makedirs(os.path.dirname(marker), exist_ok=True)
+    fs.touch(marker)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def latest_step(storage_path: str, name: str) -> int:
+    """The step of the newest checkpoint of run `name` (0 if none), read from the file names."""
+    fs, root = url_to_fs(join(storage_path, name))
+    steps = [0]
+    for path in fs.glob(f"{root}/checkpoint_*/step.json"):
+        with fs.open(path) as f:
+            steps.append(int(json.load(f)["step"]))
+    return max(steps)
+
+
+def train_dataset(config: VQStageConfig, train_rows: pa.Table, start_step: int):
+    """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
+    per_step = config.train.batch_size * config.train.num_workers
+    start_epoch = start_step * per_step // max(1, len(train_rows))
+    epochs = math.ceil((config.train.max_steps - start_step + 1) * per_step / max(1, len(train_rows))) + 1
+    rejects = join(config.storage_path, config.name, "rejects")
+    ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
+                            epochs=epochs, pipeline=config.pipeline)  # fmt: skip
+    return ds.select_columns(list(TENSOR_COLUMNS))
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    config = parse_args(VQStageConfig, "vq.yaml", argv, description=__doc__)
+    log = setup_logging()
+    seed_everything(config.seed)
+    init_ray()
+    manifest = load_manifest(config.corpus)
+    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    start_step = latest_step(config.storage_path, config.name)
+    log.info("vq: %d train clips, starting at step %d of %d", len(train_rows), start_step, config.train.max_steps)
+    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
+    loop_config = {
+        "stage": to_dict(config),
+        "run_id": run_id,
+        "tracking_uri": tracking_uri(config.tracking, config.storage_path),
+    }
+    result = fit(train_fn, loop_config, train=config.train, name=config.name,
+                 storage_path=config.storage_path,
+                 datasets={"train": train_dataset(config, train_rows, start_step)})  # fmt: skip
+    checkpoint = result.checkpoint.path
+    log.info("vq: final checkpoint %s", checkpoint)
+    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(0, config.eval_clips)
+    figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id,
+                               tracking_uri=loop_config["tracking_uri"])  # fmt: skip
+    figures |= {f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
+    return figures
+
+
+if __name__ == "__main__":
+    # Run from the importable module, so Ray pickles `train_fn` and configs by reference.
+    from workflows import vq
+
+    vq.main()
