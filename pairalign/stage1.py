@@ -23,7 +23,7 @@ from pairalign.model import Encoded, TokenizerModel
 
 @dataclass(frozen=True)
 class Stage1Weights:
-    agree: float = 1.0
+    agree: float = 0.1  # higher weights pull all latents together before the contrast separates them
     contrast: float = 1.0
     prior: float = 0.5
     commit: float = 0.25

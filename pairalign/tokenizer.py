@@ -41,7 +41,7 @@ class Tokenizer:
         self, waveforms: np.ndarray | torch.Tensor, seconds: Sequence[float] | None = None
     ) -> list[np.ndarray]:
         """Per-frame codes of each waveform, trimmed to its real audio.  # [(T_i,)]"""
-        wave = torch.as_tensor(np.asarray(waveforms, dtype=np.float32)).to(self.device)
+        wave = torch.from_numpy(np.array(waveforms, dtype=np.float32)).to(self.device)  # a copy
         if wave.ndim == 1:
             wave = wave[None]
         secs = None if seconds is None else torch.as_tensor(seconds, dtype=torch.float32)

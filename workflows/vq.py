@@ -62,7 +62,7 @@ def train_fn(config_dict: dict) -> None:
     torch.manual_seed(config.seed + session.rank)
     model = ray.train.torch.prepare_model(TokenizerModel(config.model))
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    step = session.restore(model, optimizer)
+    step = start_step = session.restore(model, optimizer)
     shard = ray.train.get_dataset_shard("train")
     sums: dict[str, float] = {}
     clips, start = 0, time.perf_counter()
@@ -90,6 +90,7 @@ def train_fn(config_dict: dict) -> None:
             n = train.report_every if step % train.report_every == 0 else step % train.report_every
             metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
             metrics |= _unwrap(model).quantizer.usage() | {"train/lr": lr_at(step - 1, train)}
+            metrics["train/start_step"] = start_step  # > 0 after a resume or a retry
             metrics["train/clips_per_second"] = clips * session.world_size / (time.perf_counter() - start)
             final = step == train.max_steps
             session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,

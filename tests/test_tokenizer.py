@@ -1,0 +1,64 @@
+"""Checkpoints round-trip through Tokenizer.from_checkpoint, safely and with their config."""
+
+import numpy as np
+import pytest
+import torch
+
+from pairalign.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from pairalign.config import to_dict
+from pairalign.encoder import EncoderConfig
+from pairalign.model import ModelConfig, TokenizerModel, model_config
+from pairalign.quantizer import QuantizerConfig
+from pairalign.tokenizer import Tokenizer
+
+SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2), quantizer=QuantizerConfig(codebook_size=16, code_dim=8))
+
+
+def trained_model() -> TokenizerModel:
+    torch.manual_seed(0)
+    model = TokenizerModel(SMALL).train()
+    model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
+    return model.eval()
+
+
+def test_checkpoint_round_trip_gives_the_same_strings(tmp_path):
+    model = trained_model()
+    save_checkpoint(str(tmp_path), model_config=SMALL, model_state=model.state_dict(), stage="vq",
+                    stage_config={"name": "t"}, step=7, optimizer={"x": torch.zeros(2)})  # fmt: skip
+    tokenizer = Tokenizer.from_checkpoint(str(tmp_path))
+    assert tokenizer.config == SMALL and tokenizer.checkpoint_id.endswith("@step7")
+    wave = 0.1 * np.random.default_rng(0).standard_normal((2, 24_000)).astype(np.float32)
+    with torch.no_grad():
+        codes = model(torch.from_numpy(wave)).quantized.codes.numpy()
+    assert [c.tolist() for c in tokenizer.frame_codes(wave)] == codes.tolist()
+    strings = tokenizer(wave)
+    assert all(s and all(a != b for a, b in zip(s, s[1:], strict=False)) for s in strings)
+    assert load_checkpoint(str(tmp_path / "checkpoint.pt"))["stage_config"] == {"name": "t"}
+
+
+def test_seconds_trim_codes_to_real_audio(tmp_path):
+    save_checkpoint(str(tmp_path), model_config=SMALL, model_state=trained_model().state_dict(),
+                    stage="vq", stage_config={}, step=1)  # fmt: skip
+    tokenizer = Tokenizer.from_checkpoint(str(tmp_path))
+    codes = tokenizer.frame_codes(np.zeros((2, 32_000), np.float32), seconds=[2.0, 1.0])
+    assert [len(c) for c in codes] == [50, 25]  # 25 frames per second
+
+
+def test_non_checkpoints_are_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(str(tmp_path))
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a pickle")
+    with pytest.raises(CheckpointError, match="not a loadable checkpoint"):
+        load_checkpoint(str(tmp_path))
+    torch.save({"format": "other"}, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="not a pairalign checkpoint"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_named_sizes_match_the_shipped_base_config():
+    from workflows.cli import CONFIG_DIR, load_config
+    from workflows.vq import VQStageConfig
+
+    assert load_config(VQStageConfig, CONFIG_DIR / "vq_base.yaml").model == model_config("base")
+    assert load_config(VQStageConfig, CONFIG_DIR / "vq.yaml").model == model_config("tiny")
+    assert to_dict(model_config("tiny"))["quantizer"]["codebook_size"] == 256
