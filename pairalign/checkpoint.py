@@ -72,7 +72,9 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pairalign checkpoint")
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')}, expected {VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint version {payload.get('version')}, expected {VERSION}"
+        )
     return payload
 
 

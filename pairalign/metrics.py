@@ -10,7 +10,9 @@ import numpy as np
 from pairalign.strings import normalized_edit_distance
 
 
-def vocabulary_usage(strings: Sequence[Sequence[int]], vocab_size: int, prefix: str) -> dict[str, float]:
+def vocabulary_usage(
+    strings: Sequence[Sequence[int]], vocab_size: int, prefix: str
+) -> dict[str, float]:
     """Codes used (count and share of the vocabulary), unigram entropy (bits) and perplexity."""
     counts = Counter(t for s in strings for t in s)
     total = sum(counts.values())
@@ -41,13 +43,17 @@ def cross_view_consistency(
     }
 
 
-def string_stats(strings: Sequence[Sequence[int]], seconds: Sequence[float], prefix: str) -> dict[str, float]:
+def string_stats(
+    strings: Sequence[Sequence[int]], seconds: Sequence[float], prefix: str
+) -> dict[str, float]:
     """Token rate (tokens per second of audio), mean length and its spread, distinct-string rate."""
     lengths = np.array([len(s) for s in strings], dtype=np.float64)
     total_seconds = float(np.sum(seconds))
     distinct = len({tuple(s) for s in strings})
     return {
-        f"{prefix}/token_rate": float(lengths.sum() / total_seconds) if total_seconds else float("nan"),
+        f"{prefix}/token_rate": float(lengths.sum() / total_seconds)
+        if total_seconds
+        else float("nan"),
         f"{prefix}/tokens": float(lengths.sum()),
         f"{prefix}/mean_length": float(lengths.mean()) if len(lengths) else float("nan"),
         f"{prefix}/length_std": float(lengths.std()) if len(lengths) else float("nan"),

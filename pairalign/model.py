@@ -13,7 +13,7 @@ from torch import nn
 
 from pairalign.encoder import Encoder, EncoderConfig
 from pairalign.frontend import LogMel
-from pairalign.quantizer import QuantizerConfig, Quantized, VectorQuantizer
+from pairalign.quantizer import Quantized, QuantizerConfig, VectorQuantizer
 from pairalign.units import SAMPLE_RATE, Hertz, Seconds
 
 
@@ -62,7 +62,9 @@ class Encoded:
             quantized = Quantized(
                 q.codes[rows], q.quantized[rows], q.latents[rows], q.logits[rows], q.losses
             )
-            parts.append(Encoded(self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows]))
+            parts.append(
+                Encoded(self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows])
+            )
         return parts[0], parts[1]
 
 

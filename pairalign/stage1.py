@@ -23,7 +23,9 @@ from pairalign.model import Encoded, TokenizerModel
 
 @dataclass(frozen=True)
 class Stage1Weights:
-    agree: float = 0.1  # higher weights pull all latents together before the contrast separates them
+    agree: float = (
+        0.1  # higher weights pull all latents together before the contrast separates them
+    )
     contrast: float = 1.0
     prior: float = 0.5
     commit: float = 0.25
@@ -35,19 +37,30 @@ def stage1_losses(
     model: TokenizerModel, batch: dict[str, torch.Tensor], weights: Stage1Weights
 ) -> tuple[dict[str, torch.Tensor], Encoded, Encoded]:
     """Losses for a batch of paired views (keys as produced by the paired-view pipeline)."""
-    seconds = batch["source_seconds"]
-    both = model(  # one pass over both views: [A; B]
-        torch.cat([batch["view_a"], batch["view_b"]]),
-        torch.cat([
-            _view_seconds(seconds, batch["warp_a"], batch["shift_a"]),
-            _view_seconds(seconds, batch["warp_b"], batch["shift_b"]),
-        ]),
-    )  # fmt: skip
-    a, b = both.split(len(seconds))
+    both = model(stacked_views(batch), stacked_seconds(batch))  # one pass over both views: [A; B]
+    a, b = both.split(len(batch["source_seconds"]))
     frame_seconds = _module(model).config.frame_seconds
+    return stage1_losses_from(a, b, both.quantized.losses, batch, weights, frame_seconds), a, b
+
+
+def stacked_views(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([batch["view_a"], batch["view_b"]])  # (2B, N)
+
+
+def stacked_seconds(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Where the real audio ends in each view, [A; B]."""
+    s = batch["source_seconds"]
+    return torch.cat([view_seconds(s, batch["warp_a"], batch["shift_a"]),
+                      view_seconds(s, batch["warp_b"], batch["shift_b"])])  # fmt: skip
+
+
+def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor],
+                       batch: dict[str, torch.Tensor], weights: Stage1Weights,
+                       frame_seconds: float) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The stage-1 terms from already-encoded views (stage 2 reuses its encoder pass)."""
     partner, valid = align_frames(
         a.frames.shape[1], frame_seconds, batch["warp_a"], batch["shift_a"],
-        batch["warp_b"], batch["shift_b"], seconds,
+        batch["warp_b"], batch["shift_b"], batch["source_seconds"],
     )  # fmt: skip
     rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
     za = a.quantized.latents[valid]  # (P, C)
@@ -56,7 +69,7 @@ def stage1_losses(
         "stage1/agree": (1 - (za * zb).sum(-1)).mean(),
         "stage1/contrast": _info_nce(za, zb, weights),
         "stage1/prior": _prior_loss(a, b, rows, partner, valid),
-        "vq/commit": both.quantized.losses["vq/commit"],
+        "vq/commit": vq_losses["vq/commit"],
     }
     losses["total"] = (
         weights.agree * losses["stage1/agree"]
@@ -65,7 +78,7 @@ def stage1_losses(
         + weights.commit * losses["vq/commit"]
     )
     losses["stage1/aligned_frames"] = valid.float().mean().detach()
-    return losses, a, b
+    return losses
 
 
 def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:
@@ -85,7 +98,7 @@ def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights) -> tor
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
 
 
-def _view_seconds(source_seconds, warp, shift) -> torch.Tensor:
+def view_seconds(source_seconds, warp, shift) -> torch.Tensor:
     """Where the real audio ends in a view."""
     return source_seconds / warp + shift.clamp(min=0)
 

@@ -1,7 +1,7 @@
 """`Tokenizer`: load a checkpoint, call it on waveforms, get token strings.
 
-    tok = Tokenizer.from_checkpoint("runs/vq-tiny/checkpoint_000003")
-    strings = tok(waveform)           # (N,) or (B, N) float at 16 kHz -> list of token lists
+tok = Tokenizer.from_checkpoint("runs/vq-tiny/checkpoint_000003")
+strings = tok(waveform)           # (N,) or (B, N) float at 16 kHz -> list of token lists
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pairalign.strings import collapse_runs
 class Tokenizer:
     """VQ token strings (collapsed runs of frame codes) from a stage-1 checkpoint."""
 
-    def __init__(self, model: TokenizerModel, *, checkpoint_id: str = "", device: str = "cpu") -> None:
+    def __init__(
+        self, model: TokenizerModel, *, checkpoint_id: str = "", device: str = "cpu"
+    ) -> None:
         self.model = model.to(device).eval()
         self.config = model.config
         self.checkpoint_id = checkpoint_id

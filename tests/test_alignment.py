@@ -7,7 +7,9 @@ from pairalign.alignment import align_frames
 
 def run(warp_a=1.0, shift_a=0.0, warp_b=1.0, shift_b=0.0, seconds=3.0, frames=75):
     t = lambda v: torch.tensor([v])  # noqa: E731
-    partner, valid = align_frames(frames, 0.04, t(warp_a), t(shift_a), t(warp_b), t(shift_b), t(seconds))
+    partner, valid = align_frames(
+        frames, 0.04, t(warp_a), t(shift_a), t(warp_b), t(shift_b), t(seconds)
+    )
     return partner[0], valid[0]
 
 

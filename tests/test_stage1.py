@@ -7,7 +7,10 @@ from pairalign.model import ModelConfig, TokenizerModel
 from pairalign.quantizer import QuantizerConfig
 from pairalign.stage1 import Stage1Weights, _info_nce, stage1_losses
 
-SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2), quantizer=QuantizerConfig(codebook_size=16, code_dim=8))
+SMALL = ModelConfig(
+    encoder=EncoderConfig(dim=32, layers=1, heads=2),
+    quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+)
 
 
 def batch(n=3, samples=16_000):
@@ -36,7 +39,12 @@ def test_total_is_the_weighted_sum():
     model = TokenizerModel(SMALL).train()
     w = Stage1Weights(agree=0.3, contrast=2.0, prior=0.7, commit=0.1)
     losses, _, _ = stage1_losses(model, batch(), w)
-    expected = 0.3 * losses["stage1/agree"] + 2.0 * losses["stage1/contrast"] + 0.7 * losses["stage1/prior"] + 0.1 * losses["vq/commit"]
+    expected = (
+        0.3 * losses["stage1/agree"]
+        + 2.0 * losses["stage1/contrast"]
+        + 0.7 * losses["stage1/prior"]
+        + 0.1 * losses["vq/commit"]
+    )
     torch.testing.assert_close(losses["total"], expected)
 
 

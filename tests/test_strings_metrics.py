@@ -42,4 +42,6 @@ def test_string_stats():
     assert out["s/token_rate"] == pytest.approx(7 / 4)
     assert out["s/distinct_rate"] == pytest.approx(2 / 3)
     assert out["s/mean_length"] == pytest.approx(7 / 3)
-    assert out["s/length_std"] == pytest.approx(math.sqrt(((3 - 7 / 3) ** 2 * 2 + (1 - 7 / 3) ** 2) / 3))
+    assert out["s/length_std"] == pytest.approx(
+        math.sqrt(((3 - 7 / 3) ** 2 * 2 + (1 - 7 / 3) ** 2) / 3)
+    )

@@ -67,7 +67,9 @@ def parse_args(
     """Parse `[--config FILE] [key=value ...]` into the stage config `cls`; exits 2 on a bad config."""
     parser = argparse.ArgumentParser(
         description=description,
-        epilog="Overrides: key=value, dotted for nested keys (e.g. views.noise.min_snr_db=5).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Overrides are key=value, dotted for nested keys; the keys and their defaults are "
+        f"those of {CONFIG_DIR / default_config}.",
     )
     parser.add_argument("--config", default=str(CONFIG_DIR / default_config), help="YAML config")
     parser.add_argument("overrides", nargs="*", help="key=value overrides")

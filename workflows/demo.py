@@ -50,14 +50,20 @@ class DemoConfig:
 def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
     """One epoch of paired views through `iter_torch_batches`, as a trainer consumes them."""
     rejects_dir = join(config.out_dir, "rejects")
+    fs, path = url_to_fs(rejects_dir)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)  # rejects of an earlier run are not this run's
     part = manifest.filter(pc.equal(manifest["split"], config.split))
     ds = build_paired_views(part, config.views, rejects_dir=rejects_dir, pipeline=config.pipeline)
-    start, pairs, warps = time.perf_counter(), 0, []
+    start, pairs, timed, warps = time.perf_counter(), 0, 0, []
     for i, batch in enumerate(iter_pair_batches(ds, batch_size=config.batch_size)):
-        if i == 0:
-            _write_examples(batch, config)
         pairs += len(batch["view_a"])
         warps.append(batch["warp_a"].numpy())
+        if i == 0:
+            _write_examples(batch, config)
+            start = time.perf_counter()  # time from the first batch on, once workers are warm
+        else:
+            timed += len(batch["view_a"])
         if config.max_batches and i + 1 >= config.max_batches:
             break
     seconds = time.perf_counter() - start
@@ -67,7 +73,7 @@ def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
         "views/complete": float(not config.max_batches or pairs + len(rejects) == len(part)),
         "views/pairs_out": pairs,
         "views/rejects": len(rejects),
-        "views/pairs_per_second": pairs / seconds,
+        "views/pairs_per_second": timed / seconds if timed else float("nan"),
         "views/wall_seconds": seconds,
         "views/warp_min": float(np.concatenate(warps).min()),
         "views/warp_max": float(np.concatenate(warps).max()),

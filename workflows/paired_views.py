@@ -82,7 +82,9 @@ def build_paired_views(
     )
 
 
-def make_pair_batch(batch: pa.Table, *, views: ViewConfig, rejects_dir: str) -> dict[str, np.ndarray]:
+def make_pair_batch(
+    batch: pa.Table, *, views: ViewConfig, rejects_dir: str
+) -> dict[str, np.ndarray]:
     """Decode each row and make its two views; rows that fail to decode go to the rejects table."""
     _single_thread()
     rows = batch.to_pylist()

@@ -80,10 +80,9 @@ def summarize(table: pa.Table) -> dict[str, object]:
 
 
 def prepare(config: PrepareConfig) -> pa.Table:
-    """Synthesise the corpus of `config` (joining or starting Ray if `use_ray`); log and print
-    a summary; return the manifest."""
+    """Synthesise the corpus of `config` (joining or starting Ray if `use_ray`), log a summary,
+    and return the manifest."""
     log = setup_logging()
-    log.info("prepare config: %s", json.dumps(to_dict(config)))
     start = time.perf_counter()
     map_fn = None
     if config.use_ray:
@@ -102,12 +101,15 @@ def prepare(config: PrepareConfig) -> pa.Table:
         "(%(backend)s) -> %(out_dir)s",
         summary,
     )
-    print(json.dumps(summary))
     return table
 
 
 def main(argv: Sequence[str] | None = None) -> pa.Table:
-    return prepare(parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__))
+    config = parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__)
+    setup_logging().info("prepare config: %s", json.dumps(to_dict(config)))
+    table = prepare(config)
+    print(json.dumps(summarize(table) | {"out_dir": config.out_dir}))
+    return table
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
 
         mlflow.set_tracking_uri(tracking_uri)
         client = mlflow.MlflowClient()
-        client.log_batch(run_id, metrics=[mlflow.entities.Metric(f"eval/{k}", v, 0, 0) for k, v in figures.items()])
+        client.log_batch(
+            run_id,
+            metrics=[mlflow.entities.Metric(f"eval/{k}", v, 0, 0) for k, v in figures.items()],
+        )
     return figures
 
 
@@ -71,6 +74,10 @@ def _view_strings(tokenizer: Tokenizer, rows: pa.Table, views: ViewConfig, batch
         strings_b: list[list[int]] = []
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
             for key, out in (("a", strings_a), ("b", strings_b)):
-                secs = batch["source_seconds"] / batch[f"warp_{key}"] + np.maximum(batch[f"shift_{key}"], 0)
-                out += tokenizer.vq_strings(batch[f"view_{key}"], np.minimum(secs, views.clip_seconds))
+                secs = batch["source_seconds"] / batch[f"warp_{key}"] + np.maximum(
+                    batch[f"shift_{key}"], 0
+                )
+                out += tokenizer.vq_strings(
+                    batch[f"view_{key}"], np.minimum(secs, views.clip_seconds)
+                )
     return strings_a, strings_b

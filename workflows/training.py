@@ -75,20 +75,28 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
-        artifacts = None if is_remote(storage_path) else os.path.abspath(os.path.join(storage_path, "mlartifacts"))
+        artifacts = (
+            None
+            if is_remote(storage_path)
+            else os.path.abspath(os.path.join(storage_path, "mlartifacts"))
+        )
         experiment_id = client.create_experiment(
             tracking.experiment, artifact_location=f"file://{artifacts}" if artifacts else None
         )
     else:
         experiment_id = experiment.experiment_id
-    found = client.search_runs([experiment_id], f"tags.`pairalign.run_name` = '{name}'", max_results=1)
+    found = client.search_runs(
+        [experiment_id], f"tags.`pairalign.run_name` = '{name}'", max_results=1
+    )
     if found:
         return found[0].info.run_id
     run = client.create_run(experiment_id, run_name=name, tags={"pairalign.run_name": name})
     params = {k: str(v)[:500] for k, v in flatten(config).items()}
     keys = sorted(params)
     for i in range(0, len(keys), 100):
-        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, params[k]) for k in keys[i : i + 100]])
+        client.log_batch(
+            run.info.run_id, params=[mlflow.entities.Param(k, params[k]) for k in keys[i : i + 100]]
+        )
     client.log_dict(run.info.run_id, flatten(config), "config.json")
     return run.info.run_id
 
@@ -118,7 +126,9 @@ class Session:
         with checkpoint.as_directory() as directory:
             payload = load_checkpoint(directory)
         if payload["stage_config"] != self.config:
-            raise ValueError("the checkpoint was written with a different config; use a new run name")
+            raise ValueError(
+                "the checkpoint was written with a different config; use a new run name"
+            )
         _unwrap(model).load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         return int(payload["step"])
@@ -133,7 +143,11 @@ class Session:
 
             self._mlflow.log_batch(
                 self.run_id,
-                metrics=[mlflow.entities.Metric(k, float(v), 0, step) for k, v in metrics.items() if k != "step"],
+                metrics=[
+                    mlflow.entities.Metric(k, float(v), 0, step)
+                    for k, v in metrics.items()
+                    if k != "step"
+                ],
             )
         if not checkpoint:
             ray.train.report(metrics)
@@ -164,7 +178,10 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
         scaling_config=ScalingConfig(
             num_workers=train.num_workers,
             use_gpu=train.use_gpu,
-            resources_per_worker={"CPU": train.cpus_per_worker, **({"GPU": 1} if train.use_gpu else {})},
+            resources_per_worker={
+                "CPU": train.cpus_per_worker,
+                **({"GPU": 1} if train.use_gpu else {}),
+            },
         ),
         run_config=RunConfig(
             name=name,

@@ -34,7 +34,15 @@ from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
 from workflows.string_eval import evaluate_strings
-from workflows.training import Session, TrackingConfig, TrainConfig, fit, lr_at, mlflow_run, tracking_uri
+from workflows.training import (
+    Session,
+    TrackingConfig,
+    TrainConfig,
+    fit,
+    lr_at,
+    mlflow_run,
+    tracking_uri,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,9 @@ def train_fn(config_dict: dict) -> None:
             metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
             metrics |= _unwrap(model).quantizer.usage() | {"train/lr": lr_at(step - 1, train)}
             metrics["train/start_step"] = start_step  # > 0 after a resume or a retry
-            metrics["train/clips_per_second"] = clips * session.world_size / (time.perf_counter() - start)
+            metrics["train/clips_per_second"] = (
+                clips * session.world_size / (time.perf_counter() - start)
+            )
             final = step == train.max_steps
             session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
                            checkpoint=final or step % train.checkpoint_every == 0)  # fmt: skip
@@ -131,7 +141,10 @@ def train_dataset(config: VQStageConfig, train_rows: pa.Table, start_step: int):
     """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
     per_step = config.train.batch_size * config.train.num_workers
     start_epoch = start_step * per_step // max(1, len(train_rows))
-    epochs = math.ceil((config.train.max_steps - start_step + 1) * per_step / max(1, len(train_rows))) + 1
+    epochs = (
+        math.ceil((config.train.max_steps - start_step + 1) * per_step / max(1, len(train_rows)))
+        + 1
+    )
     rejects = join(config.storage_path, config.name, "rejects")
     ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
                             epochs=epochs, pipeline=config.pipeline)  # fmt: skip
@@ -146,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     manifest = load_manifest(config.corpus)
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     start_step = latest_step(config.storage_path, config.name)
-    log.info("vq: %d train clips, starting at step %d of %d", len(train_rows), start_step, config.train.max_steps)
+    log.info(
+        "vq: %d train clips, starting at step %d of %d",
+        len(train_rows),
+        start_step,
+        config.train.max_steps,
+    )
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     loop_config = {
         "stage": to_dict(config),
@@ -158,10 +176,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                  datasets={"train": train_dataset(config, train_rows, start_step)})  # fmt: skip
     checkpoint = result.checkpoint.path
     log.info("vq: final checkpoint %s", checkpoint)
-    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(0, config.eval_clips)
+    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
+        0, config.eval_clips
+    )
     figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id,
                                tracking_uri=loop_config["tracking_uri"])  # fmt: skip
-    figures |= {f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    figures |= {
+        f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)
+    }
     print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
     return figures
 

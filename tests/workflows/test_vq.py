@@ -3,6 +3,9 @@ a worker killed and retried, a failed run re-submitted and resumed from its chec
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlflow
 import pytest
 
@@ -41,13 +44,19 @@ def history(storage: str, run_id: str, key: str) -> list[tuple[int, float]]:
 
 def run_id_of(storage: str, name: str) -> str:
     mlflow.set_tracking_uri(f"sqlite:///{storage}/mlflow.db")
-    (run,) = mlflow.search_runs(experiment_names=["pairalign"], filter_string=f"tags.`pairalign.run_name` = '{name}'", output_format="list")
+    (run,) = mlflow.search_runs(
+        experiment_names=["pairalign"],
+        filter_string=f"tags.`pairalign.run_name` = '{name}'",
+        output_format="list",
+    )
     return run.info.run_id
 
 
 def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corpus, tmp_path):
     storage = str(tmp_path)
-    figures = main(args(corpus, storage, "retry", "inject_failure_at_step=6", "train.max_failures=1"))
+    figures = main(
+        args(corpus, storage, "retry", "inject_failure_at_step=6", "train.max_failures=1")
+    )
     run_id = run_id_of(storage, "retry")
     steps = [s for s, _ in history(storage, run_id, "loss/total")]
     assert max(steps) == 12 and figures["final/step"] == 12
@@ -57,9 +66,14 @@ def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corp
     assert losses[12] < losses[2]  # the loss falls
     client = mlflow.MlflowClient()
     run = client.get_run(run_id)
-    assert run.data.params["train.max_steps"] == "12" and run.data.params["model.encoder.dim"] == "32"
+    assert (
+        run.data.params["train.max_steps"] == "12" and run.data.params["model.encoder.dim"] == "32"
+    )
     assert "eval/vq/consistency" in run.data.metrics and "eval/vq/vocab_used" in run.data.metrics
-    assert [a.path for a in client.list_artifacts(run_id, "checkpoint")] == ["checkpoint/checkpoint.pt", "checkpoint/step.json"]
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoint")] == [
+        "checkpoint/checkpoint.pt",
+        "checkpoint/step.json",
+    ]
     assert 0.0 <= figures["vq/consistency"] <= 1.0 and figures["vq/tokens"] > 0
 
 
@@ -83,9 +97,9 @@ def test_failed_run_resubmitted_resumes_at_its_checkpoint(ray_session, corpus, t
 
 
 def figures_checkpoint(storage: str, name: str) -> str:
-    import glob
-    import json
-    import os
-
-    best = max(glob.glob(f"{storage}/{name}/checkpoint_*/step.json"), key=lambda p: json.load(open(p))["step"])
-    return os.path.dirname(best)
+    """The directory of the newest checkpoint of run `name`."""
+    steps = {
+        p.parent: json.loads(p.read_text())["step"]
+        for p in Path(storage, name).glob("checkpoint_*/step.json")
+    }
+    return str(max(steps, key=steps.get))

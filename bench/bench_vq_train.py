@@ -1,0 +1,90 @@
+"""Stage-1 training throughput (clips/s, a clip being one pair of 3 s views).
+
+    PYTHONPATH=. python bench/bench_vq_train.py                 # model only, one core
+    PYTHONPATH=. python bench/bench_vq_train.py --run /tmp/vq   # + read a finished vq.py run
+
+model: forward + backward + AdamW step of the stage-1 objective on synthetic 3 s pairs, one
+thread (the model's own cost per core). run: the median `train/clips_per_second` that a finished
+`workflows/vq.py` run logged to MLflow (Ray Data views + DDP workers on the same machine), first
+report excluded. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+
+import torch
+
+from pairalign.model import TokenizerModel, model_config
+from pairalign.stage1 import Stage1Weights, stage1_losses
+
+
+def model_throughput(size: str, batch: int, steps: int) -> float:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = TokenizerModel(model_config(size)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    wave = 0.1 * torch.randn(batch, 48_000)
+    data = {
+        "view_a": wave, "view_b": wave + 0.01 * torch.randn_like(wave),
+        "warp_a": torch.ones(batch), "shift_a": torch.zeros(batch),
+        "warp_b": torch.full((batch,), 1.05), "shift_b": torch.full((batch,), 0.03),
+        "source_seconds": torch.full((batch,), 2.8),
+    }  # fmt: skip
+    for i in range(steps + 2):
+        if i == 2:
+            start = time.perf_counter()
+        losses, _, _ = stage1_losses(model, data, Stage1Weights())
+        optimizer.zero_grad()
+        losses["total"].backward()
+        optimizer.step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def run_throughput(storage: str, name: str) -> float:
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{os.path.abspath(storage)}/mlflow.db")
+    (run,) = mlflow.search_runs(
+        experiment_names=["pairalign"],
+        filter_string=f"tags.`pairalign.run_name` = '{name}'",
+        output_format="list",
+    )
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "train/clips_per_second")
+    values = [m.value for m in sorted(history, key=lambda m: m.step)][1:]
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--run", default="", help="storage_path of a finished vq.py run")
+    parser.add_argument("--name", default="vq-tiny")
+    args = parser.parse_args()
+    result = {
+        "bench": "vq_train",
+        "size": args.size,
+        "batch": args.batch,
+        "model_clips_per_second_one_core": round(
+            model_throughput(args.size, args.batch, args.steps), 1
+        ),
+    }
+    if args.run:
+        result["run_clips_per_second"] = round(run_throughput(args.run, args.name), 1)
+    result |= {"cores": os.cpu_count(), "cpu": platform.machine(), "torch": torch.__version__,
+               "date": datetime.date.today().isoformat()}  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

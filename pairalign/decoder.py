@@ -1,0 +1,136 @@
+"""Autoregressive token decoder: causal self-attention over the string so far, cross-attention to
+the encoder condition, next-token logits and a timing head. Supports a key/value cache so greedy
+decoding costs one position per step instead of re-running the prefix.
+
+Vocabulary: the codebook's K codes, then PAD = K, BOS = K + 1, EOS = K + 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    dim: int = 128
+    layers: int = 2
+    heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    max_len: int = 128  # longest string (BOS and EOS included)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    codes: int
+
+    @property
+    def pad(self) -> int:
+        return self.codes
+
+    @property
+    def bos(self) -> int:
+        return self.codes + 1
+
+    @property
+    def eos(self) -> int:
+        return self.codes + 2
+
+    @property
+    def size(self) -> int:
+        return self.codes + 3
+
+
+LayerCache = dict[str, torch.Tensor]
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.split(k), self.split(v)
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:  # fmt: skip
+        """x (B, L, D) queries; k, v (B, H, S, D/H); mask (B, 1, L|1, S) True = may attend."""
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, attn_mask=mask,
+                                           dropout_p=drop, is_causal=causal)  # fmt: skip
+        return self.out(y.transpose(1, 2).flatten(2))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        d = config.dim
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.self_attn = Attention(d, config.heads, config.dropout)
+        self.cross_attn = Attention(d, config.heads, config.dropout)
+        self.ff = nn.Sequential(
+            nn.Linear(d, d * config.ff_mult), nn.GELU(), nn.Linear(d * config.ff_mult, d)
+        )
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
+                memory_mask: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:  # fmt: skip
+        h = self.norm1(x)
+        k, v = self.self_attn.keys_values(h)
+        if cache is not None:  # incremental: x is the newest position only
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+            x = x + self.drop(self.self_attn(h, k, v))
+        else:
+            x = x + self.drop(self.self_attn(h, k, v, causal=True))
+        x = x + self.drop(self.cross_attn(self.norm2(x), *memory_kv, mask=memory_mask))
+        return x + self.drop(self.ff(self.norm3(x)))
+
+
+class TokenDecoder(nn.Module):
+    def __init__(self, config: DecoderConfig, vocab: Vocab, condition_dim: int) -> None:
+        super().__init__()
+        self.config, self.vocab = config, vocab
+        self.embed = nn.Embedding(vocab.size, config.dim)
+        self.position = nn.Embedding(config.max_len, config.dim)
+        self.condition = nn.Linear(condition_dim, config.dim)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.logits = nn.Linear(config.dim, vocab.size)
+        self.timing = nn.Linear(config.dim, 2)  # (start, end) as fractions of the clip
+
+    def memory(self, frames: torch.Tensor, mask: torch.Tensor):
+        """Per-layer cross-attention keys/values of the condition, and its attention mask."""
+        c = self.condition(frames)  # (B, T, D)
+        kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
+        return kv, mask[:, None, None, :]  # (B, 1, 1, T)
+
+    def forward(self, tokens: torch.Tensor, frames: torch.Tensor, frame_mask: torch.Tensor):
+        """Teacher-forced: tokens (B, L) -> (logits (B, L, V), timing (B, L, 2), hidden (B, L, D))."""
+        kv, mask = self.memory(frames, frame_mask)
+        x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
+        for layer, layer_kv in zip(self.layers, kv, strict=True):
+            x = layer(x, layer_kv, mask)
+        x = self.norm(x)
+        return self.logits(x), torch.sigmoid(self.timing(x)), x
+
+    def step(self, tokens: torch.Tensor, position: int, memory, caches: list[LayerCache]):
+        """One cached step: tokens (B,) at `position` -> (logits (B, V), timing (B, 2))."""
+        kv, mask = memory
+        x = self.embed(tokens)[:, None] + self.position.weight[position]
+        for layer, layer_kv, cache in zip(self.layers, kv, caches, strict=True):
+            x = layer(x, layer_kv, mask, cache)
+        x = self.norm(x)[:, 0]
+        return self.logits(x), torch.sigmoid(self.timing(x))
