@@ -28,7 +28,7 @@ class CheckpointError(ValueError):
 def save_checkpoint(
     directory: str,
     *,
-    model_config: ModelConfig,
+    model_config: Any,
     model_state: dict[str, torch.Tensor],
     stage: str,
     stage_config: dict[str, Any],
@@ -78,5 +78,10 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
     return payload
 
 
-def checkpoint_model_config(payload: dict[str, Any]) -> ModelConfig:
+def checkpoint_model_config(payload: dict[str, Any]):
+    """The model config of a checkpoint: `ModelConfig` (stage 1) or `PairAlignConfig` (stage 2)."""
+    if payload["stage"] == "refine":
+        from pairalign.pairalign_model import PairAlignConfig
+
+        return from_dict(PairAlignConfig, payload["model_config"])
     return from_dict(ModelConfig, payload["model_config"])

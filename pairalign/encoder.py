@@ -20,7 +20,7 @@ class EncoderConfig:
     heads: int = 4
     ff_mult: int = 4
     dropout: float = 0.1
-    subsample: int = 4  # log-mel frames (10 ms) per encoder frame: 4 -> 25 frames/s
+    subsample: int = 2  # log-mel frames (10 ms) per encoder frame: 2 -> 50 frames/s, 4 -> 25
     max_frames: int = 2048
 
 

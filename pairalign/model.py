@@ -34,7 +34,7 @@ MODEL_SIZES: dict[str, ModelConfig] = {
     "tiny": ModelConfig(),
     # One GPU: ~20 M parameters.
     "base": ModelConfig(
-        encoder=EncoderConfig(dim=384, layers=8, heads=6, subsample=4),
+        encoder=EncoderConfig(dim=384, layers=8, heads=6),
         quantizer=QuantizerConfig(codebook_size=512, code_dim=64),
     ),
 }

@@ -32,7 +32,7 @@ def test_losses_are_finite_namespaced_and_train():
     losses["total"].backward()
     grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
-    assert a.frames.shape == b.frames.shape == (3, 26, 32)
+    assert a.frames.shape == b.frames.shape == (3, 51, 32)
 
 
 def test_total_is_the_weighted_sum():

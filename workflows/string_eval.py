@@ -1,7 +1,8 @@
-"""Measure a checkpoint's token strings on held-out clips: the figures issue 3 and 4 report.
+"""Measure a checkpoint's token strings on held-out clips, VQ and (stage 2) PairAlign side by side.
 
-Clean clips give token rate, length spread, vocabulary usage and the distinct-string rate; paired
-views of the same clips (a fixed evaluation seed) give cross-view consistency.
+Clean clips give token rate, archive tokens, length spread, vocabulary usage and the
+distinct-string rate; paired views of the same clips (a fixed evaluation seed) give cross-view
+consistency. Keys are namespaced by tokenizer: `vq/...`, `pairalign/...`, `compare/...`.
 """
 
 from __future__ import annotations
@@ -24,16 +25,27 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
                      tracking_uri: str = "", batch_size: int = 32) -> dict[str, float]:  # fmt: skip
     """VQ-string figures of `checkpoint` on `rows` (a manifest slice), logged to MLflow if given."""
     tokenizer = Tokenizer.from_checkpoint(checkpoint)
-    clean, seconds = _clean_strings(tokenizer, rows, views.sample_rate, batch_size)
+    kinds = {"vq": tokenizer.vq_strings}
+    if tokenizer.decoder is not None:
+        kinds["pairalign"] = tokenizer.pairalign_strings
     eval_views = ViewConfig(**{**views.__dict__, "seed": EVAL_VIEW_SEED})
-    strings_a, strings_b = _view_strings(tokenizer, rows, eval_views, batch_size)
+    audio, seconds = _clean_audio(rows, views.sample_rate)
+    view_batches = _view_batches(rows, eval_views, batch_size)
     figures = {
-        **string_stats(clean, seconds, "vq"),
-        **vocabulary_usage(clean, tokenizer.vocab_size, "vq"),
-        **cross_view_consistency(strings_a, strings_b, "vq"),
+        "eval/clips": float(len(audio)),
         "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
-        "eval/clips": float(len(clean)),
     }
+    for kind, fn in kinds.items():
+        clean = _tokenize_padded(fn, audio, seconds, views.sample_rate, batch_size)
+        strings_a, strings_b = [], []
+        for wave_a, secs_a, wave_b, secs_b in view_batches:
+            strings_a += fn(wave_a, secs_a)
+            strings_b += fn(wave_b, secs_b)
+        figures |= string_stats(clean, seconds, kind)
+        figures |= vocabulary_usage(clean, tokenizer.vocab_size, kind)
+        figures |= cross_view_consistency(strings_a, strings_b, kind)
+    if "pairalign" in kinds:
+        figures["compare/token_reduction"] = 1 - figures["pairalign/tokens"] / figures["vq/tokens"]
     if run_id and tracking_uri:
         import mlflow
 
@@ -46,38 +58,39 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
     return figures
 
 
-def _clean_strings(tokenizer: Tokenizer, rows: pa.Table, sample_rate: int, batch_size: int):
-    strings: list[list[int]] = []
-    seconds: list[float] = []
+def _clean_audio(rows: pa.Table, sample_rate: int) -> tuple[list[np.ndarray], list[float]]:
     audio = []
     for row in rows.to_pylist():
         try:
             audio.append(load_row_audio(row, sample_rate=sample_rate))
         except AudioError:
             continue  # the views pipeline records rejects; clean figures skip them
+    return audio, [len(x) / sample_rate for x in audio]
+
+
+def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], sample_rate: int,
+                     batch_size: int) -> list[list[int]]:  # fmt: skip
+    strings: list[list[int]] = []
     for i in range(0, len(audio), batch_size):
         chunk = audio[i : i + batch_size]
-        lengths = [len(x) for x in chunk]
-        padded = np.zeros((len(chunk), max(lengths)), np.float32)
+        padded = np.zeros((len(chunk), max(len(x) for x in chunk)), np.float32)
         for j, x in enumerate(chunk):
             padded[j, : len(x)] = x
-        secs = [n / sample_rate for n in lengths]
-        strings += tokenizer.vq_strings(padded, secs)
-        seconds += secs
-    return strings, seconds
+        strings += fn(padded, seconds[i : i + batch_size])
+    return strings
 
 
-def _view_strings(tokenizer: Tokenizer, rows: pa.Table, views: ViewConfig, batch_size: int):
+def _view_batches(rows: pa.Table, views: ViewConfig, batch_size: int):
+    """Both views of each clip with where their real audio ends, materialised once."""
+    out = []
     with tempfile.TemporaryDirectory() as rejects:
         ds = build_paired_views(rows, views, rejects_dir=rejects)
-        strings_a: list[list[int]] = []
-        strings_b: list[list[int]] = []
         for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            for key, out in (("a", strings_a), ("b", strings_b)):
+            pair = []
+            for key in ("a", "b"):
                 secs = batch["source_seconds"] / batch[f"warp_{key}"] + np.maximum(
                     batch[f"shift_{key}"], 0
                 )
-                out += tokenizer.vq_strings(
-                    batch[f"view_{key}"], np.minimum(secs, views.clip_seconds)
-                )
-    return strings_a, strings_b
+                pair += [batch[f"view_{key}"], np.minimum(secs, views.clip_seconds).tolist()]
+            out.append(tuple(pair))
+    return out

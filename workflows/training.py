@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import ray.data
 import ray.train
 import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -24,7 +27,8 @@ from ray.train.torch import TorchTrainer
 
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.config import flatten
-from pairalign.storage import is_remote
+from pairalign.storage import is_remote, join, url_to_fs
+from workflows.paired_views import TENSOR_COLUMNS, build_paired_views
 
 
 @dataclass(frozen=True)
@@ -118,11 +122,11 @@ class Session:
             mlflow.set_tracking_uri(tracking_uri)
             self._mlflow = mlflow.MlflowClient()
 
-    def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
-        """Load the latest checkpoint of this run, if any; return the step to start from."""
+    def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+        """Load the latest checkpoint of this run, if any; return (step to start from, payload)."""
         checkpoint = ray.train.get_checkpoint()
         if checkpoint is None:
-            return 0
+            return 0, {}
         with checkpoint.as_directory() as directory:
             payload = load_checkpoint(directory)
         if payload["stage_config"] != self.config:
@@ -131,10 +135,11 @@ class Session:
             )
         _unwrap(model).load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
-        return int(payload["step"])
+        return int(payload["step"]), payload
 
     def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False) -> None:  # fmt: skip
+               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False,
+               extra: dict[str, Any] | None = None) -> None:  # fmt: skip
         """Report metrics (all ranks); with `checkpoint`, rank 0 also saves and uploads one, and
         with `final` logs it to MLflow as the run's checkpoint artifact."""
         metrics = {**metrics, "step": step}
@@ -157,7 +162,7 @@ class Session:
                 save_checkpoint(
                     directory, model_config=self.model_config, model_state=_unwrap(model).state_dict(),
                     stage=self.stage, stage_config=self.config, step=step,
-                    optimizer=optimizer.state_dict(),
+                    optimizer=optimizer.state_dict(), **(extra or {}),
                 )  # fmt: skip
                 with open(os.path.join(directory, "step.json"), "w") as f:
                     json.dump({"step": step, "stage": self.stage}, f)
@@ -192,6 +197,43 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
         datasets=datasets,
     )
     return trainer.fit()
+
+
+def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
+    """Kill this worker process once (a marker file remembers it), to exercise recovery."""
+    target = config.inject_failure_at_step
+    if target <= 0 or step != target or session.rank != session.world_size - 1:
+        return
+    fs, marker = url_to_fs(join(config.storage_path, config.name, f"injected-failure-{step}"))
+    if fs.exists(marker):
+        return
+    fs.makedirs(os.path.dirname(marker), exist_ok=True)
+    fs.touch(marker)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def latest_step(storage_path: str, name: str) -> int:
+    """The step of the newest checkpoint of run `name` (0 if none), read from the file names."""
+    fs, root = url_to_fs(join(storage_path, name))
+    steps = [0]
+    for path in fs.glob(f"{root}/checkpoint_*/step.json"):
+        with fs.open(path) as f:
+            steps.append(int(json.load(f)["step"]))
+    return max(steps)
+
+
+def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> ray.data.Dataset:
+    """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
+    per_step = config.train.batch_size * config.train.num_workers
+    start_epoch = start_step * per_step // max(1, len(train_rows))
+    epochs = (
+        math.ceil((config.train.max_steps - start_step + 1) * per_step / max(1, len(train_rows)))
+        + 1
+    )
+    rejects = join(config.storage_path, config.name, "rejects")
+    ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
+                            epochs=epochs, pipeline=config.pipeline)  # fmt: skip
+    return ds.select_columns(list(TENSOR_COLUMNS))
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

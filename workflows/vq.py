@@ -12,14 +12,10 @@ checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
 from __future__ import annotations
 
 import json
-import math
-import os
-import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import ray.train
 import ray.train.torch
@@ -28,19 +24,21 @@ import torch
 from pairalign.config import from_dict, to_dict
 from pairalign.model import ModelConfig, TokenizerModel
 from pairalign.stage1 import Stage1Weights, stage1_losses
-from pairalign.storage import join, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
-from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
+from workflows.paired_views import PipelineConfig
 from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
     TrackingConfig,
     TrainConfig,
     fit,
+    latest_step,
     lr_at,
+    maybe_inject_failure,
     mlflow_run,
+    paired_view_dataset,
     tracking_uri,
 )
 
@@ -70,7 +68,7 @@ def train_fn(config_dict: dict) -> None:
     torch.manual_seed(config.seed + session.rank)
     model = ray.train.torch.prepare_model(TokenizerModel(config.model))
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    step = start_step = session.restore(model, optimizer)
+    step = start_step = session.restore(model, optimizer)[0]
     shard = ray.train.get_dataset_shard("train")
     sums: dict[str, float] = {}
     clips, start = 0, time.perf_counter()
@@ -82,7 +80,7 @@ def train_fn(config_dict: dict) -> None:
     for batch in batches:
         if step >= train.max_steps:
             break
-        _maybe_inject_failure(config, step, session)
+        maybe_inject_failure(config, step, session)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, train)
         losses, _, _ = stage1_losses(model, batch, config.loss)
@@ -110,45 +108,8 @@ def train_fn(config_dict: dict) -> None:
         raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
 
 
-def _maybe_inject_failure(config: VQStageConfig, step: int, session: Session) -> None:
-    """Kill this worker process once (a marker file remembers it), to exercise recovery."""
-    target = config.inject_failure_at_step
-    if target <= 0 or step != target or session.rank != session.world_size - 1:
-        return
-    fs, marker = url_to_fs(join(config.storage_path, config.name, f"injected-failure-{step}"))
-    if fs.exists(marker):
-        return
-    fs.makedirs(os.path.dirname(marker), exist_ok=True)
-    fs.touch(marker)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
-
-
-def latest_step(storage_path: str, name: str) -> int:
-    """The step of the newest checkpoint of run `name` (0 if none), read from the file names."""
-    fs, root = url_to_fs(join(storage_path, name))
-    steps = [0]
-    for path in fs.glob(f"{root}/checkpoint_*/step.json"):
-        with fs.open(path) as f:
-            steps.append(int(json.load(f)["step"]))
-    return max(steps)
-
-
-def train_dataset(config: VQStageConfig, train_rows: pa.Table, start_step: int):
-    """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
-    per_step = config.train.batch_size * config.train.num_workers
-    start_epoch = start_step * per_step // max(1, len(train_rows))
-    epochs = (
-        math.ceil((config.train.max_steps - start_step + 1) * per_step / max(1, len(train_rows)))
-        + 1
-    )
-    rejects = join(config.storage_path, config.name, "rejects")
-    ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
-                            epochs=epochs, pipeline=config.pipeline)  # fmt: skip
-    return ds.select_columns(list(TENSOR_COLUMNS))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -173,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     }
     result = fit(train_fn, loop_config, train=config.train, name=config.name,
                  storage_path=config.storage_path,
-                 datasets={"train": train_dataset(config, train_rows, start_step)})  # fmt: skip
+                 datasets={"train": paired_view_dataset(config, train_rows, start_step)})  # fmt: skip
     checkpoint = result.checkpoint.path
     log.info("vq: final checkpoint %s", checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(

@@ -14,7 +14,8 @@ from pairalign.config import to_dict
 from pairalign.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare
-from workflows.vq import VQStageConfig, latest_step, main
+from workflows.training import latest_step
+from workflows.vq import VQStageConfig, main
 
 
 @pytest.fixture(scope="module")

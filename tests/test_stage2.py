@@ -1,0 +1,117 @@
+"""Each stage-2 term on hand-built tensors: length pushes toward the rate, anti-bypass penalises a
+decoder that ignores the condition, the contrast prefers matching pairs, weights switch terms off."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from pairalign.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.model import Encoded
+from pairalign.quantizer import Quantized
+from pairalign.stage2 import (
+    PairTargets,
+    Stage2Config,
+    bypass_loss,
+    contrast_loss,
+    length_loss,
+    stage2_losses,
+)
+from pairalign.targets import Targets, teacher_forcing
+
+VOCAB = Vocab(8)
+STRINGS = [[1, 2, 3, 4], [5, 6, 7], [0, 0, 2], [3, 1]]
+
+
+def encoded(frames: torch.Tensor) -> Encoded:
+    b, t, _ = frames.shape
+    q = Quantized(torch.zeros(b, t, dtype=torch.long), frames, frames, frames, {})
+    return Encoded(frames, torch.ones(b, t, dtype=torch.bool), q, torch.zeros(b, t, 8))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small decoder taught that condition i says string i (condition-dependent by training)."""
+    torch.manual_seed(0)
+    decoder = TokenDecoder(
+        DecoderConfig(dim=32, layers=1, heads=2, dropout=0.0), VOCAB, condition_dim=16
+    )
+    frames = torch.randn(4, 6, 16)
+    tf = teacher_forcing(STRINGS, VOCAB, 16)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=3e-3)
+    for _ in range(150):
+        logits, _, _ = decoder(tf.inputs, frames, torch.ones(4, 6, dtype=torch.bool))
+        loss = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), tf.outputs, reduction="none"
+        )
+        optimizer.zero_grad()
+        ((loss * tf.mask).sum() / tf.mask.sum()).backward()
+        optimizer.step()
+    return decoder.eval(), encoded(frames), tf
+
+
+def token_nll(decoder, cond, tf):
+    logits, _, _ = decoder(tf.inputs, cond.frames, cond.mask)
+    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")
+
+
+def test_anti_bypass_penalises_a_decoder_that_ignores_the_condition(trained):
+    decoder, cond, tf = trained
+    using = bypass_loss(decoder, cond, tf, token_nll(decoder, cond, tf), margin=1.0)
+    deaf = TokenDecoder(decoder.config, VOCAB, condition_dim=16).eval()
+    deaf.load_state_dict(decoder.state_dict())
+    with torch.no_grad():
+        for layer in deaf.layers:  # cross-attention contributes nothing: the audio is bypassed
+            layer.cross_attn.out.weight.zero_()
+            layer.cross_attn.out.bias.zero_()
+    ignoring = bypass_loss(deaf, cond, tf, token_nll(deaf, cond, tf), margin=1.0)
+    assert ignoring.item() == pytest.approx(1.0, abs=1e-5)  # the full margin
+    assert using.item() < 0.5 * ignoring.item()
+
+
+def test_contrast_prefers_the_matching_pair(trained):
+    decoder, cond, tf = trained
+    config = Stage2Config(contrast_negatives=3)
+    matched = contrast_loss(decoder, cond, tf, config, torch.Generator().manual_seed(0))
+    shuffled_cond = encoded(cond.frames[torch.tensor([1, 2, 3, 0])])
+    mismatched = contrast_loss(decoder, shuffled_cond, tf, config, torch.Generator().manual_seed(0))
+    assert matched < mismatched
+
+
+@pytest.mark.parametrize(("eos_logit", "direction"), [(-6.0, -1), (6.0, 1)])
+def test_length_loss_pushes_toward_the_rate(eos_logit, direction):
+    tf = teacher_forcing([[1] * 30], VOCAB, 64)
+    logits = torch.zeros(1, tf.inputs.shape[1], VOCAB.size)
+    logits[..., VOCAB.eos] = eos_logit
+    logits.requires_grad_(True)
+    # 1 s at 10 tokens/s: rarely stopping (long) must raise EOS; stopping at once must lower it
+    loss = length_loss(logits, tf, torch.tensor([1.0]), rate=10.0, eos=VOCAB.eos)
+    loss.backward()
+    assert loss > 0
+    assert torch.sign(-logits.grad[0, :10, VOCAB.eos].sum()).item() == -direction
+
+
+def test_weights_switch_terms_off_and_sum_to_total(trained):
+    decoder, cond, tf = trained
+    batch = {k: torch.ones(4) for k in ("warp_a", "warp_b", "source_seconds")}
+    batch |= {k: torch.zeros(4) for k in ("shift_a", "shift_b")}
+    timing = [torch.rand(len(s), 2).numpy() for s in STRINGS]
+    targets = PairTargets(Targets(STRINGS, timing), Targets(STRINGS, timing))
+    config = Stage2Config(corruption=0.0)
+    full = stage2_losses(decoder, cond, cond, targets, batch, config, clip_seconds=3.0)
+    expected = sum(
+        getattr(config, k) * full[f"stage2/{k}"]
+        for k in ("cross", "bypass", "contrast", "length", "timing")
+    )
+    torch.testing.assert_close(full["total"], expected)
+    off = stage2_losses(
+        decoder,
+        cond,
+        cond,
+        targets,
+        batch,
+        dataclasses.replace(config, contrast=0.0, bypass=0.0),
+        3.0,
+    )
+    assert "stage2/contrast" not in off and "stage2/bypass" not in off
+    torch.testing.assert_close(off["stage2/cross"], full["stage2/cross"])

@@ -1,0 +1,250 @@
+"""Stage 2: refine a stage-1 tokenizer into the PairAlign autoregressive tokenizer (Ray Train DDP).
+
+    ray job submit --working-dir . -- python workflows/refine.py init_checkpoint=runs/vq-tiny/checkpoint_...
+    ray job submit --working-dir . -- python workflows/refine.py init_mlflow_run_id=<vq run id>
+    python workflows/refine.py init_checkpoint=... objective.contrast=0    # an ablation
+
+Same shape as workflows/vq.py: paired views from Ray Data, DDP workers (NCCL on GPU, gloo on CPU),
+checkpoints every `train.checkpoint_every` steps, resume by re-running with the same name,
+`FailureConfig` retries, MLflow on rank 0. At the end the final checkpoint's PairAlign strings
+and VQ strings are measured side by side on the eval split.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow.compute as pc
+import ray.train
+import ray.train.torch
+import torch
+
+from pairalign.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.config import from_dict, to_dict
+from pairalign.decoder import DecoderConfig
+from pairalign.decoding import greedy_decode, max_lengths
+from pairalign.metrics import cross_view_consistency, string_stats, vocabulary_usage
+from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.refine_step import EmaTeacher, RefineStep
+from pairalign.stage1 import Stage1Weights, stacked_seconds, stacked_views
+from pairalign.stage2 import Stage2Config
+from pairalign.storage import join
+from pairalign.views import ViewConfig
+from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
+from workflows.corpus import CorpusConfig, load_manifest
+from workflows.paired_views import PipelineConfig
+from workflows.string_eval import evaluate_strings
+from workflows.training import (
+    Session,
+    TrackingConfig,
+    TrainConfig,
+    fit,
+    latest_step,
+    lr_at,
+    maybe_inject_failure,
+    mlflow_run,
+    paired_view_dataset,
+    tracking_uri,
+)
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    name: str = "refine-tiny"
+    storage_path: str = "runs"
+    seed: int = 0
+    init_checkpoint: str = ""  # a stage-1 checkpoint (directory or checkpoint.pt, local or s3://)
+    init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    objective: Stage2Config = field(default_factory=Stage2Config)
+    stage1: Stage1Weights = field(default_factory=Stage1Weights)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-3, max_steps=600))
+    views: ViewConfig = field(default_factory=ViewConfig)
+    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval_clips: int = 800
+    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
+
+
+def train_fn(config_dict: dict) -> None:
+    config = from_dict(RefineConfig, config_dict["stage"])
+    model_config = from_dict(PairAlignConfig, config_dict["model_config"])
+    train, objective = config.train, config.objective
+    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=train,
+                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
+    torch.manual_seed(config.seed + session.rank)
+    model = PairAlignModel(model_config)
+    model.init_from_stage1(load_checkpoint(config_dict["init_checkpoint"])["model"])
+    teacher = EmaTeacher(model, objective.teacher_decay)
+    some_off = (
+        min(
+            objective.bypass,
+            objective.contrast,
+            objective.length,
+            objective.timing,
+            objective.stage1,
+        )
+        <= 0
+    )
+    step_module = ray.train.torch.prepare_model(
+        RefineStep(model, objective, config.stage1, config.views.clip_seconds),
+        parallel_strategy_kwargs={"find_unused_parameters": some_off},
+    )
+    model.to(ray.train.torch.get_device())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    step, payload = session.restore(model, optimizer)
+    start_step = step
+    if "teacher" in payload:
+        teacher.model.load_state_dict(payload["teacher"])
+    teacher.model.to(ray.train.torch.get_device())
+    generator = torch.Generator().manual_seed(config.seed * 1000 + session.rank * 100 + step)
+    sums: dict[str, float] = {}
+    clips, start = 0, time.perf_counter()
+    shard = ray.train.get_dataset_shard("train")
+    batches = shard.iter_torch_batches(
+        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
+        local_shuffle_buffer_size=train.shuffle_buffer or None, local_shuffle_seed=config.seed + step + session.rank,
+    )  # fmt: skip
+    for batch in batches:
+        if step >= train.max_steps:
+            break
+        maybe_inject_failure(config, step, session)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, train)
+        share = teacher_share(step, objective)
+        use = (torch.rand(len(batch["source_seconds"]), generator=generator) < share).tolist()
+        guide = teacher.targets(batch, objective, config.views.clip_seconds) if any(use) else None
+        losses = step_module(batch, guide, use if any(use) else None)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        optimizer.step()
+        teacher.update(model)
+        step += 1
+        clips += len(batch["source_seconds"])
+        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        if step % train.report_every == 0 or step == train.max_steps:
+            n = train.report_every if step % train.report_every == 0 else step % train.report_every
+            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
+            metrics |= batch_string_metrics(model, batch, objective, config.views.clip_seconds)
+            metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
+                        "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
+            final = step == train.max_steps
+            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
+                           checkpoint=final or step % train.checkpoint_every == 0,
+                           extra={"teacher": teacher.model.state_dict(), "decoding": decoding(objective)})  # fmt: skip
+            sums, clips, start = {}, 0, time.perf_counter()
+    if step < train.max_steps:
+        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
+
+
+def teacher_share(step: int, objective: Stage2Config) -> float:
+    """Fraction of targets from the EMA teacher: 0 until teacher_start, then a linear ramp to 1."""
+    if step < objective.teacher_start:
+        return 0.0
+    return min(1.0, (step - objective.teacher_start + 1) / max(1, objective.teacher_ramp))
+
+
+def decoding(objective: Stage2Config) -> dict[str, float]:
+    return {"target_rate": objective.target_rate, "decode_slack": objective.decode_slack}
+
+
+@torch.no_grad()
+def batch_string_metrics(
+    model: PairAlignModel, batch, objective: Stage2Config, clip_seconds: float
+) -> dict[str, float]:
+    """Greedy strings of both views of this batch: rate, length, consistency, usage, distinctness."""
+    was_training = model.training
+    model.eval()
+    seconds = stacked_seconds(batch)
+    encoded = model(stacked_views(batch), seconds)
+    budget = max_lengths(
+        seconds, objective.target_rate, objective.decode_slack, model.decoder.config.max_len
+    )
+    strings = greedy_decode(model.decoder, encoded.frames, encoded.mask, budget).strings
+    model.train(was_training)
+    n = len(batch["source_seconds"])
+    stats = string_stats(strings, seconds.tolist(), "strings")
+    return {
+        **{
+            k: stats[k]
+            for k in (
+                "strings/token_rate",
+                "strings/mean_length",
+                "strings/length_std",
+                "strings/distinct_rate",
+            )
+        },
+        **cross_view_consistency(strings[:n], strings[n:], "strings"),
+        "strings/vocab_used": vocabulary_usage(strings, model.vocab.codes, "s")["s/vocab_used"],
+    }
+
+
+def resolve_init(config: RefineConfig) -> str:
+    """The stage-1 checkpoint to start from: a path, or downloaded from an MLflow run."""
+    if config.init_checkpoint:
+        return config.init_checkpoint
+    if not config.init_mlflow_run_id:
+        raise ValueError(
+            "set init_checkpoint=<stage-1 checkpoint> or init_mlflow_run_id=<vq run id>"
+        )
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(config.tracking, config.storage_path))
+    return mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id, artifact_path="checkpoint",
+                                               dst_path=join(config.storage_path, config.name, "init"))  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    config = parse_args(RefineConfig, "refine.yaml", argv, description=__doc__)
+    log = setup_logging()
+    seed_everything(config.seed)
+    init_ray()
+    init = resolve_init(config)
+    stage1 = load_checkpoint(init)
+    if stage1["stage"] != "vq":
+        raise ValueError(
+            f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
+        )
+    model_config = PairAlignConfig(
+        tokenizer=checkpoint_model_config(stage1), decoder=config.decoder
+    )
+    manifest = load_manifest(config.corpus)
+    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    start_step = latest_step(config.storage_path, config.name)
+    log.info(
+        "refine: from %s, %d train clips, step %d of %d",
+        init,
+        len(train_rows),
+        start_step,
+        config.train.max_steps,
+    )
+    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
+    uri = tracking_uri(config.tracking, config.storage_path)
+    loop_config = {"stage": to_dict(config), "model_config": to_dict(model_config), "run_id": run_id,
+                   "tracking_uri": uri, "init_checkpoint": init}  # fmt: skip
+    result = fit(train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
+                 datasets={"train": paired_view_dataset(config, train_rows, start_step)})  # fmt: skip
+    checkpoint = result.checkpoint.path
+    log.info("refine: final checkpoint %s", checkpoint)
+    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
+        0, config.eval_clips
+    )
+    figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id, tracking_uri=uri)
+    figures |= {
+        f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)
+    }
+    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
+    return figures
+
+
+if __name__ == "__main__":
+    # Run from the importable module, so Ray pickles `train_fn` and configs by reference.
+    from workflows import refine
+
+    refine.main()
