@@ -117,14 +117,22 @@ class TokenDecoder(nn.Module):
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
         return kv, mask[:, None, None, :]  # (B, 1, 1, T)
 
-    def forward(self, tokens: torch.Tensor, frames: torch.Tensor, frame_mask: torch.Tensor):
-        """Teacher-forced: tokens (B, L) -> (logits (B, L, V), timing (B, L, 2), hidden (B, L, D))."""
-        kv, mask = self.memory(frames, frame_mask)
+    def forward(self, tokens: torch.Tensor, frames: torch.Tensor | None, frame_mask: torch.Tensor | None,
+                memory=None):  # fmt: skip
+        """Teacher-forced: tokens (B, L) -> (logits (B, L, V), timing (B, L, 2), hidden (B, L, D)).
+        `memory` (from `memory()`, rows already selected) replaces frames and frame_mask."""
+        kv, mask = memory if memory is not None else self.memory(frames, frame_mask)
         x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
         for layer, layer_kv in zip(self.layers, kv, strict=True):
             x = layer(x, layer_kv, mask)
         x = self.norm(x)
         return self.logits(x), torch.sigmoid(self.timing(x)), x
+
+    @staticmethod
+    def select(memory, rows: torch.Tensor):
+        """The memory of conditions `rows` (an index tensor), without recomputing projections."""
+        kv, mask = memory
+        return [(k[rows], v[rows]) for k, v in kv], mask[rows]
 
     def step(self, tokens: torch.Tensor, position: int, memory, caches: list[LayerCache]):
         """One cached step: tokens (B,) at `position` -> (logits (B, V), timing (B, 2))."""

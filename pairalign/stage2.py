@@ -38,7 +38,7 @@ class Stage2Config:
     bypass: float = 0.5
     bypass_margin: float = 1.0  # nats per token
     contrast: float = 1.0
-    contrast_negatives: int = 7
+    contrast_negatives: int = 3
     contrast_temperature: float = 0.1
     length: float = 1.0
     timing: float = 0.5
@@ -83,11 +83,10 @@ def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     return out
 
 
-def sequence_logprob(
-    decoder: TokenDecoder, cond_frames, cond_mask, tf: TeacherForcing
-) -> torch.Tensor:
-    """Per-token mean log p(string + EOS | condition) for each row.  # (B,)"""
-    logits, _, _ = decoder(tf.inputs, cond_frames, cond_mask)
+def sequence_logprob(decoder: TokenDecoder, memory, tf: TeacherForcing) -> torch.Tensor:
+    """Per-token mean log p(string + EOS | condition) for each row, `memory` from
+    `decoder.memory` with one row per string.  # (B,)"""
+    logits, _, _ = decoder(tf.inputs, None, None, memory=memory)
     nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")
     return -(nll * tf.mask).sum(1) / tf.mask.sum(1)
 
@@ -100,7 +99,9 @@ def bypass_loss(
         return token_nll.new_zeros(())
     true_lp = -(token_nll * tf.mask).sum(1) / tf.mask.sum(1)
     other = torch.roll(torch.arange(len(tf.inputs), device=tf.inputs.device), 1)
-    wrong_lp = sequence_logprob(decoder, cond.frames[other], cond.mask[other], tf)
+    wrong_lp = sequence_logprob(
+        decoder, decoder.select(decoder.memory(cond.frames, cond.mask), other), tf
+    )
     return F.relu(margin - (true_lp - wrong_lp)).mean()
 
 
@@ -117,7 +118,8 @@ def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: Stage2Conf
     rows = torch.arange(n, device=tf.inputs.device)[:, None].expand_as(candidates).reshape(-1)
     cols = candidates.reshape(-1)
     pairs = TeacherForcing(tf.inputs[cols], tf.outputs[cols], tf.mask[cols], tf.lengths[cols])
-    scores = sequence_logprob(decoder, cond.frames[rows], cond.mask[rows], pairs)
+    memory = decoder.select(decoder.memory(cond.frames, cond.mask), rows)
+    scores = sequence_logprob(decoder, memory, pairs)
     logits = scores.view(n, 1 + k) / config.contrast_temperature
     return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=logits.device))
 

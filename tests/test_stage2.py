@@ -92,7 +92,7 @@ def test_length_loss_pushes_toward_the_rate(eos_logit, direction):
 
 
 def test_weights_switch_terms_off_and_sum_to_total(trained):
-    decoder, cond, tf = trained
+    decoder, cond, _ = trained
     batch = {k: torch.ones(4) for k in ("warp_a", "warp_b", "source_seconds")}
     batch |= {k: torch.zeros(4) for k in ("shift_a", "shift_b")}
     timing = [torch.rand(len(s), 2).numpy() for s in STRINGS]

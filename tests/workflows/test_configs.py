@@ -51,7 +51,7 @@ def test_bad_overrides_name_the_key(override, message):
 
 
 def test_unknown_and_missing_keys(tmp_path: Path):
-    with pytest.raises(ConfigError, match="unknown config key.*views.nope"):
+    with pytest.raises(ConfigError, match=r"unknown config key.*views\.nope"):
         from_dict(DemoConfig, {"views": {"nope": 1}})
     with pytest.raises(ConfigError, match="expected int"):
         from_dict(ViewConfig, {"sample_rate": 16000.5})

@@ -1,0 +1,94 @@
+"""Decoding throughput: seconds of audio tokenized per second, per CPU core, batch of 64 clips.
+
+    PYTHONPATH=. python bench/bench_decode.py --checkpoint runs/refine-tiny/checkpoint_...
+    PYTHONPATH=. python bench/bench_decode.py            # an untrained tiny model (same cost)
+
+Times `Tokenizer.pairalign_strings` (encoder + greedy decoding with the KV cache) and, for
+reference, the same decoding without the cache (the prefix re-run every step) and the VQ strings,
+on one thread, 3 s clips of the built-in corpus's test split (or noise when it is missing).
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from pairalign.checkpoint import save_checkpoint
+from pairalign.config import to_dict
+from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.tokenizer import Tokenizer
+
+
+def clips(corpus: str, n: int) -> tuple[np.ndarray, str]:
+    manifest = os.path.join(corpus, "manifest.parquet")
+    if not os.path.exists(manifest):
+        return 0.1 * np.random.default_rng(0).standard_normal((n, 48_000)).astype(
+            np.float32
+        ), "noise"
+    import pyarrow.compute as pc
+
+    from pairalign.audio import load_row_audio
+    from pairalign.manifest import read_manifest
+
+    table = read_manifest(manifest)
+    rows = table.filter(pc.equal(table["split"], "test")).slice(0, n).to_pylist()
+    out = np.zeros((len(rows), 48_000), np.float32)
+    for i, row in enumerate(rows):
+        audio = load_row_audio(row)[:48_000]
+        out[i, : len(audio)] = audio
+    return out, corpus
+
+
+def timed(fn, *args, repeats: int = 3, **kwargs) -> tuple[float, object]:
+    fn(*args, **kwargs)  # warm-up
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", default="")
+    parser.add_argument("--corpus", default="data/builtin")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    path = args.checkpoint
+    if not path:
+        path = "/tmp/pairalign-bench-decode"
+        model = PairAlignModel(PairAlignConfig())
+        save_checkpoint(path, model_config=model.config, model_state=model.state_dict(), stage="refine",
+                        stage_config={}, step=0, decoding={"target_rate": 12.5, "decode_slack": 1.5})  # fmt: skip
+    tokenizer = Tokenizer.from_checkpoint(path)
+    wave, source = clips(args.corpus, args.batch)
+    audio_seconds = wave.shape[0] * wave.shape[1] / 16_000
+    cached, strings = timed(tokenizer.pairalign_strings, wave)
+    uncached, _ = timed(lambda w: tokenizer.decode(w, use_cache=False).strings, wave, repeats=1)
+    vq, _ = timed(tokenizer.vq_strings, wave)
+    print(json.dumps({
+        "bench": "decode", "checkpoint": args.checkpoint or "untrained tiny", "clips": source,
+        "batch": len(wave), "audio_seconds": audio_seconds,
+        "mean_tokens": float(np.mean([len(s) for s in strings])),
+        "realtime_per_core_cached": round(audio_seconds / cached, 1),
+        "realtime_per_core_uncached": round(audio_seconds / uncached, 1),
+        "realtime_per_core_vq": round(audio_seconds / vq, 1),
+        "model": to_dict(tokenizer.config)["encoder"],
+        "cpu": platform.machine(), "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
