@@ -24,6 +24,8 @@ test-slow: venv espeak  ## The long end-to-end tests.
 bench: venv espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, with machine and date.
 	$(PY) bench/bench_views.py
 	$(PY) bench/bench_synth.py
+	$(PY) bench/bench_vq_train.py
+	$(PY) bench/bench_decode.py
 
 lint: venv
 	$(VENV)/bin/ruff check pairalign workflows tests bench

@@ -1,17 +1,21 @@
-"""End-to-end demo on the built-in corpus: prepare it, then stream paired views as training will.
+"""End-to-end demo on the built-in corpus: prepare it, stream paired views, train a short stage 1
+and a short stage 2, and compare the VQ strings with the PairAlign strings.
 
     make demo                                   # installs what it needs, then runs this
     python workflows/demo.py                    # the same, with an existing environment
     python workflows/demo.py prepare.corpus.train_sentences=20 max_batches=5
     ray job submit --working-dir . -- python workflows/demo.py out_dir=s3://bucket/demo
 
-Stages so far: corpus preparation (`workflows/prepare.py`) and the paired-view pipeline on Ray Data
-(`workflows/paired_views.py`). It prints what each stage did and writes example views as WAV files.
+Stages: corpus preparation (`workflows/prepare.py`), the paired-view pipeline on Ray Data
+(`workflows/paired_views.py`), `workflows/vq.py` and `workflows/refine.py` with few steps (set
+vq_steps/refine_steps to 0 to skip them). It prints what each stage did; the full-length runs and
+their figures are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +49,9 @@ class DemoConfig:
     batch_size: int = 32
     max_batches: int = 0  # 0: the whole split, one epoch
     examples: int = 3  # pairs written as WAV files to listen to
+    vq_steps: int = 100  # a short stage 1 (0: skip the training stages)
+    refine_steps: int = 80  # a short stage 2
+    eval_clips: int = 200  # test clips whose strings are compared
 
 
 def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
@@ -110,7 +117,40 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         )
         print(f"check      clips in {results['views/clips_in']} = pairs out + rejects: {balanced}")
     print(f"examples   {join(config.out_dir, 'examples')}/pair*_view_[ab].wav")
+    if config.vq_steps and config.refine_steps:
+        figures = train_short(config)
+        results |= figures
+        print_comparison(figures, config)
     return results
+
+
+def train_short(config: DemoConfig) -> dict[str, float]:
+    """A short stage 1 then stage 2 on the same corpus; the figures of the final checkpoint."""
+    from workflows import refine, vq
+    from workflows.training import latest_checkpoint
+
+    common = [f"storage_path={os.path.abspath(config.out_dir)}", f"corpus.builtin_dir={config.prepare.out_dir}",
+              f"eval_clips={config.eval_clips}", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
+    vq.main([*common, "name=demo-vq", f"train.max_steps={config.vq_steps}",
+             f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
+    _, stage1 = latest_checkpoint(os.path.abspath(config.out_dir), "demo-vq")
+    half = config.refine_steps // 2
+    return refine.main([*common, "name=demo-refine", f"init_checkpoint={stage1}",
+                        f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
+                        f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
+
+
+def print_comparison(figures: dict[str, float], config: DemoConfig) -> None:
+    print(f"\nstrings of {int(figures['eval/clips'])} test clips after {config.vq_steps} + "
+          f"{config.refine_steps} training steps (full runs: BENCHMARKS.md)")  # fmt: skip
+    print(
+        f"{'':10} {'tokens/s':>9} {'tokens':>8} {'consistency':>12} {'vocab used':>11} {'distinct':>9}"
+    )
+    for kind in ("vq", "pairalign"):
+        f = {k.split("/", 1)[1]: v for k, v in figures.items() if k.startswith(f"{kind}/")}
+        print(f"{kind:10} {f['token_rate']:9.1f} {f['tokens']:8.0f} {f['consistency']:12.3f} "
+              f"{f['vocab_used']:11.3f} {f['distinct_rate']:9.3f}")  # fmt: skip
+    print(f"PairAlign uses {100 * figures['compare/token_reduction']:.0f}% fewer tokens than VQ")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ class RefineConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     objective: Stage2Config = field(default_factory=Stage2Config)
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-3, max_steps=600))
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(lr=1e-3, max_steps=500, checkpoint_every=100)
+    )
     views: ViewConfig = field(default_factory=ViewConfig)
     pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

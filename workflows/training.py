@@ -212,14 +212,21 @@ def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def latest_step(storage_path: str, name: str) -> int:
-    """The step of the newest checkpoint of run `name` (0 if none), read from the file names."""
+def latest_checkpoint(storage_path: str, name: str) -> tuple[int, str]:
+    """(step, directory) of the newest checkpoint of run `name`; (0, "") if it has none."""
     fs, root = url_to_fs(join(storage_path, name))
-    steps = [0]
+    best = (0, "")
     for path in fs.glob(f"{root}/checkpoint_*/step.json"):
         with fs.open(path) as f:
-            steps.append(int(json.load(f)["step"]))
-    return max(steps)
+            step = int(json.load(f)["step"])
+        if step >= best[0]:
+            best = (step, path.rsplit("/", 1)[0])
+    return best
+
+
+def latest_step(storage_path: str, name: str) -> int:
+    """The step of the newest checkpoint of run `name` (0 if none)."""
+    return latest_checkpoint(storage_path, name)[0]
 
 
 def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> ray.data.Dataset:

@@ -3,9 +3,6 @@ a worker killed and retried, a failed run re-submitted and resumed from its chec
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mlflow
 import pytest
 
@@ -14,7 +11,7 @@ from pairalign.config import to_dict
 from pairalign.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare
-from workflows.training import latest_step
+from workflows.training import latest_checkpoint, latest_step
 from workflows.vq import VQStageConfig, main
 
 
@@ -90,17 +87,8 @@ def test_failed_run_resubmitted_resumes_at_its_checkpoint(ray_session, corpus, t
     starts = history(storage, run_id, "train/start_step")
     assert {v for s, v in starts if s <= 6} == {0.0, 4.0}  # step 6 was reported by both attempts
     assert {v for s, v in starts if s > 6} == {4.0}
-    checkpoint = load_checkpoint(figures_checkpoint(storage, "resume"))
+    checkpoint = load_checkpoint(latest_checkpoint(storage, "resume")[1])
     config = load_config(VQStageConfig, CONFIG_DIR / "vq.yaml", argv)
     assert checkpoint["step"] == 12 and checkpoint["stage_config"] == to_dict(config)
-    tokenizer = Tokenizer.from_checkpoint(figures_checkpoint(storage, "resume"))
+    tokenizer = Tokenizer.from_checkpoint(latest_checkpoint(storage, "resume")[1])
     assert tokenizer.vocab_size == 32
-
-
-def figures_checkpoint(storage: str, name: str) -> str:
-    """The directory of the newest checkpoint of run `name`."""
-    steps = {
-        p.parent: json.loads(p.read_text())["step"]
-        for p in Path(storage, name).glob("checkpoint_*/step.json")
-    }
-    return str(max(steps, key=steps.get))
