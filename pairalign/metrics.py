@@ -59,3 +59,15 @@ def string_stats(
         f"{prefix}/length_std": float(lengths.std()) if len(lengths) else float("nan"),
         f"{prefix}/distinct_rate": distinct / len(strings) if strings else float("nan"),
     }
+
+
+def content_distinctness(
+    strings: Sequence[Sequence[int]], content_ids: Sequence[str], prefix: str
+) -> dict[str, float]:
+    """Share of clips whose string no clip of *other* content (another sentence) also has.
+    Renditions of one sentence may share a string; different sentences must not."""
+    owners: dict[tuple[int, ...], set[str]] = {}
+    for s, c in zip(strings, content_ids, strict=True):
+        owners.setdefault(tuple(s), set()).add(c)
+    clean = [len(owners[tuple(s)]) == 1 for s in strings]
+    return {f"{prefix}/distinct_across_content": float(np.mean(clean)) if clean else float("nan")}

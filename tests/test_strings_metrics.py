@@ -4,7 +4,12 @@ import math
 
 import pytest
 
-from pairalign.metrics import cross_view_consistency, string_stats, vocabulary_usage
+from pairalign.metrics import (
+    content_distinctness,
+    cross_view_consistency,
+    string_stats,
+    vocabulary_usage,
+)
 from pairalign.strings import collapse_runs, edit_distance, normalized_edit_distance
 
 
@@ -45,3 +50,9 @@ def test_string_stats():
     assert out["s/length_std"] == pytest.approx(
         math.sqrt(((3 - 7 / 3) ** 2 * 2 + (1 - 7 / 3) ** 2) / 3)
     )
+
+
+def test_content_distinctness_counts_only_collisions_between_sentences():
+    strings = [[1, 2], [1, 2], [3], [3], [4]]
+    content = ["s1", "s1", "s2", "s3", "s4"]  # s1's renditions agree (fine); s2 and s3 collide
+    assert content_distinctness(strings, content, "x")["x/distinct_across_content"] == 3 / 5

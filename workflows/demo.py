@@ -49,8 +49,8 @@ class DemoConfig:
     batch_size: int = 32
     max_batches: int = 0  # 0: the whole split, one epoch
     examples: int = 3  # pairs written as WAV files to listen to
-    vq_steps: int = 100  # a short stage 1 (0: skip the training stages)
-    refine_steps: int = 80  # a short stage 2
+    vq_steps: int = 60  # a short stage 1 (0: skip the training stages)
+    refine_steps: int = 60  # a short stage 2
     eval_clips: int = 200  # test clips whose strings are compared
 
 
@@ -131,11 +131,12 @@ def train_short(config: DemoConfig) -> dict[str, float]:
 
     common = [f"storage_path={os.path.abspath(config.out_dir)}", f"corpus.builtin_dir={config.prepare.out_dir}",
               f"eval_clips={config.eval_clips}", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
-    vq.main([*common, "name=demo-vq", f"train.max_steps={config.vq_steps}",
+    stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
+    vq.main([*common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
              f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
-    _, stage1 = latest_checkpoint(os.path.abspath(config.out_dir), "demo-vq")
+    _, stage1 = latest_checkpoint(os.path.abspath(config.out_dir), f"demo-vq-{stamp}")
     half = config.refine_steps // 2
-    return refine.main([*common, "name=demo-refine", f"init_checkpoint={stage1}",
+    return refine.main([*common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
                         f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
                         f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
 

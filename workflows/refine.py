@@ -13,7 +13,6 @@ and VQ strings are measured side by side on the eval split.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,15 +38,15 @@ from workflows.paired_views import PipelineConfig
 from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
+    StageHooks,
     TrackingConfig,
     TrainConfig,
-    fit,
     latest_step,
-    lr_at,
-    maybe_inject_failure,
     mlflow_run,
     paired_view_dataset,
+    run_loop,
     tracking_uri,
+    train_or_resume,
 )
 
 
@@ -73,10 +72,11 @@ class RefineConfig:
 
 
 def train_fn(config_dict: dict) -> None:
+    """The per-worker loop: paired views -> (EMA-teacher targets) -> stage-2 + stage-1 terms -> AdamW."""
     config = from_dict(RefineConfig, config_dict["stage"])
     model_config = from_dict(PairAlignConfig, config_dict["model_config"])
-    train, objective = config.train, config.objective
-    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=train,
+    objective, clip_seconds = config.objective, config.views.clip_seconds
+    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=config.train,
                       tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
     torch.manual_seed(config.seed + session.rank)
     model = PairAlignModel(model_config)
@@ -92,57 +92,34 @@ def train_fn(config_dict: dict) -> None:
         )
         <= 0
     )
-    step_module = ray.train.torch.prepare_model(
-        RefineStep(model, objective, config.stage1, config.views.clip_seconds),
-        parallel_strategy_kwargs={"find_unused_parameters": some_off},
+    ddp = ray.train.torch.prepare_model(RefineStep(model, objective, config.stage1, clip_seconds),
+                                        parallel_strategy_kwargs={"find_unused_parameters": some_off})  # fmt: skip
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
     )
-    model.to(ray.train.torch.get_device())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     step, payload = session.restore(model, optimizer)
-    start_step = step
     if "teacher" in payload:
         teacher.model.load_state_dict(payload["teacher"])
     teacher.model.to(ray.train.torch.get_device())
     generator = torch.Generator().manual_seed(config.seed * 1000 + session.rank * 100 + step)
-    sums: dict[str, float] = {}
-    clips, start = 0, time.perf_counter()
-    shard = ray.train.get_dataset_shard("train")
-    batches = shard.iter_torch_batches(
-        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
-        local_shuffle_buffer_size=train.shuffle_buffer or None, local_shuffle_seed=config.seed + step + session.rank,
-    )  # fmt: skip
-    for batch in batches:
-        if step >= train.max_steps:
-            break
-        maybe_inject_failure(config, step, session)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, train)
+
+    def losses(batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         share = teacher_share(step, objective)
         use = (torch.rand(len(batch["source_seconds"]), generator=generator) < share).tolist()
-        guide = teacher.targets(batch, objective, config.views.clip_seconds) if any(use) else None
-        losses = step_module(batch, guide, use if any(use) else None)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
-        teacher.update(model)
-        step += 1
-        clips += len(batch["source_seconds"])
-        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        if step % train.report_every == 0 or step == train.max_steps:
-            n = train.report_every if step % train.report_every == 0 else step % train.report_every
-            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
-            metrics |= batch_string_metrics(model, batch, objective, config.views.clip_seconds)
-            metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
-                        "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
-            final = step == train.max_steps
-            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
-                           checkpoint=final or step % train.checkpoint_every == 0,
-                           extra={"teacher": teacher.model.state_dict(), "decoding": decoding(objective)})  # fmt: skip
-            sums, clips, start = {}, 0, time.perf_counter()
-    if step < train.max_steps:
-        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
+        if not any(use):
+            return ddp(batch)
+        return ddp(batch, teacher.targets(batch, objective, clip_seconds), use)
+
+    hooks = StageHooks(
+        losses=losses,
+        after_step=lambda: teacher.update(model),
+        report_metrics=lambda batch: batch_string_metrics(model, batch, objective),
+        checkpoint_extra=lambda: {
+            "teacher": teacher.model.state_dict(),
+            "decoding": decoding(objective),
+        },
+    )
+    run_loop(config, session, model, optimizer, hooks, step)
 
 
 def teacher_share(step: int, objective: Stage2Config) -> float:
@@ -157,9 +134,7 @@ def decoding(objective: Stage2Config) -> dict[str, float]:
 
 
 @torch.no_grad()
-def batch_string_metrics(
-    model: PairAlignModel, batch, objective: Stage2Config, clip_seconds: float
-) -> dict[str, float]:
+def batch_string_metrics(model: PairAlignModel, batch, objective: Stage2Config) -> dict[str, float]:
     """Greedy strings of both views of this batch: rate, length, consistency, usage, distinctness."""
     was_training = model.training
     model.eval()
@@ -230,17 +205,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     uri = tracking_uri(config.tracking, config.storage_path)
     loop_config = {"stage": to_dict(config), "model_config": to_dict(model_config), "run_id": run_id,
                    "tracking_uri": uri, "init_checkpoint": init}  # fmt: skip
-    result = fit(train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
-                 datasets={"train": paired_view_dataset(config, train_rows, start_step)})  # fmt: skip
-    checkpoint = result.checkpoint.path
+    checkpoint, final = train_or_resume(
+        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
+        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
+    )  # fmt: skip
     log.info("refine: final checkpoint %s", checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
         0, config.eval_clips
     )
     figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id, tracking_uri=uri)
-    figures |= {
-        f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)
-    }
+    figures |= {f"final/{k}": v for k, v in final.items()}
     print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
     return figures
 

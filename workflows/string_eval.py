@@ -13,7 +13,12 @@ import numpy as np
 import pyarrow as pa
 
 from pairalign.audio import AudioError, load_row_audio
-from pairalign.metrics import cross_view_consistency, string_stats, vocabulary_usage
+from pairalign.metrics import (
+    content_distinctness,
+    cross_view_consistency,
+    string_stats,
+    vocabulary_usage,
+)
 from pairalign.tokenizer import Tokenizer
 from pairalign.views import ViewConfig
 from workflows.paired_views import build_paired_views
@@ -29,7 +34,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
     if tokenizer.decoder is not None:
         kinds["pairalign"] = tokenizer.pairalign_strings
     eval_views = ViewConfig(**{**views.__dict__, "seed": EVAL_VIEW_SEED})
-    audio, seconds = _clean_audio(rows, views.sample_rate)
+    audio, seconds, content = _clean_audio(rows, views.sample_rate)
     view_batches = _view_batches(rows, eval_views, batch_size)
     figures = {
         "eval/clips": float(len(audio)),
@@ -42,6 +47,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
             strings_a += fn(wave_a, secs_a)
             strings_b += fn(wave_b, secs_b)
         figures |= string_stats(clean, seconds, kind)
+        figures |= content_distinctness(clean, content, kind)
         figures |= vocabulary_usage(clean, tokenizer.vocab_size, kind)
         figures |= cross_view_consistency(strings_a, strings_b, kind)
     if "pairalign" in kinds:
@@ -58,14 +64,17 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
     return figures
 
 
-def _clean_audio(rows: pa.Table, sample_rate: int) -> tuple[list[np.ndarray], list[float]]:
-    audio = []
+def _clean_audio(
+    rows: pa.Table, sample_rate: int
+) -> tuple[list[np.ndarray], list[float], list[str]]:
+    audio, content = [], []
     for row in rows.to_pylist():
         try:
             audio.append(load_row_audio(row, sample_rate=sample_rate))
         except AudioError:
             continue  # the views pipeline records rejects; clean figures skip them
-    return audio, [len(x) / sample_rate for x in audio]
+        content.append(row.get("content_id") or row["utterance_id"])
+    return audio, [len(x) / sample_rate for x in audio], content
 
 
 def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], sample_rate: int,

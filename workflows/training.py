@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import ray.data
 import ray.train
+import ray.train.torch
 import torch
 from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
@@ -171,6 +173,74 @@ class Session:
                 ray.train.report(metrics, checkpoint=Checkpoint.from_directory(directory))
             else:
                 ray.train.report(metrics)
+
+
+@dataclass
+class StageHooks:
+    """What a stage plugs into `run_loop`."""
+
+    losses: Callable[
+        [dict[str, torch.Tensor], int], dict[str, torch.Tensor]
+    ]  # (batch, step) -> {"total": ...}
+    after_step: Callable[[], None] = lambda: None  # e.g. an EMA update
+    report_metrics: Callable[[dict[str, torch.Tensor]], dict[str, float]] = lambda batch: {}
+    checkpoint_extra: Callable[[], dict[str, Any]] = dict
+
+
+def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             hooks: StageHooks, start_step: int) -> None:  # fmt: skip
+    """The per-worker loop every stage shares: dataset shard -> losses -> AdamW step; report every
+    `report_every` steps, checkpoint every `checkpoint_every` (and at the end)."""
+    train = config.train
+    step, sums, clips, start = start_step, {}, 0, time.perf_counter()
+    batches = ray.train.get_dataset_shard("train").iter_torch_batches(
+        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
+        local_shuffle_buffer_size=train.shuffle_buffer or None,
+        local_shuffle_seed=config.seed + step + session.rank,
+    )  # fmt: skip
+    for batch in batches:
+        if step >= train.max_steps:
+            break
+        maybe_inject_failure(config, step, session)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, train)
+        losses = hooks.losses(batch, step)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        optimizer.step()
+        hooks.after_step()
+        step += 1
+        clips += len(batch["source_seconds"])
+        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        if step % train.report_every == 0 or step == train.max_steps:
+            n = train.report_every if step % train.report_every == 0 else step % train.report_every
+            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
+            metrics |= hooks.report_metrics(batch)
+            metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
+                        "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
+            final = step == train.max_steps
+            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
+                           checkpoint=final or step % train.checkpoint_every == 0,
+                           extra=hooks.checkpoint_extra())  # fmt: skip
+            sums, clips, start = {}, 0, time.perf_counter()
+    if step < train.max_steps:
+        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
+
+
+def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig,
+                    name: str, storage_path: str, datasets: Callable[[int], dict[str, Any]],
+                    start_step: int) -> tuple[str, dict[str, float]]:  # fmt: skip
+    """Train (or resume) run `name`; return (final checkpoint directory, its last reported metrics).
+    A run that already reached `max_steps` is not started again: its final checkpoint is returned."""
+    if start_step >= train.max_steps:
+        _, checkpoint = latest_checkpoint(storage_path, name)
+        return checkpoint, {"step": float(start_step)}
+    result = fit(train_fn, config, train=train, name=name, storage_path=storage_path,
+                 datasets=datasets(start_step))  # fmt: skip
+    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
+    return result.checkpoint.path, metrics
 
 
 def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig, name: str,

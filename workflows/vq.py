@@ -12,7 +12,6 @@ checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,15 +30,15 @@ from workflows.paired_views import PipelineConfig
 from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
+    StageHooks,
     TrackingConfig,
     TrainConfig,
-    fit,
     latest_step,
-    lr_at,
-    maybe_inject_failure,
     mlflow_run,
     paired_view_dataset,
+    run_loop,
     tracking_uri,
+    train_or_resume,
 )
 
 
@@ -62,54 +61,20 @@ class VQStageConfig:
 def train_fn(config_dict: dict) -> None:
     """The per-worker loop: paired-view batches from the dataset shard -> stage-1 losses -> AdamW."""
     config = from_dict(VQStageConfig, config_dict["stage"])
-    train = config.train
-    session = Session(stage="vq", config=config_dict["stage"], model_config=config.model, train=train,
+    session = Session(stage="vq", config=config_dict["stage"], model_config=config.model, train=config.train,
                       tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
     torch.manual_seed(config.seed + session.rank)
-    model = ray.train.torch.prepare_model(TokenizerModel(config.model))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    step = start_step = session.restore(model, optimizer)[0]
-    shard = ray.train.get_dataset_shard("train")
-    sums: dict[str, float] = {}
-    clips, start = 0, time.perf_counter()
-    batches = shard.iter_torch_batches(
-        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
-        local_shuffle_buffer_size=train.shuffle_buffer or None,
-        local_shuffle_seed=config.seed + step + session.rank,
-    )  # fmt: skip
-    for batch in batches:
-        if step >= train.max_steps:
-            break
-        maybe_inject_failure(config, step, session)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, train)
-        losses, _, _ = stage1_losses(model, batch, config.loss)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
-        step += 1
-        clips += len(batch["view_a"])
-        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        if step % train.report_every == 0 or step == train.max_steps:
-            n = train.report_every if step % train.report_every == 0 else step % train.report_every
-            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
-            metrics |= _unwrap(model).quantizer.usage() | {"train/lr": lr_at(step - 1, train)}
-            metrics["train/start_step"] = start_step  # > 0 after a resume or a retry
-            metrics["train/clips_per_second"] = (
-                clips * session.world_size / (time.perf_counter() - start)
-            )
-            final = step == train.max_steps
-            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
-                           checkpoint=final or step % train.checkpoint_every == 0)  # fmt: skip
-            sums, clips, start = {}, 0, time.perf_counter()
-    if step < train.max_steps:
-        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
+    model = TokenizerModel(config.model)
+    ddp = ray.train.torch.prepare_model(model)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+    )
+    step, _ = session.restore(model, optimizer)
+    hooks = StageHooks(
+        losses=lambda batch, step: stage1_losses(ddp, batch, config.loss)[0],
+        report_metrics=lambda batch: model.quantizer.usage(),
+    )
+    run_loop(config, session, model, optimizer, hooks, step)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -132,19 +97,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "run_id": run_id,
         "tracking_uri": tracking_uri(config.tracking, config.storage_path),
     }
-    result = fit(train_fn, loop_config, train=config.train, name=config.name,
-                 storage_path=config.storage_path,
-                 datasets={"train": paired_view_dataset(config, train_rows, start_step)})  # fmt: skip
-    checkpoint = result.checkpoint.path
+    checkpoint, final = train_or_resume(
+        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
+        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
+    )  # fmt: skip
     log.info("vq: final checkpoint %s", checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
         0, config.eval_clips
     )
     figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id,
                                tracking_uri=loop_config["tracking_uri"])  # fmt: skip
-    figures |= {
-        f"final/{k}": float(v) for k, v in result.metrics.items() if isinstance(v, int | float)
-    }
+    figures |= {f"final/{k}": v for k, v in final.items()}
     print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
     return figures
 
