@@ -1,8 +1,9 @@
 """Stage 1: train the VQ tokenizer on paired views with Ray Train (DDP), then measure its strings.
 
-    ray job submit --working-dir . -- python workflows/vq.py name=vq-base model=... train.use_gpu=true
+    ray job submit --working-dir . -- python workflows/vq.py --config workflows/configs/vq_base.yaml \
+        storage_path=s3://bucket/runs tracking.tracking_uri=http://mlflow:5000
     python workflows/vq.py                                   # local: tiny model, 2 CPU workers
-    python workflows/vq.py --config workflows/configs/vq_base.yaml train.num_workers=4
+    python workflows/vq.py train.max_steps=100 name=vq-short
 
 Re-running with the same `name` and `storage_path` resumes from the latest checkpoint. The final
 checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
