@@ -110,7 +110,9 @@ def init_ray(
     ray.init(
         num_cpus=num_cpus or os.cpu_count(),
         object_store_memory=object_store_bytes or 1 << 30,
-        include_dashboard=False,
+        # Ray Train's controller polls the state API, which the dashboard serves; on loopback only.
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
         log_to_driver=True,
     )
 

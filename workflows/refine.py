@@ -41,6 +41,7 @@ from workflows.training import (
     StageHooks,
     TrackingConfig,
     TrainConfig,
+    finish_mlflow_run,
     latest_step,
     mlflow_run,
     paired_view_dataset,
@@ -215,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     )
     figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id, tracking_uri=uri)
     figures |= {f"final/{k}": v for k, v in final.items()}
+    finish_mlflow_run(config.tracking, config.storage_path, run_id, "FINISHED")
     print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
     return figures
 

@@ -107,6 +107,16 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
     return run.info.run_id
 
 
+def finish_mlflow_run(
+    tracking: TrackingConfig, storage_path: str, run_id: str, status: str
+) -> None:
+    """Mark the run FINISHED or FAILED, so the MLflow UI does not show it as running."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
+    mlflow.MlflowClient().set_terminated(run_id, status)
+
+
 class Session:
     """What a training function does besides computing losses."""
 
@@ -213,7 +223,9 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
         step += 1
         clips += len(batch["source_seconds"])
         for key, value in {**losses, "train/grad_norm": grad_norm}.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
+            sums[key] = sums.get(key, 0.0) + float(
+                value.detach() if torch.is_tensor(value) else value
+            )
         if step % train.report_every == 0 or step == train.max_steps:
             n = train.report_every if step % train.report_every == 0 else step % train.report_every
             metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
@@ -237,8 +249,16 @@ def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *,
     if start_step >= train.max_steps:
         _, checkpoint = latest_checkpoint(storage_path, name)
         return checkpoint, {"step": float(start_step)}
-    result = fit(train_fn, config, train=train, name=name, storage_path=storage_path,
-                 datasets=datasets(start_step))  # fmt: skip
+    try:
+        result = fit(train_fn, config, train=train, name=name, storage_path=storage_path,
+                     datasets=datasets(start_step))  # fmt: skip
+    except Exception:
+        if config.get("run_id") and config.get("tracking_uri"):
+            import mlflow
+
+            mlflow.set_tracking_uri(config["tracking_uri"])
+            mlflow.MlflowClient().set_terminated(config["run_id"], "FAILED")
+        raise
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     return result.checkpoint.path, metrics
 
