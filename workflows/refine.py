@@ -31,15 +31,13 @@ from pairalign.refine_step import EmaTeacher, RefineStep
 from pairalign.stage1 import Stage1Weights, stacked_seconds, stacked_views
 from pairalign.stage2 import Stage2Config
 from pairalign.storage import join
-from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.corpus import CorpusConfig, load_manifest
-from workflows.paired_views import PipelineConfig
+from workflows.corpus import load_manifest
 from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
     StageHooks,
-    TrackingConfig,
+    StageRunConfig,
     TrainConfig,
     finish_mlflow_run,
     latest_step,
@@ -52,24 +50,16 @@ from workflows.training import (
 
 
 @dataclass(frozen=True)
-class RefineConfig:
+class RefineConfig(StageRunConfig):
     name: str = "refine-tiny"
-    storage_path: str = "runs"
-    seed: int = 0
     init_checkpoint: str = ""  # a stage-1 checkpoint (directory or checkpoint.pt, local or s3://)
     init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     objective: Stage2Config = field(default_factory=Stage2Config)
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(lr=1e-3, max_steps=500, checkpoint_every=100)
     )
-    views: ViewConfig = field(default_factory=ViewConfig)
-    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    eval_clips: int = 800
-    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
 
 
 def train_fn(config_dict: dict) -> None:

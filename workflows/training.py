@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +30,9 @@ from ray.train.torch import TorchTrainer
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.config import flatten
 from pairalign.storage import is_remote, join, url_to_fs
-from workflows.paired_views import TENSOR_COLUMNS, build_paired_views
+from pairalign.views import ViewConfig
+from workflows.corpus import CorpusConfig
+from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,22 @@ class TrainConfig:
 class TrackingConfig:
     tracking_uri: str = ""  # "" -> sqlite:///<storage_path>/mlflow.db
     experiment: str = "pairalign"
+
+
+@dataclass(frozen=True)
+class StageRunConfig:
+    """The sections every training stage has; a stage's config adds its model and objective."""
+
+    name: str = "run"
+    storage_path: str = "runs"  # Ray Train storage (a path every node sees)
+    seed: int = 0
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)
+    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval_clips: int = 800  # clips of the eval split whose strings are measured after training
+    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
 
 
 def lr_at(step: int, train: TrainConfig) -> float:

@@ -24,16 +24,13 @@ import torch
 from pairalign.config import from_dict, to_dict
 from pairalign.model import ModelConfig, TokenizerModel
 from pairalign.stage1 import Stage1Weights, stage1_losses
-from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.corpus import CorpusConfig, load_manifest
-from workflows.paired_views import PipelineConfig
+from workflows.corpus import load_manifest
 from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
     StageHooks,
-    TrackingConfig,
-    TrainConfig,
+    StageRunConfig,
     finish_mlflow_run,
     latest_step,
     mlflow_run,
@@ -45,19 +42,10 @@ from workflows.training import (
 
 
 @dataclass(frozen=True)
-class VQStageConfig:
+class VQStageConfig(StageRunConfig):
     name: str = "vq-tiny"
-    storage_path: str = "runs"  # Ray Train storage (a path every node sees)
-    seed: int = 0
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: Stage1Weights = field(default_factory=Stage1Weights)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    views: ViewConfig = field(default_factory=ViewConfig)
-    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    eval_clips: int = 800  # clips of the eval split whose strings are measured after training
-    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
 
 
 def train_fn(config_dict: dict) -> None:
