@@ -50,13 +50,12 @@ def model_throughput(size: str, batch: int, steps: int) -> float:
 def run_throughput(storage: str, name: str) -> float:
     import mlflow
 
-    mlflow.set_tracking_uri(f"sqlite:///{os.path.abspath(storage)}/mlflow.db")
-    (run,) = mlflow.search_runs(
-        experiment_names=["pairalign"],
-        filter_string=f"tags.`pairalign.run_name` = '{name}'",
-        output_format="list",
-    )
-    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "train/clips_per_second")
+    from workflows.training import find_mlflow_run
+
+    run_id = find_mlflow_run(f"sqlite:///{os.path.abspath(storage)}/mlflow.db", name)
+    if run_id is None:
+        raise SystemExit(f"{storage}: no MLflow run named {name!r}")
+    history = mlflow.MlflowClient().get_metric_history(run_id, "train/clips_per_second")
     values = [m.value for m in sorted(history, key=lambda m: m.step)][1:]
     return statistics.median(values)
 

@@ -8,11 +8,12 @@ announced data size is checked against the bytes actually present before decodin
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,16 +41,10 @@ class AudioError(ValueError):
 def read_audio_bytes(source: str | os.PathLike[str]) -> bytes:
     """The encoded bytes of a local or remote audio file; missing or empty files are AudioErrors."""
     name = os.fspath(source)
-    try:
+    with _read_errors(name):
         fs, path = url_to_fs(name)
         with fs.open(path, "rb") as f:
             data = f.read()
-    except FileNotFoundError as err:
-        raise AudioError(name, "file not found") from err
-    except IsADirectoryError as err:
-        raise AudioError(name, "is a directory, not an audio file") from err
-    except OSError as err:
-        raise AudioError(name, f"cannot read file ({err})") from err
     if not data:
         raise AudioError(name, "empty file (0 bytes)")
     return data
@@ -89,7 +84,7 @@ def load_row_audio(row: Mapping[str, Any], *, sample_rate: Hertz = SAMPLE_RATE) 
 def audio_duration(source: str | os.PathLike[str]) -> Seconds:
     """Duration in seconds read from the file's header (no decoding)."""
     name = os.fspath(source)
-    try:
+    with _read_errors(name):
         fs, path = url_to_fs(name)
         with fs.open(path, "rb", block_size=_HEAD_BYTES) as f:
             size = f.size if hasattr(f, "size") else fs.size(path)
@@ -98,13 +93,20 @@ def audio_duration(source: str | os.PathLike[str]) -> Seconds:
             tail = f.read()
             f.seek(0)
             info = _header_info(f, name, head, tail, size)
+    return info.frames / info.samplerate
+
+
+@contextlib.contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    """Turn the OS's file errors into AudioErrors that name the file."""
+    try:
+        yield
     except FileNotFoundError as err:
         raise AudioError(name, "file not found") from err
     except IsADirectoryError as err:
         raise AudioError(name, "is a directory, not an audio file") from err
     except OSError as err:
         raise AudioError(name, f"cannot read file ({err})") from err
-    return info.frames / info.samplerate
 
 
 def _header_info(f: Any, name: str, head: bytes, tail: bytes, size: int) -> Any:

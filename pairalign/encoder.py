@@ -55,10 +55,3 @@ class Encoder(nn.Module):
         positions = torch.arange(x.shape[1], device=x.device)
         x = x + self.position(positions)[None]
         return self.norm(self.layers(x))
-
-    def frames(self, num_samples: int, hop_length: int) -> int:
-        """Encoder frames for a waveform of `num_samples`."""
-        t = num_samples // hop_length + 1
-        for _ in range(int(math.log2(self.config.subsample))):
-            t = (t - 1) // 2 + 1
-        return t

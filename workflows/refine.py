@@ -12,11 +12,9 @@ and VQ strings are measured side by side on the eval split.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pyarrow.compute as pc
 import ray.train
 import ray.train.torch
 import torch
@@ -32,20 +30,14 @@ from pairalign.stage1 import Stage1Weights, stacked_seconds, stacked_views
 from pairalign.stage2 import Stage2Config
 from pairalign.storage import join
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.corpus import load_manifest
-from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
     StageHooks,
     StageRunConfig,
     TrainConfig,
-    finish_mlflow_run,
-    latest_step,
-    mlflow_run,
-    paired_view_dataset,
     run_loop,
+    run_stage,
     tracking_uri,
-    train_or_resume,
 )
 
 
@@ -170,7 +162,7 @@ def resolve_init(config: RefineConfig) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(RefineConfig, "refine.yaml", argv, description=__doc__)
-    log = setup_logging()
+    setup_logging()
     seed_everything(config.seed)
     init_ray()
     init = resolve_init(config)
@@ -182,33 +174,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     model_config = PairAlignConfig(
         tokenizer=checkpoint_model_config(stage1), decoder=config.decoder
     )
-    manifest = load_manifest(config.corpus)
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
-    start_step = latest_step(config.storage_path, config.name)
-    log.info(
-        "refine: from %s, %d train clips, step %d of %d",
-        init,
-        len(train_rows),
-        start_step,
-        config.train.max_steps,
+    setup_logging().info("refine: starting from %s", init)
+    return run_stage(
+        "refine", config, train_fn, {"model_config": to_dict(model_config), "init_checkpoint": init}
     )
-    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
-    uri = tracking_uri(config.tracking, config.storage_path)
-    loop_config = {"stage": to_dict(config), "model_config": to_dict(model_config), "run_id": run_id,
-                   "tracking_uri": uri, "init_checkpoint": init}  # fmt: skip
-    checkpoint, final = train_or_resume(
-        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
-        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
-    )  # fmt: skip
-    log.info("refine: final checkpoint %s", checkpoint)
-    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
-        0, config.eval_clips
-    )
-    figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id, tracking_uri=uri)
-    figures |= {f"final/{k}": v for k, v in final.items()}
-    finish_mlflow_run(config.tracking, config.storage_path, run_id, "FINISHED")
-    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
-    return figures
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from the latest checkpoint of the same (storage_path, name), `FailureConfig` ret
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import ray.data
 import ray.train
 import ray.train.torch
@@ -28,7 +30,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.config import flatten
+from pairalign.config import flatten, to_dict
 from pairalign.storage import is_remote, join, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.corpus import CorpusConfig
@@ -91,6 +93,19 @@ def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
     return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
 
 
+RUN_NAME_TAG = "pairalign.run_name"
+
+
+def find_mlflow_run(uri: str, name: str, experiment: str = "pairalign") -> str | None:
+    """The id of the MLflow run of Ray run `name`, or None."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list",
+                              filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'")  # fmt: skip
+    return runs[0].info.run_id if runs else None
+
+
 def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any) -> str:
     """The MLflow run of Ray run `name` (created once, found again on resume); params logged."""
     import mlflow
@@ -109,12 +124,10 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
         )
     else:
         experiment_id = experiment.experiment_id
-    found = client.search_runs(
-        [experiment_id], f"tags.`pairalign.run_name` = '{name}'", max_results=1
-    )
+    found = client.search_runs([experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1)
     if found:
         return found[0].info.run_id
-    run = client.create_run(experiment_id, run_name=name, tags={"pairalign.run_name": name})
+    run = client.create_run(experiment_id, run_name=name, tags={RUN_NAME_TAG: name})
     params = {k: str(v)[:500] for k, v in flatten(config).items()}
     keys = sorted(params)
     for i in range(0, len(keys), 100):
@@ -125,13 +138,11 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
     return run.info.run_id
 
 
-def finish_mlflow_run(
-    tracking: TrackingConfig, storage_path: str, run_id: str, status: str
-) -> None:
+def end_mlflow_run(uri: str, run_id: str, status: str) -> None:
     """Mark the run FINISHED or FAILED, so the MLflow UI does not show it as running."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
+    mlflow.set_tracking_uri(uri)
     mlflow.MlflowClient().set_terminated(run_id, status)
 
 
@@ -259,6 +270,42 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
         raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
 
 
+def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
+              extra: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
+    """What a stage's `main` does after building its config: read the corpus, train (or resume)
+    run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
+    `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint)."""
+    from workflows.corpus import load_manifest
+    from workflows.string_eval import evaluate_strings
+
+    log = logging.getLogger("pairalign")
+    manifest = load_manifest(config.corpus)
+    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    start_step = latest_step(config.storage_path, config.name)
+    log.info(
+        "%s: %d train clips, step %d of %d",
+        stage,
+        len(train_rows),
+        start_step,
+        config.train.max_steps,
+    )
+    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
+    uri = tracking_uri(config.tracking, config.storage_path)
+    loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **(extra or {})}
+    checkpoint, final = train_or_resume(
+        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
+        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
+    )  # fmt: skip
+    log.info("%s: final checkpoint %s", stage, checkpoint)
+    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
+    figures = evaluate_strings(checkpoint, eval_rows.slice(0, config.eval_clips), config.views,
+                               run_id=run_id, tracking_uri=uri)  # fmt: skip
+    figures |= {f"final/{k}": v for k, v in final.items()}
+    end_mlflow_run(uri, run_id, "FINISHED")
+    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
+    return figures
+
+
 def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig,
                     name: str, storage_path: str, datasets: Callable[[int], dict[str, Any]],
                     start_step: int) -> tuple[str, dict[str, float]]:  # fmt: skip
@@ -271,11 +318,7 @@ def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *,
         result = fit(train_fn, config, train=train, name=name, storage_path=storage_path,
                      datasets=datasets(start_step))  # fmt: skip
     except Exception:
-        if config.get("run_id") and config.get("tracking_uri"):
-            import mlflow
-
-            mlflow.set_tracking_uri(config["tracking_uri"])
-            mlflow.MlflowClient().set_terminated(config["run_id"], "FAILED")
+        end_mlflow_run(config["tracking_uri"], config["run_id"], "FAILED")
         raise
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
     return result.checkpoint.path, metrics

@@ -12,32 +12,23 @@ checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pyarrow.compute as pc
 import ray.train
 import ray.train.torch
 import torch
 
-from pairalign.config import from_dict, to_dict
+from pairalign.config import from_dict
 from pairalign.model import ModelConfig, TokenizerModel
 from pairalign.stage1 import Stage1Weights, stage1_losses
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.corpus import load_manifest
-from workflows.string_eval import evaluate_strings
 from workflows.training import (
     Session,
     StageHooks,
     StageRunConfig,
-    finish_mlflow_run,
-    latest_step,
-    mlflow_run,
-    paired_view_dataset,
     run_loop,
-    tracking_uri,
-    train_or_resume,
+    run_stage,
 )
 
 
@@ -69,38 +60,10 @@ def train_fn(config_dict: dict) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(VQStageConfig, "vq.yaml", argv, description=__doc__)
-    log = setup_logging()
+    setup_logging()
     seed_everything(config.seed)
     init_ray()
-    manifest = load_manifest(config.corpus)
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
-    start_step = latest_step(config.storage_path, config.name)
-    log.info(
-        "vq: %d train clips, starting at step %d of %d",
-        len(train_rows),
-        start_step,
-        config.train.max_steps,
-    )
-    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
-    loop_config = {
-        "stage": to_dict(config),
-        "run_id": run_id,
-        "tracking_uri": tracking_uri(config.tracking, config.storage_path),
-    }
-    checkpoint, final = train_or_resume(
-        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
-        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
-    )  # fmt: skip
-    log.info("vq: final checkpoint %s", checkpoint)
-    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split)).slice(
-        0, config.eval_clips
-    )
-    figures = evaluate_strings(checkpoint, eval_rows, config.views, run_id=run_id,
-                               tracking_uri=loop_config["tracking_uri"])  # fmt: skip
-    figures |= {f"final/{k}": v for k, v in final.items()}
-    finish_mlflow_run(config.tracking, config.storage_path, run_id, "FINISHED")
-    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
-    return figures
+    return run_stage("vq", config, train_fn)
 
 
 if __name__ == "__main__":

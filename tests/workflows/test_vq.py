@@ -11,7 +11,7 @@ from pairalign.config import to_dict
 from pairalign.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare
-from workflows.training import latest_checkpoint, latest_step
+from workflows.training import find_mlflow_run, latest_checkpoint, latest_step
 from workflows.vq import VQStageConfig, main
 
 
@@ -41,13 +41,9 @@ def history(storage: str, run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def run_id_of(storage: str, name: str) -> str:
-    mlflow.set_tracking_uri(f"sqlite:///{storage}/mlflow.db")
-    (run,) = mlflow.search_runs(
-        experiment_names=["pairalign"],
-        filter_string=f"tags.`pairalign.run_name` = '{name}'",
-        output_format="list",
-    )
-    return run.info.run_id
+    run_id = find_mlflow_run(f"sqlite:///{storage}/mlflow.db", name)
+    assert run_id is not None, f"no MLflow run named {name}"
+    return run_id
 
 
 def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corpus, tmp_path):
