@@ -23,11 +23,13 @@ from pairalign.strings import collapse_runs
 
 class Tokenizer:
     def __init__(self, model: TokenizerModel, *, decoder=None, target_rate: float = 12.5,
-                 decode_slack: float = 1.5, checkpoint_id: str = "", device: str = "cpu") -> None:  # fmt: skip
+                 decode_slack: float = 1.5, timing_seconds: float = 3.0, checkpoint_id: str = "",
+                 device: str = "cpu") -> None:  # fmt: skip
         self.model = model.to(device).eval()
         self.decoder = decoder.to(device).eval() if decoder is not None else None
         self.config = model.config
         self.target_rate, self.decode_slack = target_rate, decode_slack
+        self.timing_seconds = timing_seconds  # timing-head fractions are of this many seconds
         self.checkpoint_id = checkpoint_id
         self.device = torch.device(device)
 
@@ -47,7 +49,8 @@ class Tokenizer:
         decoding = payload.get("decoding", {})
         return cls(full.tokenizer, decoder=full.decoder, checkpoint_id=checkpoint_id, device=device,
                    target_rate=decoding.get("target_rate", 12.5),
-                   decode_slack=decoding.get("decode_slack", 1.5))  # fmt: skip
+                   decode_slack=decoding.get("decode_slack", 1.5),
+                   timing_seconds=decoding.get("clip_seconds", 3.0))  # fmt: skip
 
     @property
     def kind(self) -> str:

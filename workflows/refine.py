@@ -99,7 +99,7 @@ def train_fn(config_dict: dict) -> None:
         report_metrics=lambda batch: batch_string_metrics(model, batch, objective),
         checkpoint_extra=lambda: {
             "teacher": teacher.model.state_dict(),
-            "decoding": decoding(objective),
+            "decoding": decoding(objective, config.views.clip_seconds),
         },
     )
     run_loop(config, session, model, optimizer, hooks, step)
@@ -112,8 +112,10 @@ def teacher_share(step: int, objective: Stage2Config) -> float:
     return min(1.0, (step - objective.teacher_start + 1) / max(1, objective.teacher_ramp))
 
 
-def decoding(objective: Stage2Config) -> dict[str, float]:
-    return {"target_rate": objective.target_rate, "decode_slack": objective.decode_slack}
+def decoding(objective: Stage2Config, clip_seconds: float) -> dict[str, float]:
+    """What decoding needs besides the weights; timing-head fractions are of `clip_seconds`."""
+    return {"target_rate": objective.target_rate, "decode_slack": objective.decode_slack,
+            "clip_seconds": clip_seconds}  # fmt: skip
 
 
 @torch.no_grad()

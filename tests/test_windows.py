@@ -1,0 +1,80 @@
+"""Long clips are cut into overlapping windows whose owned spans tile the clip, and stitched."""
+
+import numpy as np
+import pytest
+
+from pairalign.strings import collapse_runs
+from pairalign.tokenizers import TokenizerSpec, load_tokenizer
+from pairalign.windows import cut, tokenize_clips
+
+SR = 16_000
+
+
+def test_short_clip_is_one_piece_and_long_clip_windows_tile_it():
+    assert cut(3 * SR, SR, window=4.0, overlap=1.0) == cut(3 * SR, SR, 4.0, 1.0, clip=0)
+    (only,) = cut(3 * SR, SR, window=4.0, overlap=1.0)
+    assert (only.start, only.stop, only.owns_from, only.owns_to) == (0, 3 * SR, 0.0, float("inf"))
+    pieces = cut(10 * SR, SR, window=4.0, overlap=1.0)
+    assert [(p.start / SR, p.stop / SR) for p in pieces] == [(0, 4), (3, 7), (6, 10)]
+    assert all(p.stop - p.start == 4 * SR for p in pieces)
+    assert [p.owns_from for p in pieces] == [0.0, 3.5, 6.5]
+    assert [p.owns_to for p in pieces[:-1]] == [3.5, 6.5] and pieces[-1].owns_to == float("inf")
+    # the last window is moved back to end at the clip's end, not padded
+    assert [(p.start / SR, p.stop / SR) for p in cut(int(8.5 * SR), SR, 4.0, 1.0)] == [
+        (0, 4), (3, 7), (4.5, 8.5)]  # fmt: skip
+    with pytest.raises(ValueError, match="overlap"):
+        cut(10 * SR, SR, window=4.0, overlap=4.0)
+
+
+class FrameClock:
+    """A tokenizer whose token i sits at (i + 0.5) * 0.1 s and is the clip-time decisecond it
+    covers, shifted by where the window starts: stitching must rebuild the clip's clock exactly."""
+
+    name, kind, checkpoint_id, vocab_size = "clock", "test", "clock", 1000
+
+    def __init__(self, collapses: bool, per_second: bool = False) -> None:
+        self.collapses, self.per_second = collapses, per_second
+
+    def timed(self, waveforms, seconds=None):
+        out = []
+        for wave, secs in zip(np.atleast_2d(waveforms), seconds, strict=True):
+            n = round(secs * 10)
+            offset = round(wave[0] * 10)  # each test clip stores its own time in the samples
+            centres = (np.arange(n) + 0.5) / 10
+            tokens = np.arange(n) + offset
+            out.append((tokens // 10 if self.per_second else tokens, centres))
+        return out
+
+    def __call__(self, waveforms, seconds=None):
+        return [t.tolist() for t, _ in self.timed(waveforms, seconds)]
+
+
+def test_stitched_tokens_cover_the_clip_once_in_order():
+    clock = np.arange(int(10.3 * SR)) / SR  # sample value = its time, so windows know their start
+    (tokens,) = tokenize_clips(FrameClock(collapses=False), [clock.astype(np.float32)], SR,
+                               window=4.0, overlap=1.0)  # fmt: skip
+    assert tokens == list(range(103))
+
+
+def test_collapsing_tokenizer_merges_runs_cut_at_a_boundary(small_checkpoints):
+    clock = (np.arange(int(10.3 * SR)) / SR).astype(np.float32)
+    # one token per second of clip time: the runs of seconds 3 and 6 are cut at 3.5 s and 6.5 s
+    (seconds,) = tokenize_clips(FrameClock(collapses=True, per_second=True), [clock], SR)
+    assert seconds == list(range(11))
+    vq = load_tokenizer(TokenizerSpec("vq", "vq", small_checkpoints["vq"]))
+    wave = 0.1 * np.random.default_rng(1).standard_normal(9 * SR).astype(np.float32)
+    (stitched,) = tokenize_clips(vq, [wave], SR, window=4.0, overlap=1.0)
+    assert len(stitched) > 0 and stitched == collapse_runs(stitched)
+
+
+@pytest.mark.parametrize("kind", ["vq", "pairalign"])
+def test_batched_clips_of_mixed_lengths_match_one_by_one(small_checkpoints, kind):
+    checkpoint = small_checkpoints["refine" if kind == "pairalign" else "vq"]
+    tok = load_tokenizer(TokenizerSpec(kind, kind, checkpoint))
+    rng = np.random.default_rng(0)
+    clips = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (SR, 3 * SR, 2 * SR + 7)]
+    together = tokenize_clips(tok, clips, SR, batch_size=2)
+    alone = [tokenize_clips(tok, [c], SR)[0] for c in clips]
+    assert together == alone
+    timed = tok.timed(clips[1][None], [3.0])[0]
+    assert len(timed[0]) == len(timed[1]) and np.all((timed[1] >= 0) & (timed[1] <= 3.0))

@@ -1,0 +1,106 @@
+"""workflows/tokenize.py on a real local Ray cluster: an archive with planted bad files, a long
+clip tokenized by windows, a second run that adds nothing, and an archive on S3 (moto)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+import soundfile as sf
+
+from pairalign.archive import read_archive, read_archive_rejects, read_info
+from pairalign.audio import load_audio
+from pairalign.manifest import manifest_table, write_manifest
+from pairalign.tokenizers import TokenizerSpec, load_tokenizer
+from pairalign.windows import tokenize_clips
+from workflows.cli import CONFIG_DIR, load_config
+from workflows.tokenize import TokenizeConfig, main
+
+SR = 16_000
+BAD = {"truncated": "truncated", "not_audio": "", "missing": "not found"}
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple[str, list[str]]:
+    """9 good clips (one 8 s long) and 3 bad ones, listed in a manifest."""
+    root = tmp_path_factory.mktemp("audio")
+    rng = np.random.default_rng(0)
+    rows, good = [], []
+    for i in range(9):
+        seconds = 8.0 if i == 0 else 1.0 + 0.25 * i
+        path = root / f"clip{i}.wav"
+        sf.write(path, 0.1 * rng.standard_normal(int(seconds * SR)).astype(np.float32), SR)
+        rows.append({"utterance_id": f"u{i}", "path": str(path), "speaker": "s", "split": "test"})
+        good.append(f"u{i}")
+    whole = (root / "clip1.wav").read_bytes()
+    (root / "truncated.wav").write_bytes(whole[: len(whole) // 2])
+    (root / "not_audio.wav").write_text("this is not audio\n")
+    for name in BAD:
+        rows.append({"utterance_id": name, "path": str(root / f"{name}.wav"), "split": "test"})
+    manifest = str(root / "manifest.parquet")
+    write_manifest(manifest_table(rows), manifest)
+    return manifest, good
+
+
+def run(manifest: str, out: str, checkpoint: str, *extra: str) -> dict[str, float]:
+    return main([f"corpus.manifest={manifest}", f"out_dir={out}", "tokenizer.name=vq",
+                 "tokenizer.kind=vq", f"tokenizer.checkpoint={checkpoint}", "batch_size=4",
+                 "pool_size=2", "cpus_per_actor=0.5", *extra])  # fmt: skip
+
+
+def test_archive_rows_rejects_and_resume(ray_session, archive, small_checkpoints, tmp_path, capsys):
+    manifest, good = archive
+    out = str(tmp_path / "archive")
+    totals = run(manifest, out, small_checkpoints["vq"])
+    table = read_archive(f"{out}/vq")
+    assert sorted(table["utterance_id"].to_pylist()) == sorted(good)  # none lost, none twice
+    rejects = read_archive_rejects(f"{out}/vq").to_pylist()
+    assert sorted(r["utterance_id"] for r in rejects) == sorted(BAD)
+    for r in rejects:
+        assert r["path"].endswith(f"{r['utterance_id']}.wav") and r["reason"]
+        assert BAD[r["utterance_id"]] in r["reason"]
+    assert totals["clips"] == 9 and totals["rejects"] == 3 and totals["run/clips"] == 9
+    assert totals["tokens"] == pc.sum(table["token_count"]).as_py() > 0
+    assert totals["seconds"] == pytest.approx(
+        8.0 + sum(1.0 + 0.25 * i for i in range(1, 9)), rel=1e-4
+    )
+    assert read_info(f"{out}/vq")["checkpoint_id"] == table["checkpoint_id"][0].as_py()
+    printed = capsys.readouterr().out
+    assert "clips 9" in printed and "rejects 3" in printed
+
+    # the rows hold what the tokenizer gives for each clip on its own (the 8 s one by windows)
+    tokenizer = load_tokenizer(TokenizerSpec("vq", "vq", small_checkpoints["vq"]))
+    by_id = {r["utterance_id"]: r for r in table.to_pylist()}
+    for uid in ("u0", "u3"):
+        audio = load_audio(manifest.replace("manifest.parquet", f"clip{uid[1:]}.wav"))
+        (expected,) = tokenize_clips(tokenizer, [audio], SR)
+        assert by_id[uid]["tokens"] == expected and by_id[uid]["token_count"] == len(expected)
+
+    again = run(manifest, out, small_checkpoints["vq"])
+    assert again["run/clips"] == 0 and again["run/rejects"] == 0
+    assert again["clips"] == 9 and again["rejects"] == 3
+    assert read_archive(f"{out}/vq").sort_by("utterance_id").equals(table.sort_by("utterance_id"))
+
+
+def test_a_second_checkpoint_cannot_write_into_the_same_archive(
+    ray_session, archive, small_checkpoints, tmp_path
+):
+    manifest, _ = archive
+    out = str(tmp_path / "archive")
+    run(manifest, out, small_checkpoints["vq"], "max_clips=2")
+    with pytest.raises(ValueError, match=r"tokenizer\.json"):
+        run(manifest, out, small_checkpoints["refine"], "max_clips=2")
+
+
+def test_archive_on_s3(ray_session, s3_server, archive, small_checkpoints):
+    manifest, _ = archive
+    out = f"{s3_server}/archive"
+    totals = run(manifest, out, small_checkpoints["vq"], "max_clips=6")
+    table, rejects = read_archive(f"{out}/vq"), read_archive_rejects(f"{out}/vq")
+    assert totals["clips"] + totals["rejects"] == 6 == len(table) + len(rejects)
+    assert run(manifest, out, small_checkpoints["vq"], "max_clips=6")["run/clips"] == 0
+
+
+def test_default_config_parses():
+    config = load_config(TokenizeConfig, CONFIG_DIR / "tokenize.yaml")
+    assert config == TokenizeConfig()
