@@ -56,3 +56,11 @@ def test_content_distinctness_counts_only_collisions_between_sentences():
     strings = [[1, 2], [1, 2], [3], [3], [4]]
     content = ["s1", "s1", "s2", "s3", "s4"]  # s1's renditions agree (fine); s2 and s3 collide
     assert content_distinctness(strings, content, "x")["x/distinct_across_content"] == 3 / 5
+
+
+def test_uniform_use_of_the_whole_vocabulary_has_perplexity_equal_to_the_vocab_size():
+    strings = [list(range(16)), list(range(15, -1, -1)), list(range(16))]
+    usage = vocabulary_usage(strings, vocab_size=16, prefix="x")
+    assert usage["x/vocab_used"] == 1.0
+    assert usage["x/entropy_bits"] == pytest.approx(4.0)
+    assert usage["x/perplexity"] == pytest.approx(16.0)

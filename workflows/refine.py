@@ -12,6 +12,7 @@ and VQ strings are measured side by side on the eval split.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.refine_step import EmaTeacher, RefineStep
 from pairalign.stage1 import Stage1Weights, stacked_seconds, stacked_views
 from pairalign.stage2 import Stage2Config
-from pairalign.storage import join
+from pairalign.storage import join, upload_dir
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.training import (
     Session,
@@ -158,8 +159,11 @@ def resolve_init(config: RefineConfig) -> str:
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri(config.tracking, config.storage_path))
-    return mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id, artifact_path="checkpoint",
-                                               dst_path=join(config.storage_path, config.name, "init"))  # fmt: skip
+    # MLflow downloads to local disk only; the workers read the copy under storage_path.
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id,
+                                                    artifact_path="checkpoint", dst_path=tmp)  # fmt: skip
+        return upload_dir(local, join(config.storage_path, config.name, "init", "checkpoint"))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:

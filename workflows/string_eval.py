@@ -23,7 +23,7 @@ from pairalign.tokenizer import Tokenizer
 from pairalign.views import ViewConfig
 from workflows.paired_views import build_paired_views
 
-EVAL_VIEW_SEED = 12345
+EVAL_VIEW_SEED = 12345  # the views every evaluation compares (fixed, unlike training)
 
 
 def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_id: str = "",
@@ -35,7 +35,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
         kinds["pairalign"] = tokenizer.pairalign_strings
     eval_views = ViewConfig(**{**views.__dict__, "seed": EVAL_VIEW_SEED})
     audio, seconds, content = _clean_audio(rows, views.sample_rate)
-    view_batches = _view_batches(rows, eval_views, batch_size)
+    pairs = view_batches(rows, eval_views, batch_size)
     figures = {
         "eval/clips": float(len(audio)),
         "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
@@ -43,7 +43,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
     for kind, fn in kinds.items():
         clean = _tokenize_padded(fn, audio, seconds, views.sample_rate, batch_size)
         strings_a, strings_b = [], []
-        for wave_a, secs_a, wave_b, secs_b in view_batches:
+        for wave_a, secs_a, wave_b, secs_b in pairs:
             strings_a += fn(wave_a, secs_a)
             strings_b += fn(wave_b, secs_b)
         figures |= string_stats(clean, seconds, kind)
@@ -89,7 +89,7 @@ def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], sample_r
     return strings
 
 
-def _view_batches(rows: pa.Table, views: ViewConfig, batch_size: int):
+def view_batches(rows: pa.Table, views: ViewConfig, batch_size: int):
     """Both views of each clip with where their real audio ends, materialised once."""
     out = []
     with tempfile.TemporaryDirectory() as rejects:

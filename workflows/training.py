@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +31,8 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.config import flatten, to_dict
-from pairalign.storage import is_remote, join, url_to_fs
+from pairalign.config import ConfigError, flatten, to_dict
+from pairalign.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.corpus import CorpusConfig
 from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
@@ -66,7 +67,7 @@ class StageRunConfig:
     """The sections every training stage has; a stage's config adds its model and objective."""
 
     name: str = "run"
-    storage_path: str = "runs"  # Ray Train storage (a path every node sees)
+    storage_path: str = "runs"  # Ray Train storage: a path every node sees, or s3://bucket/prefix
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -75,6 +76,18 @@ class StageRunConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval_clips: int = 800  # clips of the eval split whose strings are measured after training
     inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
+
+    def __post_init__(self) -> None:
+        if is_remote(self.storage_path) and not self.tracking.tracking_uri:
+            raise ConfigError(REMOTE_TRACKING_ERROR.format(storage_path=self.storage_path))
+
+
+REMOTE_TRACKING_ERROR = (
+    "storage_path={storage_path} is remote, and MLflow's default store "
+    "(sqlite:///<storage_path>/mlflow.db) must be a local file: set tracking.tracking_uri, e.g. "
+    "tracking.tracking_uri=http://<mlflow server>:5000 (or sqlite:////<absolute local path>/mlflow.db "
+    "on a single machine); run artifacts then go to <storage_path>/mlartifacts"
+)
 
 
 def lr_at(step: int, train: TrainConfig) -> float:
@@ -89,7 +102,7 @@ def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
     if tracking.tracking_uri:
         return tracking.tracking_uri
     if is_remote(storage_path):
-        raise ValueError("tracking.tracking_uri must be set when storage_path is remote")
+        raise ValueError(REMOTE_TRACKING_ERROR.format(storage_path=storage_path))
     return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
 
 
@@ -113,17 +126,20 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
     mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(tracking.experiment)
-    if experiment is None:
-        artifacts = (
-            None
-            if is_remote(storage_path)
-            else os.path.abspath(os.path.join(storage_path, "mlartifacts"))
-        )
-        experiment_id = client.create_experiment(
-            tracking.experiment, artifact_location=f"file://{artifacts}" if artifacts else None
-        )
+    if experiment is None:  # artifacts (config.json, the final checkpoint) next to the checkpoints
+        artifacts = join(storage_path, "mlartifacts")
+        if not is_remote(artifacts):
+            artifacts = f"file://{os.path.abspath(artifacts)}"
+        experiment_id = client.create_experiment(tracking.experiment, artifact_location=artifacts)
     else:
         experiment_id = experiment.experiment_id
+        local = urlparse(experiment.artifact_location).scheme in ("", "file")
+        if is_remote(storage_path) and local:
+            raise ValueError(
+                f"MLflow experiment {tracking.experiment!r} keeps its artifacts on one machine's disk "
+                f"({experiment.artifact_location}); for storage_path={storage_path} use a new "
+                f"tracking.experiment, whose artifacts will go to {join(storage_path, 'mlartifacts')}"
+            )
     found = client.search_runs([experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1)
     if found:
         return found[0].info.run_id
@@ -321,13 +337,13 @@ def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *,
         end_mlflow_run(config["tracking_uri"], config["run_id"], "FAILED")
         raise
     metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
-    return result.checkpoint.path, metrics
+    return to_url(storage_path, result.checkpoint.path), metrics
 
 
 def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig, name: str,
         storage_path: str, datasets: dict[str, Any]) -> ray.train.Result:  # fmt: skip
-    """Run (or resume) the Ray Train job `name` under `storage_path`."""
-    storage = storage_path if is_remote(storage_path) else os.path.abspath(storage_path)
+    """Run (or resume) the Ray Train job `name` under `storage_path` (local, or s3:// through s3fs)."""
+    filesystem, storage = arrow_filesystem(storage_path)
     trainer = TorchTrainer(
         train_fn,
         train_loop_config=config,
@@ -342,6 +358,7 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
         run_config=RunConfig(
             name=name,
             storage_path=storage,
+            storage_filesystem=filesystem,
             failure_config=FailureConfig(max_failures=train.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
         ),
@@ -364,15 +381,20 @@ def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
 
 
 def latest_checkpoint(storage_path: str, name: str) -> tuple[int, str]:
-    """(step, directory) of the newest checkpoint of run `name`; (0, "") if it has none."""
+    """(step, directory or URL) of the newest checkpoint Ray Train recorded for run `name` (the one
+    a new `fit` resumes from); (0, "") if it has none. A checkpoint directory whose upload was cut
+    off by a killed job is not recorded, so it is never picked."""
     fs, root = url_to_fs(join(storage_path, name))
-    best = (0, "")
-    for path in fs.glob(f"{root}/checkpoint_*/step.json"):
-        with fs.open(path) as f:
-            step = int(json.load(f)["step"])
-        if step >= best[0]:
-            best = (step, path.rsplit("/", 1)[0])
-    return best
+    if not fs.exists(root):
+        return 0, ""
+    filesystem, run_dir = arrow_filesystem(join(storage_path, name))
+    try:
+        result = ray.train.Result.from_path(run_dir, storage_filesystem=filesystem)
+    except RuntimeError:  # no checkpoint record yet
+        return 0, ""
+    if result.checkpoint is None:
+        return 0, ""
+    return int(result.metrics["step"]), to_url(storage_path, result.checkpoint.path)
 
 
 def latest_step(storage_path: str, name: str) -> int:

@@ -8,12 +8,17 @@ from pairalign.config import ConfigError, from_dict
 from pairalign.views import ViewConfig
 from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
 from workflows.demo import DemoConfig
+from workflows.dense import DenseGridConfig
+from workflows.evaluate import EvaluateConfig
 from workflows.prepare import PrepareConfig
 from workflows.refine import RefineConfig
+from workflows.tokenize_archive import TokenizeConfig
 from workflows.vq import VQStageConfig
 
 STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
-          "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig}  # fmt: skip
+          "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,
+          "dense.yaml": DenseGridConfig, "tokenize_archive.yaml": TokenizeConfig,
+          "evaluate.yaml": EvaluateConfig}  # fmt: skip
 
 
 def test_every_shipped_yaml_is_covered():

@@ -1,4 +1,4 @@
-"""workflows/tokenize.py on a real local Ray cluster: an archive with planted bad files, a long
+"""workflows/tokenize_archive.py on a real local Ray cluster: an archive with planted bad files, a long
 clip tokenized by windows, a second run that adds nothing, and an archive on S3 (moto)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pairalign.manifest import manifest_table, write_manifest
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.windows import tokenize_clips
 from workflows.cli import CONFIG_DIR, load_config
-from workflows.tokenize import TokenizeConfig, main
+from workflows.tokenize_archive import TokenizeConfig, main
 
 SR = 16_000
 BAD = {"truncated": "truncated", "not_audio": "", "missing": "not found"}
@@ -101,6 +101,5 @@ def test_archive_on_s3(ray_session, s3_server, archive, small_checkpoints):
     assert run(manifest, out, small_checkpoints["vq"], "max_clips=6")["run/clips"] == 0
 
 
-def test_default_config_parses():
-    config = load_config(TokenizeConfig, CONFIG_DIR / "tokenize.yaml")
-    assert config == TokenizeConfig()
+def test_shipped_yaml_documents_the_defaults():
+    assert load_config(TokenizeConfig, CONFIG_DIR / "tokenize_archive.yaml") == TokenizeConfig()

@@ -1,9 +1,9 @@
 """Batch tokenization of an audio archive to Parquet, on a Ray Data actor pool.
 
-    python workflows/tokenize.py tokenizer.checkpoint=runs/refine-tiny/checkpoint_... out_dir=runs/archive
-    python workflows/tokenize.py corpus.manifest=s3://bucket/manifest.parquet out_dir=s3://bucket/archive \
+    python workflows/tokenize_archive.py tokenizer.checkpoint=runs/refine-tiny/checkpoint_... out_dir=runs/archive
+    python workflows/tokenize_archive.py corpus.manifest=s3://bucket/manifest.parquet out_dir=s3://bucket/archive \
         tokenizer.name=vq tokenizer.kind=vq tokenizer.checkpoint=s3://bucket/runs/refine/checkpoint_...
-    ray job submit --working-dir . -- python workflows/tokenize.py ... pool_size=8 device=cuda
+    ray job submit --working-dir . -- python workflows/tokenize_archive.py ... pool_size=8 device=cuda
 
 Reads any manifest (or the built-in corpus), decodes and tokenizes each clip with one model per
 actor (GPU actors when the cluster has GPUs and `device` allows, CPU otherwise) and writes
@@ -13,19 +13,11 @@ tokenized whole by overlapping windows and stitched (pairalign/windows.py). Audi
 decode goes to `<out_dir>/<name>/rejects/` with its reason. Re-running on the same output skips
 every clip already written or rejected. A killed actor is restarted by Ray Data and its batch
 retried; parts are named by their ids, so a retried batch replaces its part and never duplicates a
-row.
+row. (Not `tokenize.py`: a script of that name in workflows/ would shadow the standard library's
+`tokenize` module for every script run from this directory.)
 """
 
 from __future__ import annotations
-
-import os
-import sys
-
-# `python workflows/tokenize.py` puts workflows/ first on sys.path, where this file would shadow the
-# standard library's `tokenize` (which logging imports): put the repository root there instead.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
-    sys.path[0] = os.path.dirname(_HERE)
 
 import json
 import logging
@@ -57,7 +49,7 @@ from pairalign.windows import tokenize_clips
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 
-log = logging.getLogger("pairalign.tokenize")
+log = logging.getLogger("pairalign.tokenize_archive")
 
 
 @dataclass(frozen=True)
@@ -216,7 +208,7 @@ def print_totals(target: str, totals: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    config = parse_args(TokenizeConfig, "tokenize.yaml", argv, description=__doc__)
+    config = parse_args(TokenizeConfig, "tokenize_archive.yaml", argv, description=__doc__)
     setup_logging()
     seed_everything(config.seed)
     init_ray()
@@ -227,6 +219,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
 if __name__ == "__main__":
     # Run from the importable module, so Ray pickles the worker class and configs by reference.
-    from workflows import tokenize
+    from workflows import tokenize_archive
 
-    tokenize.main()
+    tokenize_archive.main()
