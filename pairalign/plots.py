@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to files
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 COLOURS = {"pairalign": "tab:red", "vq": "tab:blue", "dense": "tab:grey"}
 
@@ -31,6 +32,9 @@ def map_vs_rate(rows: Sequence[Mapping], path: str, chance: float | None = None)
     if chance is not None:
         ax.axhline(chance, color="k", linestyle=":", linewidth=1, label="chance")
     ax.set_xscale("log")
+    ax.set_xticks([6.25, 12.5, 25, 50, 100])
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("tokens per second")
     ax.set_ylabel("retrieval MAP")
     ax.legend(fontsize=8)

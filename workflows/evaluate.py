@@ -57,7 +57,7 @@ from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 from workflows.string_eval import EVAL_VIEW_SEED, view_batches
-from workflows.tokenize_archive import TokenizeConfig, tokenize_archive
+from workflows.tokenize_archive import TokenizeConfig, tokenize_archives
 from workflows.training import TrackingConfig, end_mlflow_run, mlflow_run, tracking_uri
 
 log = logging.getLogger("pairalign.evaluate")
@@ -205,11 +205,11 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
         "eval/sweep_utterances": float(len(utterances)),
     }
     curves, summary = {}, []
+    tokenize_config = replace(config.tokenize, out_dir=archives, corpus=config.corpus, split=config.split,
+                              max_clips=config.max_clips)  # fmt: skip
+    all_totals = tokenize_archives(tokenize_config, manifest, specs)
     for spec in specs:
-        start = time.perf_counter()
-        tokenize_config = replace(config.tokenize, out_dir=archives, tokenizer=spec, corpus=config.corpus,
-                                  split=config.split, max_clips=config.max_clips)  # fmt: skip
-        totals = tokenize_archive(tokenize_config, manifest)
+        start, totals = time.perf_counter(), all_totals[spec.name]
         tokenizer = load_tokenizer(spec)
         found = archive_figures(
             spec.name, join(archives, spec.name), rows, tokenizer.vocab_size, config.ks

@@ -71,102 +71,149 @@ class TokenizeConfig:
 
 
 class TokenizeWorker:
-    """One tokenizer model per actor; each call tokenizes a batch and writes its part files."""
+    """The tokenizer models, once per actor; each call decodes a batch once, tokenizes it with
+    every tokenizer the rows are pending for and writes each archive's part files."""
 
-    def __init__(self, config: TokenizeConfig, archive_dir: str, device: str) -> None:
+    def __init__(self, config: TokenizeConfig, specs: Sequence[TokenizerSpec], device: str) -> None:
         import torch
 
         torch.set_num_threads(max(1, int(config.cpus_per_actor)))
-        self.config, self.archive_dir = config, archive_dir
-        self.tokenizer = load_tokenizer(config.tokenizer, device=device)
+        self.config = config
+        self.tokenizers = {s.name: load_tokenizer(s, device=device) for s in specs}
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
-        rows = batch.to_pylist()
-        audio, good, rejects = [], [], []
-        for row in rows:
+        audio, rejects = {}, {}
+        for row in batch.to_pylist():
             try:
-                audio.append(load_row_audio(row, sample_rate=SAMPLE_RATE))
-                good.append(row["utterance_id"])
+                audio[row["utterance_id"]] = load_row_audio(row, sample_rate=SAMPLE_RATE)
             except AudioError as err:
-                rejects.append({"utterance_id": row["utterance_id"], "path": row.get("path"),
-                                "reason": err.reason})  # fmt: skip
-        strings = tokenize_clips(self.tokenizer, audio, SAMPLE_RATE, window=self.config.window_seconds,
+                rejects[row["utterance_id"]] = {"utterance_id": row["utterance_id"],
+                                                "path": row.get("path"), "reason": err.reason}  # fmt: skip
+        pending = dict(
+            zip(batch["utterance_id"].to_pylist(), batch["pending"].to_pylist(), strict=True)
+        )
+        out: dict[str, list] = {
+            "tokenizer": [],
+            "clips": [],
+            "rejects": [],
+            "seconds": [],
+            "tokens": [],
+        }
+        for name, tokenizer in self.tokenizers.items():
+            ids = [uid for uid in audio if name in pending[uid]]
+            failed = [r for uid, r in rejects.items() if name in pending[uid]]
+            strings = self._write(name, tokenizer, ids, [audio[uid] for uid in ids], failed)
+            out["tokenizer"].append(name)
+            out["clips"].append(len(ids))
+            out["rejects"].append(len(failed))
+            out["seconds"].append(sum(len(audio[uid]) for uid in ids) / SAMPLE_RATE)
+            out["tokens"].append(sum(map(len, strings)))
+        return {k: np.array(v, dtype=object if k == "tokenizer" else None) for k, v in out.items()}
+
+    def _write(self, name: str, tokenizer, ids: list[str], audio: list[np.ndarray],
+               rejects: list[dict]) -> list[list[int]]:  # fmt: skip
+        target = join(self.config.out_dir, name)
+        strings = tokenize_clips(tokenizer, audio, SAMPLE_RATE, window=self.config.window_seconds,
                                  overlap=self.config.overlap_seconds, batch_size=len(audio) or 1)  # fmt: skip
-        durations = [len(x) / SAMPLE_RATE for x in audio]
-        if good:
+        if ids:
             write_part(pa.table({
-                "utterance_id": good,
-                "tokenizer": [self.tokenizer.name] * len(good),
-                "checkpoint_id": [self.tokenizer.checkpoint_id] * len(good),
+                "utterance_id": ids,
+                "tokenizer": [name] * len(ids),
+                "checkpoint_id": [tokenizer.checkpoint_id] * len(ids),
                 "tokens": pa.array(strings, type=pa.list_(pa.int16())),
-                "token_count": pa.array([len(s) for s in strings], type=pa.int32()),
-                "duration": pa.array(durations, type=pa.float32()),
-            }, schema=ARCHIVE_SCHEMA), join(self.archive_dir, "tokens"))  # fmt: skip
+                "token_count": pa.array([len(x) for x in strings], type=pa.int32()),
+                "duration": pa.array([len(x) / SAMPLE_RATE for x in audio], type=pa.float32()),
+            }, schema=ARCHIVE_SCHEMA), join(target, "tokens"))  # fmt: skip
         if rejects:
             write_part(
-                pa.Table.from_pylist(rejects, schema=REJECTS_SCHEMA),
-                join(self.archive_dir, "rejects"),
+                pa.Table.from_pylist(rejects, schema=REJECTS_SCHEMA), join(target, "rejects")
             )
-        return {"clips": np.array([len(good)]), "rejects": np.array([len(rejects)]),
-                "seconds": np.array([sum(durations)]), "tokens": np.array([sum(map(len, strings))])}  # fmt: skip
+        return strings
 
 
 def archive_dir(config: TokenizeConfig) -> str:
     return join(config.out_dir, config.tokenizer.name)
 
 
-def pending_rows(config: TokenizeConfig, manifest: pa.Table) -> tuple[pa.Table, int]:
-    """Rows of the manifest not yet in the archive (written or rejected), and how many were done."""
+def selected_rows(config: TokenizeConfig, manifest: pa.Table) -> pa.Table:
     rows = manifest
     if config.split:
         rows = rows.filter(pc.equal(rows["split"], config.split))
     rows = rows.sort_by("utterance_id")
-    if config.max_clips:
-        rows = rows.slice(0, config.max_clips)
-    target = archive_dir(config)
-    done = pa.concat_arrays([
-        read_archive(target, ["utterance_id"])["utterance_id"].combine_chunks(),
-        read_archive_rejects(target)["utterance_id"].combine_chunks(),
-    ])  # fmt: skip
-    todo = rows.filter(pc.invert(pc.is_in(rows["utterance_id"], value_set=done)))
-    return todo, len(rows) - len(todo)
+    return rows.slice(0, config.max_clips) if config.max_clips else rows
+
+
+def pending_rows(config: TokenizeConfig, manifest: pa.Table, names: Sequence[str]) -> pa.Table:
+    """Selected rows not yet in every archive (written or rejected), with a `pending` column
+    naming the archives each row is missing from."""
+    rows = selected_rows(config, manifest)
+    ids = rows["utterance_id"]
+    missing = []
+    for name in names:
+        target = join(config.out_dir, name)
+        done = pa.concat_arrays([
+            read_archive(target, ["utterance_id"])["utterance_id"].combine_chunks(),
+            read_archive_rejects(target)["utterance_id"].combine_chunks(),
+        ])  # fmt: skip
+        missing.append(pc.invert(pc.is_in(ids, value_set=done)).to_pylist())
+    pending = [
+        [n for n, m in zip(names, flags, strict=True) if m] for flags in zip(*missing, strict=True)
+    ]
+    rows = rows.append_column("pending", pa.array(pending, type=pa.list_(pa.string())))
+    return rows.filter(pc.greater(pc.list_value_length(rows["pending"]), 0))
 
 
 def tokenize_archive(config: TokenizeConfig, manifest: pa.Table) -> dict[str, float]:
-    """Tokenize what is pending and return the archive's totals (all of it, not just this run)."""
+    """Tokenize what is pending with `config.tokenizer`; the archive's totals (see tokenize_archives)."""
+    return tokenize_archives(config, manifest, [config.tokenizer])[config.tokenizer.name]
+
+
+def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
+                      specs: Sequence[TokenizerSpec]) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Bring every archive `<out_dir>/<spec.name>` up to date in one pass over the audio (each
+    clip decoded once, every tokenizer in each actor); return each archive's totals, all of it
+    (`clips`, `seconds`, `tokens`, `rejects`) and this run's share (`run/...`)."""
     import ray
 
-    if not config.tokenizer.checkpoint:
-        raise ValueError("tokenizer.checkpoint is empty: give a refine/vq checkpoint or a dense.pt")
-    target = archive_dir(config)
-    tokenizer = load_tokenizer(config.tokenizer)  # fail early, on the driver, on a bad checkpoint
-    write_info(target, {**to_dict(config.tokenizer), "checkpoint_id": tokenizer.checkpoint_id})
-    clean_partial(target)
-    todo, skipped = pending_rows(config, manifest)
+    for spec in specs:  # fail early, on the driver, on a bad checkpoint or a mixed-up archive
+        if not spec.checkpoint:
+            raise ValueError(
+                f"tokenizer {spec.name!r}: no checkpoint (a refine/vq checkpoint or a dense.pt)"
+            )
+        tokenizer = load_tokenizer(spec)
+        target = join(config.out_dir, spec.name)
+        write_info(target, {**to_dict(spec), "checkpoint_id": tokenizer.checkpoint_id})
+        clean_partial(target)
+    names = [s.name for s in specs]
+    todo = pending_rows(config, manifest, names)
     device = _device(config.device, ray.cluster_resources().get("GPU", 0))
-    start, done = time.perf_counter(), {"clips": 0, "rejects": 0, "seconds": 0.0, "tokens": 0}
-    log.info("%s: %d clips to tokenize, %d already done, on %s actors x%d",
-             target, len(todo), skipped, device, config.pool_size)  # fmt: skip
+    start = time.perf_counter()
+    done = {n: {"clips": 0, "rejects": 0, "seconds": 0.0, "tokens": 0} for n in names}
+    log.info("%s: %d clips pending for %s, on %s actors x%d",
+             config.out_dir, len(todo), ", ".join(names), device, config.pool_size)  # fmt: skip
     if len(todo):
         n_batches = math.ceil(len(todo) / config.batch_size)
         blocks = [todo.slice(i * config.batch_size, config.batch_size) for i in range(n_batches)]
         ds = ray.data.from_arrow(blocks).map_batches(
             TokenizeWorker,
-            fn_constructor_kwargs={"config": config, "archive_dir": target, "device": device},
-            batch_size=None,  # one block = one batch = one part
+            fn_constructor_kwargs={"config": config, "specs": list(specs), "device": device},
+            batch_size=None,  # one block = one batch = one part per archive
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=config.pool_size),
             num_cpus=config.cpus_per_actor,
             num_gpus=1 if device == "cuda" else 0,
         )
-        for summary in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for key in done:
-                done[key] += summary[key].sum().item()
-            rate = done["seconds"] / max(time.perf_counter() - start, 1e-9)
-            log.info("%d/%d clips, %d rejects, %.0f s of audio (%.1f s/s)",
-                     done["clips"] + done["rejects"], len(todo), done["rejects"], done["seconds"], rate)  # fmt: skip
+        for finished, summary in enumerate(
+            ds.iter_batches(batch_size=None, batch_format="pandas"), 1
+        ):
+            for row in summary.to_dict("records"):
+                for key in ("clips", "rejects", "seconds", "tokens"):
+                    done[row["tokenizer"]][key] += row[key]
+            seconds = max(d["seconds"] for d in done.values())
+            log.info("%d/%d batches, %.0f s of audio (%.1f s of audio per second)",
+                     finished, n_batches, seconds, seconds / max(time.perf_counter() - start, 1e-9))  # fmt: skip
     wall = time.perf_counter() - start
-    return _totals(target, done, wall)
+    return {n: _totals(join(config.out_dir, n), done[n], wall) for n in names}
 
 
 def _device(choice: str, gpus: float) -> str:

@@ -1,0 +1,69 @@
+"""workflows/evaluate.py end to end on a tiny built-in corpus: three tokenizer kinds tokenized,
+measured, logged to one MLflow run with its table and plots."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+
+from pairalign.archive import read_archive
+from pairalign.corpora.builtin import BuiltinCorpusConfig
+from pairalign.retrieval import self_retrieval
+from workflows.corpus import CorpusConfig, load_manifest
+from workflows.dense import DenseGridConfig, train_dense_grid
+from workflows.evaluate import main
+from workflows.prepare import PrepareConfig, prepare
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> str:
+    out = str(tmp_path_factory.mktemp("builtin"))
+    prepare(PrepareConfig(out_dir=out, use_ray=False,
+                          corpus=BuiltinCorpusConfig(train_sentences=4, test_sentences=3)))  # fmt: skip
+    return out
+
+
+def test_evaluate_logs_every_tokenizer_to_one_mlflow_run(
+    ray_session, corpus, small_checkpoints, tmp_path
+):
+    manifest = load_manifest(CorpusConfig(builtin_dir=corpus))
+    train_dense_grid(
+        DenseGridConfig(out_dir=str(tmp_path / "dense"), ks=(8,), pools=(8,), iters=5), manifest
+    )
+    out = tmp_path / "eval"
+    figures = main([
+        f"corpus.builtin_dir={corpus}", f"checkpoint={small_checkpoints['refine']}",
+        f"dense_dir={tmp_path / 'dense'}", f"out_dir={out}", f"storage_path={tmp_path}",
+        "consistency_clips=8", "sweep.utterances=2", "sweep.clips_per_utterance=2",
+        "sweep.shifts=[0.1,0.5]", "tokenize.pool_size=1", "tokenize.cpus_per_actor=0.5",
+    ])  # fmt: skip
+    names = ["pairalign", "vq", "dense-k8-p8"]
+    assert figures["eval/clips"] == 24 and figures["eval/sweep_utterances"] == 2
+    for name in names:
+        for key in ("token_rate", "map", "precision_at_5", "mrr", "chance_map", "consistency",
+                    "perplexity", "sweep_overlap", "sweep_drift_0.5s"):  # fmt: skip
+            assert f"{name}/{key}" in figures, f"{name}/{key}"
+        assert 0 < figures[f"{name}/chance_map"] < 1 and figures[f"{name}/queries"] == 24
+    # the retrieval figures are those of the archive on disk, recomputed here
+    rows = {r["utterance_id"]: r for r in manifest.to_pylist()}
+    archive = read_archive(str(out / "archives" / "vq")).sort_by("utterance_id").to_pylist()
+    again = self_retrieval([r["tokens"] for r in archive],
+                           [rows[r["utterance_id"]]["content_id"] for r in archive],
+                           [rows[r["utterance_id"]]["speaker"] for r in archive], "vq")  # fmt: skip
+    assert again["vq/map"] == pytest.approx(figures["vq/map"])
+    assert figures["dense-k8-p8/token_rate"] == pytest.approx(12.5, abs=0.3)
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    (run,) = mlflow.search_runs(experiment_names=["pairalign-eval"], output_format="list")
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["pairalign/map"] == pytest.approx(figures["pairalign/map"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"summary.md", "summary.csv", "figures.json", "map_vs_rate.png", "sweep_drift.png",
+            "tokens_on_spectrogram.png"} <= artifacts  # fmt: skip
+    table = (out / "summary.md").read_text()
+    assert all(f"| {name} |" in table for name in names)
+    assert json.loads((out / "figures.json").read_text())["vq/map"] == pytest.approx(
+        figures["vq/map"]
+    )
