@@ -1,5 +1,6 @@
-"""End-to-end demo on the built-in corpus: prepare it, stream paired views, train a short stage 1
-and a short stage 2, and compare the VQ strings with the PairAlign strings.
+"""End-to-end demo on the built-in corpus: prepare it, stream paired views, train a short stage 1,
+a short stage 2 and a small grid of dense baselines, tokenize the test split with each and print
+the evaluation suite's comparison table.
 
     make demo                                   # installs what it needs, then runs this
     python workflows/demo.py                    # the same, with an existing environment
@@ -8,8 +9,9 @@ and a short stage 2, and compare the VQ strings with the PairAlign strings.
 
 Stages: corpus preparation (`workflows/prepare.py`), the paired-view pipeline on Ray Data
 (`workflows/paired_views.py`), `workflows/vq.py` and `workflows/refine.py` with few steps (set
-vq_steps/refine_steps to 0 to skip them). It prints what each stage did; the full-length runs and
-their figures are in BENCHMARKS.md.
+vq_steps/refine_steps to 0 to skip them), `workflows/dense.py` (k-means baselines),
+`workflows/tokenize_archive.py` and `workflows/evaluate.py`. It prints what each stage did; the
+full-length runs and their figures are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class DemoConfig:
     examples: int = 3  # pairs written as WAV files to listen to
     vq_steps: int = 60  # a short stage 1 (0: skip the training stages)
     refine_steps: int = 60  # a short stage 2
-    eval_clips: int = 200  # test clips whose strings are compared
+    eval_clips: int = 200  # test clips tokenized and evaluated (every voice of the first sentences)
+    dense_ks: tuple[int, ...] = (8, 64)  # the dense k-means baselines trained for the comparison
+    dense_pools: tuple[int, ...] = (1, 8)  # 100 and 12.5 tokens per second
 
 
 def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
@@ -123,40 +127,52 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         print(f"check      clips in {results['views/clips_in']} = pairs out + rejects: {balanced}")
     print(f"examples   {join(config.out_dir, 'examples')}/pair*_view_[ab].wav")
     if config.vq_steps and config.refine_steps:
-        figures = train_short(config)
-        results |= figures
-        print_comparison(figures, config)
+        checkpoint = train_short(config)
+        results |= compare_tokenizers(config, checkpoint, manifest)
     return results
 
 
-def train_short(config: DemoConfig) -> dict[str, float]:
-    """A short stage 1 then stage 2 on the same corpus; the figures of the final checkpoint."""
+def train_short(config: DemoConfig) -> str:
+    """A short stage 1 then stage 2 on the same corpus; returns the stage-2 checkpoint."""
     from workflows import refine, vq
     from workflows.training import latest_checkpoint
 
-    common = [f"storage_path={os.path.abspath(config.out_dir)}", f"corpus.builtin_dir={config.prepare.out_dir}",
-              f"eval_clips={config.eval_clips}", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
+    storage = os.path.abspath(config.out_dir)
+    common = [f"storage_path={storage}", f"corpus.builtin_dir={config.prepare.out_dir}",
+              "eval_clips=40", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
     vq.main([*common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
              f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
-    _, stage1 = latest_checkpoint(os.path.abspath(config.out_dir), f"demo-vq-{stamp}")
+    _, stage1 = latest_checkpoint(storage, f"demo-vq-{stamp}")
     half = config.refine_steps // 2
-    return refine.main([*common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
-                        f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
-                        f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
+    refine.main([*common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
+                 f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
+                 f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
+    return latest_checkpoint(storage, f"demo-refine-{stamp}")[1]
 
 
-def print_comparison(figures: dict[str, float], config: DemoConfig) -> None:
-    print(f"\nstrings of {int(figures['eval/clips'])} test clips after {config.vq_steps} + "
-          f"{config.refine_steps} training steps (full runs: BENCHMARKS.md)")  # fmt: skip
-    print(
-        f"{'':10} {'tokens/s':>9} {'tokens':>8} {'consistency':>12} {'vocab used':>11} {'distinct':>9}"
-    )
-    for kind in ("vq", "pairalign"):
-        f = {k.split("/", 1)[1]: v for k, v in figures.items() if k.startswith(f"{kind}/")}
-        print(f"{kind:10} {f['token_rate']:9.1f} {f['tokens']:8.0f} {f['consistency']:12.3f} "
-              f"{f['vocab_used']:11.3f} {f['distinct_rate']:9.3f}")  # fmt: skip
-    print(f"PairAlign uses {100 * figures['compare/token_reduction']:.0f}% fewer tokens than VQ")
+def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) -> dict[str, float]:
+    """Dense baselines, then PairAlign, VQ and dense tokenized and measured side by side."""
+    from workflows.corpus import CorpusConfig
+    from workflows.dense import DenseGridConfig, train_dense_grid
+    from workflows.evaluate import EvaluateConfig, evaluate
+
+    storage = os.path.abspath(config.out_dir)
+    corpus = CorpusConfig(builtin_dir=config.prepare.out_dir)
+    dense_dir = join(storage, "dense")
+    train_dense_grid(DenseGridConfig(out_dir=dense_dir, seed=config.seed, corpus=corpus,
+                                     ks=config.dense_ks, pools=config.dense_pools), manifest)  # fmt: skip
+    name = os.path.basename(os.path.dirname(checkpoint))  # the refine run's name
+    print(f"\n== {config.eval_clips} test clips after {config.vq_steps} + {config.refine_steps} "
+          "training steps (full-length runs: BENCHMARKS.md) ==")  # fmt: skip
+    figures = evaluate(EvaluateConfig(name=f"eval-{name}", out_dir=join(storage, "eval", name),
+                                      storage_path=storage, seed=config.seed, corpus=corpus,
+                                      max_clips=config.eval_clips, checkpoint=checkpoint,
+                                      dense_dir=dense_dir, views=config.views), manifest)  # fmt: skip
+    print(f"PairAlign uses {100 * figures['compare/token_reduction_vs_vq']:.0f}% fewer tokens than VQ; "
+          f"MAP {figures['pairalign/map']:.3f} (VQ {figures['vq/map']:.3f}, best dense at up to 1.5x "
+          f"its rate {figures.get('compare/best_dense_map_at_rate', float('nan')):.3f})")  # fmt: skip
+    return figures
 
 
 if __name__ == "__main__":

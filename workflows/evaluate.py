@@ -124,9 +124,12 @@ def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
 
 
 def eval_rows(config: EvaluateConfig, manifest: pa.Table) -> pa.Table:
-    rows = manifest.filter(pc.equal(manifest["split"], config.split)).sort_by("utterance_id")
+    """The clips measured: the split, sentence by sentence (so `max_clips` keeps every voice of
+    the first sentences and retrieval still has renditions to find)."""
+    rows = manifest.filter(pc.equal(manifest["split"], config.split))
     if not len(rows):
         raise ValueError(f"the manifest has no clips in split {config.split!r}")
+    rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
     return rows.slice(0, config.max_clips) if config.max_clips else rows
 
 
@@ -205,9 +208,8 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
         "eval/sweep_utterances": float(len(utterances)),
     }
     curves, summary = {}, []
-    tokenize_config = replace(config.tokenize, out_dir=archives, corpus=config.corpus, split=config.split,
-                              max_clips=config.max_clips)  # fmt: skip
-    all_totals = tokenize_archives(tokenize_config, manifest, specs)
+    tokenize_config = replace(config.tokenize, out_dir=archives, split="", max_clips=0)
+    all_totals = tokenize_archives(tokenize_config, rows, specs)
     for spec in specs:
         start, totals = time.perf_counter(), all_totals[spec.name]
         tokenizer = load_tokenizer(spec)
