@@ -3,6 +3,12 @@ clip tokenized by windows, a second run that adds nothing, and an archive on S3 
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
@@ -10,7 +16,7 @@ import soundfile as sf
 
 from pairalign.archive import read_archive, read_archive_rejects, read_info
 from pairalign.audio import load_audio
-from pairalign.manifest import manifest_table, write_manifest
+from pairalign.manifest import manifest_table, read_manifest, write_manifest
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.windows import tokenize_clips
 from workflows.cli import CONFIG_DIR, load_config
@@ -103,3 +109,52 @@ def test_archive_on_s3(ray_session, s3_server, archive, small_checkpoints):
 
 def test_shipped_yaml_documents_the_defaults():
     assert load_config(TokenizeConfig, CONFIG_DIR / "tokenize_archive.yaml") == TokenizeConfig()
+
+
+def _actor_pids(marker: str = "MapBatches(TokenizeWorker)") -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_killed_actor_loses_and_duplicates_nothing(
+    ray_session, archive, small_checkpoints, tmp_path
+):
+    """SIGKILL one tokenizing actor once the first parts are written: Ray Data restarts it and
+    retries its batch; every clip ends up in the archive (or the rejects) exactly once."""
+    manifest, _ = archive
+    rows = read_manifest(manifest).to_pylist()
+    # 40 clips: the manifest's 12 repeated under new ids, so the job outlives the kill
+    many = [{**r, "utterance_id": f"{r['utterance_id']}-{i}"} for i in range(4) for r in rows][:40]
+    big = str(tmp_path / "many.parquet")
+    write_manifest(manifest_table(many), big)
+    out = str(tmp_path / "archive")
+    result: dict = {}
+    job = threading.Thread(
+        target=lambda: result.update(run(big, out, small_checkpoints["vq"], "batch_size=2"))
+    )
+    job.start()
+    parts = Path(out) / "vq" / "tokens"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (parts.exists() and any(parts.glob("*.parquet"))):
+        time.sleep(0.05)
+    victims = _actor_pids()
+    assert victims, "no tokenizing actor found to kill"
+    written_at_kill = len(list(parts.glob("*.parquet")))
+    os.kill(victims[0], signal.SIGKILL)
+    job.join(timeout=600)
+    assert not job.is_alive() and result, "the job did not finish after the actor was killed"
+    assert written_at_kill < 20  # the kill landed while batches were still pending
+    ids = read_archive(f"{out}/vq")["utterance_id"].to_pylist()
+    rejected = read_archive_rejects(f"{out}/vq")["utterance_id"].to_pylist()
+    assert len(ids) == len(set(ids)) and len(rejected) == len(set(rejected))
+    expected = {r["utterance_id"] for r in many}
+    assert set(ids) | set(rejected) == expected and not set(ids) & set(rejected)
+    assert set(rejected) == {u for u in expected if u.rsplit("-", 1)[0] in BAD}
+    assert result["clips"] == len(ids) and result["rejects"] == len(rejected)
