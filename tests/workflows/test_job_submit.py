@@ -118,3 +118,26 @@ def test_refine_runs_through_ray_job_submit_and_logs_to_mlflow(head, tmp_path):
     assert (
         "eval/pairalign/token_rate" in run.data.metrics and "eval/vq/token_rate" in run.data.metrics
     )
+
+
+def test_tokenize_archive_runs_through_ray_job_submit(head, tmp_path, small_checkpoints):
+    from pairalign.archive import read_archive
+    from pairalign.corpora.builtin import BuiltinCorpusConfig
+
+    address, env = head
+    corpus = tmp_path / "builtin"
+    manifest = prepare(PrepareConfig(out_dir=str(corpus), use_ray=False,
+                                     corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=2)))  # fmt: skip
+    out = tmp_path / "archive"
+    command = [
+        str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO), "--",
+        "python", "workflows/tokenize_archive.py", f"corpus.builtin_dir={corpus}", f"out_dir={out}",
+        "tokenizer.name=vq", "tokenizer.kind=vq", f"tokenizer.checkpoint={small_checkpoints['vq']}",
+        "pool_size=1", "cpus_per_actor=0.5", "batch_size=8",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "succeeded" in output and f"clips {len(manifest)}" in output
+    ids = read_archive(str(out / "vq"))["utterance_id"].to_pylist()
+    assert sorted(ids) == sorted(manifest["utterance_id"].to_pylist())
