@@ -16,7 +16,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -180,19 +180,23 @@ class Session:
             self._mlflow = mlflow.MlflowClient()
 
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
-        """Load the latest checkpoint of this run, if any; return (step to start from, payload)."""
+        """Load the latest checkpoint of this run, if any; return (step to start from, payload).
+        Rank 0 also drops checkpoints newer than it, which Ray Train never recorded."""
         checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return 0, {}
-        with checkpoint.as_directory() as directory:
-            payload = load_checkpoint(directory)
-        if payload["stage_config"] != self.config:
-            raise ValueError(
-                "the checkpoint was written with a different config; use a new run name"
-            )
-        _unwrap(model).load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        return int(payload["step"]), payload
+        payload: dict[str, Any] = {}
+        if checkpoint is not None:
+            with checkpoint.as_directory() as directory:
+                payload = load_checkpoint(directory)
+            if payload["stage_config"] != self.config:
+                raise ValueError(
+                    "the checkpoint was written with a different config; use a new run name"
+                )
+            _unwrap(model).load_state_dict(payload["model"])
+            optimizer.load_state_dict(payload["optimizer"])
+        step = int(payload.get("step", 0))
+        if self.rank == 0:
+            drop_unrecorded_checkpoints(self.config["storage_path"], self.config["name"], step)
+        return step, payload
 
     def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
                optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False,
@@ -341,8 +345,9 @@ def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *,
 
 
 def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig, name: str,
-        storage_path: str, datasets: dict[str, Any]) -> ray.train.Result:  # fmt: skip
-    """Run (or resume) the Ray Train job `name` under `storage_path` (local, or s3:// through s3fs)."""
+        storage_path: str, datasets: dict[str, Any], callbacks: Sequence[Any] = ()) -> ray.train.Result:  # fmt: skip
+    """Run (or resume) the Ray Train job `name` under `storage_path` (local, or s3:// through s3fs);
+    `callbacks` are Ray Train `UserCallback`s (e.g. the sweep's held-out report to Tune)."""
     filesystem, storage = arrow_filesystem(storage_path)
     trainer = TorchTrainer(
         train_fn,
@@ -361,6 +366,7 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
             storage_filesystem=filesystem,
             failure_config=FailureConfig(max_failures=train.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
+            callbacks=list(callbacks),
         ),
         datasets=datasets,
     )
@@ -375,9 +381,39 @@ def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
     fs, marker = url_to_fs(join(config.storage_path, config.name, f"injected-failure-{step}"))
     if fs.exists(marker):
         return
+    # Wait until Ray Train has recorded the last checkpoint (its controller collects reports every
+    # ~2 s), so the retry provably resumes from it; `drop_unrecorded_checkpoints` covers a kill
+    # that lands in between.
+    recorded, deadline = step - step % config.train.checkpoint_every, time.monotonic() + 120
+    while latest_step(config.storage_path, config.name) < recorded and time.monotonic() < deadline:
+        time.sleep(0.2)
     fs.makedirs(os.path.dirname(marker), exist_ok=True)
     fs.touch(marker)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def drop_unrecorded_checkpoints(storage_path: str, name: str, step: int) -> list[str]:
+    """Delete the checkpoint directories of run `name` newer than `step`, the checkpoint Ray Train
+    resumed from: uploads that a killed worker group finished before Ray Train recorded them.
+    Their steps are trained again, so without this a step would have two checkpoints."""
+    fs, root = url_to_fs(join(storage_path, name))
+    fs.invalidate_cache()
+    dropped = []
+    for directory in fs.glob(f"{root}/checkpoint_*"):
+        if not fs.isdir(directory):  # Ray Train's own checkpoint_manager_snapshot.json
+            continue
+        if fs.exists(f"{directory}/step.json"):
+            with fs.open(f"{directory}/step.json") as f:
+                if int(json.load(f)["step"]) <= step:
+                    continue
+        fs.rm(directory, recursive=True)
+        dropped.append(directory)
+    if dropped:
+        logging.getLogger("pairalign").warning(
+            "dropped %d checkpoint(s) newer than step %d that Ray Train never recorded: %s",
+            len(dropped), step, ", ".join(dropped),
+        )  # fmt: skip
+    return dropped
 
 
 def latest_checkpoint(storage_path: str, name: str) -> tuple[int, str]:

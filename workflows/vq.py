@@ -1,7 +1,7 @@
 """Stage 1: train the VQ tokenizer on paired views with Ray Train (DDP), then measure its strings.
 
     ray job submit --working-dir . -- python workflows/vq.py --config workflows/configs/vq_base.yaml \
-        storage_path=/shared/runs tracking.tracking_uri=http://mlflow:5000
+        storage_path=s3://bucket/runs tracking.tracking_uri=http://mlflow:5000
     python workflows/vq.py                                   # local: tiny model, 2 CPU workers
     python workflows/vq.py train.max_steps=100 name=vq-short
 
