@@ -4,8 +4,8 @@
     <out_dir>/<tokenizer name>/tokens/part-*.parquet  ARCHIVE_SCHEMA rows
     <out_dir>/<tokenizer name>/rejects/part-*.parquet REJECTS_SCHEMA rows (audio that failed)
 
-A part's name is a hash of the utterance ids it holds, so writing the same batch again (a retried
-task) replaces the part instead of adding rows; a local part is written to a temporary name and
+A part's name is a hash of the utterance ids of the batch it came from, so writing the same batch
+again (a retried task) replaces the part instead of adding rows; a local part is written to a temporary name and
 renamed, so a killed writer never leaves half a part behind.
 """
 
@@ -42,9 +42,12 @@ def part_name(utterance_ids: Sequence[str]) -> str:
     return f"part-{digest}.parquet"
 
 
-def write_part(table: pa.Table, directory: str) -> str:
-    """Write `table` as one part under `directory`, named by its ids (idempotent, atomic locally)."""
-    url = join(directory, part_name(table["utterance_id"].to_pylist()))
+def write_part(table: pa.Table, directory: str, name_ids: Sequence[str] | None = None) -> str:
+    """Write `table` as one part under `directory`, named by `name_ids` (default: its own ids).
+    Name a part by the batch it came from, not by what succeeded in it, so a retried batch
+    overwrites its part even if its outcome differs. Atomic locally (temporary name, rename)."""
+    ids = table["utterance_id"].to_pylist() if name_ids is None else name_ids
+    url = join(directory, part_name(ids))
     fs, path = url_to_fs(url)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     target = path if is_remote(url) else f"{path}.tmp-{uuid.uuid4().hex}"  # S3 puts are atomic

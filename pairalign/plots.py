@@ -54,16 +54,17 @@ def best_per_rate(rows: Sequence[Mapping]) -> list[Mapping]:
     return [best[k] for k in sorted(best)]
 
 
-def sweep_drift(curves: Mapping[str, np.ndarray], step: float, path: str) -> str:
-    """Distance from the first window's string against the window's shift, per tokenizer."""
+def sweep_drift(curves: Mapping[str, np.ndarray], kinds: Mapping[str, str], step: float,
+                window: float, path: str) -> str:  # fmt: skip
+    """Distance from the first window's string against the window's shift, per tokenizer
+    (`kinds`: name -> pairalign / vq / dense, for the colours)."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     for name, curve in curves.items():
-        kind = name if name in COLOURS else "dense"
+        learned = kinds.get(name) in ("pairalign", "vq")
         ax.plot(np.arange(len(curve)) * step, curve, label=name,
-                color=COLOURS[kind] if kind != "dense" else None,
-                linewidth=2 if kind != "dense" else 1)  # fmt: skip
-    ax.set_xlabel("shift of the 3 s window (s)")
+                color=COLOURS[kinds[name]] if learned else None, linewidth=2 if learned else 1)  # fmt: skip
+    ax.set_xlabel(f"shift of the {window:g} s window (s)")
     ax.set_ylabel("normalised edit distance from the first window")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)

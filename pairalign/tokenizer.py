@@ -85,7 +85,7 @@ class Tokenizer:
     def decode(
         self, waveforms, seconds: Sequence[float] | None = None, *, use_cache: bool = True
     ) -> Decoded:
-        """PairAlign strings with per-token (start, end) timing as fractions of the input."""
+        """PairAlign strings with per-token (start, end) timing as fractions of `timing_seconds`."""
         if self.decoder is None:
             raise ValueError(
                 f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder; use vq_strings"

@@ -4,7 +4,10 @@ Stitching: a clip longer than `window` seconds is cut into windows of exactly `w
 whose starts are `window - overlap` apart (the last window ends at the clip's end). Each window
 owns the time from the middle of its overlap with the previous window to the middle of its
 overlap with the next, so every instant belongs to exactly one window; a token is kept from the
-window that owns its centre time, and the kept tokens are joined in time order. Tokenizers whose
+window that owns its centre time, and the windows' kept tokens are joined window after window,
+each in the order it was emitted (a decoder's timing estimates need not increase monotonically, so
+time only decides ownership, never order). A token whose estimated centre falls on the wrong side
+of a boundary can be kept twice or not at all; the 1 s overlap keeps that to the cut's edges. Tokenizers whose
 strings collapse repeats (VQ) collapse the joined string again, which merges a run cut by a
 boundary.
 
@@ -40,13 +43,22 @@ def cut(
     size = round(window * sample_rate)
     if num_samples <= size:
         return [Piece(clip, 0, num_samples, 0.0, float("inf"))]
-    if not 0 <= overlap < window:
-        raise ValueError(f"overlap {overlap} s must be in [0, window={window} s)")
+    check_windows(window, overlap, sample_rate)
     hop = size - round(overlap * sample_rate)
     starts = [*range(0, num_samples - size, hop), num_samples - size]
     middles = [(nxt + prev + size) / 2 / sample_rate for prev, nxt in pairwise(starts)]
     bounds = [0.0, *middles, float("inf")]  # a boundary in the middle of each overlap
     return [Piece(clip, s, s + size, bounds[i], bounds[i + 1]) for i, s in enumerate(starts)]
+
+
+def check_windows(window: float, overlap: float, sample_rate: int) -> None:
+    """Refuse a window/overlap pair that cannot step through a clip."""
+    if (
+        window <= 0
+        or overlap < 0
+        or round(window * sample_rate) - round(overlap * sample_rate) < 1
+    ):
+        raise ValueError(f"window {window} s and overlap {overlap} s: need 0 <= overlap < window")
 
 
 def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, *,
@@ -57,12 +69,12 @@ def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_r
         return _batched(tokenizer, audio, sample_rate, window, batch_size, timed=False)
     timed = _batched(tokenizer, [audio[p.clip][p.start : p.stop] for p in pieces], sample_rate,
                      window, batch_size, timed=True)  # fmt: skip
-    kept: list[list[tuple[float, int]]] = [[] for _ in audio]
-    for piece, (tokens, centres) in zip(pieces, timed, strict=True):
+    strings: list[list[int]] = [[] for _ in audio]
+    for piece, (tokens, centres) in zip(
+        pieces, timed, strict=True
+    ):  # a clip's pieces in time order
         at = piece.start / sample_rate + centres
-        own = (at >= piece.owns_from) & (at < piece.owns_to)
-        kept[piece.clip] += zip(at[own].tolist(), tokens[own].tolist(), strict=True)
-    strings = [[t for _, t in sorted(k, key=lambda x: x[0])] for k in kept]
+        strings[piece.clip] += tokens[(at >= piece.owns_from) & (at < piece.owns_to)].tolist()
     return [collapse_runs(s) for s in strings] if tokenizer.collapses else strings
 
 

@@ -78,3 +78,29 @@ def test_batched_clips_of_mixed_lengths_match_one_by_one(small_checkpoints, kind
     assert together == alone
     timed = tok.timed(clips[1][None], [3.0])[0]
     assert len(timed[0]) == len(timed[1]) and np.all((timed[1] >= 0) & (timed[1] <= 3.0))
+
+
+class Backwards(FrameClock):
+    """Emits each window's tokens latest first: stitching must keep the emitted order."""
+
+    def timed(self, waveforms, seconds=None):
+        return [(t[::-1], c[::-1]) for t, c in super().timed(waveforms, seconds)]
+
+
+def test_stitching_keeps_each_windows_emitted_order():
+    clock = (np.arange(int(10.3 * SR)) / SR).astype(np.float32)
+    (tokens,) = tokenize_clips(Backwards(collapses=False), [clock], SR, window=4.0, overlap=1.0)
+    # windows start at 0, 3, 6 and 6.3 s and own [0, 3.5), [3.5, 6.5), [6.5, 8.15), [8.15, ...):
+    # each window's share reversed, the windows in order
+    expected = [*range(34, -1, -1), *range(64, 34, -1), *range(80, 64, -1), *range(102, 80, -1)]
+    assert tokens == expected
+
+
+@pytest.mark.parametrize("seconds", [3.0, 3.0 + 1 / SR, 0.01])
+def test_edge_lengths_and_zero_overlap(seconds):
+    clock = (np.arange(round(seconds * SR)) / SR).astype(np.float32)
+    (tokens,) = tokenize_clips(FrameClock(collapses=False), [clock], SR, window=3.0, overlap=0.0)
+    assert tokens == list(range(round(seconds * 10)))
+    assert tokenize_clips(FrameClock(collapses=False), [], SR) == []
+    with pytest.raises(ValueError, match="overlap"):
+        cut(10 * SR, SR, window=3.0, overlap=2.99999)

@@ -5,12 +5,11 @@ the evaluation suite's comparison table.
     make demo                                   # installs what it needs, then runs this
     python workflows/demo.py                    # the same, with an existing environment
     python workflows/demo.py prepare.corpus.train_sentences=20 max_batches=5
-    ray job submit --working-dir . -- python workflows/demo.py out_dir=s3://bucket/demo
 
 Stages: corpus preparation (`workflows/prepare.py`), the paired-view pipeline on Ray Data
 (`workflows/paired_views.py`), `workflows/vq.py` and `workflows/refine.py` with few steps (set
-vq_steps/refine_steps to 0 to skip them), `workflows/dense.py` (k-means baselines),
-`workflows/tokenize_archive.py` and `workflows/evaluate.py`. It prints what each stage did; the
+vq_steps or refine_steps to 0 to stop after the views), `workflows/dense.py` (k-means
+baselines), `workflows/tokenize_archive.py` and `workflows/evaluate.py`. It prints what each stage did; the
 full-length runs and their figures are in BENCHMARKS.md.
 """
 

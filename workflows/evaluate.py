@@ -1,8 +1,8 @@
 """The evaluation suite: tokenized archives of a held-out split, measured side by side.
 
     python workflows/evaluate.py checkpoint=runs/refine-tiny/checkpoint_... dense_dir=runs/dense
-    ray job submit --working-dir . -- python workflows/evaluate.py checkpoint=... out_dir=s3://b/eval \
-        tracking.tracking_uri=http://mlflow:5000
+    ray job submit --working-dir . -- python workflows/evaluate.py checkpoint=s3://b/runs/refine/checkpoint_... \
+        out_dir=s3://b/eval storage_path=s3://b/runs tracking.tracking_uri=http://mlflow:5000
 
 Tokenizers: `pairalign` and `vq` from a refine `checkpoint` (just `vq` from a stage-1 one), every
 dense baseline under `dense_dir` (workflows/dense.py), and any listed in `tokenizers`. Each is
@@ -10,7 +10,8 @@ tokenized into `<out_dir>/archives/<name>` by workflows/tokenize_archive.py (ski
 then measured (see ../shared/PAPER.md, "How we measure"):
 
 - token rate, archive tokens, length spread, vocabulary use (codes, entropy, perplexity),
-  distinct strings and strings shared across sentences, from the archive;
+  distinct strings, strings shared across sentences and the mean distance between clips of
+  different sentences (non-degeneracy), from the archive;
 - retrieval: every clip queries the archive by normalised edit distance, renditions of its
   sentence by other voices are the relevant ones (its own voice is left out); MAP, P@k, MRR and
   the MAP of a random ranking;
@@ -18,7 +19,7 @@ then measured (see ../shared/PAPER.md, "How we measure"):
 - the continuous-sweep probe: 3 s windows moved in 100 ms steps over long utterances (clips of one
   voice joined), neighbour overlap, length spread, drift from the first window by shift.
 
-One MLflow run holds every figure as `<tokenizer>/<figure>`, the summary table (Markdown, CSV) and
+Each evaluation is a new MLflow run (named `name`, default eval-<UTC time>); it holds every figure as `<tokenizer>/<figure>`, the summary table (Markdown, CSV) and
 plots: MAP against tokens per second, the sweep drift, a PairAlign string over its spectrogram.
 """
 
@@ -48,7 +49,8 @@ from pairalign.metrics import (
     vocabulary_usage,
 )
 from pairalign.plots import best_per_rate, map_vs_rate, sweep_drift, tokens_on_spectrogram
-from pairalign.retrieval import self_retrieval
+from pairalign.retrieval import retrieval_metrics
+from pairalign.search import distance_matrix
 from pairalign.storage import join, url_to_fs
 from pairalign.sweep import mean_drift, sweep_figures, sweep_windows
 from pairalign.tokenizers import PairAlignStrings, TokenizerSpec, load_tokenizer
@@ -74,7 +76,7 @@ class SweepConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    name: str = "eval"  # the MLflow run name
+    name: str = ""  # the MLflow run name; "" -> eval-<UTC time>. Every evaluation is a new run.
     out_dir: str = "runs/eval"  # archives, table and plots
     storage_path: str = "runs"  # where the default MLflow store lives (as for the training stages)
     seed: int = 0
@@ -149,7 +151,14 @@ def archive_figures(name: str, archive_dir: str, rows: pa.Table, vocab_size: int
     figures = string_stats(strings, [r["duration"] for r in kept], name)
     figures |= vocabulary_usage(strings, vocab_size, name)
     figures |= content_distinctness(strings, content, name)
-    figures |= self_retrieval(strings, content, speakers, name, ks=ks)
+    distances = distance_matrix(strings, strings)
+    ids = np.arange(len(strings))
+    figures |= retrieval_metrics(distances, content, content, speakers, speakers, name, ks=ks,
+                                 query_ids=ids, archive_ids=ids)  # fmt: skip
+    unrelated = np.asarray(content)[:, None] != np.asarray(content)[None, :]
+    figures[f"{name}/unrelated_distance"] = (
+        float(distances[unrelated].mean()) if unrelated.any() else float("nan")
+    )
     return figures
 
 
@@ -234,7 +243,7 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
 TABLE_COLUMNS = {  # summary column -> figure (without the tokenizer prefix)
     "tokens/s": "token_rate", "archive tokens": "tokens", "MAP": "map", "P@1": "precision_at_1",
     "P@5": "precision_at_5", "MRR": "mrr", "consistency": "consistency", "vocab used": "vocab_used",
-    "perplexity": "perplexity", "distinct": "distinct_rate", "sweep overlap": "sweep_overlap",
+    "perplexity": "perplexity", "distinct": "distinct_rate", "unrelated dist": "unrelated_distance", "sweep overlap": "sweep_overlap",
     "sweep length cv": "sweep_length_cv", "drift @1s": "sweep_drift_1s",
 }  # fmt: skip
 
@@ -288,13 +297,39 @@ def format_table(summary: list[dict]) -> str:
 
 def _log_run(config: EvaluateConfig, figures: dict[str, float], summary: list[dict], curves: dict,
              specs: list[TokenizerSpec], rows: pa.Table) -> None:  # fmt: skip
+    """A new MLflow run with every figure, the table and the plots (FAILED if logging fails)."""
+    uri = tracking_uri(config.tracking, config.storage_path)
+    name = config.name or time.strftime("eval-%Y%m%d-%H%M%S", time.gmtime())
+    run_id = mlflow_run(config.tracking, config.storage_path, name, config, resume=False)
+    chance = float(np.nanmean([figures.get(f"{s.name}/chance_map", np.nan) for s in specs]))
+    try:
+        table = _log_figures(config, uri, run_id, figures, summary, curves, specs, rows, chance)
+    except BaseException:
+        end_mlflow_run(uri, run_id, "FAILED")
+        raise
+    end_mlflow_run(uri, run_id, "FINISHED")
+    print(table)
+    dense = [r for r in summary if r["kind"] == "dense"]
+    if dense:
+        best = best_per_rate(
+            [{"name": r["tokenizer"], "token_rate": r["tokens/s"], "map": r["MAP"]} for r in dense]
+        )
+        print("best dense tokenizer at each rate: " + ", ".join(
+            f"{b['token_rate']:.1f}/s {b['name']} MAP {b['map']:.3f}" for b in best))  # fmt: skip
+    print(
+        f"chance MAP {chance:.3f}; MLflow run {name} ({run_id}, {uri}); table and plots in {config.out_dir}"
+    )
+
+
+def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[str, float],
+                 summary: list[dict], curves: dict, specs: list[TokenizerSpec], rows: pa.Table,
+                 chance: float) -> str:  # fmt: skip
     import mlflow
 
-    uri = tracking_uri(config.tracking, config.storage_path)
-    run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     client = mlflow.MlflowClient(uri)
+    now = int(time.time() * 1000)
     metrics = [
-        mlflow.entities.Metric(k, float(v), 0, 0) for k, v in figures.items() if np.isfinite(v)
+        mlflow.entities.Metric(k, float(v), now, 0) for k, v in figures.items() if np.isfinite(v)
     ]
     for i in range(0, len(metrics), 500):
         client.log_batch(run_id, metrics=metrics[i : i + 500])
@@ -314,40 +349,50 @@ def _log_run(config: EvaluateConfig, figures: dict[str, float], summary: list[di
             writer.writerows(summary)
         plot_rows = [{"name": r["tokenizer"], "kind": r["kind"], "token_rate": r["tokens/s"], "map": r["MAP"]}
                      for r in summary]  # fmt: skip
-        chance = np.nanmean([figures.get(f"{s.name}/chance_map", np.nan) for s in specs])
-        map_vs_rate(plot_rows, os.path.join(tmp, "map_vs_rate.png"), chance=float(chance))
+        map_vs_rate(plot_rows, os.path.join(tmp, "map_vs_rate.png"), chance=chance)
         if curves:
-            sweep_drift(curves, config.sweep.step, os.path.join(tmp, "sweep_drift.png"))
-        _spectrogram_plot(specs, rows, os.path.join(tmp, "tokens_on_spectrogram.png"))
+            kinds = {s.name: s.kind for s in specs}
+            sweep_drift(
+                curves,
+                kinds,
+                config.sweep.step,
+                config.sweep.window,
+                os.path.join(tmp, "sweep_drift.png"),
+            )
+        _spectrogram_plot(
+            specs, rows, config.tokenize, os.path.join(tmp, "tokens_on_spectrogram.png")
+        )
         client.log_artifacts(run_id, tmp)
         out_fs, out_path = url_to_fs(config.out_dir)
         out_fs.makedirs(out_path, exist_ok=True)
         for name in os.listdir(tmp):
             out_fs.put_file(os.path.join(tmp, name), f"{out_path}/{name}")
-    end_mlflow_run(uri, run_id, "FINISHED")
-    print(table)
-    dense = [r for r in summary if r["kind"] == "dense"]
-    if dense:
-        best = best_per_rate(
-            [{"name": r["tokenizer"], "token_rate": r["tokens/s"], "map": r["MAP"]} for r in dense]
-        )
-        print("best dense tokenizer at each rate: " + ", ".join(
-            f"{b['token_rate']:.1f}/s {b['name']} MAP {b['map']:.3f}" for b in best))  # fmt: skip
-    print(
-        f"chance MAP {chance:.3f}; MLflow run {run_id} ({uri}); table and plots in {config.out_dir}"
-    )
+    return table
 
 
-def _spectrogram_plot(specs: list[TokenizerSpec], rows: pa.Table, path: str) -> None:
-    """The first clip's PairAlign string over its spectrogram, each token at its timing-head span."""
+def _spectrogram_plot(
+    specs: list[TokenizerSpec], rows: pa.Table, tokenize: TokenizeConfig, path: str
+) -> None:
+    """The first clip's PairAlign string over its spectrogram, each token at its timing-head span;
+    the clip is padded to the window as the archive job does (its first window if longer)."""
     spec = next((s for s in specs if s.kind == "pairalign"), None)
     if spec is None:
         return
     tokenizer = load_tokenizer(spec)
     assert isinstance(tokenizer, PairAlignStrings)
-    row = rows.slice(0, 1).to_pylist()[0]
-    audio = load_row_audio(row, sample_rate=SAMPLE_RATE)
-    decoded = tokenizer.tokenizer.decode(audio[None], [len(audio) / SAMPLE_RATE])
+    for row in rows.to_pylist():
+        try:
+            audio = load_row_audio(row, sample_rate=SAMPLE_RATE)
+            break
+        except AudioError:
+            continue
+    else:
+        return
+    width = round(tokenize.window_seconds * SAMPLE_RATE)
+    audio = audio[:width]
+    padded = np.zeros((1, width), np.float32)
+    padded[0, : len(audio)] = audio
+    decoded = tokenizer.tokenizer.decode(padded, [len(audio) / SAMPLE_RATE])
     spans = decoded.timing[0].numpy() * tokenizer.tokenizer.timing_seconds
     import torch
 

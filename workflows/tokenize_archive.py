@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,10 +43,10 @@ from pairalign.archive import (
 )
 from pairalign.audio import AudioError, load_row_audio
 from pairalign.config import to_dict
-from pairalign.storage import join, url_to_fs
+from pairalign.storage import is_remote, join, url_to_fs
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.units import SAMPLE_RATE
-from pairalign.windows import tokenize_clips
+from pairalign.windows import check_windows, tokenize_clips
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 
@@ -100,9 +101,14 @@ class TokenizeWorker:
             "tokens": [],
         }
         for name, tokenizer in self.tokenizers.items():
-            ids = [uid for uid in audio if name in pending[uid]]
-            failed = [r for uid, r in rejects.items() if name in pending[uid]]
-            strings = self._write(name, tokenizer, ids, [audio[uid] for uid in ids], failed)
+            batch_ids = [
+                uid for uid in pending if name in pending[uid]
+            ]  # this batch, for this archive
+            ids = [uid for uid in batch_ids if uid in audio]
+            failed = [rejects[uid] for uid in batch_ids if uid in rejects]
+            strings = self._write(
+                name, tokenizer, batch_ids, ids, [audio[uid] for uid in ids], failed
+            )
             out["tokenizer"].append(name)
             out["clips"].append(len(ids))
             out["rejects"].append(len(failed))
@@ -110,11 +116,11 @@ class TokenizeWorker:
             out["tokens"].append(sum(map(len, strings)))
         return {k: np.array(v, dtype=object if k == "tokenizer" else None) for k, v in out.items()}
 
-    def _write(self, name: str, tokenizer, ids: list[str], audio: list[np.ndarray],
-               rejects: list[dict]) -> list[list[int]]:  # fmt: skip
+    def _write(self, name: str, tokenizer, batch_ids: list[str], ids: list[str],
+               audio: list[np.ndarray], rejects: list[dict]) -> list[list[int]]:  # fmt: skip
         target = join(self.config.out_dir, name)
         strings = tokenize_clips(tokenizer, audio, SAMPLE_RATE, window=self.config.window_seconds,
-                                 overlap=self.config.overlap_seconds, batch_size=len(audio) or 1)  # fmt: skip
+                                 overlap=self.config.overlap_seconds, batch_size=self.config.batch_size)  # fmt: skip
         if ids:
             write_part(pa.table({
                 "utterance_id": ids,
@@ -175,22 +181,32 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
     (`clips`, `seconds`, `tokens`, `rejects`) and this run's share (`run/...`)."""
     import ray
 
+    check_windows(config.window_seconds, config.overlap_seconds, SAMPLE_RATE)
+    specs = [replace(s, checkpoint=canonical(s.checkpoint)) for s in specs]
     for spec in specs:  # fail early, on the driver, on a bad checkpoint or a mixed-up archive
         if not spec.checkpoint:
             raise ValueError(
                 f"tokenizer {spec.name!r}: no checkpoint (a refine/vq checkpoint or a dense.pt)"
             )
         tokenizer = load_tokenizer(spec)
+        span = getattr(getattr(tokenizer, "tokenizer", None), "timing_seconds", None)
+        if spec.kind == "pairalign" and span and config.window_seconds > span + 1e-6:
+            raise ValueError(f"window_seconds={config.window_seconds} is longer than the {span} s clips "
+                             f"{spec.checkpoint} was trained on; its timing head cannot place tokens there")  # fmt: skip
         target = join(config.out_dir, spec.name)
         write_info(target, {**to_dict(spec), "checkpoint_id": tokenizer.checkpoint_id})
         clean_partial(target)
     names = [s.name for s in specs]
     todo = pending_rows(config, manifest, names)
-    device = _device(config.device, ray.cluster_resources().get("GPU", 0))
+    gpus = ray.cluster_resources().get("GPU", 0)
+    device = _device(config.device, gpus)
+    pool = (
+        min(config.pool_size, int(gpus)) if device == "cuda" else config.pool_size
+    )  # one GPU each
     start = time.perf_counter()
     done = {n: {"clips": 0, "rejects": 0, "seconds": 0.0, "tokens": 0} for n in names}
     log.info("%s: %d clips pending for %s, on %s actors x%d",
-             config.out_dir, len(todo), ", ".join(names), device, config.pool_size)  # fmt: skip
+             config.out_dir, len(todo), ", ".join(names), device, pool)  # fmt: skip
     if len(todo):
         n_batches = math.ceil(len(todo) / config.batch_size)
         blocks = [todo.slice(i * config.batch_size, config.batch_size) for i in range(n_batches)]
@@ -199,7 +215,7 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             fn_constructor_kwargs={"config": config, "specs": list(specs), "device": device},
             batch_size=None,  # one block = one batch = one part per archive
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=config.pool_size),
+            compute=ray.data.ActorPoolStrategy(size=pool),
             num_cpus=config.cpus_per_actor,
             num_gpus=1 if device == "cuda" else 0,
         )
@@ -214,6 +230,11 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
                      finished, n_batches, seconds, seconds / max(time.perf_counter() - start, 1e-9))  # fmt: skip
     wall = time.perf_counter() - start
     return {n: _totals(join(config.out_dir, n), done[n], wall) for n in names}
+
+
+def canonical(path: str) -> str:
+    """A local path made absolute (so `runs/x` and `$PWD/runs/x` name one checkpoint); URLs as given."""
+    return path if not path or is_remote(path) else os.path.abspath(path)
 
 
 def _device(choice: str, gpus: float) -> str:

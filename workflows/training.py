@@ -119,8 +119,10 @@ def find_mlflow_run(uri: str, name: str, experiment: str = "pairalign") -> str |
     return runs[0].info.run_id if runs else None
 
 
-def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any) -> str:
-    """The MLflow run of Ray run `name` (created once, found again on resume); params logged."""
+def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any, *,
+               resume: bool = True) -> str:  # fmt: skip
+    """The MLflow run of Ray run `name` (created once, found again on resume unless `resume` is
+    False: then always a new run); params and config.json logged when it is created."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
@@ -140,7 +142,9 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
                 f"({experiment.artifact_location}); for storage_path={storage_path} use a new "
                 f"tracking.experiment, whose artifacts will go to {join(storage_path, 'mlartifacts')}"
             )
-    found = client.search_runs([experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1)
+    found = resume and client.search_runs(
+        [experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1
+    )
     if found:
         return found[0].info.run_id
     run = client.create_run(experiment_id, run_name=name, tags={RUN_NAME_TAG: name})

@@ -20,7 +20,7 @@ from pairalign.manifest import manifest_table, read_manifest, write_manifest
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.windows import tokenize_clips
 from workflows.cli import CONFIG_DIR, load_config
-from workflows.tokenize_archive import TokenizeConfig, main
+from workflows.tokenize_archive import TokenizeConfig, main, tokenize_archives
 
 SR = 16_000
 BAD = {"truncated": "truncated", "not_audio": "", "missing": "not found"}
@@ -158,3 +158,27 @@ def test_a_killed_actor_loses_and_duplicates_nothing(
     assert set(ids) | set(rejected) == expected and not set(ids) & set(rejected)
     assert set(rejected) == {u for u in expected if u.rsplit("-", 1)[0] in BAD}
     assert result["clips"] == len(ids) and result["rejects"] == len(rejected)
+
+
+def test_one_pass_fills_archives_that_are_at_different_points(
+    ray_session, archive, small_checkpoints, tmp_path
+):
+    """vq already holds 6 clips; one pass over the manifest adds the rest to vq and every clip to
+    pairalign, and nothing is written twice."""
+    manifest, good = archive
+    out = str(tmp_path / "archive")
+    run(manifest, out, small_checkpoints["vq"], "max_clips=6")
+    first = read_archive(f"{out}/vq").sort_by("utterance_id")
+    config = TokenizeConfig(out_dir=out, batch_size=4, pool_size=1, cpus_per_actor=0.5)
+    specs = [TokenizerSpec("vq", "vq", small_checkpoints["vq"]),
+             TokenizerSpec("pairalign", "pairalign", small_checkpoints["refine"])]  # fmt: skip
+    totals = tokenize_archives(config, read_manifest(manifest), specs)
+    assert totals["vq"]["run/clips"] + totals["vq"]["run/rejects"] == 12 - 6
+    assert totals["pairalign"]["run/clips"] == 9 and totals["pairalign"]["run/rejects"] == 3
+    for name in ("vq", "pairalign"):
+        ids = read_archive(f"{out}/{name}")["utterance_id"].to_pylist()
+        assert sorted(ids) == sorted(good)  # each once
+    again = read_archive(f"{out}/vq").filter(
+        pc.is_in(read_archive(f"{out}/vq")["utterance_id"], first["utterance_id"])
+    )
+    assert again.sort_by("utterance_id").equals(first)  # the first run's rows untouched
