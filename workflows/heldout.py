@@ -16,8 +16,10 @@ MRR, precision@k, chance MAP), and cross-view consistency on the fixed evaluatio
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pairalign.audio import AudioError, load_row_audio
+from pairalign.checkpoint import load_checkpoint
 from pairalign.metrics import (
     content_distinctness,
     cross_view_consistency,
@@ -57,6 +60,7 @@ class HeldoutSet:
     content: list[str]
     speakers: list[str]
     views: list[tuple]  # batches of (view_a (B, N), seconds_a, view_b (B, N), seconds_b)
+    pad_samples: int  # clean clips are zero-padded to at least this, as the training views are
 
 
 def half_rows(manifest: pa.Table, split: str, half: Half, sentences: int = 0) -> pa.Table:
@@ -89,7 +93,8 @@ def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutCo
         if config.view_clips
         else []
     )
-    return HeldoutSet(half, audio, seconds, content, speakers, pairs)
+    pad = round(views.clip_seconds * views.sample_rate)
+    return HeldoutSet(half, audio, seconds, content, speakers, pairs, pad)
 
 
 def heldout_figures(tokenizer: Tokenizer, data: HeldoutSet, config: HeldoutConfig,
@@ -102,7 +107,7 @@ def heldout_figures(tokenizer: Tokenizer, data: HeldoutSet, config: HeldoutConfi
     figures = {f"{data.half}/clips": float(len(data.audio))}
     for kind in dict.fromkeys(kinds):
         fn, prefix = functions[kind], f"{data.half}/{kind}"
-        strings = _tokenize(fn, data.audio, data.seconds, config.batch_size)
+        strings = tokenize_clips(fn, data.audio, data.seconds, config.batch_size, data.pad_samples)
         figures |= string_stats(strings, data.seconds, prefix)
         figures |= content_distinctness(strings, data.content, prefix)
         figures |= vocabulary_usage(strings, tokenizer.vocab_size, prefix)
@@ -116,15 +121,58 @@ def heldout_figures(tokenizer: Tokenizer, data: HeldoutSet, config: HeldoutConfi
     return figures
 
 
-def _tokenize(fn, audio: list[np.ndarray], seconds: list[float], batch_size: int) -> list[list[int]]:
-    """Strings of clips of any length, batched by length so that little padding is decoded."""
-    order = np.argsort([len(x) for x in audio], kind="stable")
+def tokenize_clips(fn, audio: list[np.ndarray], seconds: list[float], batch_size: int,
+                   min_samples: int) -> list[list[int]]:  # fmt: skip
+    """Strings of clips of any length, each zero-padded to `min_samples` (the training views'
+    length) or left as long as it is, and batched only with clips padded to the same length: the
+    front end normalises over the whole padded input, so a clip's string must not depend on
+    which clips share its batch."""
+    lengths = [max(len(x), min_samples) for x in audio]
+    order = sorted(range(len(audio)), key=lengths.__getitem__)
     strings: list[list[int]] = [[] for _ in audio]
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        padded = np.zeros((len(chunk), max(len(audio[i]) for i in chunk)), np.float32)  # (B, N)
-        for j, i in enumerate(chunk):
-            padded[j, : len(audio[i])] = audio[i]
-        for i, s in zip(chunk, fn(padded, [seconds[i] for i in chunk]), strict=True):
-            strings[i] = s
+    for length, group in itertools.groupby(order, key=lengths.__getitem__):
+        group = list(group)
+        for start in range(0, len(group), batch_size):
+            chunk = group[start : start + batch_size]
+            padded = np.zeros((len(chunk), length), np.float32)  # (B, N)
+            for j, i in enumerate(chunk):
+                padded[j, : len(audio[i])] = audio[i]
+            for i, s in zip(chunk, fn(padded, [seconds[i] for i in chunk]), strict=True):
+                strings[i] = s
     return strings
+
+
+def measure_halves(checkpoints: dict[str, str], manifest: pa.Table, split: str, views: ViewConfig,
+                   config: HeldoutConfig) -> dict[str, float]:  # fmt: skip
+    """Each named checkpoint on every sentence of both halves, PairAlign and VQ strings; keys
+    `<name>/<half>/<kind>/...`, and `<name>/step` (the checkpoint's training step)."""
+    config = replace(config, sentences=0)
+    figures: dict[str, float] = {}
+    for half in ("dev", "test"):
+        data = load_heldout(half_rows(manifest, split, half), half, views, config)
+        for name, path in checkpoints.items():
+            tokenizer = Tokenizer.from_checkpoint(path)
+            measured = heldout_figures(tokenizer, data, config, kinds=("pairalign", "vq"))
+            figures |= {f"{name}/{k}": v for k, v in measured.items()}
+            figures[f"{name}/step"] = float(load_checkpoint(path)["step"])
+    return figures
+
+
+TABLE_COLUMNS = ("token_rate", "map", "mrr", "precision_at_1", "consistency", "vocab_used",
+                 "distinct_across_content")  # fmt: skip
+
+
+def halves_table(
+    figures: dict[str, float], names: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of `measure_halves` figures: one row per checkpoint, half and kind."""
+    header = ["checkpoint", "step", "half", "strings", *TABLE_COLUMNS]
+    cells = []
+    for name in names:
+        for half in ("dev", "test"):
+            for kind in ("pairalign", "vq"):
+                key = f"{name}/{half}/{kind}"
+                if f"{key}/map" in figures:
+                    cells.append([name, f"{figures[f'{name}/step']:g}", half, kind,
+                                  *(f"{figures.get(f'{key}/{c}', math.nan):.4g}" for c in TABLE_COLUMNS)])  # fmt: skip
+    return header, cells

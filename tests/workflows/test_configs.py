@@ -7,18 +7,20 @@ import pytest
 from pairalign.config import ConfigError, from_dict
 from pairalign.views import ViewConfig
 from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
+from workflows.compare import CompareConfig
 from workflows.demo import DemoConfig
 from workflows.dense import DenseGridConfig
 from workflows.evaluate import EvaluateConfig
 from workflows.prepare import PrepareConfig
 from workflows.refine import RefineConfig
 from workflows.tokenize_archive import TokenizeConfig
+from workflows.tune import SweepConfig
 from workflows.vq import VQStageConfig
 
 STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
           "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,
           "dense.yaml": DenseGridConfig, "tokenize_archive.yaml": TokenizeConfig,
-          "evaluate.yaml": EvaluateConfig}  # fmt: skip
+          "evaluate.yaml": EvaluateConfig, "tune.yaml": SweepConfig, "compare.yaml": CompareConfig}  # fmt: skip
 
 
 def test_every_shipped_yaml_is_covered():
