@@ -19,13 +19,16 @@ params, training metrics every `report_every` steps, `dev/...` figures and `tune
 checkpoint, `best/...` copies at its best checkpoint so far and that checkpoint as the artifact
 `best_checkpoint`. At the end the best trial's best checkpoint, and `baseline_checkpoint` if set,
 are measured on both halves (the `test` half untouched until then), logged to the parent run and
-printed. `python workflows/compare.py sweep=<name>` tabulates and plots the trials.
+printed, and workflows/compare.py tabulates and plots the trials into the parent run.
 
 Resources: a trial's driver and its Train controller hold no CPU; its workers hold
 `refine.train.num_workers` x (`refine.train.cpus_per_worker` CPUs + 1 GPU with `use_gpu`), its
 paired-view tasks `refine.pipeline.num_cpus_per_task` each, and at most
 `search.max_concurrent_trials` trials run at once. Held-out figures are computed in the controller
-process on CPU.
+process on CPU. When Tune stops a trial its controller dies with it, and Ray Train's placement-group
+cleaner releases the workers' reservation once the state API (the dashboard) says so: on a machine
+that runs several Ray clusters, sweep on a `ray start` head with RAY_ADDRESS exported to it, so
+that the cleaner asks its own cluster.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class SweepConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     baseline_checkpoint: str = ""  # a refine checkpoint compared with the best trial at the end
-    final_view_clips: int = 400  # clips of each half whose views give consistency at the end
+    final_view_clips: int = 200  # clips of each half whose views give consistency at the end
 
 
 def trial_config(
