@@ -41,7 +41,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
         "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
     }
     for kind, fn in kinds.items():
-        clean = _tokenize_padded(fn, audio, seconds, views.sample_rate, batch_size)
+        clean = _tokenize_padded(fn, audio, seconds, views, batch_size)
         strings_a, strings_b = [], []
         for wave_a, secs_a, wave_b, secs_b in pairs:
             strings_a += fn(wave_a, secs_a)
@@ -77,12 +77,15 @@ def _clean_audio(
     return audio, [len(x) / sample_rate for x in audio], content
 
 
-def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], sample_rate: int,
+def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], views: ViewConfig,
                      batch_size: int) -> list[list[int]]:  # fmt: skip
+    """Clips padded to at least the views' length, as in training, so that a clip's string does
+    not depend on the other clips of its batch (the front end normalises over the whole input)."""
     strings: list[list[int]] = []
     for i in range(0, len(audio), batch_size):
         chunk = audio[i : i + batch_size]
-        padded = np.zeros((len(chunk), max(len(x) for x in chunk)), np.float32)
+        width = max(views.clip_samples, *(len(x) for x in chunk))
+        padded = np.zeros((len(chunk), width), np.float32)
         for j, x in enumerate(chunk):
             padded[j, : len(x)] = x
         strings += fn(padded, seconds[i : i + batch_size])
