@@ -16,7 +16,6 @@ MRR, precision@k, chance MAP), and cross-view consistency on the fixed evaluatio
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +36,7 @@ from pairalign.metrics import (
 from pairalign.retrieval import self_retrieval
 from pairalign.tokenizer import Tokenizer
 from pairalign.views import ViewConfig
-from workflows.string_eval import EVAL_VIEW_SEED, view_batches
+from workflows.string_eval import EVAL_VIEW_SEED, tokenize_clips, view_batches
 
 Half = Literal["dev", "test"]
 
@@ -119,27 +118,6 @@ def heldout_figures(tokenizer: Tokenizer, data: HeldoutSet, config: HeldoutConfi
                 strings_b += fn(wave_b, secs_b)
             figures |= cross_view_consistency(strings_a, strings_b, prefix)
     return figures
-
-
-def tokenize_clips(fn, audio: list[np.ndarray], seconds: list[float], batch_size: int,
-                   min_samples: int) -> list[list[int]]:  # fmt: skip
-    """Strings of clips of any length, each zero-padded to `min_samples` (the training views'
-    length) or left as long as it is, and batched only with clips padded to the same length: the
-    front end normalises over the whole padded input, so a clip's string must not depend on
-    which clips share its batch."""
-    lengths = [max(len(x), min_samples) for x in audio]
-    order = sorted(range(len(audio)), key=lengths.__getitem__)
-    strings: list[list[int]] = [[] for _ in audio]
-    for length, group in itertools.groupby(order, key=lengths.__getitem__):
-        group = list(group)
-        for start in range(0, len(group), batch_size):
-            chunk = group[start : start + batch_size]
-            padded = np.zeros((len(chunk), length), np.float32)  # (B, N)
-            for j, i in enumerate(chunk):
-                padded[j, : len(audio[i])] = audio[i]
-            for i, s in zip(chunk, fn(padded, [seconds[i] for i in chunk]), strict=True):
-                strings[i] = s
-    return strings
 
 
 def measure_halves(checkpoints: dict[str, str], manifest: pa.Table, split: str, views: ViewConfig,

@@ -7,6 +7,7 @@ consistency. Keys are namespaced by tokenizer: `vq/...`, `pairalign/...`, `compa
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 
 import numpy as np
@@ -41,7 +42,7 @@ def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_
         "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
     }
     for kind, fn in kinds.items():
-        clean = _tokenize_padded(fn, audio, seconds, views, batch_size)
+        clean = tokenize_clips(fn, audio, seconds, batch_size, views.clip_samples)
         strings_a, strings_b = [], []
         for wave_a, secs_a, wave_b, secs_b in pairs:
             strings_a += fn(wave_a, secs_a)
@@ -77,18 +78,24 @@ def _clean_audio(
     return audio, [len(x) / sample_rate for x in audio], content
 
 
-def _tokenize_padded(fn, audio: list[np.ndarray], seconds: list[float], views: ViewConfig,
-                     batch_size: int) -> list[list[int]]:  # fmt: skip
-    """Clips padded to at least the views' length, as in training, so that a clip's string does
-    not depend on the other clips of its batch (the front end normalises over the whole input)."""
-    strings: list[list[int]] = []
-    for i in range(0, len(audio), batch_size):
-        chunk = audio[i : i + batch_size]
-        width = max(views.clip_samples, *(len(x) for x in chunk))
-        padded = np.zeros((len(chunk), width), np.float32)
-        for j, x in enumerate(chunk):
-            padded[j, : len(x)] = x
-        strings += fn(padded, seconds[i : i + batch_size])
+def tokenize_clips(fn, audio: list[np.ndarray], seconds: list[float], batch_size: int,
+                   min_samples: int) -> list[list[int]]:  # fmt: skip
+    """Strings of clips of any length, each zero-padded to `min_samples` (the training views'
+    length) or left as long as it is, and batched only with clips padded to the same length: the
+    front end normalises over the whole padded input, so a clip's string must not depend on
+    which clips share its batch."""
+    lengths = [max(len(x), min_samples) for x in audio]
+    order = sorted(range(len(audio)), key=lengths.__getitem__)
+    strings: list[list[int]] = [[] for _ in audio]
+    for length, group in itertools.groupby(order, key=lengths.__getitem__):
+        group = list(group)
+        for start in range(0, len(group), batch_size):
+            chunk = group[start : start + batch_size]
+            padded = np.zeros((len(chunk), length), np.float32)  # (B, N)
+            for j, i in enumerate(chunk):
+                padded[j, : len(audio[i])] = audio[i]
+            for i, s in zip(chunk, fn(padded, [seconds[i] for i in chunk]), strict=True):
+                strings[i] = s
     return strings
 
 
