@@ -1,27 +1,30 @@
 # Two commands do all set-up on a fresh machine:  make demo   and   make test
-# The virtual environment is cached outside the checkout, keyed by pyproject.toml, so a new clone
-# (CI's included) reuses it; the project itself is used in place through PYTHONPATH.
+# The virtual environment is installed from requirements.lock (every package, exact versions and
+# hashes) and cached outside the checkout, keyed by the lock file's hash: a new clone (CI's included)
+# reuses it while the lock is unchanged, and a changed lock builds a fresh one. Every run starts with
+# a smoke check of that environment. The project itself is used in place through PYTHONPATH.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV ?= $(HOME)/.cache/pairalign/venv-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LOCK := requirements.lock
+VENV ?= $(HOME)/.cache/pairalign/venv-$(shell sha1sum < $(LOCK) | cut -c1-12)
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export RAY_USAGE_STATS_ENABLED := 0
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow lint format bench venv espeak clean
+.PHONY: demo test test-slow lint format bench venv check-env lock espeak clean
 
-demo: venv espeak  ## Prepare the built-in corpus and run the pipeline end to end.
+demo: check-env espeak  ## Prepare the built-in corpus and run the pipeline end to end.
 	$(PY) workflows/demo.py $(ARGS)
 
-test: venv espeak  ## Lint, then the default test suite (slow and GPU tests are skipped).
+test: check-env espeak  ## Lint, then the default test suite (slow and GPU tests are skipped).
 	$(VENV)/bin/ruff check pairalign workflows tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-slow: venv espeak  ## The long end-to-end tests.
+test-slow: check-env espeak  ## The long end-to-end tests.
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-bench: venv espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, with machine and date.
+bench: check-env espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, with machine and date.
 	$(PY) bench/bench_views.py
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_vq_train.py
@@ -37,16 +40,26 @@ format: venv
 
 venv: $(VENV)/.installed
 
-# Order-only (|): the venv's name already hashes pyproject.toml, and a fresh clone's pyproject.toml is
-# always newer than the cached stamp, so a timestamp dependency would redo set-up in every clone.
-$(VENV)/.installed: | pyproject.toml
-	@echo "Creating $(VENV) (first run downloads PyTorch: a few minutes)"
+check-env: venv  ## The environment's smoke check (runs before every demo and test run).
+	@$(PY) -m pip check -q >/dev/null || { $(PY) -m pip check; echo "environment check FAILED: pip check (above)"; exit 1; }
+	@$(PY) .ci/check_env.py
+
+# Order-only (|): the venv's name already hashes the lock file, and a fresh clone's files are always
+# newer than the cached stamp, so a timestamp dependency would redo set-up in every clone. A half-built
+# venv (no stamp) is removed and built again.
+$(VENV)/.installed: | $(LOCK)
+	@echo "Creating $(VENV) from $(LOCK) (the first run downloads PyTorch: several minutes)"
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-	  print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > $(VENV)/requirements.txt
-	$(VENV)/bin/pip install -r $(VENV)/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --require-hashes -r $(LOCK)
+	$(PY) -m pip check
+	$(PY) .ci/check_env.py
 	touch $@
+
+# Refresh the lock after changing pyproject.toml's dependencies (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --generate-hashes \
+	  -o $(LOCK)
 
 espeak:
 	@command -v espeak-ng >/dev/null || { \
