@@ -3,17 +3,33 @@
 The library never reads YAML or parses a command line: workflows hand it a mapping (YAML with
 `key=value` overrides applied, see `workflows/cli.py`). Unknown keys and wrong types fail with a
 `ConfigError` that names the key and the problem.
+
+A field typed `PathStr` holds a local path or a URL. Ray workers and actors run in other working
+directories than the process that read the config, so `resolve_paths` makes every such path
+absolute against the caller's directory before the config is handed on (URLs are kept).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _PathMarker:
+    """The `Annotated` tag of `PathStr`."""
+
+    def __repr__(self) -> str:
+        return "path"
+
+
+_PATH = _PathMarker()
+PathStr = Annotated[str, _PATH]  # a local path (resolved by `resolve_paths`) or a URL; "" = unset
 
 
 class ConfigError(ValueError):
@@ -25,7 +41,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
     data = dict(data or {})
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -53,6 +69,22 @@ def to_dict(config: Any) -> dict[str, Any]:
     return _plain(dataclasses.asdict(config))
 
 
+def resolve_paths(config: T, base_dir: str | os.PathLike[str]) -> T:
+    """A copy of the config dataclass `config` with every `PathStr` field (in nested sections and
+    tuples of sections too) made absolute against `base_dir` and normalised; `~` is expanded. URLs
+    (anything with `://`) and "" are kept as they are."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"{config!r} is not a dataclass instance")
+    return _resolve(type(config), config, os.path.abspath(base_dir))
+
+
+def resolve_path(path: str, base_dir: str | os.PathLike[str]) -> str:
+    """`path` made absolute against `base_dir`; a URL or "" as given."""
+    if not path or "://" in path:
+        return path
+    return os.path.normpath(os.path.join(os.path.abspath(base_dir), os.path.expanduser(path)))
+
+
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted keys to scalar values, as logged to MLflow params."""
     flat: dict[str, Any] = {}
@@ -65,11 +97,41 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _resolve(hint: Any, value: Any, base_dir: str) -> Any:
+    """`value`, declared as `hint`, with its paths resolved against the absolute `base_dir`."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        hints = typing.get_type_hints(type(value), include_extras=True)
+        return dataclasses.replace(value, **{
+            f.name: _resolve(hints[f.name], getattr(value, f.name), base_dir)
+            for f in dataclasses.fields(value) if f.init
+        })  # fmt: skip
+    if isinstance(value, str) and _is_path(hint):
+        return resolve_path(value, base_dir)
+    while typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    if isinstance(value, tuple) and typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if args[1:] == (Ellipsis,):
+            args = (args[0],) * len(value)
+        return tuple(_resolve(a, v, base_dir) for a, v in zip(args, value, strict=True))
+    return value
+
+
+def _is_path(hint: Any) -> bool:
+    """`hint` is `PathStr`, or a union with it (`PathStr | None`)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        return _PATH in args[1:]
+    return origin in (typing.Union, types.UnionType) and any(_is_path(a) for a in args)
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:
         return value
+    if origin is Annotated:  # PathStr and the like: checked as their underlying type
+        return _coerce(args[0], value, where)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from pairalign.config import PathStr
 from pairalign.tokenizer import Tokenizer
 
 KINDS = ("pairalign", "vq", "dense")
@@ -30,7 +31,7 @@ Timed = tuple[np.ndarray, np.ndarray]  # tokens (L,) int64, centre times (L,) se
 class TokenizerSpec:
     name: str  # what the archive and the figures call it, e.g. "pairalign" or "dense-k8-p1"
     kind: str  # one of KINDS
-    checkpoint: str  # a refine/vq checkpoint directory, or a dense.pt file
+    checkpoint: PathStr  # a refine/vq checkpoint directory, or a dense.pt file
 
 
 class StringTokenizer(Protocol):

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
-from pairalign.config import ConfigError, from_dict
+from pairalign.config import ConfigError, from_dict, resolve_paths
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 T = TypeVar("T")
@@ -64,7 +64,9 @@ def parse_args(
     argv: Sequence[str] | None = None,
     description: str | None = None,
 ) -> T:
-    """Parse `[--config FILE] [key=value ...]` into the stage config `cls`; exits 2 on a bad config."""
+    """Parse `[--config FILE] [key=value ...]` into the stage config `cls`; exits 2 on a bad config.
+    Its paths (`PathStr` fields) come back absolute, resolved against the current directory: Ray
+    workers and actors run elsewhere."""
     parser = argparse.ArgumentParser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,7 +77,7 @@ def parse_args(
     parser.add_argument("overrides", nargs="*", help="key=value overrides")
     args = parser.parse_args(argv)
     try:
-        return load_config(cls, args.config, args.overrides)
+        return resolve_paths(load_config(cls, args.config, args.overrides), os.getcwd())
     except ConfigError as err:
         parser.error(str(err))
         raise  # unreachable: parser.error exits

@@ -31,6 +31,7 @@ from typing import Any
 
 from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to files
 
+from pairalign.config import PathStr
 from pairalign.pareto import pareto_front
 from pairalign.storage import is_remote, join
 from workflows.cli import parse_args, setup_logging
@@ -43,7 +44,7 @@ FIGURE = "best/dev/pairalign"
 
 @dataclass(frozen=True)
 class CompareConfig:
-    storage_path: str = "runs"  # the default MLflow store: sqlite:///<storage_path>/mlflow.db
+    storage_path: PathStr = "runs"  # the default MLflow store: sqlite:///<storage_path>/mlflow.db
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: str = ""  # compare the trials of this sweep (its parent run's child runs)
     run_ids: tuple[str, ...] = ()  # or these runs
@@ -54,7 +55,7 @@ class CompareConfig:
     rate: str = f"{FIGURE}/token_rate"  # the plots' x: fewer tokens per second is better
     quality: tuple[str, ...] = (f"{FIGURE}/map", f"{FIGURE}/consistency")  # y: more is better
     sort: str = "best/tune/score"  # rows by this metric, highest first ("": as found)
-    out_dir: str = ""
+    out_dir: PathStr = ""
     log: bool = True
 
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from pairalign.config import PathStr
 from pairalign.manifest import read_manifest
 from pairalign.storage import join, url_to_fs
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    manifest: str = ""  # a manifest (Parquet, local or s3://); "" -> the built-in corpus below
-    builtin_dir: str = "data/builtin"  # where the built-in corpus lives (prepared if missing)
+    manifest: PathStr = ""  # a manifest (Parquet, local or s3://); "" -> the built-in corpus below
+    builtin_dir: PathStr = "data/builtin"  # where the built-in corpus lives (prepared if missing)
     train_split: str = "train"
     eval_split: str = "test"
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import soundfile as sf
 
-from pairalign.config import to_dict
+from pairalign.config import PathStr, to_dict
 from pairalign.storage import join, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
@@ -41,7 +41,7 @@ from workflows.prepare import PrepareConfig, prepare
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out_dir: str = "runs/demo"
+    out_dir: PathStr = "runs/demo"
     seed: int = 0
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     views: ViewConfig = field(default_factory=ViewConfig)

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import ray
 
 from pairalign.audio import AudioError, load_row_audio
+from pairalign.config import PathStr
 from pairalign.dense import DENSE_FILE, DenseConfig, DenseTokenizer, clip_log_mel, fit_dense
 from pairalign.frontend import LogMel
 from pairalign.storage import is_remote, join, url_to_fs
@@ -36,7 +37,7 @@ log = logging.getLogger("pairalign")
 
 @dataclass(frozen=True)
 class DenseGridConfig:
-    out_dir: str = "runs/dense"  # local path or s3:// URL
+    out_dir: PathStr = "runs/dense"  # local path or s3:// URL
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     ks: tuple[int, ...] = (8, 16, 32, 64, 128, 256)  # codebook sizes

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 from pairalign.archive import read_archive
 from pairalign.audio import AudioError, load_row_audio
 from pairalign.checkpoint import load_checkpoint
+from pairalign.config import PathStr
 from pairalign.frontend import LogMel
 from pairalign.metrics import (
     content_distinctness,
@@ -77,14 +78,14 @@ class SweepConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     name: str = ""  # the MLflow run name; "" -> eval-<UTC time>. Every evaluation is a new run.
-    out_dir: str = "runs/eval"  # archives, table and plots
-    storage_path: str = "runs"  # where the default MLflow store lives (as for the training stages)
+    out_dir: PathStr = "runs/eval"  # archives, table and plots
+    storage_path: PathStr = "runs"  # where the default MLflow store lives (as for training)
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     split: str = "test"
     max_clips: int = 0  # 0 -> the whole split
-    checkpoint: str = ""  # a refine checkpoint (pairalign + vq) or a stage-1 one (vq)
-    dense_dir: str = ""  # every dense-k*-p*/dense.pt under it
+    checkpoint: PathStr = ""  # a refine checkpoint (pairalign + vq) or a stage-1 one (vq)
+    dense_dir: PathStr = ""  # every dense-k*-p*/dense.pt under it
     tokenizers: tuple[TokenizerSpec, ...] = ()  # more tokenizers, by name, kind and checkpoint
     ks: tuple[int, ...] = (1, 5, 10)  # precision at k
     consistency_clips: int = 200

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 
-from pairalign.config import to_dict
+from pairalign.config import PathStr, to_dict
 from pairalign.corpora.builtin import (
     BuiltinCorpusConfig,
     MapFn,
@@ -34,7 +34,7 @@ from workflows.cli import init_ray, parse_args, setup_logging
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    out_dir: str = "data/builtin"  # local path or s3:// URL
+    out_dir: PathStr = "data/builtin"  # local path or s3:// URL
     corpus: BuiltinCorpusConfig = field(default_factory=BuiltinCorpusConfig)
     use_ray: bool = True  # False: render with a thread pool of corpus.workers threads
     num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores

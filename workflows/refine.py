@@ -1,6 +1,8 @@
 """Stage 2: refine a stage-1 tokenizer into the PairAlign autoregressive tokenizer (Ray Train DDP).
 
-    ray job submit --working-dir . -- python workflows/refine.py init_checkpoint=runs/vq-tiny/checkpoint_...
+    python workflows/refine.py init_checkpoint=runs/vq-tiny/checkpoint_...
+    ray job submit --working-dir . -- python workflows/refine.py storage_path=/shared/runs \
+        init_checkpoint=/shared/runs/vq-tiny/checkpoint_...   # a job runs in a copy: absolute paths
     ray job submit --working-dir . -- python workflows/refine.py init_mlflow_run_id=<vq run id>
     python workflows/refine.py init_checkpoint=... objective.contrast=0    # an ablation
 
@@ -21,7 +23,7 @@ import ray.train.torch
 import torch
 
 from pairalign.checkpoint import checkpoint_model_config, load_checkpoint
-from pairalign.config import from_dict, to_dict
+from pairalign.config import PathStr, from_dict, to_dict
 from pairalign.decoder import DecoderConfig
 from pairalign.decoding import greedy_decode, max_lengths
 from pairalign.metrics import cross_view_consistency, string_stats, vocabulary_usage
@@ -45,7 +47,7 @@ from workflows.training import (
 @dataclass(frozen=True)
 class RefineConfig(StageRunConfig):
     name: str = "refine-tiny"
-    init_checkpoint: str = ""  # a stage-1 checkpoint (directory or checkpoint.pt, local or s3://)
+    init_checkpoint: PathStr = ""  # a stage-1 checkpoint (directory or checkpoint.pt, or s3://)
     init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     objective: Stage2Config = field(default_factory=Stage2Config)

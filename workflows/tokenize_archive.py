@@ -42,7 +42,7 @@ from pairalign.archive import (
     write_part,
 )
 from pairalign.audio import AudioError, load_row_audio
-from pairalign.config import to_dict
+from pairalign.config import PathStr, to_dict
 from pairalign.storage import is_remote, join, url_to_fs
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.units import SAMPLE_RATE
@@ -55,7 +55,7 @@ log = logging.getLogger("pairalign.tokenize_archive")
 
 @dataclass(frozen=True)
 class TokenizeConfig:
-    out_dir: str = "runs/archive"
+    out_dir: PathStr = "runs/archive"
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     split: str = ""  # "" -> every split of the manifest

@@ -31,7 +31,7 @@ from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.config import ConfigError, flatten, to_dict
+from pairalign.config import ConfigError, PathStr, flatten, to_dict
 from pairalign.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.corpus import CorpusConfig
@@ -67,7 +67,7 @@ class StageRunConfig:
     """The sections every training stage has; a stage's config adds its model and objective."""
 
     name: str = "run"
-    storage_path: str = "runs"  # Ray Train storage: a path every node sees, or s3://bucket/prefix
+    storage_path: PathStr = "runs"  # Ray Train storage: a path every node sees, or s3://b/prefix
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

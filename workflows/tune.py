@@ -47,7 +47,7 @@ import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from pairalign.checkpoint import checkpoint_model_config, load_checkpoint
-from pairalign.config import ConfigError, from_dict, to_dict
+from pairalign.config import ConfigError, PathStr, from_dict, to_dict
 from pairalign.pairalign_model import PairAlignConfig
 from pairalign.pareto import bounded_score
 from pairalign.storage import arrow_filesystem, join
@@ -120,7 +120,7 @@ class ObjectiveConfig:
 @dataclass(frozen=True)
 class SweepConfig:
     name: str = "tune-tiny"  # the MLflow parent run and Tune experiment; use a new name per sweep
-    storage_path: str = "runs"  # Tune results and trials' checkpoints: <storage_path>/<name>/
+    storage_path: PathStr = "runs"  # Tune results and trials' checkpoints: <storage_path>/<name>/
     seed: int = 0
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)  # name, storage set per trial
@@ -129,7 +129,7 @@ class SweepConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
-    baseline_checkpoint: str = ""  # a refine checkpoint compared with the best trial at the end
+    baseline_checkpoint: PathStr = ""  # a refine checkpoint compared with the best trial at the end
     final_view_clips: int = 200  # clips of each half whose views give consistency at the end
 
 
