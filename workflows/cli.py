@@ -98,9 +98,17 @@ def init_ray(
     address: str | None = None, num_cpus: int | None = None, object_store_bytes: int | None = None
 ) -> None:
     """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
+    # Ray Data's INFO lines go to its log file, not the console, in every process of a local
+    # cluster (its workers inherit this variable) and in this driver.
+    os.environ.setdefault("RAY_DATA_LOGGING_CONFIG", str(CONFIG_DIR / "ray_data_logging.yaml"))
     import ray
     from ray.data import DataContext
 
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.WARNING)
     # Progress bars garble logs that are not a terminal (CI, `ray job logs`).
     DataContext.get_current().enable_progress_bars = sys.stdout.isatty()
     if ray.is_initialized():

@@ -13,6 +13,7 @@ A rerun with the same config skips utterances already on disk.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pairalign.corpora.builtin import (
     synthesize_corpus,
     thread_map,
 )
+from pairalign.progress import Throttle, progress_line
 from workflows.cli import init_ray, parse_args, setup_logging
 
 
@@ -79,6 +81,27 @@ def summarize(table: pa.Table) -> dict[str, object]:
     return out
 
 
+def _progress_logger(
+    log: logging.Logger, every_seconds: float = 10.0
+) -> Callable[[int, int], None]:
+    """A `progress(done, total)` that logs a line every `every_seconds` and at the end."""
+    throttle, first = Throttle(every_seconds), []
+
+    def progress(done: int, total: int) -> None:
+        if not first:  # the utterances already on disk from an earlier run
+            first.append(done)
+            if done:
+                log.info("built-in corpus: %d of %d utterances already on disk", done, total)
+            return
+        if throttle.ready(done, total):
+            rate = (done - first[0]) / max(throttle.elapsed, 1e-9)
+            log.info(progress_line("built-in corpus:", done=done, total=total, unit="utterances",
+                                   elapsed=throttle.elapsed, started_at=first[0],
+                                   figures={"utterances/s": rate}))  # fmt: skip
+
+    return progress
+
+
 def prepare(config: PrepareConfig) -> pa.Table:
     """Synthesise the corpus of `config` (joining or starting Ray if `use_ray`), log a summary,
     and return the manifest."""
@@ -88,7 +111,9 @@ def prepare(config: PrepareConfig) -> pa.Table:
     if config.use_ray:
         init_ray(num_cpus=config.num_cpus or None)
         map_fn = ray_map(config.chunk_size, config.threads_per_task)
-    table = synthesize_corpus(config.corpus, config.out_dir, map_fn=map_fn)
+    log.info("built-in corpus: synthesising into %s with espeak-ng", config.out_dir)
+    table = synthesize_corpus(config.corpus, config.out_dir, map_fn=map_fn,
+                              progress=_progress_logger(log))  # fmt: skip
     summary = summarize(table) | {
         "wall_seconds": round(time.perf_counter() - start, 1),
         "out_dir": config.out_dir,

@@ -104,6 +104,7 @@ def train_fn(config_dict: dict) -> None:
             "teacher": teacher.model.state_dict(),
             "decoding": decoding(objective, config.views.clip_seconds),
         },
+        progress={"tokens/s": "strings/token_rate", "consistency": "strings/consistency"},
     )
     run_loop(config, session, model, optimizer, hooks, step)
 

@@ -43,6 +43,7 @@ from pairalign.archive import (
 )
 from pairalign.audio import AudioError, load_row_audio
 from pairalign.config import PathStr, to_dict
+from pairalign.progress import Throttle, progress_line
 from pairalign.storage import is_remote, join, url_to_fs
 from pairalign.tokenizers import TokenizerSpec, load_tokenizer
 from pairalign.units import SAMPLE_RATE
@@ -219,15 +220,18 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             num_cpus=config.cpus_per_actor,
             num_gpus=1 if device == "cuda" else 0,
         )
-        for finished, summary in enumerate(
-            ds.iter_batches(batch_size=None, batch_format="pandas"), 1
-        ):
+        throttle = Throttle(every_seconds=10.0)
+        for summary in ds.iter_batches(batch_size=None, batch_format="pandas"):
             for row in summary.to_dict("records"):
                 for key in ("clips", "rejects", "seconds", "tokens"):
                     done[row["tokenizer"]][key] += row[key]
-            seconds = max(d["seconds"] for d in done.values())
-            log.info("%d/%d batches, %.0f s of audio (%.1f s of audio per second)",
-                     finished, n_batches, seconds, seconds / max(time.perf_counter() - start, 1e-9))  # fmt: skip
+            clips = max(d["clips"] + d["rejects"] for d in done.values())
+            if throttle.ready(clips, len(todo)):
+                seconds = max(d["seconds"] for d in done.values())
+                rate = seconds / max(throttle.elapsed, 1e-9)
+                log.info(progress_line("tokenize", done=clips, total=len(todo), unit="clips",
+                                       elapsed=throttle.elapsed,
+                                       figures={"audio s": seconds, "audio s/s": rate}))  # fmt: skip
     wall = time.perf_counter() - start
     return {n: _totals(join(config.out_dir, n), done[n], wall) for n in names}
 

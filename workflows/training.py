@@ -27,11 +27,19 @@ import ray.data
 import ray.train
 import ray.train.torch
 import torch
-from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import (
+    Checkpoint,
+    CheckpointConfig,
+    FailureConfig,
+    LoggingConfig,
+    RunConfig,
+    ScalingConfig,
+)
 from ray.train.torch import TorchTrainer
 
 from pairalign.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.config import ConfigError, PathStr, flatten, to_dict
+from pairalign.progress import progress_line
 from pairalign.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.views import ViewConfig
 from workflows.corpus import CorpusConfig
@@ -177,6 +185,7 @@ class Session:
         self.world_size = context.get_world_size()
         self.run_id = run_id
         self._mlflow = None
+        quiet_ray_console()
         if self.rank == 0 and tracking_uri:
             import mlflow
 
@@ -248,6 +257,8 @@ class StageHooks:
     after_step: Callable[[], None] = lambda: None  # e.g. an EMA update
     report_metrics: Callable[[dict[str, torch.Tensor]], dict[str, float]] = lambda batch: {}
     checkpoint_extra: Callable[[], dict[str, Any]] = dict
+    # extra figures of the progress line: label -> reported metric (loss and clips/s always)
+    progress: dict[str, str] = field(default_factory=dict)
 
 
 def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -256,6 +267,7 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
     `report_every` steps, checkpoint every `checkpoint_every` (and at the end)."""
     train = config.train
     step, sums, clips, start = start_step, {}, 0, time.perf_counter()
+    began = start
     batches = ray.train.get_dataset_shard("train").iter_torch_batches(
         batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
         local_shuffle_buffer_size=train.shuffle_buffer or None,
@@ -286,12 +298,47 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
             metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
                         "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
             final = step == train.max_steps
+            if session.rank == 0:
+                log_progress(session.stage, step, start_step, train.max_steps,
+                             time.perf_counter() - began, metrics, hooks.progress)  # fmt: skip
             session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
                            checkpoint=final or step % train.checkpoint_every == 0,
                            extra=hooks.checkpoint_extra())  # fmt: skip
             sums, clips, start = {}, 0, time.perf_counter()
     if step < train.max_steps:
         raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
+
+
+def log_progress(stage: str, step: int, start_step: int, max_steps: int, elapsed: float,
+                 metrics: dict[str, float], extra: dict[str, str]) -> None:  # fmt: skip
+    """One line per report on rank 0: step, loss, clips/s, the stage's own figures, elapsed, ETA."""
+    figures = {"loss": metrics["loss/total"], "clips/s": metrics["train/clips_per_second"]}
+    figures |= {label: metrics[key] for label, key in extra.items() if key in metrics}
+    line = progress_line(stage, done=step, total=max_steps, elapsed=elapsed, started_at=start_step,
+                         figures=figures)  # fmt: skip
+    logging.getLogger("pairalign.train").info(line)
+
+
+class _RayInfoFilter(logging.Filter):
+    """Drops Ray's own records below WARNING (they stay in Ray's log files)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ray_dir = os.path.dirname(ray.__file__)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.pathname.startswith(self.ray_dir)
+
+
+def quiet_ray_console() -> None:
+    """On a training worker: keep Ray Train's per-report INFO records (a screen-wide dict per
+    report) off the console, where the stage's own progress line says what matters."""
+    for handler in logging.getLogger().handlers:
+        console = isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        )
+        if console and not any(isinstance(f, _RayInfoFilter) for f in handler.filters):
+            handler.addFilter(_RayInfoFilter())
 
 
 def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
@@ -371,6 +418,9 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
             failure_config=FailureConfig(max_failures=train.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=train.keep_checkpoints),
             callbacks=list(callbacks),
+            # Ray Train's own INFO lines go to its log files (<ray session dir>/logs/train/), not
+            # the console: the workers print one progress line per report instead.
+            logging_config=LoggingConfig(log_level="WARNING"),
         ),
         datasets=datasets,
     )

@@ -54,6 +54,7 @@ def train_fn(config_dict: dict) -> None:
     hooks = StageHooks(
         losses=lambda batch, step: stage1_losses(ddp, batch, config.loss)[0],
         report_metrics=lambda batch: model.quantizer.usage(),
+        progress={"codebook perplexity": "vq/ema_perplexity"},
     )
     run_loop(config, session, model, optimizer, hooks, step)
 

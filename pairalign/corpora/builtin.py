@@ -202,13 +202,18 @@ def thread_map(workers: int = 0) -> MapFn:
 
 
 def synthesize_corpus(
-    config: BuiltinCorpusConfig, out_url: str, *, map_fn: MapFn | None = None
+    config: BuiltinCorpusConfig,
+    out_url: str,
+    *,
+    map_fn: MapFn | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pa.Table:
     """Render the corpus under `out_url` (local or s3://) and return its manifest.
 
     `map_fn(fn, specs)` must yield `fn(spec)` for each spec in order; the default is a thread
     pool of `config.workers` threads. Utterances already written by an interrupted run with the
-    same config are kept, not re-rendered.
+    same config are kept, not re-rendered. `progress(done, total)` is called after each
+    utterance written (and once before the first, with the count already on disk).
     """
     out_url = out_url if is_remote(out_url) else os.path.abspath(out_url)
     specs = plan_corpus(config)
@@ -220,10 +225,16 @@ def synthesize_corpus(
     for voice_dir in sorted({f"{s.split}/{s.voice.id}" for s in todo}):
         fs.makedirs(f"{root}/{voice_dir}", exist_ok=True)
     durations: dict[str, Seconds] = {}
-    for spec, data in zip(todo, results, strict=True):
+    if progress is not None:
+        progress(len(specs) - len(todo), len(specs))
+    for written, (spec, data) in enumerate(
+        zip(todo, results, strict=True), len(specs) - len(todo) + 1
+    ):
         fs.pipe_file(f"{root}/{spec.relpath(config.audio_format)}", data)
         fs.pipe_file(f"{root}/{spec.relpath('txt')}", _transcript(spec))  # written last: marks done
         durations[spec.utterance_id] = sf.info(io.BytesIO(data)).duration
+        if progress is not None:
+            progress(written, len(specs))
     for spec in specs:
         if spec.utterance_id in done:
             with fs.open(f"{root}/{spec.relpath(config.audio_format)}", "rb") as f:

@@ -49,3 +49,18 @@ def test_ray_render_is_byte_identical_to_the_thread_pool(tmp_path):
         ray.shutdown()
     for a, b in zip(threads["path"].to_pylist(), ray_table["path"].to_pylist(), strict=True):
         assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
+def test_preparation_says_how_far_it_is(tmp_path, caplog):
+    caplog.set_level("INFO", logger="pairalign")
+    main([f"out_dir={tmp_path}", "use_ray=false", *TINY])
+    lines = [r.getMessage() for r in caplog.records if "built-in corpus" in r.getMessage()]
+    assert any(
+        line.startswith("built-in corpus: 24/24 utterances  utterances/s ") for line in lines
+    )
+    caplog.clear()
+    main(
+        [f"out_dir={tmp_path}", "use_ray=false", *TINY]
+    )  # all on disk: said once, nothing rendered
+    lines = [r.getMessage() for r in caplog.records]
+    assert "built-in corpus: 24 of 24 utterances already on disk" in lines
