@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import re
 import struct
@@ -125,16 +126,20 @@ def _header_info(f: Any, name: str, head: bytes, tail: bytes, size: int) -> Any:
 
 
 def resample(samples: np.ndarray, orig_rate: Hertz, new_rate: Hertz) -> np.ndarray:
-    """Band-limited resampling of a 1-D float32 signal (torchaudio's sinc interpolation)."""
+    """Band-limited resampling of a 1-D signal to float32, ceil(T * new_rate / orig_rate) long.
+
+    A Kaiser-windowed polyphase FIR (scipy's `resample_poly`) run in float64 by plain C loops: the
+    same input gives the same bits whatever the thread count or the CPU's instruction set. (torch's
+    conv1d did not: its oneDNN kernel differs by an ulp or two between AVX and AVX2/AVX-512 CPUs,
+    and 16-bit encoding turned that into different files for most built-in corpus utterances.)
+    """
     if orig_rate == new_rate:
         return np.ascontiguousarray(samples, dtype=np.float32)
-    import torch  # deferred: scanning corpora needs audio headers, not torch
-    import torchaudio.functional as taf
+    from scipy.signal import resample_poly  # deferred: scanning corpora needs only headers
 
-    out = taf.resample(
-        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), orig_rate, new_rate
-    )
-    return out.numpy()
+    g = math.gcd(orig_rate, new_rate)
+    out = resample_poly(np.asarray(samples, dtype=np.float64), new_rate // g, orig_rate // g)
+    return out.astype(np.float32)
 
 
 def _decode(data: bytes, name: str) -> tuple[np.ndarray, Hertz]:

@@ -18,6 +18,7 @@ from pairalign.audio import (
     load_audio,
     load_row_audio,
     read_audio_bytes,
+    resample,
 )
 from pairalign.units import SAMPLE_RATE
 
@@ -75,6 +76,21 @@ def test_row_audio_prefers_embedded_bytes(tmp_path, write_tone):
     embedded = load_row_audio({"utterance_id": "u", "path": None, "audio": flac.read_bytes()})
     assert peak_frequency(by_path, SAMPLE_RATE) == pytest.approx(440.0, abs=2.0)
     assert peak_frequency(embedded, SAMPLE_RATE) == pytest.approx(1000.0, abs=2.0)
+
+
+@pytest.mark.parametrize("orig_rate", [8_000, 22_050, 44_100, 48_000])
+def test_resample_keeps_the_band_stops_aliasing_and_has_the_promised_length(orig_rate):
+    t = np.arange(orig_rate + 7) / orig_rate  # ~1 s, a length the rate ratio does not divide
+    in_band = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    out = resample(in_band, orig_rate, SAMPLE_RATE)
+    assert out.dtype == np.float32 and len(out) == -(-len(in_band) * SAMPLE_RATE // orig_rate)
+    middle = out[len(out) // 10 : -len(out) // 10]
+    assert np.sqrt(np.mean(middle**2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+    assert abs(peak_frequency(out, SAMPLE_RATE) - 440.0) <= 2.0
+    if orig_rate > 2 * 10_000:  # 10 kHz is above the new Nyquist (8 kHz): >= 40 dB down, no alias
+        above = (0.5 * np.sin(2 * np.pi * 10_000.0 * t)).astype(np.float32)
+        aliased = resample(above, orig_rate, SAMPLE_RATE)[len(out) // 10 : -len(out) // 10]
+        assert np.sqrt(np.mean(aliased**2)) < 0.01 * 0.5 / np.sqrt(2)
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Every sentence is spoken by several voice identities, so retrieval can ask "find the other
 renditions of this sentence". Train and test share neither sentences nor voices. Everything is
 planned up front from the seed (`plan_corpus`), so any single utterance can be re-rendered on its
-own (`render`) and the same seed gives byte-identical files.
+own (`render`) and the same seed gives byte-identical files, however many render threads run and
+however busy the machine is (`bench/bench_synth_determinism.py` checks this under load).
 
     table = synthesize_corpus(BuiltinCorpusConfig(), "data/builtin")
 
@@ -40,6 +41,9 @@ ESPEAK_SAMPLE_RATE: Hertz = 22_050
 SPLITS = ("train", "test")
 # Independent random streams derived from the seed.
 _SENTENCE_STREAM, _VOICE_STREAM, _JITTER_STREAM = 1, 2, 3
+# Bumped when `render` changes its output, so a tree from an older renderer is re-rendered, not
+# mixed with new files. 2: scipy's polyphase resampler replaced torchaudio's.
+RENDER_VERSION = 2
 
 MapFn = Callable[[Callable[["UtteranceSpec"], bytes], Sequence["UtteranceSpec"]], Iterable[bytes]]
 
@@ -162,7 +166,7 @@ def render(spec: UtteranceSpec, sample_rate: Hertz = SAMPLE_RATE) -> np.ndarray:
     wav = synthesize_wav(spec.voice, spec.text, pitch=spec.pitch, rate=spec.rate)
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")  # (T,)
     samples = trim_silence(samples, rate)
-    samples = resample(samples, rate, sample_rate)  # torchaudio sinc interpolation
+    samples = resample(samples, rate, sample_rate)  # float64 polyphase FIR
     return np.clip(samples, -1.0, 1.0).astype(np.float32)
 
 
@@ -260,9 +264,10 @@ def _transcript(spec: UtteranceSpec) -> bytes:
 
 
 def _stamp(config: BuiltinCorpusConfig, specs: Sequence[UtteranceSpec]) -> str:
-    """What the tree was built from: the config and a digest of the plan (sentences, voices)."""
+    """What the tree was built from: the config, a digest of the plan, the renderer version."""
     fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
     fields["plan_sha256"] = hashlib.sha256(repr(list(specs)).encode()).hexdigest()
+    fields["render_version"] = RENDER_VERSION
     return json.dumps(fields, sort_keys=True, indent=1) + "\n"
 
 
