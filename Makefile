@@ -19,10 +19,10 @@ demo: check-env espeak  ## Prepare the built-in corpus and run the pipeline end 
 
 test: check-env espeak  ## Lint, then the default test suite (slow and GPU tests are skipped).
 	$(VENV)/bin/ruff check pairalign workflows tests bench
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
-test-slow: check-env espeak  ## The long end-to-end tests.
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+test-slow: check-env espeak  ## The long end-to-end tests (CI runs them after make test).
+	$(PY) -m pytest -m slow --durations=15 $(PYTEST_ARGS)
 
 bench: check-env espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, with machine and date.
 	$(PY) bench/bench_views.py

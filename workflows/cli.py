@@ -100,7 +100,9 @@ def init_ray(
     """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
     # Ray Data's INFO lines go to its log file, not the console, in every process of a local
     # cluster (its workers inherit this variable) and in this driver.
-    os.environ.setdefault("RAY_DATA_LOGGING_CONFIG", str(CONFIG_DIR / "ray_data_logging.yaml"))
+    os.environ.setdefault(
+        "RAY_DATA_LOGGING_CONFIG", str(Path(__file__).with_name("ray_data_logging.yaml"))
+    )
     import ray
     from ray.data import DataContext
 

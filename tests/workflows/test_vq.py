@@ -68,6 +68,7 @@ def checkpoint_steps(storage: str, name: str) -> tuple[list[int], list[int]]:
     return [json.loads(p.read_text())["step"] for p in written], [m["step"] for _, m in recorded]
 
 
+@pytest.mark.slow  # the same retry path runs by default in test_s3_storage.py (storage on S3)
 def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corpus, tmp_path):
     storage = str(tmp_path)
     figures = main(args(corpus, storage, "retry", "inject_failure_at_step=6",
