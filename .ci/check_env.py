@@ -19,11 +19,27 @@ def check() -> list[str]:
         torchaudio.functional.lfilter(wave, torch.tensor([1.0, 0.0]), torch.tensor([1.0, -0.5]))
         torchaudio.transforms.MelSpectrogram(16000, n_fft=400, n_mels=40)(wave)
         if torch.__version__.split("+")[0] != torchaudio.__version__.split("+")[0]:
-            problems.append(f"torch {torch.__version__} and torchaudio {torchaudio.__version__} differ")
+            problems.append(
+                f"torch {torch.__version__} and torchaudio {torchaudio.__version__} differ"
+            )
     except Exception as err:  # noqa: BLE001 - every failure is reported as one line
-        problems.append(f"torch/torchaudio: {type(err).__name__}: {err}")
-    for name in ("ray", "ray.train.torch", "ray.data", "ray.tune", "mlflow", "soundfile", "s3fs",
-                 "pyarrow", "rapidfuzz", "editdistance", "matplotlib", "scipy", "yaml", "pairalign"):
+        problems.append(f"{_installed('torch', 'torchaudio')}: {type(err).__name__}: {err}")
+    for name in (
+        "ray",
+        "ray.train.torch",
+        "ray.data",
+        "ray.tune",
+        "mlflow",
+        "soundfile",
+        "s3fs",
+        "pyarrow",
+        "rapidfuzz",
+        "editdistance",
+        "matplotlib",
+        "scipy",
+        "yaml",
+        "pairalign",
+    ):
         try:
             importlib.import_module(name)
         except Exception as err:  # noqa: BLE001
@@ -31,11 +47,29 @@ def check() -> list[str]:
     return problems
 
 
+def _installed(*names: str) -> str:
+    """'torch 2.11.0, torchaudio 2.11.1' as installed (whether or not they import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
 if __name__ == "__main__":
     found = check()
     for line in found:
         print(f"environment check FAILED: {line}", file=sys.stderr)
     if found:
+        print(
+            "environment check FAILED: rebuild the environment from requirements.lock "
+            "(make venv, after removing the broken one)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     import torch
 
