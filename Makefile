@@ -18,7 +18,7 @@ demo: check-env espeak  ## Prepare the built-in corpus and run the pipeline end 
 	$(PY) workflows/demo.py $(ARGS)
 
 test: check-env espeak  ## Lint, then the default test suite (slow and GPU tests are skipped).
-	$(VENV)/bin/ruff check pairalign workflows tests bench
+	$(VENV)/bin/ruff check pairalign workflows tests bench .ci
 	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
 
 test-slow: check-env espeak  ## The long end-to-end tests (CI runs them after make test).
@@ -31,7 +31,7 @@ bench: check-env espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, wit
 	$(PY) bench/bench_decode.py
 
 lint: venv
-	$(VENV)/bin/ruff check pairalign workflows tests bench
+	$(VENV)/bin/ruff check pairalign workflows tests bench .ci
 	$(VENV)/bin/ruff format --check pairalign workflows tests bench
 
 format: venv

@@ -22,7 +22,7 @@ def check() -> list[str]:
             problems.append(
                 f"torch {torch.__version__} and torchaudio {torchaudio.__version__} differ"
             )
-    except Exception as err:  # noqa: BLE001 - every failure is reported as one line
+    except Exception as err:  # every failure is reported as one line
         problems.append(f"{_installed('torch', 'torchaudio')}: {type(err).__name__}: {err}")
     for name in (
         "ray",
@@ -42,7 +42,7 @@ def check() -> list[str]:
     ):
         try:
             importlib.import_module(name)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             problems.append(f"import {name}: {type(err).__name__}: {err}")
     return problems
 
