@@ -21,10 +21,10 @@ import time
 import numpy as np
 import torch
 
-from pairalign.checkpoint import save_checkpoint
 from pairalign.config import to_dict
-from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.tokenizer import Tokenizer
+from pairalign.models.checkpoint import save_checkpoint
+from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 
 def clips(corpus: str, n: int) -> tuple[np.ndarray, str]:
@@ -35,8 +35,8 @@ def clips(corpus: str, n: int) -> tuple[np.ndarray, str]:
         ), "noise"
     import pyarrow.compute as pc
 
-    from pairalign.audio import load_row_audio
-    from pairalign.manifest import read_manifest
+    from pairalign.data.audio import load_row_audio
+    from pairalign.data.manifest import read_manifest
 
     table = read_manifest(manifest)
     rows = table.filter(pc.equal(table["split"], "test")).slice(0, n).to_pylist()

@@ -4,7 +4,7 @@
     PYTHONPATH=. python bench/bench_search.py runs/archive/pairalign runs/archive/vq   # real ones
 
 A real archive is a tokenizer's archive directory (its `tokens/` Parquet parts, see
-pairalign/archive.py) or any Parquet file or directory with a list<int> `tokens` column; give the
+pairalign/tokenizing/archive.py) or any Parquet file or directory with a list<int> `tokens` column; give the
 compact tokenizer first.
 
 For each string population, times the brute force (rapidfuzz cdist on every core + a partition)
@@ -29,7 +29,7 @@ import time
 import numpy as np
 import rapidfuzz
 
-from pairalign.search import StringIndex
+from pairalign.evaluation.search import StringIndex
 
 QUERIES, ARCHIVE, K, VOCAB = 1_000, 10_000, 10, 256
 POPULATIONS = {"pairalign": (11.0, 0.19), "vq": (27.0, 0.36)}  # tokens/s, edit rate per token

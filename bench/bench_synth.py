@@ -19,7 +19,12 @@ from functools import partial
 
 import soundfile as sf
 
-from pairalign.corpora.builtin import BuiltinCorpusConfig, plan_corpus, render_encoded, thread_map
+from pairalign.data.corpora.builtin import (
+    BuiltinCorpusConfig,
+    plan_corpus,
+    render_encoded,
+    thread_map,
+)
 
 
 def measure(specs: list, workers: int, config: BuiltinCorpusConfig) -> dict[str, float]:

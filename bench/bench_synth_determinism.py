@@ -22,7 +22,12 @@ import sys
 import time
 from functools import partial
 
-from pairalign.corpora.builtin import BuiltinCorpusConfig, plan_corpus, render_encoded, thread_map
+from pairalign.data.corpora.builtin import (
+    BuiltinCorpusConfig,
+    plan_corpus,
+    render_encoded,
+    thread_map,
+)
 
 SMALL = BuiltinCorpusConfig(train_sentences=6, test_sentences=4, voices_per_sentence=8)
 

@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/bench_tokenize.py --checkpoint runs/refine-tiny/checkpoint_... \
         --dense runs/dense/dense-k8-p8/dense.pt --corpus data/builtin [--device cuda]
 
-Times what each actor of workflows/tokenize_archive.py does per batch (pairalign/windows.py:
+Times what each actor of workflows/tokenize_archive.py does per batch (pairalign/tokenizing/windows.py:
 pad to the 3 s window, tokenize, stitch) on the built-in corpus's test clips, one thread, after a
 warm-up. CPU time (process_time) is reported beside wall time, so a busy machine does not
 distort the per-core figure; on a GPU the wall time is the one that counts. Prints JSON lines.
@@ -20,12 +20,12 @@ import time
 import pyarrow.compute as pc
 import torch
 
-from pairalign.audio import load_row_audio
-from pairalign.manifest import read_manifest
-from pairalign.storage import join
-from pairalign.tokenizers import TokenizerSpec, load_tokenizer
+from pairalign.data.audio import load_row_audio
+from pairalign.data.manifest import read_manifest
+from pairalign.data.storage import join
+from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.windows import tokenize_clips
 from pairalign.units import SAMPLE_RATE
-from pairalign.windows import tokenize_clips
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import time
 import pyarrow.compute as pc
 import torch
 
-from pairalign.audio import load_row_audio
-from pairalign.manifest import read_manifest
-from pairalign.views import ViewConfig, make_views, pair_rng
+from pairalign.data.audio import load_row_audio
+from pairalign.data.manifest import read_manifest
+from pairalign.data.views import ViewConfig, make_views, pair_rng
 
 
 def all_on(views: ViewConfig) -> ViewConfig:

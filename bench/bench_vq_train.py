@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from pairalign.model import TokenizerModel, model_config
-from pairalign.stage1 import Stage1Weights, stage1_losses
+from pairalign.models.vq_model import TokenizerModel, model_config
+from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 
 
 def model_throughput(size: str, batch: int, steps: int) -> float:

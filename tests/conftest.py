@@ -99,12 +99,12 @@ def small_checkpoints(tmp_path_factory) -> dict[str, str]:
     codebook is initialised from random audio so every code is a real row."""
     import torch
 
-    from pairalign.checkpoint import save_checkpoint
-    from pairalign.decoder import DecoderConfig
-    from pairalign.encoder import EncoderConfig
-    from pairalign.model import ModelConfig
-    from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
-    from pairalign.quantizer import QuantizerConfig
+    from pairalign.models.checkpoint import save_checkpoint
+    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.encoder import EncoderConfig
+    from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+    from pairalign.models.quantizer import QuantizerConfig
+    from pairalign.models.vq_model import ModelConfig
 
     root = tmp_path_factory.mktemp("checkpoints")
     small = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),

@@ -2,7 +2,7 @@
 
 import torch
 
-from pairalign.alignment import align_frames
+from pairalign.objectives.alignment import align_frames
 
 
 def run(warp_a=1.0, shift_a=0.0, warp_b=1.0, shift_b=0.0, seconds=3.0, frames=75):

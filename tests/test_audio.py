@@ -1,4 +1,4 @@
-"""pairalign.audio: every supported format decodes to 16 kHz float32 mono with its content kept,
+"""pairalign.data.audio: every supported format decodes to 16 kHz float32 mono with its content kept,
 and every kind of bad input is an AudioError that names the file and says what is wrong."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pairalign.audio import (
+from pairalign.data.audio import (
     AudioError,
     audio_duration,
     decode_audio,

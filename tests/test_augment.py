@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pairalign.augment import (
+from pairalign.data.augment import (
     BandLimit,
     Clip,
     Gain,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pairalign.config import ConfigError, PathStr, from_dict, resolve_path, resolve_paths, to_dict
-from pairalign.tokenizers import TokenizerSpec
+from pairalign.tokenizing.kinds import TokenizerSpec
 
 
 @dataclass(frozen=True)

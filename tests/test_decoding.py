@@ -2,8 +2,8 @@
 
 import torch
 
-from pairalign.decoder import DecoderConfig, TokenDecoder, Vocab
-from pairalign.decoding import greedy_decode, max_lengths
+from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.tokenizing.decoding import greedy_decode, max_lengths
 
 
 def decoder_and_condition(seed: int = 0, batch: int = 5):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.dense import (
+from pairalign.tokenizing.dense import (
     DenseConfig,
     DenseTokenizer,
     batch_log_mel,

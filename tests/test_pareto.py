@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from pairalign.pareto import bounded_score, dominates, pareto_front
+from pairalign.evaluation.pareto import bounded_score, dominates, pareto_front
 
 
 def test_within_the_bound_the_score_is_the_figure():

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from pairalign.quantizer import QuantizerConfig, VectorQuantizer
+from pairalign.models.quantizer import QuantizerConfig, VectorQuantizer
 
 
 def make(k: int = 16, dim: int = 8) -> VectorQuantizer:

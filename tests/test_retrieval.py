@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from pairalign.retrieval import chance_average_precision, retrieval_metrics, self_retrieval
+from pairalign.evaluation.retrieval import (
+    chance_average_precision,
+    retrieval_metrics,
+    self_retrieval,
+)
 
 # six archive renders: (content, speaker)
 ARCHIVE_CONTENT = ["A", "B", "A", "C", "A", "B"]

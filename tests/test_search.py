@@ -4,7 +4,7 @@ import editdistance
 import numpy as np
 import pytest
 
-from pairalign.search import StringIndex, distance_matrix, encode
+from pairalign.evaluation.search import StringIndex, distance_matrix, encode
 
 
 def random_strings(rng, n, vocab, max_len):

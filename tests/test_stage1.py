@@ -2,10 +2,10 @@
 
 import torch
 
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.quantizer import QuantizerConfig
-from pairalign.stage1 import Stage1Weights, _info_nce, stage1_losses
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.objectives.stage1 import Stage1Weights, _info_nce, stage1_losses
 
 SMALL = ModelConfig(
     encoder=EncoderConfig(dim=32, layers=1, heads=2),

@@ -6,10 +6,10 @@ import dataclasses
 import pytest
 import torch
 
-from pairalign.decoder import DecoderConfig, TokenDecoder, Vocab
-from pairalign.model import Encoded
-from pairalign.quantizer import Quantized
-from pairalign.stage2 import (
+from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.models.quantizer import Quantized
+from pairalign.models.vq_model import Encoded
+from pairalign.objectives.stage2 import (
     PairTargets,
     Stage2Config,
     bypass_loss,
@@ -17,7 +17,7 @@ from pairalign.stage2 import (
     length_loss,
     stage2_losses,
 )
-from pairalign.targets import Targets, teacher_forcing
+from pairalign.objectives.targets import Targets, teacher_forcing
 
 VOCAB = Vocab(8)
 STRINGS = [[1, 2, 3, 4], [5, 6, 7], [0, 0, 2], [3, 1]]

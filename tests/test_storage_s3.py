@@ -9,15 +9,15 @@ import boto3
 import numpy as np
 import pytest
 
-from pairalign.audio import AudioError, audio_duration, load_audio, load_row_audio
-from pairalign.corpora import (
+from pairalign.data.audio import AudioError, audio_duration, load_audio, load_row_audio
+from pairalign.data.corpora import (
     read_audio_shards,
     read_user_manifest,
     scan_librispeech,
     write_audio_shards,
 )
-from pairalign.manifest import manifest_table, read_manifest, write_manifest
-from pairalign.storage import url_to_fs
+from pairalign.data.manifest import manifest_table, read_manifest, write_manifest
+from pairalign.data.storage import url_to_fs
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ import math
 
 import pytest
 
-from pairalign.metrics import (
+from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
     string_stats,
     vocabulary_usage,
 )
-from pairalign.strings import collapse_runs, edit_distance, normalized_edit_distance
+from pairalign.tokenizing.strings import collapse_runs, edit_distance, normalized_edit_distance
 
 
 def test_collapse_runs():

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from pairalign.decoder import Vocab
-from pairalign.targets import corrupt_prefix, teacher_forcing, vq_targets
+from pairalign.models.decoder import Vocab
+from pairalign.objectives.targets import corrupt_prefix, teacher_forcing, vq_targets
 
 VOCAB = Vocab(10)
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from pairalign.config import to_dict
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel, model_config
-from pairalign.quantizer import QuantizerConfig
-from pairalign.tokenizer import Tokenizer
+from pairalign.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel, model_config
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 SMALL = ModelConfig(
     encoder=EncoderConfig(dim=32, layers=1, heads=2),

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pairalign.views import ViewConfig, make_views, pair_rng
+from pairalign.data.views import ViewConfig, make_views, pair_rng
 
 SR = 16_000
 

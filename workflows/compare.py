@@ -12,7 +12,7 @@ Runs come from `run_ids`, else the child runs of the sweep `sweep`, else (`exper
 every finished run of `tracking.experiment`. Each row is one run: its `params`, then the latest
 value of each metric in `columns` (a sweep trial's `best/...` metrics are its figures at its best
 checkpoint). A run is on the Pareto front when no other run has both a lower `rate` and a higher
-first `quality` figure (pairalign/pareto.py). Files go to `out_dir` (default
+first `quality` figure (pairalign/evaluation/pareto.py). Files go to `out_dir` (default
 `<storage_path>/<sweep>/compare` or `<storage_path>/compare`; a temporary directory when
 storage_path is remote): `runs.md`, `runs.csv` and `tradeoff.png` (one panel per `quality` figure
 against `rate`, each panel's front joined); with `log=true` they are logged under `compare/` to
@@ -32,8 +32,8 @@ from typing import Any
 from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to files
 
 from pairalign.config import PathStr
-from pairalign.pareto import pareto_front
-from pairalign.storage import is_remote, join
+from pairalign.data.storage import is_remote, join
+from pairalign.evaluation.pareto import pareto_front
 from workflows.cli import parse_args, setup_logging
 from workflows.training import RUN_NAME_TAG, TrackingConfig, find_mlflow_run, tracking_uri
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pairalign.config import PathStr
-from pairalign.manifest import read_manifest
-from pairalign.storage import join, url_to_fs
+from pairalign.data.manifest import read_manifest
+from pairalign.data.storage import join, url_to_fs
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 import soundfile as sf
 
 from pairalign.config import PathStr, to_dict
-from pairalign.storage import join, url_to_fs
-from pairalign.views import ViewConfig
+from pairalign.data.storage import join, url_to_fs
+from pairalign.data.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.paired_views import (
     PipelineConfig,

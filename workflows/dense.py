@@ -6,7 +6,7 @@
 
 Log-mel frames of every train clip are computed once (Ray tasks of `clips_per_task` clips; a clip
 that cannot be decoded is skipped and named), then one Ray task per (k, pool) fits k-means and
-writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.dense.DenseTokenizer.load`). Grid points
+writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.tokenizing.dense.DenseTokenizer.load`). Grid points
 already written are skipped, so a rerun resumes. Token rate = 100 / pool tokens per second.
 """
 
@@ -24,11 +24,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 
-from pairalign.audio import AudioError, load_row_audio
 from pairalign.config import PathStr
-from pairalign.dense import DENSE_FILE, DenseConfig, DenseTokenizer, clip_log_mel, fit_dense
-from pairalign.frontend import LogMel
-from pairalign.storage import is_remote, join, url_to_fs
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.storage import is_remote, join, url_to_fs
+from pairalign.models.frontend import LogMel
+from pairalign.tokenizing.dense import (
+    DENSE_FILE,
+    DenseConfig,
+    DenseTokenizer,
+    clip_log_mel,
+    fit_dense,
+)
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 

@@ -38,25 +38,30 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pairalign.archive import read_archive
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.checkpoint import load_checkpoint
 from pairalign.config import PathStr
-from pairalign.frontend import LogMel
-from pairalign.metrics import (
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.storage import join, url_to_fs
+from pairalign.data.views import ViewConfig
+from pairalign.evaluation.plots import (
+    best_per_rate,
+    map_vs_rate,
+    sweep_drift,
+    tokens_on_spectrogram,
+)
+from pairalign.evaluation.retrieval import retrieval_metrics
+from pairalign.evaluation.search import distance_matrix
+from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
     string_stats,
     vocabulary_usage,
 )
-from pairalign.plots import best_per_rate, map_vs_rate, sweep_drift, tokens_on_spectrogram
-from pairalign.retrieval import retrieval_metrics
-from pairalign.search import distance_matrix
-from pairalign.storage import join, url_to_fs
-from pairalign.sweep import mean_drift, sweep_figures, sweep_windows
-from pairalign.tokenizers import PairAlignStrings, TokenizerSpec, load_tokenizer
+from pairalign.evaluation.sweep_probe import mean_drift, sweep_figures, sweep_windows
+from pairalign.models.checkpoint import load_checkpoint
+from pairalign.models.frontend import LogMel
+from pairalign.tokenizing.archive import read_archive
+from pairalign.tokenizing.kinds import PairAlignStrings, TokenizerSpec, load_tokenizer
 from pairalign.units import SAMPLE_RATE
-from pairalign.views import ViewConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 from workflows.string_eval import EVAL_VIEW_SEED, view_batches

@@ -9,7 +9,7 @@ voices.
 
 Figures of one checkpoint on one half, keys `<half>/<kind>/...` (kind `pairalign` for a stage-2
 checkpoint, `vq` for its VQ strings or a stage-1 checkpoint): token rate, length, distinctness and
-vocabulary use of the clean clips' strings, self-retrieval over them (`pairalign/retrieval.py`: MAP,
+vocabulary use of the clean clips' strings, self-retrieval over them (`pairalign/evaluation/retrieval.py`: MAP,
 MRR, precision@k, chance MAP), and cross-view consistency on the fixed evaluation views
 (`workflows/string_eval.py`) of the first `view_clips` clips.
 """
@@ -25,17 +25,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.checkpoint import load_checkpoint
-from pairalign.metrics import (
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.views import ViewConfig
+from pairalign.evaluation.retrieval import self_retrieval
+from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
     string_stats,
     vocabulary_usage,
 )
-from pairalign.retrieval import self_retrieval
-from pairalign.tokenizer import Tokenizer
-from pairalign.views import ViewConfig
+from pairalign.models.checkpoint import load_checkpoint
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.string_eval import EVAL_VIEW_SEED, tokenize_clips, view_batches
 
 Half = Literal["dev", "test"]

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import ray
 import ray.data
 
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.storage import join, url_to_fs
-from pairalign.views import ViewConfig, make_views, pair_rng
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.storage import join, url_to_fs
+from pairalign.data.views import ViewConfig, make_views, pair_rng
 
 REJECTS_SCHEMA = pa.schema(
     [

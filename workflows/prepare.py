@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import ray
 
 from pairalign.config import PathStr, to_dict
-from pairalign.corpora.builtin import (
+from pairalign.data.corpora.builtin import (
     BuiltinCorpusConfig,
     MapFn,
     UtteranceSpec,

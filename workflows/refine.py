@@ -22,16 +22,20 @@ import ray.train
 import ray.train.torch
 import torch
 
-from pairalign.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.config import PathStr, from_dict, to_dict
-from pairalign.decoder import DecoderConfig
-from pairalign.decoding import greedy_decode, max_lengths
-from pairalign.metrics import cross_view_consistency, string_stats, vocabulary_usage
-from pairalign.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.refine_step import EmaTeacher, RefineStep
-from pairalign.stage1 import Stage1Weights, stacked_seconds, stacked_views
-from pairalign.stage2 import Stage2Config
-from pairalign.storage import join, upload_dir
+from pairalign.data.storage import join, upload_dir
+from pairalign.evaluation.string_metrics import (
+    cross_view_consistency,
+    string_stats,
+    vocabulary_usage,
+)
+from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.decoder import DecoderConfig
+from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.objectives.refine_step import EmaTeacher, RefineStep
+from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
+from pairalign.objectives.stage2 import Stage2Config
+from pairalign.tokenizing.decoding import greedy_decode, max_lengths
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.training import (
     Session,

@@ -13,15 +13,15 @@ import tempfile
 import numpy as np
 import pyarrow as pa
 
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.metrics import (
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.views import ViewConfig
+from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
     string_stats,
     vocabulary_usage,
 )
-from pairalign.tokenizer import Tokenizer
-from pairalign.views import ViewConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.paired_views import build_paired_views
 
 EVAL_VIEW_SEED = 12345  # the views every evaluation compares (fixed, unlike training)

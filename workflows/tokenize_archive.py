@@ -8,8 +8,8 @@
 Reads any manifest (or the built-in corpus), decodes and tokenizes each clip with one model per
 actor (GPU actors when the cluster has GPUs and `device` allows, CPU otherwise) and writes
 `<out_dir>/<tokenizer.name>/tokens/part-*.parquet`: utterance_id, tokenizer, checkpoint_id, tokens
-(list<int16>), token_count, duration (pairalign/archive.py). Clips longer than `window_seconds` are
-tokenized whole by overlapping windows and stitched (pairalign/windows.py). Audio that fails to
+(list<int16>), token_count, duration (pairalign/tokenizing/archive.py). Clips longer than `window_seconds` are
+tokenized whole by overlapping windows and stitched (pairalign/tokenizing/windows.py). Audio that fails to
 decode goes to `<out_dir>/<name>/rejects/` with its reason. Re-running on the same output skips
 every clip already written or rejected. A killed actor is restarted by Ray Data and its batch
 retried; parts are named by their ids, so a retried batch replaces its part and never duplicates a
@@ -32,7 +32,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pairalign.archive import (
+from pairalign.config import PathStr, to_dict
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.storage import is_remote, join, url_to_fs
+from pairalign.progress import Throttle, progress_line
+from pairalign.tokenizing.archive import (
     ARCHIVE_SCHEMA,
     REJECTS_SCHEMA,
     clean_partial,
@@ -41,13 +45,9 @@ from pairalign.archive import (
     write_info,
     write_part,
 )
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.config import PathStr, to_dict
-from pairalign.progress import Throttle, progress_line
-from pairalign.storage import is_remote, join, url_to_fs
-from pairalign.tokenizers import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.windows import check_windows, tokenize_clips
 from pairalign.units import SAMPLE_RATE
-from pairalign.windows import check_windows, tokenize_clips
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.corpus import CorpusConfig, load_manifest
 

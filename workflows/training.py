@@ -37,11 +37,11 @@ from ray.train import (
 )
 from ray.train.torch import TorchTrainer
 
-from pairalign.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.config import ConfigError, PathStr, flatten, to_dict
+from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
+from pairalign.data.views import ViewConfig
+from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.progress import progress_line
-from pairalign.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
-from pairalign.views import ViewConfig
 from workflows.corpus import CorpusConfig
 from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
 

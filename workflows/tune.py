@@ -11,7 +11,7 @@ trial's driver function starts (Ray Train V2's way of tuning distributed runs). 
 `refine` with the trial's values of the keys in `space` (dotted refine keys, distributions in
 tune.yaml). At every checkpoint a callback in the run's Train controller measures the checkpoint on
 the held-out `dev` half of the eval split (workflows/heldout.py), scores it (`objective`: a figure
-to maximise, retrieval MAP by default, subject to a token-rate bound; pairalign/pareto.py) and
+to maximise, retrieval MAP by default, subject to a token-rate bound; pairalign/evaluation/pareto.py) and
 reports figures and score to Tune, whose scheduler (ASHA) stops trials that fall behind.
 
 MLflow: one parent run per sweep (named `name`), one child run per trial with its refine config as
@@ -46,12 +46,12 @@ import ray
 import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from pairalign.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.config import ConfigError, PathStr, from_dict, to_dict
-from pairalign.pairalign_model import PairAlignConfig
-from pairalign.pareto import bounded_score
-from pairalign.storage import arrow_filesystem, join
-from pairalign.tokenizer import Tokenizer
+from pairalign.data.storage import arrow_filesystem, join
+from pairalign.evaluation.pareto import bounded_score
+from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.pairalign_model import PairAlignConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.compare import plain
 from workflows.heldout import (
@@ -75,7 +75,7 @@ from workflows.training import (
 )
 
 SCORE = "tune/score"
-SWEEP_TAG, TRIAL_TAG, PARENT_TAG = "pairalign.sweep", "pairalign.trial_id", "mlflow.parentRunId"
+SWEEP_TAG, TRIAL_TAG, PARENT_TAG = "pairalign.evaluation.sweep_probe", "pairalign.trial_id", "mlflow.parentRunId"
 BEST_ARTIFACT = "best_checkpoint"
 # A trial's driver only waits on its TorchTrainer: no CPU (a fraction would leave the paired-view
 # pipeline's 1-CPU tasks short on a small machine), just a token of memory, since Tune needs some.

@@ -7,7 +7,7 @@
 
 Re-running with the same `name` and `storage_path` resumes from the latest checkpoint. The final
 checkpoint (`<storage_path>/<name>/checkpoint_*/checkpoint.pt`) loads with
-`pairalign.tokenizer.Tokenizer.from_checkpoint`.
+`pairalign.tokenizing.tokenizer.Tokenizer.from_checkpoint`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import ray.train.torch
 import torch
 
 from pairalign.config import from_dict
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.stage1 import Stage1Weights, stage1_losses
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 from workflows.training import (
     Session,

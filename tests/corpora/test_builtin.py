@@ -8,16 +8,16 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
-from pairalign.corpora.builtin import (
+from pairalign.data.corpora.builtin import (
     BuiltinCorpusConfig,
     encode,
     plan_corpus,
     render,
     synthesize_corpus,
 )
-from pairalign.corpora.sentences import sentence_words
-from pairalign.manifest import read_manifest
-from pairalign.storage import url_to_fs
+from pairalign.data.corpora.sentences import sentence_words
+from pairalign.data.manifest import read_manifest
+from pairalign.data.storage import url_to_fs
 
 SMALL = BuiltinCorpusConfig(train_sentences=6, test_sentences=4, voices_per_sentence=8)
 

@@ -4,8 +4,8 @@ import editdistance
 import numpy as np
 import pytest
 
-from pairalign.corpora import sentences as S
-from pairalign.corpora.sentences import generate_sentences, sample_sentence, sentence_words
+from pairalign.data.corpora import sentences as S
+from pairalign.data.corpora.sentences import generate_sentences, sample_sentence, sentence_words
 
 
 def test_same_seed_same_sentences_and_other_seed_differs():

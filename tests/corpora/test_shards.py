@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.corpora import list_shards, load_corpus, read_audio_shards, write_audio_shards
-from pairalign.manifest import MANIFEST_SCHEMA, ManifestError, manifest_table
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.corpora import list_shards, load_corpus, read_audio_shards, write_audio_shards
+from pairalign.data.manifest import MANIFEST_SCHEMA, ManifestError, manifest_table
 
 FORMATS = [("WAV", "wav"), ("FLAC", "flac"), ("OGG", "ogg"), ("NIST", "WAV")]
 

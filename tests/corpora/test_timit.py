@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pairalign.audio import load_row_audio
-from pairalign.corpora import load_corpus, scan_timit
-from pairalign.manifest import MANIFEST_SCHEMA, ManifestError
+from pairalign.data.audio import load_row_audio
+from pairalign.data.corpora import load_corpus, scan_timit
+from pairalign.data.manifest import MANIFEST_SCHEMA, ManifestError
 
 SENTENCES = {
     "sa1": "She had your dark suit in greasy wash water all year.",

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pairalign.audio import AudioError, load_row_audio
-from pairalign.corpora import load_corpus, read_user_manifest
-from pairalign.manifest import MANIFEST_SCHEMA, ManifestError, manifest_table, write_manifest
+from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.corpora import load_corpus, read_user_manifest
+from pairalign.data.manifest import MANIFEST_SCHEMA, ManifestError, manifest_table, write_manifest
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pairalign.corpora.voices import (
+from pairalign.data.corpora.voices import (
     ACCENTS,
     VARIANTS,
     Voice,

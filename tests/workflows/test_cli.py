@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pairalign.archive import read_archive, read_info
-from pairalign.checkpoint import load_checkpoint
-from pairalign.corpora.builtin import BuiltinCorpusConfig
-from pairalign.manifest import read_manifest
+from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.manifest import read_manifest
+from pairalign.models.checkpoint import load_checkpoint
+from pairalign.tokenizing.archive import read_archive, read_info
 from workflows import evaluate, refine, tokenize_archive
 from workflows.cli import parse_args
 from workflows.prepare import PrepareConfig, prepare

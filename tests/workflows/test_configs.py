@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pairalign.config import ConfigError, from_dict
-from pairalign.views import ViewConfig
+from pairalign.data.views import ViewConfig
 from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
 from workflows.compare import CompareConfig
 from workflows.demo import DemoConfig

@@ -11,9 +11,9 @@ import pyarrow.compute as pc
 import pytest
 import torch
 
-from pairalign.audio import load_row_audio
-from pairalign.dense import DenseTokenizer
-from pairalign.manifest import manifest_table, read_manifest
+from pairalign.data.audio import load_row_audio
+from pairalign.data.manifest import manifest_table, read_manifest
+from pairalign.tokenizing.dense import DenseTokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.dense import DenseGridConfig, main, train_dense_grid
 from workflows.prepare import PrepareConfig, prepare
@@ -21,7 +21,7 @@ from workflows.prepare import PrepareConfig, prepare
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> str:
-    from pairalign.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
     prepare(PrepareConfig(out_dir=out, use_ray=False,

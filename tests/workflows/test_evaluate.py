@@ -8,9 +8,9 @@ import json
 import mlflow
 import pytest
 
-from pairalign.archive import read_archive
-from pairalign.corpora.builtin import BuiltinCorpusConfig
-from pairalign.retrieval import self_retrieval
+from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.evaluation.retrieval import self_retrieval
+from pairalign.tokenizing.archive import read_archive
 from workflows.corpus import CorpusConfig, load_manifest
 from workflows.dense import DenseGridConfig, train_dense_grid
 from workflows.evaluate import main

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 import torch
 
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.quantizer import QuantizerConfig
-from pairalign.tokenizer import Tokenizer
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.heldout import HeldoutConfig, HeldoutSet, half_rows, heldout_figures, tokenize_clips
 
 SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),

@@ -15,10 +15,10 @@ import mlflow
 import pytest
 import torch
 
-from pairalign.checkpoint import save_checkpoint
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.quantizer import QuantizerConfig
+from pairalign.models.checkpoint import save_checkpoint
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from workflows.prepare import PrepareConfig, prepare
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def _stop(*marks: str) -> None:
 def test_refine_runs_through_ray_job_submit_and_logs_to_mlflow(head, tmp_path):
     address, env = head
     corpus = tmp_path / "builtin"
-    from pairalign.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     prepare(PrepareConfig(out_dir=str(corpus), use_ray=False,
                           corpus=BuiltinCorpusConfig(train_sentences=4, test_sentences=2)))  # fmt: skip
@@ -121,8 +121,8 @@ def test_refine_runs_through_ray_job_submit_and_logs_to_mlflow(head, tmp_path):
 
 
 def test_tokenize_archive_runs_through_ray_job_submit(head, tmp_path, small_checkpoints):
-    from pairalign.archive import read_archive
-    from pairalign.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.tokenizing.archive import read_archive
 
     address, env = head
     corpus = tmp_path / "builtin"

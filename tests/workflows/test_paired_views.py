@@ -8,8 +8,8 @@ import pytest
 import s3fs
 import soundfile as sf
 
-from pairalign.manifest import manifest_table
-from pairalign.views import ViewConfig
+from pairalign.data.manifest import manifest_table
+from pairalign.data.views import ViewConfig
 from workflows.paired_views import build_paired_views, iter_pair_batches, read_rejects
 
 SR = 16_000

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from pairalign.manifest import read_manifest
+from pairalign.data.manifest import read_manifest
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, main
 

@@ -16,13 +16,13 @@ import ray
 import s3fs
 import torch
 
-from pairalign.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.config import ConfigError
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.quantizer import QuantizerConfig
-from pairalign.storage import join, url_to_fs
-from pairalign.tokenizer import Tokenizer
+from pairalign.data.storage import join, url_to_fs
+from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare
 from workflows.refine import RefineConfig, resolve_init
@@ -59,7 +59,7 @@ def ray_session(s3_server):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> str:
-    from pairalign.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
     prepare(PrepareConfig(out_dir=out, use_ray=False,

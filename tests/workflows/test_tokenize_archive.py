@@ -14,11 +14,11 @@ import pyarrow.compute as pc
 import pytest
 import soundfile as sf
 
-from pairalign.archive import read_archive, read_archive_rejects, read_info
-from pairalign.audio import load_audio
-from pairalign.manifest import manifest_table, read_manifest, write_manifest
-from pairalign.tokenizers import TokenizerSpec, load_tokenizer
-from pairalign.windows import tokenize_clips
+from pairalign.data.audio import load_audio
+from pairalign.data.manifest import manifest_table, read_manifest, write_manifest
+from pairalign.tokenizing.archive import read_archive, read_archive_rejects, read_info
+from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.windows import tokenize_clips
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.tokenize_archive import TokenizeConfig, main, tokenize_archives
 

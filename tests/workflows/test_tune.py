@@ -10,14 +10,14 @@ import mlflow
 import pytest
 import torch
 
-from pairalign.checkpoint import save_checkpoint
 from pairalign.config import flatten
-from pairalign.corpora.builtin import BuiltinCorpusConfig
-from pairalign.encoder import EncoderConfig
-from pairalign.model import ModelConfig, TokenizerModel
-from pairalign.pareto import bounded_score
-from pairalign.quantizer import QuantizerConfig
-from pairalign.tokenizer import Tokenizer
+from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.evaluation.pareto import bounded_score
+from pairalign.models.checkpoint import save_checkpoint
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows import compare, tune
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare

@@ -18,9 +18,9 @@ import ray
 import ray.train
 import torch
 
-from pairalign.checkpoint import load_checkpoint
 from pairalign.config import to_dict
-from pairalign.tokenizer import Tokenizer
+from pairalign.models.checkpoint import load_checkpoint
+from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import PrepareConfig, prepare
 from workflows.training import find_mlflow_run, latest_checkpoint, latest_step
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> str:
-    from pairalign.corpora.builtin import BuiltinCorpusConfig
+    from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
     prepare(PrepareConfig(out_dir=out, use_ray=False,

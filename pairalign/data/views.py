@@ -1,0 +1,106 @@
+"""Two content-preserving views of one clip, with the time maps that align them.
+
+`make_views` crops (or pads) a decoded utterance to a fixed clip length, then passes two copies
+through the augmentation chain with independent random draws. The random generator is derived
+from (seed, epoch, utterance id), so the same seed gives the same views on any worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pairalign.data.augment import (
+    Augmentation,
+    BandLimit,
+    Clip,
+    Gain,
+    Noise,
+    PitchShift,
+    Reverb,
+    Speed,
+    TimeShift,
+)
+from pairalign.units import SAMPLE_RATE, Hertz, Seconds
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """How paired views are made. The chain runs in the order of the fields below."""
+
+    clip_seconds: Seconds = 3.0
+    sample_rate: Hertz = SAMPLE_RATE
+    seed: int = 0
+    peak: float = 0.99  # views are scaled down so that |x| <= peak
+    time_shift: TimeShift = field(default_factory=TimeShift)
+    speed: Speed = field(default_factory=Speed)
+    pitch: PitchShift = field(default_factory=PitchShift)
+    reverb: Reverb = field(default_factory=Reverb)
+    band: BandLimit = field(default_factory=BandLimit)
+    noise: Noise = field(default_factory=Noise)
+    gain: Gain = field(default_factory=Gain)
+
+    @property
+    def clip_samples(self) -> int:
+        return round(self.clip_seconds * self.sample_rate)
+
+    def chain(self) -> tuple[Augmentation, ...]:
+        return (
+            self.time_shift,
+            self.speed,
+            self.pitch,
+            self.reverb,
+            self.band,
+            self.noise,
+            self.gain,
+        )
+
+
+@dataclass(frozen=True)
+class PairedViews:
+    """Two views of the same crop. Source times are measured from the start of the crop."""
+
+    a: Clip
+    b: Clip
+    crop_start: Seconds  # where the crop begins in the utterance
+    source_seconds: Seconds  # how much of the crop is real audio (the rest is padding)
+
+
+def pair_rng(seed: int, epoch: int, utterance_id: str) -> np.random.Generator:
+    """A generator that depends only on (seed, epoch, utterance id), not on worker or order."""
+    digest = hashlib.blake2b(utterance_id.encode(), digest_size=8).digest()
+    return np.random.default_rng([seed, epoch, int.from_bytes(digest, "little")])
+
+
+def make_views(samples: np.ndarray, config: ViewConfig, rng: np.random.Generator) -> PairedViews:
+    """Crop/pad `samples` (mono, at config.sample_rate) to the clip length and make two views."""
+    n = config.clip_samples
+    start = int(rng.integers(0, len(samples) - n + 1)) if len(samples) > n else 0
+    crop = samples[start : start + n].astype(np.float32, copy=False)
+    valid = len(crop)
+    crop = _fit(crop, n)
+    views = tuple(_augment(Clip(crop, config.sample_rate), config, rng) for _ in range(2))
+    return PairedViews(views[0], views[1], start / config.sample_rate, valid / config.sample_rate)
+
+
+def _augment(clip: Clip, config: ViewConfig, rng: np.random.Generator) -> Clip:
+    n = len(clip.samples)
+    for augmentation in config.chain():
+        clip = augmentation(clip, rng)
+        if len(clip.samples) != n:  # speed changes length: back to the clip length at once
+            clip = dataclasses.replace(clip, samples=_fit(clip.samples, n))
+    samples = clip.samples
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    if peak > config.peak:
+        samples = samples * np.float32(config.peak / peak)
+    return Clip(samples.astype(np.float32, copy=False), clip.sample_rate, clip.warp, clip.shift)
+
+
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """Crop or zero-pad at the end to exactly `length` samples."""
+    if len(samples) >= length:
+        return samples[:length]
+    return np.pad(samples, (0, length - len(samples)))

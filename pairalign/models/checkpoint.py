@@ -1,0 +1,87 @@
+"""Checkpoint files: one `checkpoint.pt` holding weights, the model config and the stage config.
+
+Loaded with `torch.load(weights_only=True)`: only tensors and plain Python values are stored, so a
+checkpoint can be trusted to load without running code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import torch
+
+from pairalign.config import from_dict, to_dict
+from pairalign.data.storage import join, url_to_fs
+from pairalign.models.vq_model import ModelConfig
+
+CHECKPOINT_FILE = "checkpoint.pt"
+FORMAT = "pairalign-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a pairalign checkpoint, or of a version this code cannot read."""
+
+
+def save_checkpoint(
+    directory: str,
+    *,
+    model_config: Any,
+    model_state: dict[str, torch.Tensor],
+    stage: str,
+    stage_config: dict[str, Any],
+    step: int,
+    **extra: Any,
+) -> str:
+    """Write `<directory>/checkpoint.pt`; `extra` holds plain values (optimizer state, run ids)."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "stage": stage,
+        "step": step,
+        "model_config": to_dict(model_config),
+        "stage_config": stage_config,
+        "model": {k: v.detach().cpu() for k, v in model_state.items()},
+        **extra,
+    }
+    url = join(directory, CHECKPOINT_FILE)
+    fs, path = url_to_fs(url)
+    fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with fs.open(path, "wb") as f:
+        f.write(buffer.getvalue())
+    return url
+
+
+def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint file, or the `checkpoint.pt` inside a checkpoint directory."""
+    fs, fs_path = url_to_fs(str(path))
+    if fs.isdir(fs_path):
+        fs_path = f"{fs_path.rstrip('/')}/{CHECKPOINT_FILE}"
+    if not fs.exists(fs_path):
+        raise CheckpointError(f"{path}: no checkpoint found (expected {CHECKPOINT_FILE})")
+    with fs.open(fs_path, "rb") as f:
+        data = f.read()
+    try:
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for foreign pickles
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a pairalign checkpoint")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {payload.get('version')}, expected {VERSION}"
+        )
+    return payload
+
+
+def checkpoint_model_config(payload: dict[str, Any]):
+    """The model config of a checkpoint: `ModelConfig` (stage 1) or `PairAlignConfig` (stage 2)."""
+    if payload["stage"] == "refine":
+        from pairalign.models.pairalign_model import PairAlignConfig
+
+        return from_dict(PairAlignConfig, payload["model_config"])
+    return from_dict(ModelConfig, payload["model_config"])

@@ -1,0 +1,44 @@
+"""The stage-2 model: the stage-1 tokenizer (encoder, codebook, prior) plus the token decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.models.vq_model import Encoded, ModelConfig, TokenizerModel
+
+
+@dataclass(frozen=True)
+class PairAlignConfig:
+    tokenizer: ModelConfig = field(default_factory=ModelConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+
+
+class PairAlignModel(nn.Module):
+    def __init__(self, config: PairAlignConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = TokenizerModel(config.tokenizer)
+        self.vocab = Vocab(config.tokenizer.quantizer.codebook_size)
+        self.decoder = TokenDecoder(config.decoder, self.vocab, config.tokenizer.encoder.dim)
+
+    def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
+        return self.tokenizer(waveform, seconds)
+
+    @torch.no_grad()
+    def init_from_stage1(self, state: dict[str, torch.Tensor]) -> None:
+        """Load the stage-1 weights; code embeddings start from the codebook mapped back into the
+        encoder space, and the code logits from the prior head when the widths match."""
+        self.tokenizer.load_state_dict(state)
+        q = self.tokenizer.quantizer
+        k = self.vocab.codes
+        codes = q.codebook @ q.project.weight  # (K, D_enc)
+        codes = self.decoder.condition(codes)  # (K, D_dec)
+        self.decoder.embed.weight[:k] = codes / (codes.norm(dim=-1, keepdim=True) + 1e-6)
+        prior_out = self.tokenizer.prior[-1]
+        if prior_out.in_features == self.decoder.config.dim:
+            self.decoder.logits.weight[:k] = prior_out.weight
+            self.decoder.logits.bias[:k] = prior_out.bias

@@ -1,0 +1,99 @@
+"""The tokenizer model: log-mel front end, encoder, VQ codebook and a frame-synchronous prior.
+
+Stage 1 (VQ) trains all of it; stage 2 adds an autoregressive decoder on top of the same encoder.
+Checkpoints carry the `ModelConfig`, so a model is rebuilt from its checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from pairalign.models.encoder import Encoder, EncoderConfig
+from pairalign.models.frontend import LogMel
+from pairalign.models.quantizer import Quantized, QuantizerConfig, VectorQuantizer
+from pairalign.units import SAMPLE_RATE, Hertz, Seconds
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    sample_rate: Hertz = SAMPLE_RATE
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+
+    @property
+    def frame_seconds(self) -> Seconds:
+        """Duration of one encoder frame (10 ms log-mel hop x subsampling)."""
+        return 0.01 * self.encoder.subsample
+
+
+MODEL_SIZES: dict[str, ModelConfig] = {
+    # CPU runs and tests: ~0.6 M parameters.
+    "tiny": ModelConfig(),
+    # One GPU: ~20 M parameters.
+    "base": ModelConfig(
+        encoder=EncoderConfig(dim=384, layers=8, heads=6),
+        quantizer=QuantizerConfig(codebook_size=512, code_dim=64),
+    ),
+}
+
+
+def model_config(size: str) -> ModelConfig:
+    """The named model size ("tiny" or "base")."""
+    if size not in MODEL_SIZES:
+        raise ValueError(f"unknown model size {size!r}; expected one of {sorted(MODEL_SIZES)}")
+    return MODEL_SIZES[size]
+
+
+@dataclass
+class Encoded:
+    frames: torch.Tensor  # (B, T, D) the continuous condition c
+    mask: torch.Tensor  # (B, T) True where the frame covers real (unpadded) audio
+    quantized: Quantized
+    prior_logits: torch.Tensor  # (B, T, K) the prior head's code prediction for each frame
+
+    def split(self, n: int) -> tuple[Encoded, Encoded]:
+        """Split a batch that stacked two views ([A; B]) into the first n rows and the rest."""
+        q = self.quantized
+        parts = []
+        for rows in (slice(0, n), slice(n, None)):
+            quantized = Quantized(
+                q.codes[rows], q.quantized[rows], q.latents[rows], q.logits[rows], q.losses
+            )
+            parts.append(
+                Encoded(self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows])
+            )
+        return parts[0], parts[1]
+
+
+class TokenizerModel(nn.Module):
+    """Front end + encoder + quantizer + prior head (predicts a frame's code from the other view)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.frontend = LogMel(config.sample_rate, config.encoder.n_mels)
+        self.encoder = Encoder(config.encoder)
+        self.quantizer = VectorQuantizer(config.encoder.dim, config.quantizer)
+        self.prior = nn.Sequential(
+            nn.Linear(config.encoder.dim, config.encoder.dim),
+            nn.GELU(),
+            nn.Linear(config.encoder.dim, config.quantizer.codebook_size),
+        )
+
+    def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
+        """waveform (B, N) at config.sample_rate; seconds (B,) of real audio in each row."""
+        frames = self.encoder(self.frontend(waveform))  # (B, T, D)
+        mask = self.frame_mask(frames.shape[1], seconds, waveform)
+        return Encoded(frames, mask, self.quantizer(frames, mask), self.prior(frames))
+
+    def frame_mask(
+        self, num_frames: int, seconds: torch.Tensor | None, waveform: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, T) True for frames that start inside the real audio."""
+        if seconds is None:
+            seconds = torch.full((waveform.shape[0],), waveform.shape[1] / self.config.sample_rate)
+        starts = torch.arange(num_frames, device=waveform.device) * self.config.frame_seconds
+        return starts[None] < seconds.to(waveform.device)[:, None]

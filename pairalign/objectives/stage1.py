@@ -1,0 +1,107 @@
+"""The stage-1 (VQ) objective: cross-view agreement, no reconstruction.
+
+Given two views of each clip and their aligned frame pairs:
+- `stage1/agree`: cosine distance between aligned latents of the two views;
+- `stage1/contrast`: frame-level InfoNCE, the aligned frame is the positive, every other sampled
+  frame of the batch a negative;
+- `stage1/prior`: the frame-synchronous prior head predicts view B's code at each aligned frame
+  from view A's encoder output (and A's from B's);
+- `vq/commit`: the quantizer's commitment loss, both views.
+`total` is the weighted sum; the weights live in `Stage1Weights`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from pairalign.models.vq_model import Encoded, TokenizerModel
+from pairalign.objectives.alignment import align_frames
+
+
+@dataclass(frozen=True)
+class Stage1Weights:
+    agree: float = (
+        0.1  # higher weights pull all latents together before the contrast separates them
+    )
+    contrast: float = 1.0
+    prior: float = 0.5
+    commit: float = 0.25
+    temperature: float = 0.1  # contrast temperature
+    max_contrast_frames: int = 1024  # frames sampled for the contrast (B*T can be large)
+
+
+def stage1_losses(
+    model: TokenizerModel, batch: dict[str, torch.Tensor], weights: Stage1Weights
+) -> tuple[dict[str, torch.Tensor], Encoded, Encoded]:
+    """Losses for a batch of paired views (keys as produced by the paired-view pipeline)."""
+    both = model(stacked_views(batch), stacked_seconds(batch))  # one pass over both views: [A; B]
+    a, b = both.split(len(batch["source_seconds"]))
+    frame_seconds = _module(model).config.frame_seconds
+    return stage1_losses_from(a, b, both.quantized.losses, batch, weights, frame_seconds), a, b
+
+
+def stacked_views(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.cat([batch["view_a"], batch["view_b"]])  # (2B, N)
+
+
+def stacked_seconds(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Where the real audio ends in each view, [A; B]."""
+    s = batch["source_seconds"]
+    return torch.cat([view_seconds(s, batch["warp_a"], batch["shift_a"]),
+                      view_seconds(s, batch["warp_b"], batch["shift_b"])])  # fmt: skip
+
+
+def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor],
+                       batch: dict[str, torch.Tensor], weights: Stage1Weights,
+                       frame_seconds: float) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The stage-1 terms from already-encoded views (stage 2 reuses its encoder pass)."""
+    partner, valid = align_frames(
+        a.frames.shape[1], frame_seconds, batch["warp_a"], batch["shift_a"],
+        batch["warp_b"], batch["shift_b"], batch["source_seconds"],
+    )  # fmt: skip
+    rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
+    za = a.quantized.latents[valid]  # (P, C)
+    zb = b.quantized.latents[rows[valid], partner[valid]]  # (P, C)
+    losses = {
+        "stage1/agree": (1 - (za * zb).sum(-1)).mean(),
+        "stage1/contrast": _info_nce(za, zb, weights),
+        "stage1/prior": _prior_loss(a, b, rows, partner, valid),
+        "vq/commit": vq_losses["vq/commit"],
+    }
+    losses["total"] = (
+        weights.agree * losses["stage1/agree"]
+        + weights.contrast * losses["stage1/contrast"]
+        + weights.prior * losses["stage1/prior"]
+        + weights.commit * losses["vq/commit"]
+    )
+    losses["stage1/aligned_frames"] = valid.float().mean().detach()
+    return losses
+
+
+def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:
+    codes_b = b.quantized.codes[rows[valid], partner[valid]]  # (P,) targets, no gradient
+    codes_a = a.quantized.codes[valid]
+    from_a = a.prior_logits[valid]  # (P, K)
+    from_b = b.prior_logits[rows[valid], partner[valid]]
+    return 0.5 * (F.cross_entropy(from_a, codes_b) + F.cross_entropy(from_b, codes_a))
+
+
+def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights) -> torch.Tensor:
+    if len(za) > weights.max_contrast_frames:
+        pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
+        za, zb = za[pick], zb[pick]
+    logits = za @ zb.t() / weights.temperature  # (P, P)
+    labels = torch.arange(len(za), device=za.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
+
+
+def view_seconds(source_seconds, warp, shift) -> torch.Tensor:
+    """Where the real audio ends in a view."""
+    return source_seconds / warp + shift.clamp(min=0)
+
+
+def _module(model) -> TokenizerModel:
+    return model.module if hasattr(model, "module") else model

@@ -1,0 +1,158 @@
+"""The stage-2 (PairAlign refinement) objective. Every term has a weight; weight 0 switches it off.
+
+With y_X the target string of view X and c_X its condition:
+- `stage2/cross`: cross-paired teacher forcing, -log p(y_B | c_A) - log p(y_A | c_B) per token,
+  with the teacher-forced inputs (never the targets) prefix-corrupted;
+- `stage2/bypass`: anti-bypass hinge, the per-token log-likelihood of y under its own condition
+  must beat the likelihood under another clip's condition by a margin;
+- `stage2/contrast`: likelihood contrast, InfoNCE over length-normalised scores
+  s_ij = log p(y_j | c_i) / |y_j| with sampled in-batch negatives;
+- `stage2/length`: squared relative gap between the expected length (from EOS hazards) and the
+  target token rate;
+- `stage2/timing`: L1 between predicted and target token spans (fractions of the clip);
+- the stage-1 terms keep the encoder and codebook anchored (weight `stage1`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pairalign.models.decoder import TokenDecoder
+from pairalign.models.vq_model import Encoded
+from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix, teacher_forcing
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    target_rate: float = 12.5  # tokens per second of speech
+    decode_slack: float = 1.5  # decoding budget: seconds x target_rate x slack tokens
+    teacher_start: int = 150  # steps of VQ-derived targets before the EMA teacher takes over
+    teacher_ramp: int = 150  # steps over which teacher targets replace VQ-derived ones
+    teacher_decay: float = 0.99
+    cross: float = 1.0
+    corruption: float = 0.15  # fraction of teacher-forced input tokens corrupted (0: off)
+    bypass: float = 0.5
+    bypass_margin: float = 1.0  # nats per token
+    contrast: float = 1.0
+    contrast_negatives: int = 3
+    contrast_temperature: float = 0.1
+    length: float = 1.0
+    timing: float = 0.5
+    stage1: float = 0.5
+
+
+@dataclass
+class PairTargets:
+    a: Targets
+    b: Targets
+
+
+def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTargets,
+                  batch: dict[str, torch.Tensor], config: Stage2Config, clip_seconds: float,
+                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    """All stage-2 terms for a batch; `total` is their weighted sum (stage-1 terms excluded)."""
+    vocab, max_len = decoder.vocab, decoder.config.max_len
+    device = a.frames.device
+    tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)  # y_B, scored under c_A
+    tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)  # y_A, scored under c_B
+    sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
+             (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+    losses: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("cross", "bypass", "contrast", "length", "timing")
+    }
+    for cond, tf, timing in sides:
+        inputs = corrupt_prefix(tf.inputs, tf.lengths, config.corruption, vocab, generator)
+        logits, pred_timing, _ = decoder(inputs, cond.frames, cond.mask)
+        token_nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")  # (B, L)
+        losses["cross"].append(_masked_mean(token_nll, tf.mask))
+        seconds = cond.mask.float().sum(1) * clip_seconds / cond.mask.shape[1]
+        losses["length"].append(length_loss(logits, tf, seconds, config.target_rate, vocab.eos))
+        losses["timing"].append(_timing_loss(pred_timing, timing, tf, clip_seconds))
+        if config.bypass > 0:
+            losses["bypass"].append(bypass_loss(decoder, cond, tf, token_nll, config.bypass_margin))
+        if config.contrast > 0:
+            losses["contrast"].append(contrast_loss(decoder, cond, tf, config, generator))
+    out = {f"stage2/{k}": torch.stack(v).mean() for k, v in losses.items() if v}
+    out["total"] = sum(
+        getattr(config, k) * out[f"stage2/{k}"] for k in losses if f"stage2/{k}" in out
+    )
+    return out
+
+
+def sequence_logprob(decoder: TokenDecoder, memory, tf: TeacherForcing) -> torch.Tensor:
+    """Per-token mean log p(string + EOS | condition) for each row, `memory` from
+    `decoder.memory` with one row per string.  # (B,)"""
+    logits, _, _ = decoder(tf.inputs, None, None, memory=memory)
+    nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")
+    return -(nll * tf.mask).sum(1) / tf.mask.sum(1)
+
+
+def bypass_loss(
+    decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float
+) -> torch.Tensor:
+    """Hinge: the true condition must beat another clip's condition by `margin` nats per token."""
+    if len(tf.inputs) < 2:
+        return token_nll.new_zeros(())
+    true_lp = -(token_nll * tf.mask).sum(1) / tf.mask.sum(1)
+    other = torch.roll(torch.arange(len(tf.inputs), device=tf.inputs.device), 1)
+    wrong_lp = sequence_logprob(
+        decoder, decoder.select(decoder.memory(cond.frames, cond.mask), other), tf
+    )
+    return F.relu(margin - (true_lp - wrong_lp)).mean()
+
+
+def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: Stage2Config,
+                  generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """InfoNCE over s_ij = log p(y_j | c_i) / |y_j|: the row's own pair against sampled others."""
+    n = len(tf.inputs)
+    k = min(config.contrast_negatives, n - 1)
+    if k < 1:
+        return cond.frames.new_zeros(())
+    offsets = torch.stack([torch.randperm(n - 1, generator=generator)[:k] + 1 for _ in range(n)])
+    candidates = torch.cat([torch.arange(n)[:, None], (torch.arange(n)[:, None] + offsets) % n], 1)
+    candidates = candidates.to(tf.inputs.device)  # (n, 1 + k): column 0 is the positive
+    rows = torch.arange(n, device=tf.inputs.device)[:, None].expand_as(candidates).reshape(-1)
+    cols = candidates.reshape(-1)
+    pairs = TeacherForcing(tf.inputs[cols], tf.outputs[cols], tf.mask[cols], tf.lengths[cols])
+    memory = decoder.select(decoder.memory(cond.frames, cond.mask), rows)
+    scores = sequence_logprob(decoder, memory, pairs)
+    logits = scores.view(n, 1 + k) / config.contrast_temperature
+    return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=logits.device))
+
+
+def length_loss(logits, tf: TeacherForcing, seconds, rate: float, eos: int) -> torch.Tensor:
+    """Squared relative gap between expected length and rate x seconds; the expectation follows
+    the EOS hazard along the teacher-forced prefix (capped at the target's length + 1)."""
+    hazard = logits.softmax(-1)[..., eos] * tf.mask  # (B, L) P(stop at position t)
+    survive = torch.cumprod(1 - hazard, dim=1)  # P(not stopped after position t)
+    expected = 1 + (survive * tf.mask)[:, :-1].sum(1)  # tokens emitted before stopping
+    goal = (seconds * rate).clamp(min=1)
+    return (((expected - goal) / goal) ** 2).mean()
+
+
+def _timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):
+    target = torch.zeros_like(pred)
+    for i, t in enumerate(timing):
+        n = min(len(t), target.shape[1])
+        target[i, :n] = torch.as_tensor(t[:n] / clip_seconds, dtype=pred.dtype)
+    code_mask = torch.arange(tf.mask.shape[1], device=tf.mask.device)[None] < tf.lengths[:, None]
+    return _masked_mean((pred - target.clamp(0, 1)).abs().sum(-1), code_mask)
+
+
+def _to_view_time(targets: Targets, batch, src: str, dst: str) -> list[np.ndarray]:
+    """Token spans of view `src` mapped into view `dst`'s time (through source time)."""
+    out = []
+    warp_s, shift_s = batch[f"warp_{src}"].tolist(), batch[f"shift_{src}"].tolist()
+    warp_d, shift_d = batch[f"warp_{dst}"].tolist(), batch[f"shift_{dst}"].tolist()
+    for i, t in enumerate(targets.timing):
+        source = (t - shift_s[i]) * warp_s[i]
+        out.append(source / warp_d[i] + shift_d[i])
+    return out
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1)

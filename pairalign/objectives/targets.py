@@ -1,0 +1,84 @@
+"""Target strings for stage 2: VQ-derived (collapsed frame codes thinned to a token rate) and
+teacher-forcing tensors built from any strings, with prefix corruption of the inputs only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pairalign.models.decoder import Vocab
+
+
+@dataclass
+class Targets:
+    strings: list[list[int]]
+    timing: list[np.ndarray]  # (L_i, 2) token (start, end) in seconds of the view's own time
+
+
+def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
+               frame_seconds: float) -> Targets:  # fmt: skip
+    """Collapse each row's codes into runs; keep at most round(seconds x rate) runs, evenly spaced.
+    A kept token spans from its run's start to the next kept run's start."""
+    strings, timing = [], []
+    for row, valid, secs in zip(
+        codes.cpu().numpy(), mask.cpu().numpy(), seconds.tolist(), strict=True
+    ):
+        row = row[valid]
+        if len(row) == 0:
+            row = np.zeros(1, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        budget = max(1, round(secs * rate))
+        if len(starts) > budget:
+            starts = starts[np.round(np.linspace(0, len(starts) - 1, budget)).astype(int)]
+        ends = np.r_[starts[1:], len(row)]
+        strings.append(row[starts].tolist())
+        timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
+    return Targets(strings, timing)
+
+
+@dataclass
+class TeacherForcing:
+    inputs: torch.Tensor  # (B, L) BOS + string, PAD after
+    outputs: torch.Tensor  # (B, L) string + EOS, PAD after
+    mask: torch.Tensor  # (B, L) True on real output positions (string and EOS)
+    lengths: torch.Tensor  # (B,) string lengths (EOS excluded)
+
+
+def teacher_forcing(strings: list[list[int]], vocab: Vocab, max_len: int,
+                    device: torch.device | str = "cpu") -> TeacherForcing:  # fmt: skip
+    strings = [s[: max_len - 1] for s in strings]
+    length = max(len(s) for s in strings) + 1
+    inputs = torch.full((len(strings), length), vocab.pad, dtype=torch.long)
+    outputs = torch.full_like(inputs, vocab.pad)
+    for i, s in enumerate(strings):
+        inputs[i, : len(s) + 1] = torch.tensor([vocab.bos, *s])
+        outputs[i, : len(s) + 1] = torch.tensor([*s, vocab.eos])
+    lengths = torch.tensor([len(s) for s in strings])
+    mask = torch.arange(length)[None] <= lengths[:, None]
+    return TeacherForcing(
+        inputs.to(device), outputs.to(device), mask.to(device), lengths.to(device)
+    )
+
+
+def corrupt_prefix(inputs: torch.Tensor, lengths: torch.Tensor, fraction: float, vocab: Vocab,
+                   generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """A copy of teacher-forced `inputs` where about `fraction` of the string tokens (never BOS or
+    padding) are replaced by a random code, repeated from the previous position, or dropped (the
+    next token moved into their place). The target outputs are not touched."""
+    if fraction <= 0:
+        return inputs
+    out = inputs.clone()
+    b, length = inputs.shape
+    positions = torch.arange(length, device=inputs.device)[None]
+    real = (positions >= 1) & (positions <= lengths[:, None])  # string tokens in the input
+    draw = torch.rand(b, length, generator=generator).to(inputs.device)
+    kind = torch.randint(0, 3, (b, length), generator=generator).to(inputs.device)
+    hit = real & (draw < fraction)
+    random_codes = torch.randint(0, vocab.codes, (b, length), generator=generator).to(inputs.device)
+    previous = torch.cat([inputs[:, :1], inputs[:, :-1]], dim=1)
+    following = torch.cat([inputs[:, 1:], inputs[:, -1:]], dim=1)
+    following = torch.where(following >= vocab.codes, random_codes, following)  # no PAD/EOS leaks
+    replaced = torch.where(kind == 0, random_codes, torch.where(kind == 1, previous, following))
+    return torch.where(hit, replaced, out)

@@ -1,0 +1,67 @@
+"""Batched greedy decoding, with a key/value cache (one position per step) or without it (the
+prefix re-run every step, kept as the reference the cached path must match exactly)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pairalign.models.decoder import LayerCache, TokenDecoder
+
+
+@dataclass
+class Decoded:
+    strings: list[list[int]]  # codes only, BOS/EOS stripped
+    timing: list[torch.Tensor]  # (L_i, 2) (start, end) per token, fractions of the training clip length
+    ended: torch.Tensor  # (B,) True where EOS was emitted before the length cap
+
+
+def max_lengths(seconds: torch.Tensor, rate: float, slack: float, cap: int) -> torch.Tensor:
+    """Token budget per clip: ceil(seconds x rate x slack), at least 1, at most cap - 2."""
+    budget = torch.ceil(seconds * rate * slack).long().clamp(min=1, max=cap - 2)
+    return budget
+
+
+@torch.no_grad()
+def greedy_decode(decoder: TokenDecoder, frames: torch.Tensor, frame_mask: torch.Tensor,
+                  max_len: torch.Tensor, *, use_cache: bool = True) -> Decoded:  # fmt: skip
+    """frames (B, T, D), frame_mask (B, T), max_len (B,) tokens before a forced stop."""
+    vocab = decoder.vocab
+    tokens = torch.full((frames.shape[0], 1), vocab.bos, dtype=torch.long, device=frames.device)
+    done = torch.zeros(frames.shape[0], dtype=torch.bool, device=frames.device)
+    memory = decoder.memory(frames, frame_mask) if use_cache else None
+    caches: list[LayerCache] = [{} for _ in decoder.layers]
+    timings = []
+    for position in range(int(max_len.max())):
+        if use_cache:
+            logits, timing = decoder.step(tokens[:, -1], position, memory, caches)
+        else:
+            all_logits, all_timing, _ = decoder(tokens, frames, frame_mask)
+            logits, timing = all_logits[:, -1], all_timing[:, -1]
+        logits[:, [vocab.pad, vocab.bos]] = float("-inf")
+        if position == 0:
+            logits[:, vocab.eos] = float("-inf")  # every string has at least one token
+        nxt = logits.argmax(dim=-1)
+        tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+        timings.append(timing)
+        done |= (nxt == vocab.eos) | (position + 1 >= max_len.to(done.device))
+        if bool(done.all()):
+            break
+    return _strip(tokens[:, 1:].cpu(), torch.stack(timings, 1).cpu(), max_len.cpu(), vocab)
+
+
+def _strip(tokens: torch.Tensor, timing: torch.Tensor, max_len: torch.Tensor, vocab) -> Decoded:
+    strings, times = [], []
+    ended = torch.zeros(len(tokens), dtype=torch.bool)
+    for i, row in enumerate(tokens.tolist()):
+        out = []
+        for t in row[: int(max_len[i]) + 1]:
+            if t == vocab.eos:
+                ended[i] = True
+                break
+            out.append(t)
+        out = out[: int(max_len[i])]
+        strings.append(out)
+        times.append(timing[i, : len(out)].cpu())
+    return Decoded(strings, times, ended)

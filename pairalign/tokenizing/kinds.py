@@ -1,0 +1,103 @@
+"""Three tokenizers behind one interface, as the archive job and the evaluation suite use them.
+
+    tok = load_tokenizer(TokenizerSpec(name="pa", kind="pairalign", checkpoint="runs/refine-tiny/..."))
+    tok(waveforms, seconds)        # -> list of token lists
+    tok.timed(waveforms, seconds)  # -> per clip (tokens, centre time in seconds of each token)
+
+- `pairalign`: strings decoded by a stage-2 checkpoint (timing from its timing head);
+- `vq`: collapsed frame codes of a stage-1 or stage-2 checkpoint (the VQ baseline of the same model);
+- `dense`: k-means on log-mel frames, one token per pooled frame (pairalign/tokenizing/dense.py).
+
+`collapses` says whether adjacent equal tokens merge (VQ strings): stitching windows of a long
+utterance re-collapses after joining (pairalign/tokenizing/windows.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from pairalign.config import PathStr
+from pairalign.tokenizing.tokenizer import Tokenizer
+
+KINDS = ("pairalign", "vq", "dense")
+Timed = tuple[np.ndarray, np.ndarray]  # tokens (L,) int64, centre times (L,) seconds
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    name: str  # what the archive and the figures call it, e.g. "pairalign" or "dense-k8-p1"
+    kind: str  # one of KINDS
+    checkpoint: PathStr  # a refine/vq checkpoint directory, or a dense.pt file
+
+
+class StringTokenizer(Protocol):
+    name: str
+    kind: str
+    checkpoint_id: str
+    vocab_size: int
+    collapses: bool
+
+    def __call__(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]: ...
+
+    def timed(self, waveforms, seconds: Sequence[float] | None = None) -> list[Timed]: ...
+
+
+class PairAlignStrings:
+    kind, collapses = "pairalign", False
+
+    def __init__(self, tokenizer: Tokenizer, name: str = "pairalign") -> None:
+        if tokenizer.decoder is None:
+            raise ValueError(f"{tokenizer.checkpoint_id}: not a refine checkpoint (no decoder)")
+        self.tokenizer, self.name = tokenizer, name
+        self.checkpoint_id, self.vocab_size = tokenizer.checkpoint_id, tokenizer.vocab_size
+
+    def __call__(self, waveforms, seconds=None) -> list[list[int]]:
+        return self.tokenizer.pairalign_strings(waveforms, seconds)
+
+    def timed(self, waveforms, seconds=None) -> list[Timed]:
+        decoded = self.tokenizer.decode(waveforms, seconds)
+        span = self.tokenizer.timing_seconds
+        return [
+            (np.asarray(s, dtype=np.int64), (t.numpy().astype(np.float64).mean(axis=1) * span))
+            for s, t in zip(decoded.strings, decoded.timing, strict=True)
+        ]
+
+
+class VQStrings:
+    kind, collapses = "vq", True
+
+    def __init__(self, tokenizer: Tokenizer, name: str = "vq") -> None:
+        self.tokenizer, self.name = tokenizer, name
+        self.checkpoint_id, self.vocab_size = tokenizer.checkpoint_id, tokenizer.vocab_size
+
+    def __call__(self, waveforms, seconds=None) -> list[list[int]]:
+        return self.tokenizer.vq_strings(waveforms, seconds)
+
+    def timed(self, waveforms, seconds=None) -> list[Timed]:
+        """Each run's code, at the centre of its frames."""
+        frame = self.tokenizer.config.frame_seconds
+        out = []
+        for codes in self.tokenizer.frame_codes(waveforms, seconds):
+            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
+            ends = np.r_[starts[1:], len(codes)] if len(codes) else []
+            out.append((codes[starts].astype(np.int64), (np.asarray(starts) + ends) / 2 * frame))
+        return out
+
+
+def load_tokenizer(spec: TokenizerSpec, device: str = "cpu") -> StringTokenizer:
+    if spec.kind == "dense":
+        from pairalign.tokenizing.dense import DenseTokenizer
+
+        dense = DenseTokenizer.load(spec.checkpoint, device=device)
+        dense.name = spec.name
+        return dense
+    if spec.kind not in KINDS:
+        raise ValueError(f"tokenizer {spec.name!r}: kind {spec.kind!r} is not one of {KINDS}")
+    tokenizer = Tokenizer.from_checkpoint(spec.checkpoint, device=device)
+    if spec.kind == "pairalign":
+        return PairAlignStrings(tokenizer, spec.name)
+    return VQStrings(tokenizer, spec.name)

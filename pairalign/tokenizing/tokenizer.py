@@ -1,0 +1,107 @@
+"""`Tokenizer`: load a checkpoint, call it on waveforms, get token strings.
+
+    tok = Tokenizer.from_checkpoint("runs/refine-tiny/checkpoint_...")
+    strings = tok(waveform)             # (N,) or (B, N) float at 16 kHz -> list of token lists
+    tok.vq_strings(waveform)            # the VQ baseline of the same checkpoint
+
+A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes); a stage-2 checkpoint gives
+PairAlign strings (greedy, KV-cached decoding bounded by duration x target rate x slack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.vq_model import TokenizerModel
+from pairalign.tokenizing.decoding import Decoded, greedy_decode, max_lengths
+from pairalign.tokenizing.strings import collapse_runs
+
+
+class Tokenizer:
+    def __init__(self, model: TokenizerModel, *, decoder=None, target_rate: float = 12.5,
+                 decode_slack: float = 1.5, timing_seconds: float = 3.0, checkpoint_id: str = "",
+                 device: str = "cpu") -> None:  # fmt: skip
+        self.model = model.to(device).eval()
+        self.decoder = decoder.to(device).eval() if decoder is not None else None
+        self.config = model.config
+        self.target_rate, self.decode_slack = target_rate, decode_slack
+        self.timing_seconds = timing_seconds  # timing-head fractions are of this many seconds
+        self.checkpoint_id = checkpoint_id
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str, device: str = "cpu") -> Tokenizer:
+        payload = load_checkpoint(path, map_location=device)
+        config = checkpoint_model_config(payload)
+        checkpoint_id = f"{path}@step{payload['step']}"
+        if payload["stage"] != "refine":
+            model = TokenizerModel(config)
+            model.load_state_dict(payload["model"])
+            return cls(model, checkpoint_id=checkpoint_id, device=device)
+        from pairalign.models.pairalign_model import PairAlignModel
+
+        full = PairAlignModel(config)
+        full.load_state_dict(payload["model"])
+        decoding = payload.get("decoding", {})
+        return cls(full.tokenizer, decoder=full.decoder, checkpoint_id=checkpoint_id, device=device,
+                   target_rate=decoding.get("target_rate", 12.5),
+                   decode_slack=decoding.get("decode_slack", 1.5),
+                   timing_seconds=decoding.get("clip_seconds", 3.0))  # fmt: skip
+
+    @property
+    def kind(self) -> str:
+        return "pairalign" if self.decoder is not None else "vq"
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config.quantizer.codebook_size
+
+    def _encode(self, waveforms, seconds):
+        wave = torch.from_numpy(np.array(waveforms, dtype=np.float32)).to(self.device)  # a copy
+        if wave.ndim == 1:
+            wave = wave[None]
+        if seconds is None:
+            secs = torch.full((len(wave),), wave.shape[1] / self.config.sample_rate)
+        else:
+            secs = torch.as_tensor(seconds, dtype=torch.float32)
+        return self.model(wave, secs), secs
+
+    @torch.no_grad()
+    def frame_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
+        """Per-frame codes of each waveform, trimmed to its real audio.  # [(T_i,)]"""
+        encoded, _ = self._encode(waveforms, seconds)
+        codes = encoded.quantized.codes.cpu().numpy()
+        mask = encoded.mask.cpu().numpy()
+        return [row[m] for row, m in zip(codes, mask, strict=True)]
+
+    def vq_strings(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]:
+        return [collapse_runs(codes) for codes in self.frame_codes(waveforms, seconds)]
+
+    @torch.no_grad()
+    def decode(
+        self, waveforms, seconds: Sequence[float] | None = None, *, use_cache: bool = True
+    ) -> Decoded:
+        """PairAlign strings with per-token (start, end) timing as fractions of `timing_seconds`."""
+        if self.decoder is None:
+            raise ValueError(
+                f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder; use vq_strings"
+            )
+        encoded, secs = self._encode(waveforms, seconds)
+        budget = max_lengths(secs, self.target_rate, self.decode_slack, self.decoder.config.max_len)
+        return greedy_decode(
+            self.decoder, encoded.frames, encoded.mask, budget, use_cache=use_cache
+        )
+
+    def pairalign_strings(
+        self, waveforms, seconds: Sequence[float] | None = None
+    ) -> list[list[int]]:
+        return self.decode(waveforms, seconds).strings
+
+    def __call__(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]:
+        if self.decoder is None:
+            return self.vq_strings(waveforms, seconds)
+        return self.pairalign_strings(waveforms, seconds)

@@ -1,0 +1,94 @@
+"""Tokenize clips of any length: short clips whole, long ones by overlapping windows, stitched.
+
+Stitching: a clip longer than `window` seconds is cut into windows of exactly `window` seconds
+whose starts are `window - overlap` apart (the last window ends at the clip's end). Each window
+owns the time from the middle of its overlap with the previous window to the middle of its
+overlap with the next, so every instant belongs to exactly one window; a token is kept from the
+window that owns its centre time, and the windows' kept tokens are joined window after window,
+each in the order it was emitted (a decoder's timing estimates need not increase monotonically, so
+time only decides ownership, never order). A token whose estimated centre falls on the wrong side
+of a boundary can be kept twice or not at all; the 1 s overlap keeps that to the cut's edges. Tokenizers whose
+strings collapse repeats (VQ) collapse the joined string again, which merges a run cut by a
+boundary.
+
+Every piece is zero-padded to the window length (longer clips are windowed, so none is longer),
+as training pads views to its clip length: the encoder normalises and attends over its whole
+input, so a fixed padded length makes a clip's string independent of the batch it is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from pairalign.tokenizing.kinds import StringTokenizer
+from pairalign.tokenizing.strings import collapse_runs
+
+
+@dataclass(frozen=True)
+class Piece:
+    clip: int  # index of the clip it comes from
+    start: int  # first sample
+    stop: int  # one past the last sample
+    owns_from: float  # seconds (clip time) this window owns: [owns_from, owns_to)
+    owns_to: float
+
+
+def cut(
+    num_samples: int, sample_rate: int, window: float, overlap: float, clip: int = 0
+) -> list[Piece]:
+    """The windows of one clip; a clip no longer than `window` is a single piece."""
+    size = round(window * sample_rate)
+    if num_samples <= size:
+        return [Piece(clip, 0, num_samples, 0.0, float("inf"))]
+    check_windows(window, overlap, sample_rate)
+    hop = size - round(overlap * sample_rate)
+    starts = [*range(0, num_samples - size, hop), num_samples - size]
+    middles = [(nxt + prev + size) / 2 / sample_rate for prev, nxt in pairwise(starts)]
+    bounds = [0.0, *middles, float("inf")]  # a boundary in the middle of each overlap
+    return [Piece(clip, s, s + size, bounds[i], bounds[i + 1]) for i, s in enumerate(starts)]
+
+
+def check_windows(window: float, overlap: float, sample_rate: int) -> None:
+    """Refuse a window/overlap pair that cannot step through a clip."""
+    if (
+        window <= 0
+        or overlap < 0
+        or round(window * sample_rate) - round(overlap * sample_rate) < 1
+    ):
+        raise ValueError(f"window {window} s and overlap {overlap} s: need 0 <= overlap < window")
+
+
+def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, *,
+                   window: float = 3.0, overlap: float = 1.0, batch_size: int = 32) -> list[list[int]]:  # fmt: skip
+    """Token strings of 1-D waveforms of any length (see the module docstring)."""
+    pieces = [p for i, x in enumerate(audio) for p in cut(len(x), sample_rate, window, overlap, i)]
+    if all(p.owns_to == float("inf") for p in pieces):  # no clip needs stitching
+        return _batched(tokenizer, audio, sample_rate, window, batch_size, timed=False)
+    timed = _batched(tokenizer, [audio[p.clip][p.start : p.stop] for p in pieces], sample_rate,
+                     window, batch_size, timed=True)  # fmt: skip
+    strings: list[list[int]] = [[] for _ in audio]
+    for piece, (tokens, centres) in zip(
+        pieces, timed, strict=True
+    ):  # a clip's pieces in time order
+        at = piece.start / sample_rate + centres
+        strings[piece.clip] += tokens[(at >= piece.owns_from) & (at < piece.owns_to)].tolist()
+    return [collapse_runs(s) for s in strings] if tokenizer.collapses else strings
+
+
+def _batched(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, window: float,
+             batch_size: int, *, timed: bool) -> list:  # fmt: skip
+    width = max([round(window * sample_rate), *(len(x) for x in audio)])
+    out: list = [None] * len(audio)
+    for i in range(0, len(audio), batch_size):
+        idx = range(i, min(i + batch_size, len(audio)))
+        padded = np.zeros((len(idx), width), np.float32)
+        for row, j in enumerate(idx):
+            padded[row, : len(audio[j])] = audio[j]
+        seconds = [max(len(audio[j]), 1) / sample_rate for j in idx]
+        results = tokenizer.timed(padded, seconds) if timed else tokenizer(padded, seconds)
+        for j, result in zip(idx, results, strict=True):
+            out[j] = result
+    return out
