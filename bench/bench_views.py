@@ -51,7 +51,7 @@ def bench_core(rows: list[dict], views: ViewConfig) -> float:
 def bench_ray(manifest, views: ViewConfig, cores: int) -> float:
     import ray
 
-    from workflows.paired_views import build_paired_views, iter_pair_batches
+    from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
 
     ray.init(
         num_cpus=cores, object_store_memory=1 << 30, include_dashboard=False, log_to_driver=False
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--all-on", action="store_true")
     args = parser.parse_args()
     if not os.path.exists(os.path.join(args.corpus, "manifest.parquet")):
-        from workflows.prepare import main as prepare
+        from pairalign.jobs.corpus import main as prepare
 
         prepare([f"out_dir={args.corpus}"])
     manifest = read_manifest(os.path.join(args.corpus, "manifest.parquet"))

@@ -50,7 +50,7 @@ def model_throughput(size: str, batch: int, steps: int) -> float:
 def run_throughput(storage: str, name: str) -> float:
     import mlflow
 
-    from workflows.training import find_mlflow_run
+    from pairalign.jobs.tracking import find_mlflow_run
 
     run_id = find_mlflow_run(f"sqlite:///{os.path.abspath(storage)}/mlflow.db", name)
     if run_id is None:

@@ -6,10 +6,10 @@ the evaluation suite's comparison table.
     python workflows/demo.py                    # the same, with an existing environment
     python workflows/demo.py prepare.corpus.train_sentences=20 max_batches=5
 
-Stages: corpus preparation (`workflows/prepare.py`), the paired-view pipeline on Ray Data
-(`workflows/paired_views.py`), `workflows/vq.py` and `workflows/refine.py` with few steps (set
-vq_steps or refine_steps to 0 to stop after the views), `workflows/dense.py` (k-means
-baselines), `workflows/tokenize_archive.py` and `workflows/evaluate.py`. It prints what each stage did; the
+Stages: corpus preparation (`pairalign/jobs/corpus.py`), the paired-view pipeline on Ray Data
+(`pairalign/jobs/paired_views.py`), stage 1 and stage 2 with few steps (set vq_steps or
+refine_steps to 0 to stop after the views), the dense k-means baselines
+(`pairalign/jobs/dense_grid.py`), and the evaluation suite (`pairalign/jobs/evaluation_suite.py`). It prints what each stage did; the
 full-length runs and their figures are in BENCHMARKS.md.
 """
 
@@ -19,87 +19,17 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import soundfile as sf
-
-from pairalign.config import PathStr, to_dict
-from pairalign.data.storage import join, url_to_fs
-from pairalign.data.views import ViewConfig
+from pairalign.config import to_dict
+from pairalign.jobs.checkpoints import latest_checkpoint
+from pairalign.jobs.corpus import prepare
+from pairalign.jobs.demo import DemoConfig, compare_tokenizers, print_views, stream_views
+from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init
+from pairalign.jobs.refine_stage import train_fn as refine_train_fn
+from pairalign.jobs.training import run_stage
+from pairalign.jobs.vq_stage import VQStageConfig
+from pairalign.jobs.vq_stage import train_fn as vq_train_fn
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.paired_views import (
-    PipelineConfig,
-    build_paired_views,
-    iter_pair_batches,
-    read_rejects,
-)
-from workflows.prepare import PrepareConfig, prepare
-
-
-@dataclass(frozen=True)
-class DemoConfig:
-    out_dir: PathStr = "runs/demo"
-    seed: int = 0
-    prepare: PrepareConfig = field(default_factory=PrepareConfig)
-    views: ViewConfig = field(default_factory=ViewConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    split: str = "train"
-    batch_size: int = 32
-    max_batches: int = 0  # 0: the whole split, one epoch
-    examples: int = 3  # pairs written as WAV files to listen to
-    vq_steps: int = 60  # a short stage 1 (0: skip the training stages)
-    refine_steps: int = 60  # a short stage 2
-    eval_clips: int = 200  # test clips tokenized and evaluated (every voice of the first sentences)
-    dense_ks: tuple[int, ...] = (8, 64)  # the dense k-means baselines trained for the comparison
-    dense_pools: tuple[int, ...] = (1, 8)  # 100 and 12.5 tokens per second
-
-
-def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
-    """One epoch of paired views through `iter_torch_batches`, as a trainer consumes them."""
-    rejects_dir = join(config.out_dir, "rejects")
-    fs, path = url_to_fs(rejects_dir)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)  # rejects of an earlier run are not this run's
-    part = manifest.filter(pc.equal(manifest["split"], config.split))
-    ds = build_paired_views(part, config.views, rejects_dir=rejects_dir, pipeline=config.pipeline)
-    start, pairs, timed, warps = time.perf_counter(), 0, 0, []
-    for i, batch in enumerate(iter_pair_batches(ds, batch_size=config.batch_size)):
-        pairs += len(batch["view_a"])
-        warps.append(batch["warp_a"].numpy())
-        if i == 0:
-            _write_examples(batch, config)
-            start = time.perf_counter()  # time from the first batch on, once workers are warm
-        else:
-            timed += len(batch["view_a"])
-        if config.max_batches and i + 1 >= config.max_batches:
-            break
-    seconds = time.perf_counter() - start
-    rejects = read_rejects(rejects_dir)
-    return {
-        "views/clips_in": len(part),
-        "views/complete": float(not config.max_batches or pairs + len(rejects) == len(part)),
-        "views/pairs_out": pairs,
-        "views/rejects": len(rejects),
-        # a rate over a few prefetched batches measures nothing: full epochs only
-        "views/pairs_per_second": timed / seconds
-        if timed and not config.max_batches
-        else float("nan"),
-        "views/wall_seconds": seconds,
-        "views/warp_min": float(np.concatenate(warps).min()),
-        "views/warp_max": float(np.concatenate(warps).max()),
-    }
-
-
-def _write_examples(batch: dict, config: DemoConfig) -> None:
-    fs, root = url_to_fs(join(config.out_dir, "examples"))
-    fs.makedirs(root, exist_ok=True)
-    for i in range(min(config.examples, len(batch["view_a"]))):
-        for view in ("view_a", "view_b"):
-            with fs.open(f"{root}/pair{i}_{view}.wav", "wb") as f:
-                sf.write(f, batch[view][i].numpy(), config.views.sample_rate, format="WAV")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -110,21 +40,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     init_ray(num_cpus=config.prepare.num_cpus or None)
     manifest = prepare(config.prepare)
     results = stream_views(config, manifest)
-    print("\n== pairalign demo ==")
-    print(f"corpus     {config.prepare.out_dir}: {len(manifest)} utterances")
-    rate = results["views/pairs_per_second"]
-    rate_text = f"at {rate:.1f} pairs/s" if rate == rate else "(rate: full epochs only)"
-    print(
-        f"views      {results['views/pairs_out']} pairs of {config.views.clip_seconds:.1f} s from "
-        f"split '{config.split}' {rate_text}, "
-        f"{results['views/rejects']} rejects, warp {results['views/warp_min']:.2f}-{results['views/warp_max']:.2f}"
-    )
-    if results["views/complete"]:
-        balanced = (
-            results["views/pairs_out"] + results["views/rejects"] == results["views/clips_in"]
-        )
-        print(f"check      clips in {results['views/clips_in']} = pairs out + rejects: {balanced}")
-    print(f"examples   {join(config.out_dir, 'examples')}/pair*_view_[ab].wav")
+    print_views(config, manifest, results)
     if config.vq_steps and config.refine_steps:
         checkpoint = train_short(config)
         results |= compare_tokenizers(config, checkpoint, manifest)
@@ -133,45 +49,29 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
 def train_short(config: DemoConfig) -> str:
     """A short stage 1 then stage 2 on the same corpus; returns the stage-2 checkpoint."""
-    from workflows import refine, vq
-    from workflows.training import latest_checkpoint
-
     storage = os.path.abspath(config.out_dir)
     common = [f"storage_path={storage}", f"corpus.builtin_dir={config.prepare.out_dir}",
               "eval_clips=40", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
-    vq.main([*common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
-             f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
-    _, stage1 = latest_checkpoint(storage, f"demo-vq-{stamp}")
+    vq = parse_args(VQStageConfig, "vq.yaml", [
+        *common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
+        f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
+    seed_everything(vq.seed)
+    run_stage("vq", vq, vq_train_fn)
+    _, stage1 = latest_checkpoint(storage, vq.name)
     half = config.refine_steps // 2
-    refine.main([*common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
-                 f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
-                 f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
-    return latest_checkpoint(storage, f"demo-refine-{stamp}")[1]
-
-
-def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) -> dict[str, float]:
-    """Dense baselines, then PairAlign, VQ and dense tokenized and measured side by side."""
-    from workflows.corpus import CorpusConfig
-    from workflows.dense import DenseGridConfig, train_dense_grid
-    from workflows.evaluate import EvaluateConfig, evaluate
-
-    storage = os.path.abspath(config.out_dir)
-    corpus = CorpusConfig(builtin_dir=config.prepare.out_dir)
-    dense_dir = join(storage, "dense")
-    train_dense_grid(DenseGridConfig(out_dir=dense_dir, seed=config.seed, corpus=corpus,
-                                     ks=config.dense_ks, pools=config.dense_pools), manifest)  # fmt: skip
-    name = os.path.basename(os.path.dirname(checkpoint))  # the refine run's name
-    print(f"\n== {config.eval_clips} test clips after {config.vq_steps} + {config.refine_steps} "
-          "training steps (full-length runs: BENCHMARKS.md) ==")  # fmt: skip
-    figures = evaluate(EvaluateConfig(name=f"eval-{name}", out_dir=join(storage, "eval", name),
-                                      storage_path=storage, seed=config.seed, corpus=corpus,
-                                      max_clips=config.eval_clips, checkpoint=checkpoint,
-                                      dense_dir=dense_dir, views=config.views), manifest)  # fmt: skip
-    print(f"PairAlign uses {100 * figures['compare/token_reduction_vs_vq']:.0f}% fewer tokens than VQ; "
-          f"MAP {figures['pairalign/map']:.3f} (VQ {figures['vq/map']:.3f}, best dense at up to 1.5x "
-          f"its rate {figures.get('compare/best_dense_map_at_rate', float('nan')):.3f})")  # fmt: skip
-    return figures
+    refine = parse_args(RefineConfig, "refine.yaml", [
+        *common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
+        f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
+        f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
+    seed_everything(refine.seed)
+    init = resolve_init(refine)
+    extra = {
+        "model_config": to_dict(refine_model_config(init, refine.decoder)),
+        "init_checkpoint": init,
+    }
+    run_stage("refine", refine, refine_train_fn, extra)
+    return latest_checkpoint(storage, refine.name)[1]
 
 
 if __name__ == "__main__":

@@ -13,125 +13,20 @@ A rerun with the same config skips utterances already on disk.
 from __future__ import annotations
 
 import json
-import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import ray
 
-from pairalign.config import PathStr, to_dict
-from pairalign.data.corpora.builtin import (
-    BuiltinCorpusConfig,
-    MapFn,
-    UtteranceSpec,
-    synthesize_corpus,
-    thread_map,
-)
-from pairalign.progress import Throttle, progress_line
+from pairalign.config import to_dict
+from pairalign.jobs.corpus import PrepareConfig, prepare, summarize
 from workflows.cli import init_ray, parse_args, setup_logging
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    out_dir: PathStr = "data/builtin"  # local path or s3:// URL
-    corpus: BuiltinCorpusConfig = field(default_factory=BuiltinCorpusConfig)
-    use_ray: bool = True  # False: render with a thread pool of corpus.workers threads
-    num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores
-    chunk_size: int = 20  # utterances per Ray task
-    threads_per_task: int = 2  # render threads inside a task (overlap espeak-ng start-up)
-
-
-@ray.remote(num_cpus=1)
-def _render_chunk(
-    fn: Callable[[UtteranceSpec], bytes], specs: list[UtteranceSpec], threads: int
-) -> list[bytes]:
-    # A few threads per task keep the core busy while an espeak-ng subprocess is starting.
-    return list(thread_map(threads)(fn, specs))
-
-
-def ray_map(chunk_size: int, threads_per_task: int = 2) -> MapFn:
-    """A `map_fn` that renders chunks of utterances as Ray tasks and yields results in order."""
-
-    def map_fn(
-        fn: Callable[[UtteranceSpec], bytes], specs: Sequence[UtteranceSpec]
-    ) -> Iterator[bytes]:
-        fn_ref = ray.put(fn)
-        refs = [
-            _render_chunk.remote(fn_ref, list(specs[i : i + chunk_size]), threads_per_task)
-            for i in range(0, len(specs), chunk_size)
-        ]
-        for ref in refs:
-            yield from ray.get(ref)
-
-    return map_fn
-
-
-def summarize(table: pa.Table) -> dict[str, object]:
-    """Counts and seconds of audio per split."""
-    out: dict[str, object] = {"utterances": table.num_rows}
-    for split in ("train", "test"):
-        part = table.filter(pc.equal(table["split"], split))
-        out[f"{split}/utterances"] = part.num_rows
-        out[f"{split}/sentences"] = len(pc.unique(part["content_id"]))
-        out[f"{split}/voices"] = len(pc.unique(part["speaker"]))
-        out[f"{split}/seconds"] = round(pc.sum(part["duration"]).as_py() or 0.0, 1)
-    return out
-
-
-def _progress_logger(
-    log: logging.Logger, every_seconds: float = 10.0
-) -> Callable[[int, int], None]:
-    """A `progress(done, total)` that logs a line every `every_seconds` and at the end."""
-    throttle, first = Throttle(every_seconds), []
-
-    def progress(done: int, total: int) -> None:
-        if not first:  # the utterances already on disk from an earlier run
-            first.append(done)
-            if done:
-                log.info("built-in corpus: %d of %d utterances already on disk", done, total)
-            return
-        if throttle.ready(done, total):
-            rate = (done - first[0]) / max(throttle.elapsed, 1e-9)
-            log.info(progress_line("built-in corpus:", done=done, total=total, unit="utterances",
-                                   elapsed=throttle.elapsed, started_at=first[0],
-                                   figures={"utterances/s": rate}))  # fmt: skip
-
-    return progress
-
-
-def prepare(config: PrepareConfig) -> pa.Table:
-    """Synthesise the corpus of `config` (joining or starting Ray if `use_ray`), log a summary,
-    and return the manifest."""
-    log = setup_logging()
-    start = time.perf_counter()
-    map_fn = None
-    if config.use_ray:
-        init_ray(num_cpus=config.num_cpus or None)
-        map_fn = ray_map(config.chunk_size, config.threads_per_task)
-    log.info("built-in corpus: synthesising into %s with espeak-ng", config.out_dir)
-    table = synthesize_corpus(config.corpus, config.out_dir, map_fn=map_fn,
-                              progress=_progress_logger(log))  # fmt: skip
-    summary = summarize(table) | {
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "out_dir": config.out_dir,
-        "backend": "ray" if config.use_ray else "threads",
-    }
-    log.info(
-        "built-in corpus: %(utterances)d utterances; train %(train/sentences)d sentences x "
-        "%(train/voices)d voices, %(train/seconds).0f s of audio; test %(test/sentences)d "
-        "sentences x %(test/voices)d voices, %(test/seconds).0f s; %(wall_seconds).1f s wall "
-        "(%(backend)s) -> %(out_dir)s",
-        summary,
-    )
-    return table
 
 
 def main(argv: Sequence[str] | None = None) -> pa.Table:
     config = parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__)
     setup_logging().info("prepare config: %s", json.dumps(to_dict(config)))
+    if config.use_ray:
+        init_ray(num_cpus=config.num_cpus or None)
     table = prepare(config)
     print(json.dumps(summarize(table) | {"out_dir": config.out_dir}))
     return table

@@ -14,187 +14,25 @@ and VQ strings are measured side by side on the eval split.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import ray.train
-import ray.train.torch
-import torch
-
-from pairalign.config import PathStr, from_dict, to_dict
-from pairalign.data.storage import join, upload_dir
-from pairalign.evaluation.string_metrics import (
-    cross_view_consistency,
-    string_stats,
-    vocabulary_usage,
-)
-from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
-from pairalign.models.decoder import DecoderConfig
-from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.objectives.refine_step import EmaTeacher, RefineStep
-from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
-from pairalign.objectives.stage2 import Stage2Config
-from pairalign.tokenizing.decoding import greedy_decode, max_lengths
+from pairalign.config import to_dict
+from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init, train_fn
+from pairalign.jobs.training import run_stage
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
-from workflows.training import (
-    Session,
-    StageHooks,
-    StageRunConfig,
-    TrainConfig,
-    run_loop,
-    run_stage,
-    tracking_uri,
-)
-
-
-@dataclass(frozen=True)
-class RefineConfig(StageRunConfig):
-    name: str = "refine-tiny"
-    init_checkpoint: PathStr = ""  # a stage-1 checkpoint (directory or checkpoint.pt, or s3://)
-    init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
-    objective: Stage2Config = field(default_factory=Stage2Config)
-    stage1: Stage1Weights = field(default_factory=Stage1Weights)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(lr=1e-3, max_steps=500, checkpoint_every=100)
-    )
-
-
-def train_fn(config_dict: dict) -> None:
-    """The per-worker loop: paired views -> (EMA-teacher targets) -> stage-2 + stage-1 terms -> AdamW."""
-    config = from_dict(RefineConfig, config_dict["stage"])
-    model_config = from_dict(PairAlignConfig, config_dict["model_config"])
-    objective, clip_seconds = config.objective, config.views.clip_seconds
-    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=config.train,
-                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
-    torch.manual_seed(config.seed + session.rank)
-    model = PairAlignModel(model_config)
-    model.init_from_stage1(load_checkpoint(config_dict["init_checkpoint"])["model"])
-    teacher = EmaTeacher(model, objective.teacher_decay)
-    some_off = (
-        min(
-            objective.bypass,
-            objective.contrast,
-            objective.length,
-            objective.timing,
-            objective.stage1,
-        )
-        <= 0
-    )
-    ddp = ray.train.torch.prepare_model(RefineStep(model, objective, config.stage1, clip_seconds),
-                                        parallel_strategy_kwargs={"find_unused_parameters": some_off})  # fmt: skip
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
-    )
-    step, payload = session.restore(model, optimizer)
-    if "teacher" in payload:
-        teacher.model.load_state_dict(payload["teacher"])
-    teacher.model.to(ray.train.torch.get_device())
-    generator = torch.Generator().manual_seed(config.seed * 1000 + session.rank * 100 + step)
-
-    def losses(batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        share = teacher_share(step, objective)
-        use = (torch.rand(len(batch["source_seconds"]), generator=generator) < share).tolist()
-        if not any(use):
-            return ddp(batch)
-        return ddp(batch, teacher.targets(batch, objective, clip_seconds), use)
-
-    hooks = StageHooks(
-        losses=losses,
-        after_step=lambda: teacher.update(model),
-        report_metrics=lambda batch: batch_string_metrics(model, batch, objective),
-        checkpoint_extra=lambda: {
-            "teacher": teacher.model.state_dict(),
-            "decoding": decoding(objective, config.views.clip_seconds),
-        },
-        progress={"tokens/s": "strings/token_rate", "consistency": "strings/consistency"},
-    )
-    run_loop(config, session, model, optimizer, hooks, step)
-
-
-def teacher_share(step: int, objective: Stage2Config) -> float:
-    """Fraction of targets from the EMA teacher: 0 until teacher_start, then a linear ramp to 1."""
-    if step < objective.teacher_start:
-        return 0.0
-    return min(1.0, (step - objective.teacher_start + 1) / max(1, objective.teacher_ramp))
-
-
-def decoding(objective: Stage2Config, clip_seconds: float) -> dict[str, float]:
-    """What decoding needs besides the weights; timing-head fractions are of `clip_seconds`."""
-    return {"target_rate": objective.target_rate, "decode_slack": objective.decode_slack,
-            "clip_seconds": clip_seconds}  # fmt: skip
-
-
-@torch.no_grad()
-def batch_string_metrics(model: PairAlignModel, batch, objective: Stage2Config) -> dict[str, float]:
-    """Greedy strings of both views of this batch: rate, length, consistency, usage, distinctness."""
-    was_training = model.training
-    model.eval()
-    seconds = stacked_seconds(batch)
-    encoded = model(stacked_views(batch), seconds)
-    budget = max_lengths(
-        seconds, objective.target_rate, objective.decode_slack, model.decoder.config.max_len
-    )
-    strings = greedy_decode(model.decoder, encoded.frames, encoded.mask, budget).strings
-    model.train(was_training)
-    n = len(batch["source_seconds"])
-    stats = string_stats(strings, seconds.tolist(), "strings")
-    return {
-        **{
-            k: stats[k]
-            for k in (
-                "strings/token_rate",
-                "strings/mean_length",
-                "strings/length_std",
-                "strings/distinct_rate",
-            )
-        },
-        **cross_view_consistency(strings[:n], strings[n:], "strings"),
-        "strings/vocab_used": vocabulary_usage(strings, model.vocab.codes, "s")["s/vocab_used"],
-    }
-
-
-def resolve_init(config: RefineConfig) -> str:
-    """The stage-1 checkpoint to start from: a path, or downloaded from an MLflow run."""
-    if config.init_checkpoint:
-        return config.init_checkpoint
-    if not config.init_mlflow_run_id:
-        raise ValueError(
-            "set init_checkpoint=<stage-1 checkpoint> or init_mlflow_run_id=<vq run id>"
-        )
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri(config.tracking, config.storage_path))
-    # MLflow downloads to local disk only; the workers read the copy under storage_path.
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id,
-                                                    artifact_path="checkpoint", dst_path=tmp)  # fmt: skip
-        return upload_dir(local, join(config.storage_path, config.name, "init", "checkpoint"))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(RefineConfig, "refine.yaml", argv, description=__doc__)
-    setup_logging()
+    log = setup_logging()
     seed_everything(config.seed)
     init_ray()
     init = resolve_init(config)
-    stage1 = load_checkpoint(init)
-    if stage1["stage"] != "vq":
-        raise ValueError(
-            f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
-        )
-    model_config = PairAlignConfig(
-        tokenizer=checkpoint_model_config(stage1), decoder=config.decoder
-    )
-    setup_logging().info("refine: starting from %s", init)
-    return run_stage(
-        "refine", config, train_fn, {"model_config": to_dict(model_config), "init_checkpoint": init}
-    )
+    model_config = refine_model_config(init, config.decoder)
+    log.info("refine: starting from %s", init)
+    extra = {"model_config": to_dict(model_config), "init_checkpoint": init}
+    return run_stage("refine", config, train_fn, extra)
 
 
 if __name__ == "__main__":
-    # Run from the importable module, so Ray pickles `train_fn` and configs by reference.
-    from workflows import refine
-
-    refine.main()
+    main()

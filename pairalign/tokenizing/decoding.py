@@ -13,7 +13,9 @@ from pairalign.models.decoder import LayerCache, TokenDecoder
 @dataclass
 class Decoded:
     strings: list[list[int]]  # codes only, BOS/EOS stripped
-    timing: list[torch.Tensor]  # (L_i, 2) (start, end) per token, fractions of the training clip length
+    timing: list[
+        torch.Tensor
+    ]  # (L_i, 2) (start, end) per token, fractions of the training clip length
     ended: torch.Tensor  # (B,) True where EOS was emitted before the length cap
 
 

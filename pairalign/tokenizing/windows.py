@@ -53,11 +53,7 @@ def cut(
 
 def check_windows(window: float, overlap: float, sample_rate: int) -> None:
     """Refuse a window/overlap pair that cannot step through a clip."""
-    if (
-        window <= 0
-        or overlap < 0
-        or round(window * sample_rate) - round(overlap * sample_rate) < 1
-    ):
+    if window <= 0 or overlap < 0 or round(window * sample_rate) - round(overlap * sample_rate) < 1:
         raise ValueError(f"window {window} s and overlap {overlap} s: need 0 <= overlap < window")
 
 

@@ -13,13 +13,13 @@ import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.data.manifest import read_manifest
+from pairalign.jobs.checkpoints import latest_checkpoint
+from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.tuning import SweepConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.archive import read_archive, read_info
 from workflows import evaluate, refine, tokenize_archive
 from workflows.cli import parse_args
-from workflows.prepare import PrepareConfig, prepare
-from workflows.training import latest_checkpoint
-from workflows.tune import SweepConfig
 
 VQ, REFINE = "runs/vq-tiny/checkpoint_0", "runs/refine-tiny/checkpoint_0"
 

@@ -8,8 +8,8 @@ import math
 import mlflow
 import pytest
 
+from pairalign.jobs.tracking import RUN_NAME_TAG
 from workflows import compare
-from workflows.training import RUN_NAME_TAG
 
 RATE, MAP, CONSISTENCY, SCORE = (
     "best/dev/pairalign/token_rate",

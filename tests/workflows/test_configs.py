@@ -6,16 +6,16 @@ import pytest
 
 from pairalign.config import ConfigError, from_dict
 from pairalign.data.views import ViewConfig
+from pairalign.jobs.comparison import CompareConfig
+from pairalign.jobs.corpus import PrepareConfig
+from pairalign.jobs.demo import DemoConfig
+from pairalign.jobs.dense_grid import DenseGridConfig
+from pairalign.jobs.evaluation_suite import EvaluateConfig
+from pairalign.jobs.refine_stage import RefineConfig
+from pairalign.jobs.tokenize_job import TokenizeConfig
+from pairalign.jobs.tuning import SweepConfig
+from pairalign.jobs.vq_stage import VQStageConfig
 from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
-from workflows.compare import CompareConfig
-from workflows.demo import DemoConfig
-from workflows.dense import DenseGridConfig
-from workflows.evaluate import EvaluateConfig
-from workflows.prepare import PrepareConfig
-from workflows.refine import RefineConfig
-from workflows.tokenize_archive import TokenizeConfig
-from workflows.tune import SweepConfig
-from workflows.vq import VQStageConfig
 
 STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
           "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,

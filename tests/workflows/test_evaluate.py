@@ -10,11 +10,10 @@ import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.evaluation.retrieval import self_retrieval
+from pairalign.jobs.corpus import CorpusConfig, PrepareConfig, load_manifest, prepare
+from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
+from pairalign.jobs.evaluation_suite import main
 from pairalign.tokenizing.archive import read_archive
-from workflows.corpus import CorpusConfig, load_manifest
-from workflows.dense import DenseGridConfig, train_dense_grid
-from workflows.evaluate import main
-from workflows.prepare import PrepareConfig, prepare
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,17 @@ import pyarrow as pa
 import pytest
 import torch
 
+from pairalign.evaluation.heldout import (
+    HeldoutConfig,
+    HeldoutSet,
+    half_rows,
+    heldout_figures,
+    tokenize_clips,
+)
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from pairalign.tokenizing.tokenizer import Tokenizer
-from workflows.heldout import HeldoutConfig, HeldoutSet, half_rows, heldout_figures, tokenize_clips
 
 SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                     quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip

@@ -15,11 +15,11 @@ import mlflow
 import pytest
 import torch
 
+from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, TokenizerModel
-from workflows.prepare import PrepareConfig, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

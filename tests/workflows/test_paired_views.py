@@ -9,8 +9,9 @@ import s3fs
 import soundfile as sf
 
 from pairalign.data.manifest import manifest_table
+from pairalign.data.pair_batches import read_rejects
 from pairalign.data.views import ViewConfig
-from workflows.paired_views import build_paired_views, iter_pair_batches, read_rejects
+from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
 
 SR = 16_000
 
@@ -80,7 +81,7 @@ def test_same_seed_same_views_on_any_partitioning(ray_session, tmp_path):
     first = _collect(
         build_paired_views(manifest, ViewConfig(seed=3), rejects_dir=str(tmp_path / "r1"))
     )
-    from workflows.paired_views import PipelineConfig
+    from pairalign.jobs.paired_views import PipelineConfig
 
     other = build_paired_views(
         manifest,
@@ -131,8 +132,8 @@ def test_s3_manifest_and_audio_through_ray_workers(ray_session, s3_server, tmp_p
 @pytest.mark.parametrize("bad_key", ["views.nope=1", "views.noise.min_snr_db=loud"])
 def test_demo_config_rejects_bad_overrides(bad_key):
     from pairalign.config import ConfigError
+    from pairalign.jobs.demo import DemoConfig
     from workflows.cli import CONFIG_DIR, load_config
-    from workflows.demo import DemoConfig
 
     with pytest.raises(ConfigError, match=bad_key.split("=")[0].split(".")[-1]):
         load_config(DemoConfig, CONFIG_DIR / "demo.yaml", [bad_key])

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 
 from pairalign.data.manifest import read_manifest
+from pairalign.jobs.corpus import PrepareConfig
 from workflows.cli import CONFIG_DIR, load_config
-from workflows.prepare import PrepareConfig, main
+from workflows.prepare import main
 
 TINY = ["corpus.train_sentences=2", "corpus.test_sentences=1"]
 

@@ -1,6 +1,6 @@
 import logging
 
-from workflows.training import log_progress, quiet_ray_console
+from pairalign.jobs.training import log_progress, quiet_ray_console
 
 
 def test_one_progress_line_per_report(caplog):

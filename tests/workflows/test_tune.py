@@ -13,6 +13,9 @@ import torch
 from pairalign.config import flatten
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.evaluation.pareto import bounded_score
+from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.refine_stage import RefineConfig
+from pairalign.jobs.training import TrainConfig, lr_at
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
@@ -20,9 +23,6 @@ from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows import compare, tune
 from workflows.cli import CONFIG_DIR, load_config
-from workflows.prepare import PrepareConfig, prepare
-from workflows.refine import RefineConfig
-from workflows.training import TrainConfig, lr_at
 
 SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                     quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip

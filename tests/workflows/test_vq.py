@@ -19,12 +19,13 @@ import ray.train
 import torch
 
 from pairalign.config import to_dict
+from pairalign.jobs.checkpoints import latest_checkpoint, latest_step
+from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.tracking import find_mlflow_run
+from pairalign.jobs.vq_stage import VQStageConfig, main
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
-from workflows.prepare import PrepareConfig, prepare
-from workflows.training import find_mlflow_run, latest_checkpoint, latest_step
-from workflows.vq import VQStageConfig, main
 
 REPO = Path(__file__).resolve().parents[2]
 

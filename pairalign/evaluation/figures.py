@@ -21,8 +21,8 @@ from pairalign.evaluation.string_metrics import (
     string_stats,
     vocabulary_usage,
 )
+from pairalign.jobs.paired_views import build_paired_views
 from pairalign.tokenizing.tokenizer import Tokenizer
-from workflows.paired_views import build_paired_views
 
 EVAL_VIEW_SEED = 12345  # the views every evaluation compares (fixed, unlike training)
 

@@ -1,26 +1,15 @@
-"""Build the paired-view Ray Dataset that feeds training: manifest -> decode -> two views per clip.
-
-Decoding and augmentation run in `map_batches` tasks on CPU workers. A clip that cannot be decoded
-is written to a rejects table (utterance id, path, reason) under `rejects_dir` and left out of the
-stream, so `rows in = rows out + rejects` always holds. Used by the demo and the training stages:
-
-    ds = build_paired_views(manifest, views, rejects_dir="runs/x/rejects", epoch=0)
-    for batch in iter_pair_batches(ds, batch_size=32):
-        batch["view_a"]  # (B, N) float32 tensor
-"""
+"""Paired-view batches from manifest rows, as the training pipeline and the evaluation make them:
+each row decoded and turned into two views (`pairalign.data.views.make_views`, random draws from
+(seed, epoch, utterance id)); rows that fail to decode go to a rejects table instead."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import ray
-import ray.data
 
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.storage import join, url_to_fs
@@ -34,52 +23,10 @@ REJECTS_SCHEMA = pa.schema(
         pa.field("epoch", pa.int64()),
     ]
 )
+
+
 # Columns that go to the trainer as tensors; ids stay available on the dataset itself.
 TENSOR_COLUMNS = ("view_a", "view_b", "warp_a", "shift_a", "warp_b", "shift_b", "source_seconds")
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """How the Ray Data stage is run."""
-
-    batch_size: int = 32  # clips per map_batches call
-    num_cpus_per_task: float = 1.0
-    concurrency: int | None = None  # max parallel map tasks (None: as many as CPUs allow)
-
-
-def build_paired_views(
-    manifest: pa.Table,
-    views: ViewConfig,
-    *,
-    rejects_dir: str,
-    epoch: int = 0,
-    epochs: int = 1,
-    pipeline: PipelineConfig | None = None,
-) -> ray.data.Dataset:
-    """A lazy dataset of paired views for `epochs` passes over the manifest, starting at `epoch`.
-
-    Epoch e > 0 visits the rows in an order shuffled by (views.seed, e) and makes new views; its
-    columns are `TENSOR_COLUMNS` plus ids and labels.
-    """
-    pipeline = pipeline or PipelineConfig()
-    step = max(1, pipeline.batch_size * 4)
-    blocks = []
-    for e in range(epoch, epoch + epochs):
-        order = np.arange(len(manifest))
-        if e > 0:
-            np.random.default_rng([views.seed, e]).shuffle(order)
-        part = manifest.take(order).append_column("epoch", pa.array(np.full(len(order), e)))
-        # Many small blocks, so map tasks run in parallel and stream instead of one big task.
-        blocks += [part.slice(i, step) for i in range(0, len(part), step)]
-    ds = ray.data.from_arrow(blocks or [manifest])
-    return ds.map_batches(
-        make_pair_batch,
-        fn_kwargs={"views": views, "rejects_dir": rejects_dir},
-        batch_size=pipeline.batch_size,
-        batch_format="pyarrow",
-        num_cpus=pipeline.num_cpus_per_task,
-        concurrency=pipeline.concurrency,
-    )
 
 
 def make_pair_batch(
@@ -153,15 +100,6 @@ def read_rejects(rejects_dir: str) -> pa.Table:
         with fs.open(file, "rb") as f:
             tables.append(pq.read_table(f, schema=REJECTS_SCHEMA))
     return pa.concat_tables(tables) if tables else REJECTS_SCHEMA.empty_table()
-
-
-def iter_pair_batches(
-    ds: ray.data.Dataset, *, batch_size: int, device: str = "cpu", drop_last: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Stream `TENSOR_COLUMNS` as torch tensors (the shape training consumes)."""
-    return ds.select_columns(list(TENSOR_COLUMNS)).iter_torch_batches(
-        batch_size=batch_size, device=device, drop_last=drop_last
-    )
 
 
 def _single_thread() -> None:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.views import ViewConfig
+from pairalign.evaluation.figures import EVAL_VIEW_SEED, tokenize_clips, view_batches
 from pairalign.evaluation.retrieval import self_retrieval
 from pairalign.evaluation.string_metrics import (
     content_distinctness,
@@ -36,7 +37,6 @@ from pairalign.evaluation.string_metrics import (
 )
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.tokenizer import Tokenizer
-from workflows.string_eval import EVAL_VIEW_SEED, tokenize_clips, view_batches
 
 Half = Literal["dev", "test"]
 

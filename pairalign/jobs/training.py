@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,13 +36,22 @@ from ray.train import (
 )
 from ray.train.torch import TorchTrainer
 
-from pairalign.config import ConfigError, PathStr, flatten, to_dict
+from pairalign.config import ConfigError, PathStr, to_dict
+from pairalign.data.pair_batches import TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
+from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
+from pairalign.jobs.corpus import CorpusConfig
+from pairalign.jobs.paired_views import PipelineConfig, build_paired_views
+from pairalign.jobs.tracking import (
+    REMOTE_TRACKING_ERROR,
+    TrackingConfig,
+    end_mlflow_run,
+    mlflow_run,
+    tracking_uri,
+)
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.progress import progress_line
-from workflows.corpus import CorpusConfig
-from workflows.paired_views import TENSOR_COLUMNS, PipelineConfig, build_paired_views
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,6 @@ class TrainConfig:
     keep_checkpoints: int = 2
     max_failures: int = 2
     shuffle_buffer: int = 64  # local shuffle of pairs before batching (0: off)
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    tracking_uri: str = ""  # "" -> sqlite:///<storage_path>/mlflow.db
-    experiment: str = "pairalign"
 
 
 @dataclass(frozen=True)
@@ -90,88 +92,12 @@ class StageRunConfig:
             raise ConfigError(REMOTE_TRACKING_ERROR.format(storage_path=self.storage_path))
 
 
-REMOTE_TRACKING_ERROR = (
-    "storage_path={storage_path} is remote, and MLflow's default store "
-    "(sqlite:///<storage_path>/mlflow.db) must be a local file: set tracking.tracking_uri, e.g. "
-    "tracking.tracking_uri=http://<mlflow server>:5000 (or sqlite:////<absolute local path>/mlflow.db "
-    "on a single machine); run artifacts then go to <storage_path>/mlartifacts"
-)
-
-
 def lr_at(step: int, train: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak."""
     if step < train.warmup_steps:
         return train.lr * (step + 1) / train.warmup_steps
     progress = min(1.0, (step - train.warmup_steps) / max(1, train.max_steps - train.warmup_steps))
     return train.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
-    if tracking.tracking_uri:
-        return tracking.tracking_uri
-    if is_remote(storage_path):
-        raise ValueError(REMOTE_TRACKING_ERROR.format(storage_path=storage_path))
-    return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
-
-
-RUN_NAME_TAG = "pairalign.run_name"
-
-
-def find_mlflow_run(uri: str, name: str, experiment: str = "pairalign") -> str | None:
-    """The id of the MLflow run of Ray run `name`, or None."""
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list",
-                              filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'")  # fmt: skip
-    return runs[0].info.run_id if runs else None
-
-
-def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any, *,
-               resume: bool = True) -> str:  # fmt: skip
-    """The MLflow run of Ray run `name` (created once, found again on resume unless `resume` is
-    False: then always a new run); params and config.json logged when it is created."""
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
-    client = mlflow.MlflowClient()
-    experiment = client.get_experiment_by_name(tracking.experiment)
-    if experiment is None:  # artifacts (config.json, the final checkpoint) next to the checkpoints
-        artifacts = join(storage_path, "mlartifacts")
-        if not is_remote(artifacts):
-            artifacts = f"file://{os.path.abspath(artifacts)}"
-        experiment_id = client.create_experiment(tracking.experiment, artifact_location=artifacts)
-    else:
-        experiment_id = experiment.experiment_id
-        local = urlparse(experiment.artifact_location).scheme in ("", "file")
-        if is_remote(storage_path) and local:
-            raise ValueError(
-                f"MLflow experiment {tracking.experiment!r} keeps its artifacts on one machine's disk "
-                f"({experiment.artifact_location}); for storage_path={storage_path} use a new "
-                f"tracking.experiment, whose artifacts will go to {join(storage_path, 'mlartifacts')}"
-            )
-    found = resume and client.search_runs(
-        [experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1
-    )
-    if found:
-        return found[0].info.run_id
-    run = client.create_run(experiment_id, run_name=name, tags={RUN_NAME_TAG: name})
-    params = {k: str(v)[:500] for k, v in flatten(config).items()}
-    keys = sorted(params)
-    for i in range(0, len(keys), 100):
-        client.log_batch(
-            run.info.run_id, params=[mlflow.entities.Param(k, params[k]) for k in keys[i : i + 100]]
-        )
-    client.log_dict(run.info.run_id, flatten(config), "config.json")
-    return run.info.run_id
-
-
-def end_mlflow_run(uri: str, run_id: str, status: str) -> None:
-    """Mark the run FINISHED or FAILED, so the MLflow UI does not show it as running."""
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    mlflow.MlflowClient().set_terminated(run_id, status)
 
 
 class Session:
@@ -346,8 +272,8 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     """What a stage's `main` does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint)."""
-    from workflows.corpus import load_manifest
-    from workflows.string_eval import evaluate_strings
+    from pairalign.evaluation.figures import evaluate_strings
+    from pairalign.jobs.corpus import load_manifest
 
     log = logging.getLogger("pairalign")
     manifest = load_manifest(config.corpus)
@@ -444,52 +370,6 @@ def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
     fs.makedirs(os.path.dirname(marker), exist_ok=True)
     fs.touch(marker)
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-def drop_unrecorded_checkpoints(storage_path: str, name: str, step: int) -> list[str]:
-    """Delete the checkpoint directories of run `name` newer than `step`, the checkpoint Ray Train
-    resumed from: uploads that a killed worker group finished before Ray Train recorded them.
-    Their steps are trained again, so without this a step would have two checkpoints."""
-    fs, root = url_to_fs(join(storage_path, name))
-    fs.invalidate_cache()
-    dropped = []
-    for directory in fs.glob(f"{root}/checkpoint_*"):
-        if not fs.isdir(directory):  # Ray Train's own checkpoint_manager_snapshot.json
-            continue
-        if fs.exists(f"{directory}/step.json"):
-            with fs.open(f"{directory}/step.json") as f:
-                if int(json.load(f)["step"]) <= step:
-                    continue
-        fs.rm(directory, recursive=True)
-        dropped.append(directory)
-    if dropped:
-        logging.getLogger("pairalign").warning(
-            "dropped %d checkpoint(s) newer than step %d that Ray Train never recorded: %s",
-            len(dropped), step, ", ".join(dropped),
-        )  # fmt: skip
-    return dropped
-
-
-def latest_checkpoint(storage_path: str, name: str) -> tuple[int, str]:
-    """(step, directory or URL) of the newest checkpoint Ray Train recorded for run `name` (the one
-    a new `fit` resumes from); (0, "") if it has none. A checkpoint directory whose upload was cut
-    off by a killed job is not recorded, so it is never picked."""
-    fs, root = url_to_fs(join(storage_path, name))
-    if not fs.exists(root):
-        return 0, ""
-    filesystem, run_dir = arrow_filesystem(join(storage_path, name))
-    try:
-        result = ray.train.Result.from_path(run_dir, storage_filesystem=filesystem)
-    except RuntimeError:  # no checkpoint record yet
-        return 0, ""
-    if result.checkpoint is None:
-        return 0, ""
-    return int(result.metrics["step"]), to_url(storage_path, result.checkpoint.path)
-
-
-def latest_step(storage_path: str, name: str) -> int:
-    """The step of the newest checkpoint of run `name` (0 if none)."""
-    return latest_checkpoint(storage_path, name)[0]
 
 
 def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> ray.data.Dataset:

@@ -1,0 +1,254 @@
+"""Compare MLflow runs side by side: a table (terminal and Markdown) and trade-off plots with the
+Pareto front marked, saved as files and logged to MLflow.
+
+Runs come from `run_ids`, else the child runs of the sweep `sweep`, else (`experiment_runs=true`)
+every finished run of `tracking.experiment`. Each row is one run: its `params`, then the latest
+value of each metric in `columns` (a sweep trial's `best/...` metrics are its figures at its best
+checkpoint). A run is on the Pareto front when no other run has both a lower `rate` and a higher
+first `quality` figure (pairalign/evaluation/pareto.py). Files go to `out_dir` (default
+`<storage_path>/<sweep>/compare` or `<storage_path>/compare`; a temporary directory when
+storage_path is remote): `runs.md`, `runs.csv` and `tradeoff.png` (one panel per `quality` figure
+against `rate`, each panel's front joined); with `log=true` they are logged under `compare/` to
+the sweep's parent run, or to a new run `compare`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to files
+
+from pairalign.config import PathStr
+from pairalign.data.storage import is_remote, join
+from pairalign.evaluation.pareto import pareto_front
+from pairalign.jobs.tracking import RUN_NAME_TAG, TrackingConfig, find_mlflow_run, tracking_uri
+
+PARENT_TAG, BEST_STEP_TAG = "mlflow.parentRunId", "pairalign.best_step"
+STEP_METRIC = "loss/total"  # every training stage reports it; its last step is how far a run got
+FIGURE = "best/dev/pairalign"
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    storage_path: PathStr = "runs"  # the default MLflow store: sqlite:///<storage_path>/mlflow.db
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    sweep: str = ""  # compare the trials of this sweep (its parent run's child runs)
+    run_ids: tuple[str, ...] = ()  # or these runs
+    experiment_runs: bool = False  # or every finished run of tracking.experiment
+    params: tuple[str, ...] = ("objective.length", "objective.target_rate", "objective.contrast")
+    columns: tuple[str, ...] = (f"{FIGURE}/token_rate", f"{FIGURE}/map", f"{FIGURE}/consistency",
+                                f"{FIGURE}/mrr", f"{FIGURE}/vocab_used", "best/tune/score")  # fmt: skip
+    rate: str = f"{FIGURE}/token_rate"  # the plots' x: fewer tokens per second is better
+    quality: tuple[str, ...] = (f"{FIGURE}/map", f"{FIGURE}/consistency")  # y: more is better
+    sort: str = "best/tune/score"  # rows by this metric, highest first ("": as found)
+    out_dir: PathStr = ""
+    log: bool = True
+
+
+@dataclass(frozen=True)
+class Row:
+    run_id: str
+    name: str
+    status: str  # finished, failed, or "stopped" (cut early by the sweep's scheduler)
+    steps: int  # the last training step it reported (-1: none)
+    best_step: str  # a sweep trial's best checkpoint ("" for other runs)
+    params: dict[str, str]
+    metrics: dict[str, float]  # the configured columns, NaN when the run lacks one
+    front: bool = False
+
+
+def select_runs(config: CompareConfig, uri: str) -> tuple[list[Any], str]:
+    """The MLflow runs to compare, and the run the comparison is logged to ("" for a new one)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    if config.run_ids:
+        return [client.get_run(run_id) for run_id in config.run_ids], ""
+    if config.sweep:
+        parent = find_mlflow_run(uri, config.sweep, config.tracking.experiment)
+        if parent is None:
+            raise ValueError(f"no sweep {config.sweep!r} in {uri}")
+        runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                  filter_string=f"tags.`{PARENT_TAG}` = '{parent}'")  # fmt: skip
+        return runs, parent
+    if config.experiment_runs:
+        runs = mlflow.search_runs(experiment_names=[config.tracking.experiment], output_format="list",
+                                  filter_string="attributes.status = 'FINISHED'")  # fmt: skip
+        return runs, ""
+    raise ValueError("say which runs: sweep=<name>, run_ids=[...] or experiment_runs=true")
+
+
+def build_rows(runs: Sequence[Any], config: CompareConfig, uri: str) -> list[Row]:
+    """One row per run, sorted by `sort`, with the rate-vs-first-quality front marked."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    keys = [k for k in (*config.columns, config.rate, *config.quality, config.sort) if k]
+    rows = []
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        status = run.info.status.lower()
+        if tags.get("pairalign.early_stopped") == "true":
+            status = "stopped"
+        steps = max(
+            (m.step for m in client.get_metric_history(run.info.run_id, STEP_METRIC)), default=-1
+        )
+        rows.append(Row(run_id=run.info.run_id, name=tags.get(RUN_NAME_TAG) or run.info.run_name,
+                        status=status, steps=steps, best_step=tags.get(BEST_STEP_TAG, ""),
+                        params={k: run.data.params.get(k, "") for k in config.params},
+                        metrics={k: float(metrics.get(k, math.nan)) for k in keys}))  # fmt: skip
+    if config.sort:
+        rows.sort(key=lambda r: -_finite(r.metrics.get(config.sort, math.nan)))
+    front = set(front_of(rows, config.rate, config.quality[0])) if config.quality else set()
+    return [Row(**{**r.__dict__, "front": i in front}) for i, r in enumerate(rows)]
+
+
+def front_of(rows: Sequence[Row], rate: str, quality: str) -> list[int]:
+    return pareto_front([(r.metrics[rate], r.metrics[quality]) for r in rows], ("min", "max"))
+
+
+def table(rows: Sequence[Row], config: CompareConfig) -> tuple[list[str], list[list[str]]]:
+    """Header and cells, numbers to 4 significant digits; `*` marks the Pareto front."""
+    header = ["run", "status", "steps", "best step", *config.params, *config.columns, "front"]
+    cells = [[r.name, r.status, str(r.steps) if r.steps >= 0 else "", r.best_step, *(_short(r.params[k]) for k in config.params),
+              *(_number(r.metrics[k]) for k in config.columns), "*" if r.front else ""] for r in rows]  # fmt: skip
+    return header, cells
+
+
+def markdown(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells]) + "\n"
+
+
+def plain(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [header, *cells]) + "\n"  # fmt: skip
+
+
+def tradeoff_plot(rows: Sequence[Row], rate: str, quality: Sequence[str], path: str) -> str:
+    """One panel per quality figure against the rate; the panel's Pareto front joined and ringed."""
+    fig = Figure(figsize=(5.5 * len(quality), 4.5))
+    for ax, key in zip(fig.subplots(1, len(quality), squeeze=False)[0], quality, strict=True):
+        points = [(r.metrics[rate], r.metrics[key], r) for r in rows]
+        points = [p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])]
+        colours = {"stopped": "tab:grey", "failed": "tab:red"}
+        for x, y, r in points:
+            ax.scatter(x, y, s=36, color=colours.get(r.status, "tab:blue"), zorder=3)
+            ax.annotate(
+                _label(r.name), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+        front = sorted(points[i][:2] for i in pareto_front([p[:2] for p in points], ("min", "max")))
+        if front:
+            ax.plot(
+                *zip(*front, strict=True),
+                color="tab:red",
+                drawstyle="steps-post",
+                label="Pareto front",
+            )
+            ax.scatter(
+                *zip(*front, strict=True), s=110, facecolors="none", edgecolors="tab:red", zorder=4
+            )
+        ax.scatter([], [], color="tab:blue", label="ran to the end")
+        ax.scatter([], [], color="tab:grey", label="stopped early")
+        ax.set_xlabel(f"{rate} (tokens/s, fewer is better)")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> dict[str, str]:
+    os.makedirs(out_dir, exist_ok=True)
+    header, cells = table(rows, config)
+    paths = {"markdown": os.path.join(out_dir, "runs.md"), "csv": os.path.join(out_dir, "runs.csv")}
+    with open(paths["markdown"], "w") as f:
+        f.write(markdown(header, cells))
+    with open(paths["csv"], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["run_id", *header])
+        writer.writerows([r.run_id, *row] for r, row in zip(rows, cells, strict=True))
+    if config.quality:
+        paths["plot"] = tradeoff_plot(
+            rows, config.rate, config.quality, os.path.join(out_dir, "tradeoff.png")
+        )
+    return paths
+
+
+def log_outputs(
+    uri: str, parent_id: str, config: CompareConfig, out_dir: str, rows: Sequence[Row]
+) -> str:
+    """Log the files under `compare/` to `parent_id`, or to a new run `compare`; return its id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    run_id = parent_id
+    if not run_id:
+        experiment = client.get_experiment_by_name(config.tracking.experiment)
+        run = client.create_run(experiment.experiment_id, run_name="compare",
+                                tags={"pairalign.compared_runs": ",".join(r.run_id for r in rows)[:5000]})  # fmt: skip
+        run_id = run.info.run_id
+    client.log_artifacts(run_id, out_dir, artifact_path="compare")
+    if not parent_id:
+        client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def compare(config: CompareConfig) -> dict[str, Any]:
+    """Select, tabulate, plot, print and log; returns the rows, file paths and the run logged to."""
+    log = logging.getLogger("pairalign")
+    uri = tracking_uri(config.tracking, config.storage_path)
+    runs, parent_id = select_runs(config, uri)
+    if not runs:
+        raise ValueError("no runs to compare")
+    rows = build_rows(runs, config, uri)
+    out_dir = config.out_dir or default_out_dir(config)
+    paths = write_outputs(rows, config, out_dir)
+    header, cells = table(rows, config)
+    print(plain(header, cells))
+    logged_to = log_outputs(uri, parent_id, config, out_dir, rows) if config.log else ""
+    log.info("compare: %d runs, %d on the front; %s%s", len(rows), sum(r.front for r in rows),
+             ", ".join(paths.values()), f"; logged to run {logged_to}" if logged_to else "")  # fmt: skip
+    return {"rows": rows, "paths": paths, "logged_to": logged_to, "tracking_uri": uri}
+
+
+def default_out_dir(config: CompareConfig) -> str:
+    if is_remote(config.storage_path):  # the files are logged to MLflow
+        return tempfile.mkdtemp(prefix="compare-")
+    return (
+        join(config.storage_path, config.sweep, "compare")
+        if config.sweep
+        else join(config.storage_path, "compare")
+    )
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
+
+
+def _number(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.4g}"
+
+
+def _short(value: str) -> str:
+    try:
+        return _number(float(value))
+    except ValueError:
+        return value
+
+
+def _label(name: str) -> str:
+    """A trial's short label: the index after the sweep's name (e.g. 'tune/5e0a1_00003' -> '3')."""
+    tail = name.rsplit("_", 1)[-1]
+    return str(int(tail)) if tail.isdigit() else name.rsplit("/", 1)[-1]

@@ -1,0 +1,94 @@
+"""MLflow bookkeeping shared by every job: where the tracking store is, the run of a named Ray
+run (created once, found again on resume), and its end status."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from pairalign.config import flatten
+from pairalign.data.storage import is_remote, join
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    tracking_uri: str = ""  # "" -> sqlite:///<storage_path>/mlflow.db
+    experiment: str = "pairalign"
+
+
+REMOTE_TRACKING_ERROR = (
+    "storage_path={storage_path} is remote, and MLflow's default store "
+    "(sqlite:///<storage_path>/mlflow.db) must be a local file: set tracking.tracking_uri, e.g. "
+    "tracking.tracking_uri=http://<mlflow server>:5000 (or sqlite:////<absolute local path>/mlflow.db "
+    "on a single machine); run artifacts then go to <storage_path>/mlartifacts"
+)
+
+
+def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
+    if tracking.tracking_uri:
+        return tracking.tracking_uri
+    if is_remote(storage_path):
+        raise ValueError(REMOTE_TRACKING_ERROR.format(storage_path=storage_path))
+    return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
+
+
+RUN_NAME_TAG = "pairalign.run_name"
+
+
+def find_mlflow_run(uri: str, name: str, experiment: str = "pairalign") -> str | None:
+    """The id of the MLflow run of Ray run `name`, or None."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list",
+                              filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'")  # fmt: skip
+    return runs[0].info.run_id if runs else None
+
+
+def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any, *,
+               resume: bool = True) -> str:  # fmt: skip
+    """The MLflow run of Ray run `name` (created once, found again on resume unless `resume` is
+    False: then always a new run); params and config.json logged when it is created."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(tracking, storage_path))
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:  # artifacts (config.json, the final checkpoint) next to the checkpoints
+        artifacts = join(storage_path, "mlartifacts")
+        if not is_remote(artifacts):
+            artifacts = f"file://{os.path.abspath(artifacts)}"
+        experiment_id = client.create_experiment(tracking.experiment, artifact_location=artifacts)
+    else:
+        experiment_id = experiment.experiment_id
+        local = urlparse(experiment.artifact_location).scheme in ("", "file")
+        if is_remote(storage_path) and local:
+            raise ValueError(
+                f"MLflow experiment {tracking.experiment!r} keeps its artifacts on one machine's disk "
+                f"({experiment.artifact_location}); for storage_path={storage_path} use a new "
+                f"tracking.experiment, whose artifacts will go to {join(storage_path, 'mlartifacts')}"
+            )
+    found = resume and client.search_runs(
+        [experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1
+    )
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=name, tags={RUN_NAME_TAG: name})
+    params = {k: str(v)[:500] for k, v in flatten(config).items()}
+    keys = sorted(params)
+    for i in range(0, len(keys), 100):
+        client.log_batch(
+            run.info.run_id, params=[mlflow.entities.Param(k, params[k]) for k in keys[i : i + 100]]
+        )
+    client.log_dict(run.info.run_id, flatten(config), "config.json")
+    return run.info.run_id
+
+
+def end_mlflow_run(uri: str, run_id: str, status: str) -> None:
+    """Mark the run FINISHED or FAILED, so the MLflow UI does not show it as running."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.MlflowClient().set_terminated(run_id, status)
