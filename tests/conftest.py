@@ -1,4 +1,5 @@
-"""Shared fixtures: audio files written by soundfile, and a real S3 API (moto) on loopback."""
+"""Shared fixtures: audio files written by soundfile, a real S3 API (moto) on loopback, a real
+local Ray cluster per test module (Ray takes seconds to start on two cores), tiny checkpoints."""
 
 from __future__ import annotations
 
@@ -120,3 +121,28 @@ def small_checkpoints(tmp_path_factory) -> dict[str, str]:
                     stage="refine", stage_config={}, step=1,
                     decoding={"target_rate": 12.5, "decode_slack": 1.5, "clip_seconds": 3.0})  # fmt: skip
     return {"vq": str(root / "vq"), "refine": str(root / "refine")}
+
+
+@pytest.fixture(scope="module")
+def ray_session(s3_server: str) -> Iterator[None]:
+    """A real local Ray cluster for one test module, started after the S3 server so that workers inherit its endpoint and credentials."""
+    import ray
+
+    for attempt in (1, 2):  # a loaded 2-core machine can miss Ray's 30 s raylet start-up window
+        try:
+            ray.init(
+                num_cpus=2,
+                object_store_memory=300 * 1024 * 1024,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+            break
+        except Exception as err:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
+    try:
+        yield
+    finally:
+        ray.shutdown()

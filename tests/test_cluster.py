@@ -161,9 +161,9 @@ def test_jobs_install_pyprojects_dependencies_and_upload_every_tracked_source_fi
     assert len(tracked) > 20
     for path in tracked:
         parts = Path(path).parts
-        assert not any(
-            fnmatch.fnmatch(part, pattern) for part in parts for pattern in local["excludes"]
-        ), path
+        for pattern in local["excludes"]:  # .gitignore style: a leading "/" anchors to the top
+            where = parts[:1] if pattern.startswith("/") else parts
+            assert not any(fnmatch.fnmatch(part, pattern.lstrip("/")) for part in where), path
 
 
 @pytest.mark.parametrize(

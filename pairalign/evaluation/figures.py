@@ -1,115 +1,164 @@
-"""Measure a checkpoint's token strings on held-out clips, VQ and (stage 2) PairAlign side by side.
+"""The one way tokenizers are measured on a set of clips. The stages' end-of-run figures, the
+sweep's held-out selection and the evaluation suite all call `measure_tokenizer`.
 
-Clean clips give token rate, archive tokens, length spread, vocabulary usage and the
-distinct-string rate; paired views of the same clips (a fixed evaluation seed) give cross-view
-consistency. Keys are namespaced by tokenizer: `vq/...`, `pairalign/...`, `compare/...`.
+A `ClipSet` holds clean clips (in utterance-id order, with their sentence and voice) and fixed
+paired views of some of them. For each tokenizer, `measure_tokenizer` gives, under a prefix:
+- token rate, archive tokens, mean length and spread, distinct strings (`string_stats`);
+- vocabulary use: codes, share of the vocabulary, entropy, perplexity;
+- distinctness across sentences and the mean normalised edit distance between clips of
+  different sentences (non-degeneracy);
+- retrieval: every clip queries the others by normalised edit distance, renditions of its
+  sentence by other voices are relevant, its own voice is left out (MAP, MRR, P@k, chance MAP);
+- cross-view consistency on the fixed views.
+
+Clean clips are tokenized as the archive job tokenizes them (`pairalign.tokenizing.windows`):
+padded to the window, longer ones cut into overlapping windows and stitched, so a clip's string
+never depends on the clips beside it. The suite passes the strings it read from its archive.
 """
 
 from __future__ import annotations
 
-import itertools
-import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 
 from pairalign.data.audio import AudioError, load_row_audio
-from pairalign.data.views import ViewConfig
+from pairalign.data.views import ViewConfig, make_views, pair_rng
+from pairalign.evaluation.retrieval import retrieval_metrics
+from pairalign.evaluation.search import distance_matrix
 from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
     string_stats,
     vocabulary_usage,
 )
-from pairalign.jobs.paired_views import build_paired_views
-from pairalign.tokenizing.tokenizer import Tokenizer
+from pairalign.tokenizing.kinds import StringTokenizer
+from pairalign.tokenizing.windows import tokenize_clips
 
 EVAL_VIEW_SEED = 12345  # the views every evaluation compares (fixed, unlike training)
+ViewBatch = tuple[np.ndarray, list[float], np.ndarray, list[float]]  # (B, N) views A, B + seconds
 
 
-def evaluate_strings(checkpoint: str, rows: pa.Table, views: ViewConfig, *, run_id: str = "",
-                     tracking_uri: str = "", batch_size: int = 32) -> dict[str, float]:  # fmt: skip
-    """VQ-string figures of `checkpoint` on `rows` (a manifest slice), logged to MLflow if given."""
-    tokenizer = Tokenizer.from_checkpoint(checkpoint)
-    kinds = {"vq": tokenizer.vq_strings}
-    if tokenizer.decoder is not None:
-        kinds["pairalign"] = tokenizer.pairalign_strings
-    eval_views = ViewConfig(**{**views.__dict__, "seed": EVAL_VIEW_SEED})
-    audio, seconds, content = _clean_audio(rows, views.sample_rate)
-    pairs = view_batches(rows, eval_views, batch_size)
-    figures = {
-        "eval/clips": float(len(audio)),
-        "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
-    }
-    for kind, fn in kinds.items():
-        clean = tokenize_clips(fn, audio, seconds, batch_size, views.clip_samples)
+@dataclass
+class ClipSet:
+    """Clips to measure on. `audio` may be empty when strings come from elsewhere (an archive)."""
+
+    name: str  # e.g. "dev", "test", "eval"
+    ids: list[str]  # utterance ids, sorted
+    seconds: list[float]  # real audio of each clip
+    content: list[str]  # sentence of each clip (the utterance id when unknown)
+    speakers: list[str]  # voice of each clip (the utterance id when unknown)
+    audio: list[np.ndarray]  # [(N_i,)] at `sample_rate`, or [] (see above)
+    views: list[ViewBatch]  # fixed paired views of the first `view_clips` rows
+    sample_rate: int = 16_000
+    window_seconds: float = 3.0  # clips are padded to this; longer ones cut into windows ...
+    overlap_seconds: float = 1.0  # ... overlapping by this much (as the archive job does)
+
+
+def load_clips(rows: pa.Table, views: ViewConfig, *, name: str, view_clips: int,
+               batch_size: int = 32, keep_audio: bool = True) -> ClipSet:  # fmt: skip
+    """The decodable clips of `rows` in utterance-id order, and the fixed evaluation views of the
+    first `view_clips` rows as given. A clip that cannot be decoded is left out of everything."""
+    clean = []
+    for row in rows.to_pylist():
+        try:
+            wave = load_row_audio(row, sample_rate=views.sample_rate)
+        except AudioError:
+            continue
+        uid = row["utterance_id"]
+        clean.append((uid, row.get("content_id") or uid, row.get("speaker") or uid, wave))
+    clean.sort(key=lambda c: c[0])
+    return ClipSet(
+        name=name,
+        ids=[c[0] for c in clean],
+        seconds=[len(c[3]) / views.sample_rate for c in clean],
+        content=[c[1] for c in clean],
+        speakers=[c[2] for c in clean],
+        audio=[c[3] for c in clean] if keep_audio else [],
+        views=view_batches(rows.slice(0, view_clips), views, batch_size) if view_clips else [],
+        sample_rate=views.sample_rate,
+        window_seconds=views.clip_seconds,
+    )
+
+
+def view_batches(rows: pa.Table, views: ViewConfig, batch_size: int) -> list[ViewBatch]:
+    """Both views of each decodable clip (seed `EVAL_VIEW_SEED`, epoch 0, as the training pipeline
+    makes them), with where their real audio ends, in batches of `batch_size`."""
+    fixed = replace(views, seed=EVAL_VIEW_SEED)
+    pairs = []
+    for row in rows.to_pylist():
+        try:
+            samples = load_row_audio(row, sample_rate=fixed.sample_rate)
+        except AudioError:
+            continue
+        pair = make_views(samples, fixed, pair_rng(fixed.seed, 0, row["utterance_id"]))
+        # float32 as in the training batches, so the frame masks are the ones training saw
+        source = np.float32(pair.source_seconds)
+        ends = [float(min(source / np.float32(v.warp) + max(np.float32(v.shift), np.float32(0)),
+                          fixed.clip_seconds)) for v in (pair.a, pair.b)]  # fmt: skip
+        pairs.append((pair.a.samples, ends[0], pair.b.samples, ends[1]))
+    out = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start : start + batch_size]
+        out.append((np.stack([p[0] for p in chunk]), [p[1] for p in chunk],
+                    np.stack([p[2] for p in chunk]), [p[3] for p in chunk]))  # fmt: skip
+    return out
+
+
+def clip_strings(
+    tokenizer: StringTokenizer, clips: ClipSet, batch_size: int = 32
+) -> list[list[int]]:
+    """The string of each clean clip, as the archive job writes it."""
+    return tokenize_clips(tokenizer, clips.audio, clips.sample_rate, window=clips.window_seconds,
+                          overlap=clips.overlap_seconds, batch_size=batch_size)  # fmt: skip
+
+
+def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *,
+                      strings: Sequence[Sequence[int]] | None = None, ks: Sequence[int] = (1, 5, 10),
+                      batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+    """Every figure of `tokenizer` on `clips`, keys `<prefix>/<figure>` (see the module docstring).
+    `strings`, one per clip in `clips.ids` order, replaces tokenizing the clean clips."""
+    if strings is None:
+        strings = clip_strings(tokenizer, clips, batch_size)
+    if len(strings) != len(clips.ids):
+        raise ValueError(f"{len(strings)} strings for {len(clips.ids)} clips")
+    figures = string_stats(strings, clips.seconds, prefix)
+    figures |= vocabulary_usage(strings, tokenizer.vocab_size, prefix)
+    figures |= content_distinctness(strings, clips.content, prefix)
+    distances = distance_matrix(strings, strings) if strings else np.zeros((0, 0))
+    ids = np.arange(len(strings))
+    figures |= retrieval_metrics(distances, clips.content, clips.content, clips.speakers,
+                                 clips.speakers, prefix, ks=ks, query_ids=ids, archive_ids=ids)  # fmt: skip
+    unrelated = np.asarray(clips.content)[:, None] != np.asarray(clips.content)[None, :]
+    figures[f"{prefix}/unrelated_distance"] = (
+        float(distances[unrelated].mean()) if unrelated.any() else float("nan")
+    )
+    if clips.views:
         strings_a, strings_b = [], []
-        for wave_a, secs_a, wave_b, secs_b in pairs:
-            strings_a += fn(wave_a, secs_a)
-            strings_b += fn(wave_b, secs_b)
-        figures |= string_stats(clean, seconds, kind)
-        figures |= content_distinctness(clean, content, kind)
-        figures |= vocabulary_usage(clean, tokenizer.vocab_size, kind)
-        figures |= cross_view_consistency(strings_a, strings_b, kind)
-    if "pairalign" in kinds:
-        figures["compare/token_reduction"] = 1 - figures["pairalign/tokens"] / figures["vq/tokens"]
-    if run_id and tracking_uri:
-        import mlflow
-
-        mlflow.set_tracking_uri(tracking_uri)
-        client = mlflow.MlflowClient()
-        client.log_batch(
-            run_id,
-            metrics=[mlflow.entities.Metric(f"eval/{k}", v, 0, 0) for k, v in figures.items()],
-        )
+        for wave_a, secs_a, wave_b, secs_b in clips.views:
+            strings_a += tokenizer(wave_a, secs_a)
+            strings_b += tokenizer(wave_b, secs_b)
+        figures |= cross_view_consistency(strings_a, strings_b, prefix)
     return figures
 
 
-def _clean_audio(
-    rows: pa.Table, sample_rate: int
-) -> tuple[list[np.ndarray], list[float], list[str]]:
-    audio, content = [], []
-    for row in rows.to_pylist():
-        try:
-            audio.append(load_row_audio(row, sample_rate=sample_rate))
-        except AudioError:
-            continue  # the views pipeline records rejects; clean figures skip them
-        content.append(row.get("content_id") or row["utterance_id"])
-    return audio, [len(x) / sample_rate for x in audio], content
+def checkpoint_figures(checkpoint: str, clips: ClipSet, *, ks: Sequence[int] = (1, 5, 10),
+                       batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+    """A training checkpoint's strings on `clips`: `vq/...` (its collapsed frame codes) and, for a
+    stage-2 checkpoint, `pairalign/...` side by side, with `compare/token_reduction`."""
+    from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
+    from pairalign.tokenizing.tokenizer import Tokenizer
 
-
-def tokenize_clips(fn, audio: list[np.ndarray], seconds: list[float], batch_size: int,
-                   min_samples: int) -> list[list[int]]:  # fmt: skip
-    """Strings of clips of any length, each zero-padded to `min_samples` (the training views'
-    length) or left as long as it is, and batched only with clips padded to the same length: the
-    front end normalises over the whole padded input, so a clip's string must not depend on
-    which clips share its batch."""
-    lengths = [max(len(x), min_samples) for x in audio]
-    order = sorted(range(len(audio)), key=lengths.__getitem__)
-    strings: list[list[int]] = [[] for _ in audio]
-    for length, group in itertools.groupby(order, key=lengths.__getitem__):
-        group = list(group)
-        for start in range(0, len(group), batch_size):
-            chunk = group[start : start + batch_size]
-            padded = np.zeros((len(chunk), length), np.float32)  # (B, N)
-            for j, i in enumerate(chunk):
-                padded[j, : len(audio[i])] = audio[i]
-            for i, s in zip(chunk, fn(padded, [seconds[i] for i in chunk]), strict=True):
-                strings[i] = s
-    return strings
-
-
-def view_batches(rows: pa.Table, views: ViewConfig, batch_size: int):
-    """Both views of each clip with where their real audio ends, materialised once."""
-    out = []
-    with tempfile.TemporaryDirectory() as rejects:
-        ds = build_paired_views(rows, views, rejects_dir=rejects)
-        for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
-            pair = []
-            for key in ("a", "b"):
-                secs = batch["source_seconds"] / batch[f"warp_{key}"] + np.maximum(
-                    batch[f"shift_{key}"], 0
-                )
-                pair += [batch[f"view_{key}"], np.minimum(secs, views.clip_seconds).tolist()]
-            out.append(tuple(pair))
-    return out
+    tokenizer = Tokenizer.from_checkpoint(checkpoint)
+    kinds: dict[str, StringTokenizer] = {"vq": VQStrings(tokenizer)}
+    if tokenizer.decoder is not None:
+        kinds["pairalign"] = PairAlignStrings(tokenizer)
+    figures = {f"{clips.name}/clips": float(len(clips.ids)),
+               "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds}  # fmt: skip
+    for kind, strings_of in kinds.items():
+        figures |= measure_tokenizer(strings_of, clips, kind, ks=ks, batch_size=batch_size)
+    if "pairalign" in kinds:
+        figures["compare/token_reduction"] = 1 - figures["pairalign/tokens"] / figures["vq/tokens"]
+    return figures

@@ -21,21 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.views import ViewConfig
-from pairalign.evaluation.figures import EVAL_VIEW_SEED, tokenize_clips, view_batches
-from pairalign.evaluation.retrieval import self_retrieval
-from pairalign.evaluation.string_metrics import (
-    content_distinctness,
-    cross_view_consistency,
-    string_stats,
-    vocabulary_usage,
-)
+from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
 from pairalign.models.checkpoint import load_checkpoint
+from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 Half = Literal["dev", "test"]
@@ -47,19 +39,6 @@ class HeldoutConfig:
     view_clips: int = 100  # clips whose two fixed views give cross-view consistency (0: none)
     ks: tuple[int, ...] = (1, 5, 10)  # precision at k
     batch_size: int = 32  # clips per tokenizer call
-
-
-@dataclass
-class HeldoutSet:
-    """The audio of one half, loaded once (a sweep shares it through the object store)."""
-
-    half: str
-    audio: list[np.ndarray]  # [(N_i,)] clean clips at the view sample rate
-    seconds: list[float]
-    content: list[str]
-    speakers: list[str]
-    views: list[tuple]  # batches of (view_a (B, N), seconds_a, view_b (B, N), seconds_b)
-    pad_samples: int  # clean clips are zero-padded to at least this, as the training views are
 
 
 def half_rows(manifest: pa.Table, split: str, half: Half, sentences: int = 0) -> pa.Table:
@@ -74,49 +53,23 @@ def half_rows(manifest: pa.Table, split: str, half: Half, sentences: int = 0) ->
     return rows.filter(pc.is_in(rows["content_id"], pa.array(chosen)))
 
 
-def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutConfig) -> HeldoutSet:
+def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutConfig) -> ClipSet:
     """Clean audio of `rows` and the fixed evaluation views of the first `view_clips` of them."""
-    audio, seconds, content, speakers = [], [], [], []
-    for row in rows.to_pylist():
-        try:
-            wave = load_row_audio(row, sample_rate=views.sample_rate)
-        except AudioError:
-            continue  # a broken clip is left out of every figure
-        audio.append(wave)
-        seconds.append(len(wave) / views.sample_rate)
-        content.append(row["content_id"])
-        speakers.append(row["speaker"])
-    eval_views = ViewConfig(**{**views.__dict__, "seed": EVAL_VIEW_SEED})
-    pairs = (
-        view_batches(rows.slice(0, config.view_clips), eval_views, config.batch_size)
-        if config.view_clips
-        else []
-    )
-    pad = round(views.clip_seconds * views.sample_rate)
-    return HeldoutSet(half, audio, seconds, content, speakers, pairs, pad)
+    return load_clips(rows, views, name=half, view_clips=config.view_clips,
+                      batch_size=config.batch_size)  # fmt: skip
 
 
-def heldout_figures(tokenizer: Tokenizer, data: HeldoutSet, config: HeldoutConfig,
+def heldout_figures(tokenizer: Tokenizer, data: ClipSet, config: HeldoutConfig,
                     kinds: Sequence[str] = ("pairalign",)) -> dict[str, float]:  # fmt: skip
     """Figures of `tokenizer`'s strings of each kind on `data`, keys `<half>/<kind>/...`.
     A stage-1 checkpoint has only `vq` strings; asking it for `pairalign` ones gives `vq`."""
-    functions = {"pairalign": tokenizer.pairalign_strings, "vq": tokenizer.vq_strings}
     if tokenizer.decoder is None:
         kinds = ["vq"]
-    figures = {f"{data.half}/clips": float(len(data.audio))}
+    figures = {f"{data.name}/clips": float(len(data.ids))}
     for kind in dict.fromkeys(kinds):
-        fn, prefix = functions[kind], f"{data.half}/{kind}"
-        strings = tokenize_clips(fn, data.audio, data.seconds, config.batch_size, data.pad_samples)
-        figures |= string_stats(strings, data.seconds, prefix)
-        figures |= content_distinctness(strings, data.content, prefix)
-        figures |= vocabulary_usage(strings, tokenizer.vocab_size, prefix)
-        figures |= self_retrieval(strings, data.content, data.speakers, prefix, ks=config.ks)
-        if data.views:
-            strings_a, strings_b = [], []
-            for wave_a, secs_a, wave_b, secs_b in data.views:
-                strings_a += fn(wave_a, secs_a)
-                strings_b += fn(wave_b, secs_b)
-            figures |= cross_view_consistency(strings_a, strings_b, prefix)
+        strings_of = PairAlignStrings(tokenizer) if kind == "pairalign" else VQStrings(tokenizer)
+        figures |= measure_tokenizer(strings_of, data, f"{data.name}/{kind}", ks=config.ks,
+                                     batch_size=config.batch_size)  # fmt: skip
     return figures
 
 

@@ -7,11 +7,15 @@ length, and drifts from the first window's string in proportion to how far the w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import pyarrow as pa
 
+from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.tokenizing.strings import normalized_edit_distance
+from pairalign.units import SAMPLE_RATE
 
 
 def sweep_windows(
@@ -61,3 +65,46 @@ def mean_drift(utterances: Sequence[Sequence[Sequence[int]]]) -> np.ndarray:
     curves = [drift(strings) for strings in utterances]
     n = min(len(c) for c in curves)
     return np.mean([c[:n] for c in curves], axis=0)
+
+
+@dataclass(frozen=True)
+class SweepProbeConfig:
+    utterances: int = 8  # long utterances, one per voice
+    clips_per_utterance: int = 3  # clips of one voice joined into each
+    window: float = 3.0  # seconds
+    step: float = 0.1  # seconds between window starts
+    shifts: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0)  # drift reported at these shifts
+
+
+def long_utterances(rows: pa.Table, sweep: SweepProbeConfig) -> list[np.ndarray]:
+    """Clips of one voice joined end to end, one utterance per voice (voices in name order)."""
+    by_voice: dict[str, list[dict]] = {}
+    for row in rows.to_pylist():
+        by_voice.setdefault(row["speaker"] or "", []).append(row)
+    out = []
+    for voice in sorted(by_voice)[: sweep.utterances]:
+        audio = []
+        for row in by_voice[voice]:
+            try:
+                audio.append(load_row_audio(row, sample_rate=SAMPLE_RATE))
+            except AudioError:
+                continue
+            if len(audio) == sweep.clips_per_utterance:
+                break
+        joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+        if len(joined) >= round((sweep.window + max(sweep.shifts)) * SAMPLE_RATE):
+            out.append(joined)
+    return out
+
+
+def sweep_strings(
+    tokenizer, utterances: list[np.ndarray], sweep: SweepProbeConfig
+) -> list[list[list[int]]]:
+    out = []
+    for audio in utterances:
+        windows = np.stack(sweep_windows(audio, SAMPLE_RATE, sweep.window, sweep.step))
+        strings = []
+        for i in range(0, len(windows), 64):
+            strings += tokenizer(windows[i : i + 64], [sweep.window] * len(windows[i : i + 64]))
+        out.append(strings)
+    return out

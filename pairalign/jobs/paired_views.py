@@ -76,5 +76,3 @@ def iter_pair_batches(
     return ds.select_columns(list(TENSOR_COLUMNS)).iter_torch_batches(
         batch_size=batch_size, device=device, drop_last=drop_last
     )
-
-

@@ -92,3 +92,17 @@ def end_mlflow_run(uri: str, run_id: str, status: str) -> None:
 
     mlflow.set_tracking_uri(uri)
     mlflow.MlflowClient().set_terminated(run_id, status)
+
+
+def log_metrics(uri: str, run_id: str, figures: dict[str, float], *, prefix: str = "",
+                step: int = 0) -> None:  # fmt: skip
+    """Log finite `figures` to run `run_id` as `<prefix><key>`, 500 at a time."""
+    import math
+
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    metrics = [mlflow.entities.Metric(f"{prefix}{k}", float(v), 0, step)
+               for k, v in figures.items() if math.isfinite(v)]  # fmt: skip
+    for i in range(0, len(metrics), 500):
+        client.log_batch(run_id, metrics=metrics[i : i + 500])

@@ -47,6 +47,7 @@ from pairalign.jobs.tracking import (
     REMOTE_TRACKING_ERROR,
     TrackingConfig,
     end_mlflow_run,
+    log_metrics,
     mlflow_run,
     tracking_uri,
 )
@@ -272,7 +273,7 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     """What a stage's `main` does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint)."""
-    from pairalign.evaluation.figures import evaluate_strings
+    from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
 
     log = logging.getLogger("pairalign")
@@ -295,8 +296,10 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     )  # fmt: skip
     log.info("%s: final checkpoint %s", stage, checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
-    figures = evaluate_strings(checkpoint, eval_rows.slice(0, config.eval_clips), config.views,
-                               run_id=run_id, tracking_uri=uri)  # fmt: skip
+    rows = eval_rows.slice(0, config.eval_clips)
+    clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
+    figures = checkpoint_figures(checkpoint, clips)
+    log_metrics(uri, run_id, figures, prefix="eval/")
     figures |= {f"final/{k}": v for k, v in final.items()}
     end_mlflow_run(uri, run_id, "FINISHED")
     print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))

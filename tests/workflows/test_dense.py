@@ -14,9 +14,10 @@ import torch
 from pairalign.data.audio import load_row_audio
 from pairalign.data.manifest import manifest_table, read_manifest
 from pairalign.jobs.corpus import PrepareConfig, prepare
-from pairalign.jobs.dense_grid import DenseGridConfig, main, train_dense_grid
+from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
 from pairalign.tokenizing.dense import DenseTokenizer
 from workflows.cli import CONFIG_DIR, load_config
+from workflows.dense import main
 
 
 @pytest.fixture(scope="module")

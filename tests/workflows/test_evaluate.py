@@ -12,8 +12,8 @@ from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.evaluation.retrieval import self_retrieval
 from pairalign.jobs.corpus import CorpusConfig, PrepareConfig, load_manifest, prepare
 from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
-from pairalign.jobs.evaluation_suite import main
 from pairalign.tokenizing.archive import read_archive
+from workflows.evaluate import main
 
 
 @pytest.fixture(scope="module")

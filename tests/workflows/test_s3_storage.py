@@ -22,13 +22,14 @@ from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_check
 from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.jobs.refine_stage import RefineConfig, resolve_init
 from pairalign.jobs.tracking import TrackingConfig, mlflow_run
-from pairalign.jobs.vq_stage import VQStageConfig, main
+from pairalign.jobs.vq_stage import VQStageConfig
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
+from workflows.vq import main
 
 SECRET = f"pairalign-test-secret-{uuid.uuid4().hex}"
 KEY_ID = f"AKIAPAIRALIGN{uuid.uuid4().hex[:8].upper()}"

@@ -16,11 +16,12 @@ import soundfile as sf
 
 from pairalign.data.audio import load_audio
 from pairalign.data.manifest import manifest_table, read_manifest, write_manifest
-from pairalign.jobs.tokenize_job import TokenizeConfig, main, tokenize_archives
+from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
 from pairalign.tokenizing.archive import read_archive, read_archive_rejects, read_info
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
 from pairalign.tokenizing.windows import tokenize_clips
 from workflows.cli import CONFIG_DIR, load_config
+from workflows.tokenize_archive import main
 
 SR = 16_000
 BAD = {"truncated": "truncated", "not_audio": "", "missing": "not found"}

@@ -13,6 +13,7 @@ import torch
 from pairalign.config import flatten
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.evaluation.pareto import bounded_score
+from pairalign.jobs import comparison, tuning
 from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.jobs.refine_stage import RefineConfig
 from pairalign.jobs.training import TrainConfig, lr_at
@@ -77,7 +78,7 @@ def sweep(cluster, tmp_path_factory):
     ]  # fmt: skip
     summary = tune.main(argv)
     mlflow.set_tracking_uri(summary["tracking_uri"])
-    trials = tune.child_runs(summary["tracking_uri"], summary["mlflow_parent_run_id"])
+    trials = tuning.child_runs(summary["tracking_uri"], summary["mlflow_parent_run_id"])
     return {"root": root, "summary": summary, "trials": trials, "client": mlflow.MlflowClient()}
 
 
@@ -127,7 +128,7 @@ def test_each_trial_keeps_its_best_checkpoint_as_an_artifact(sweep, tmp_path):
         best_step = int(run.data.tags["pairalign.best_step"])
         scores = dict(_history(sweep, run, "tune/score"))
         assert scores[best_step] == max(scores.values()) == run.data.metrics["best/tune/score"]
-        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tune.BEST_ARTIFACT,
+        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tuning.BEST_ARTIFACT,
                                                     dst_path=str(tmp_path / run.info.run_id))  # fmt: skip
         tokenizer = Tokenizer.from_checkpoint(local)
         assert tokenizer.kind == "pairalign" and tokenizer.checkpoint_id.endswith(
@@ -160,7 +161,7 @@ def test_compare_reads_the_sweep_back_with_the_runs_numbers(sweep):
     assert {r.run_id for r in rows} == {r.info.run_id for r in sweep["trials"]}
     for row in rows:
         logged = sweep["client"].get_run(row.run_id).data
-        for key in compare.CompareConfig().columns:
+        for key in comparison.CompareConfig().columns:
             assert row.metrics[key] == pytest.approx(logged.metrics[key])
         assert row.params["train.lr"] == logged.params["train.lr"]
         assert row.status == (
@@ -184,7 +185,7 @@ def test_a_misspelt_space_key_is_refused_by_name():
 
 def test_the_shipped_sweep_changes_only_what_it_says_of_refine_yaml():
     # a section given in tune.yaml starts from its class's defaults, not refine.yaml's
-    swept = flatten(load_config(tune.SweepConfig, CONFIG_DIR / "tune.yaml").refine)
+    swept = flatten(load_config(tuning.SweepConfig, CONFIG_DIR / "tune.yaml").refine)
     default = flatten(RefineConfig())
     changed = {k for k in default if swept[k] != default[k]}
     assert changed == {"train.num_workers", "train.max_steps",

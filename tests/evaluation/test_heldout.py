@@ -7,17 +7,14 @@ import pyarrow as pa
 import pytest
 import torch
 
-from pairalign.evaluation.heldout import (
-    HeldoutConfig,
-    HeldoutSet,
-    half_rows,
-    heldout_figures,
-    tokenize_clips,
-)
+from pairalign.evaluation.figures import ClipSet
+from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
+from pairalign.tokenizing.windows import tokenize_clips
 
 SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                     quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
@@ -56,8 +53,8 @@ def test_a_clips_string_does_not_depend_on_its_batch(tokenizer):
     rng = np.random.default_rng(0)
     seconds = [1.2, 2.9, 0.7, 3.4, 2.0, 3.4, 1.6]  # two longer than the 3 s padding
     audio = [0.1 * rng.standard_normal(round(s * 16_000)).astype(np.float32) for s in seconds]
-    alone = tokenize_clips(tokenizer.vq_strings, audio, seconds, batch_size=1, min_samples=48_000)
-    batched = tokenize_clips(tokenizer.vq_strings, audio, seconds, batch_size=4, min_samples=48_000)
+    alone = tokenize_clips(VQStrings(tokenizer), audio, 16_000, batch_size=1)
+    batched = tokenize_clips(VQStrings(tokenizer), audio, 16_000, batch_size=4)
     assert batched == alone
     assert [len(s) > 0 for s in alone] == [True] * len(audio)
 
@@ -65,8 +62,8 @@ def test_a_clips_string_does_not_depend_on_its_batch(tokenizer):
 def test_figures_of_a_stage1_checkpoint_are_its_vq_strings(tokenizer):
     rng = np.random.default_rng(1)
     audio = [0.1 * rng.standard_normal(16_000 * 2).astype(np.float32) for _ in range(6)]
-    data = HeldoutSet(half="dev", audio=audio, seconds=[2.0] * 6, content=["a", "a", "b", "b", "c", "c"],
-                      speakers=["x", "y"] * 3, views=[], pad_samples=48_000)  # fmt: skip
+    data = ClipSet(name="dev", ids=[f"u{i}" for i in range(6)], audio=audio, seconds=[2.0] * 6,
+                   content=["a", "a", "b", "b", "c", "c"], speakers=["x", "y"] * 3, views=[])  # fmt: skip
     figures = heldout_figures(tokenizer, data, HeldoutConfig())
     assert figures["dev/clips"] == 6 and figures["dev/vq/queries"] == 6  # one relevant each
     assert 0 <= figures["dev/vq/map"] <= 1 and "dev/vq/chance_map" in figures
