@@ -8,10 +8,9 @@ Every rendition of a sentence stays in its half, so each query has relevant rend
 voices.
 
 Figures of one checkpoint on one half, keys `<half>/<kind>/...` (kind `pairalign` for a stage-2
-checkpoint, `vq` for its VQ strings or a stage-1 checkpoint): token rate, length, distinctness and
-vocabulary use of the clean clips' strings, self-retrieval over them (`pairalign/evaluation/retrieval.py`: MAP,
-MRR, precision@k, chance MAP), and cross-view consistency on the fixed evaluation views
-(`workflows/string_eval.py`) of the first `view_clips` clips.
+checkpoint, `vq` for its VQ strings or a stage-1 checkpoint): `measure_tokenizer`
+(pairalign/evaluation/figures.py) on the half's clips, with cross-view consistency from the fixed
+evaluation views of its first `view_clips` clips.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A Ray Tune sweep over the stage-2 (refine) objective: early stopping, held-out selection, MLflow.
 
-Each trial is a refine run: workflows/refine.py's per-worker loop in a TorchTrainer, which the
+Each trial is a refine run: the refine stage's per-worker loop (pairalign/jobs/refine_stage.py) in a TorchTrainer, which the
 trial's driver function starts (Ray Train V2's way of tuning distributed runs). Its config is
 `refine` with the trial's values of the keys in `space` (dotted refine keys, distributions in
 tune.yaml). At every checkpoint a callback in the run's Train controller measures the checkpoint on
-the held-out `dev` half of the eval split (workflows/heldout.py), scores it (`objective`: a figure
+the held-out `dev` half of the eval split (pairalign/evaluation/heldout.py), scores it (`objective`: a figure
 to maximise, retrieval MAP by default, subject to a token-rate bound; pairalign/evaluation/pareto.py) and
 reports figures and score to Tune, whose scheduler (ASHA) stops trials that fall behind.
 
