@@ -58,9 +58,11 @@ class ClipSet:
 
 
 def load_clips(rows: pa.Table, views: ViewConfig, *, name: str, view_clips: int,
-               batch_size: int = 32, keep_audio: bool = True) -> ClipSet:  # fmt: skip
+               batch_size: int = 32, keep_audio: bool = True, window_seconds: float = 0.0,
+               overlap_seconds: float = 1.0) -> ClipSet:  # fmt: skip
     """The decodable clips of `rows` in utterance-id order, and the fixed evaluation views of the
-    first `view_clips` rows as given. A clip that cannot be decoded is left out of everything."""
+    first `view_clips` rows as given. A clip that cannot be decoded is left out of everything.
+    Clean clips are tokenized in windows of `window_seconds` (0: the views' clip length)."""
     clean = []
     for row in rows.to_pylist():
         try:
@@ -79,7 +81,8 @@ def load_clips(rows: pa.Table, views: ViewConfig, *, name: str, view_clips: int,
         audio=[c[3] for c in clean] if keep_audio else [],
         views=view_batches(rows.slice(0, view_clips), views, batch_size) if view_clips else [],
         sample_rate=views.sample_rate,
-        window_seconds=views.clip_seconds,
+        window_seconds=window_seconds or views.clip_seconds,
+        overlap_seconds=overlap_seconds,
     )
 
 

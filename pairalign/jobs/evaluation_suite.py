@@ -127,7 +127,8 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
     rows = eval_rows(config, manifest)
     archives = join(config.out_dir, "archives")
     clips = load_clips(rows, config.views, name="eval", view_clips=config.consistency_clips,
-                       keep_audio=False)  # fmt: skip
+                       keep_audio=False, window_seconds=config.tokenize.window_seconds,
+                       overlap_seconds=config.tokenize.overlap_seconds)  # fmt: skip
     utterances = long_utterances(rows, config.sweep)
     figures: dict[str, float] = {
         "eval/clips": float(len(rows)),

@@ -22,11 +22,11 @@ from pairalign.jobs.tracking import tracking_uri
 from pairalign.jobs.training import Session, StageHooks, StageRunConfig, TrainConfig, run_loop
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoding import greedy_decode, max_lengths
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.objectives.refine_step import EmaTeacher, RefineStep
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
 from pairalign.objectives.stage2 import Stage2Config
-from pairalign.tokenizing.decoding import greedy_decode, max_lengths
 
 
 @dataclass(frozen=True)

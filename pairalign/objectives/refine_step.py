@@ -8,6 +8,7 @@ import copy
 import torch
 from torch import nn
 
+from pairalign.models.decoding import greedy_decode, max_lengths
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.objectives.stage1 import (
     Stage1Weights,
@@ -17,7 +18,6 @@ from pairalign.objectives.stage1 import (
 )
 from pairalign.objectives.stage2 import PairTargets, Stage2Config, stage2_losses
 from pairalign.objectives.targets import Targets, vq_targets
-from pairalign.tokenizing.decoding import greedy_decode, max_lengths
 
 
 class RefineStep(nn.Module):

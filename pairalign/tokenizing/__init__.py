@@ -1,2 +1,2 @@
-"""Audio to token strings: the checkpoint tokenizer, greedy decoding, the three tokenizer kinds
+"""Audio to token strings: the checkpoint tokenizer, the three tokenizer kinds
 behind one interface, the dense baseline, long clips by windows, and the Parquet archive format."""

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.decoding import Decoded, greedy_decode, max_lengths
 from pairalign.models.vq_model import TokenizerModel
-from pairalign.tokenizing.decoding import Decoded, greedy_decode, max_lengths
 from pairalign.tokenizing.strings import collapse_runs
 
 

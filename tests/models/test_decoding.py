@@ -3,7 +3,7 @@
 import torch
 
 from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
-from pairalign.tokenizing.decoding import greedy_decode, max_lengths
+from pairalign.models.decoding import greedy_decode, max_lengths
 
 
 def decoder_and_condition(seed: int = 0, batch: int = 5):
