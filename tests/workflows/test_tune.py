@@ -86,6 +86,7 @@ def _history(sweep, run, key):
     return [(m.step, m.value) for m in sweep["client"].get_metric_history(run.info.run_id, key)]
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_every_trial_is_a_child_run_with_params_and_metrics_per_report(sweep):
     trials = sweep["trials"]
     assert len(trials) == 4
@@ -102,6 +103,7 @@ def test_every_trial_is_a_child_run_with_params_and_metrics_per_report(sweep):
         assert "dev/pairalign/consistency" in run.data.metrics
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_the_score_is_the_objective_at_each_checkpoint(sweep):
     for run in sweep["trials"]:
         train = TrainConfig(
@@ -111,6 +113,7 @@ def test_the_score_is_the_objective_at_each_checkpoint(sweep):
             assert score == pytest.approx(bounded_score(lr_at(step - 1, train), math.nan, 0.0))
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_asha_cuts_trials_and_the_first_runs_to_the_end(sweep):
     by_lr = {float(r.data.params["train.lr"]): r for r in sweep["trials"]}
     first = by_lr[LRS[0]]
@@ -123,6 +126,7 @@ def test_asha_cuts_trials_and_the_first_runs_to_the_end(sweep):
         assert float(run.data.params["train.lr"]) < LRS[0]
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_each_trial_keeps_its_best_checkpoint_as_an_artifact(sweep, tmp_path):
     for run in sweep["trials"]:
         best_step = int(run.data.tags["pairalign.best_step"])
@@ -136,6 +140,7 @@ def test_each_trial_keeps_its_best_checkpoint_as_an_artifact(sweep, tmp_path):
         )
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_the_best_trial_is_measured_on_both_halves_against_the_baseline(sweep):
     summary = sweep["summary"]
     best = max(sweep["trials"], key=lambda r: r.data.metrics["best/tune/score"])
@@ -153,6 +158,7 @@ def test_the_best_trial_is_measured_on_both_halves_against_the_baseline(sweep):
     assert parent.data.metrics["best/step"] == 2  # the learning rate peaks after the warm-up
 
 
+@pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_compare_reads_the_sweep_back_with_the_runs_numbers(sweep):
     summary = sweep["summary"]
     out = compare.main(["sweep=t", f"tracking.tracking_uri={summary['tracking_uri']}",

@@ -98,6 +98,7 @@ def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corp
     assert 0.0 <= figures["vq/consistency"] <= 1.0 and figures["vq/tokens"] > 0
 
 
+@pytest.mark.slow  # ~75 s on 2 cores; CI runs it in make test-slow
 def test_killed_job_resubmitted_resumes_from_its_last_recorded_checkpoint(ray_session, corpus,
                                                                          tmp_path):  # fmt: skip
     """The driver of a running `python workflows/vq.py` (a job on this cluster) is SIGKILLed; the
