@@ -49,24 +49,28 @@ def format_figure(value: float) -> str:
 
 
 def progress_line(what: str, *, done: int, total: int, elapsed: Seconds, started_at: int = 0,
-                  unit: str = "step", figures: Mapping[str, float] | None = None) -> str:  # fmt: skip
+                  unit: str = "step", figures: Mapping[str, float] | None = None,
+                  eta: Seconds | None = None) -> str:  # fmt: skip
     """'<what> step done/total  <figure> <value> ...  elapsed ..  eta ..' (unit "step"), or
     '<what> done/total <unit>  ...' for any other unit ("utterances", "clips")."""
     count = f"step {done}/{total}" if unit == "step" else f"{done}/{total} {unit}"
     parts = [f"{what} {count}"]
     parts += [f"{name} {format_figure(value)}" for name, value in (figures or {}).items()]
     parts.append(f"elapsed {format_duration(elapsed)}")
-    parts.append(f"eta {format_duration(eta_seconds(done, total, elapsed, started_at))}")
+    if eta is None:
+        eta = eta_seconds(done, total, elapsed, started_at)
+    parts.append(f"eta {format_duration(eta)}")
     return "  ".join(parts)
 
 
 class Throttle:
-    """`ready(done, total)` is True at most once per `every_seconds`, and at the last item."""
+    """`ready(done, total)` is True at most once per `every_seconds` (the first time when that long
+    has passed since the start, so a rate is never read off one item), and at the last item."""
 
     def __init__(self, every_seconds: Seconds = 10.0) -> None:
         self.every_seconds = every_seconds
         self.start = time.perf_counter()
-        self._last = -math.inf
+        self._last = self.start
 
     @property
     def elapsed(self) -> Seconds:

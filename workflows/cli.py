@@ -103,6 +103,8 @@ def init_ray(
     os.environ.setdefault(
         "RAY_DATA_LOGGING_CONFIG", str(Path(__file__).with_name("ray_data_logging.yaml"))
     )
+    if not sys.stdout.isatty():  # no colour codes in logs written to files
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     import ray
     from ray.data import DataContext
 

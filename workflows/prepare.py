@@ -24,7 +24,7 @@ from workflows.cli import init_ray, parse_args, setup_logging
 
 def main(argv: Sequence[str] | None = None) -> pa.Table:
     config = parse_args(PrepareConfig, "prepare.yaml", argv, description=__doc__)
-    setup_logging().info("prepare config: %s", json.dumps(to_dict(config)))
+    setup_logging().debug("prepare config: %s", json.dumps(to_dict(config)))
     if config.use_ray:
         init_ray(num_cpus=config.num_cpus or None)
     table = prepare(config)

@@ -134,10 +134,10 @@ def prepare(config: PrepareConfig) -> pa.Table:
         "backend": "ray" if config.use_ray else "threads",
     }
     log.info(
-        "built-in corpus: %(utterances)d utterances; train %(train/sentences)d sentences x "
-        "%(train/voices)d voices, %(train/seconds).0f s of audio; test %(test/sentences)d "
-        "sentences x %(test/voices)d voices, %(test/seconds).0f s; %(wall_seconds).1f s wall "
-        "(%(backend)s) -> %(out_dir)s",
+        "built-in corpus: %(utterances)d utterances; train %(train/utterances)d "
+        "(%(train/sentences)d sentences by %(train/voices)d voices, %(train/seconds).0f s of audio); "
+        "test %(test/utterances)d (%(test/sentences)d sentences by %(test/voices)d voices, "
+        "%(test/seconds).0f s); %(wall_seconds).1f s wall (%(backend)s) -> %(out_dir)s",
         summary,
     )
     return table

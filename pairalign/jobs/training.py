@@ -52,7 +52,7 @@ from pairalign.jobs.tracking import (
     tracking_uri,
 )
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.progress import progress_line
+from pairalign.progress import eta_seconds, progress_line
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
     `report_every` steps, checkpoint every `checkpoint_every` (and at the end)."""
     train = config.train
     step, sums, clips, start = start_step, {}, 0, time.perf_counter()
-    began = start
+    began, first_report = start, None  # the ETA follows the pace after the first report
     batches = ray.train.get_dataset_shard("train").iter_torch_batches(
         batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
         local_shuffle_buffer_size=train.shuffle_buffer or None,
@@ -226,8 +226,9 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
                         "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
             final = step == train.max_steps
             if session.rank == 0:
-                log_progress(session.stage, step, start_step, train.max_steps,
-                             time.perf_counter() - began, metrics, hooks.progress)  # fmt: skip
+                first_report = first_report or (step, time.perf_counter())
+                log_progress(session.stage, step, train.max_steps, began, first_report, metrics,
+                             hooks.progress)  # fmt: skip
             session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
                            checkpoint=final or step % train.checkpoint_every == 0,
                            extra=hooks.checkpoint_extra())  # fmt: skip
@@ -236,13 +237,16 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
         raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
 
 
-def log_progress(stage: str, step: int, start_step: int, max_steps: int, elapsed: float,
+def log_progress(stage: str, step: int, max_steps: int, began: float, first_report: tuple[int, float],
                  metrics: dict[str, float], extra: dict[str, str]) -> None:  # fmt: skip
-    """One line per report on rank 0: step, loss, clips/s, the stage's own figures, elapsed, ETA."""
+    """One line per report on rank 0: step, loss, clips/s, the stage's own figures, elapsed, and
+    the ETA at the pace since the first report (start-up and warm-up excluded)."""
     figures = {"loss": metrics["loss/total"], "clips/s": metrics["train/clips_per_second"]}
     figures |= {label: metrics[key] for label, key in extra.items() if key in metrics}
-    line = progress_line(stage, done=step, total=max_steps, elapsed=elapsed, started_at=start_step,
-                         figures=figures)  # fmt: skip
+    now, (first_step, first_time) = time.perf_counter(), first_report
+    eta = eta_seconds(step, max_steps, now - first_time, first_step)
+    line = progress_line(stage, done=step, total=max_steps, elapsed=now - began, figures=figures,
+                         eta=eta)  # fmt: skip
     logging.getLogger("pairalign.train").info(line)
 
 

@@ -1,4 +1,5 @@
 import logging
+import time
 
 from pairalign.jobs.training import log_progress, quiet_ray_console
 
@@ -7,13 +8,15 @@ def test_one_progress_line_per_report(caplog):
     caplog.set_level("INFO", logger="pairalign")
     metrics = {"loss/total": 3.2101, "train/clips_per_second": 11.0, "strings/token_rate": 12.345,
                "stage2/cross": 1.0}  # fmt: skip
-    log_progress("refine", 120, 100, 500, 60.0, metrics, {"tokens/s": "strings/token_rate",
-                                                         "absent": "not/reported"})  # fmt: skip
+    now = time.perf_counter()
+    # began 100 s ago; the first report (step 110) was 60 s ago: 10 steps in 60 s since then
+    log_progress("refine", 120, 500, now - 100, (110, now - 60), metrics,
+                 {"tokens/s": "strings/token_rate", "absent": "not/reported"})  # fmt: skip
     (line,) = [r.getMessage() for r in caplog.records]
-    # 20 steps in 60 s since the resume at step 100: 380 steps left at 3 s each
+    # 380 steps left at 6 s each
     assert (
         line
-        == "refine step 120/500  loss 3.21  clips/s 11  tokens/s 12.3  elapsed 1m00s  eta 19m00s"
+        == "refine step 120/500  loss 3.21  clips/s 11  tokens/s 12.3  elapsed 1m40s  eta 38m00s"
     )
 
 
