@@ -33,14 +33,18 @@ class Clip:
     sample_rate: Hertz
     warp: float = 1.0
     shift: Seconds = 0.0
+    applied: tuple[str, ...] = ()  # what was done to it, in order, e.g. ("pitch -1.30 st", ...)
 
-    def replace(self, samples: np.ndarray, *, speed: float = 1.0, delay: Seconds = 0.0) -> Clip:
-        """New samples; `speed` > 1 plays faster, then `delay` moves the result later."""
+    def replace(self, samples: np.ndarray, *, speed: float = 1.0, delay: Seconds = 0.0,
+                note: str = "") -> Clip:  # fmt: skip
+        """New samples; `speed` > 1 plays faster, then `delay` moves the result later; `note`
+        describes the change (with the values drawn) in `applied`."""
         return Clip(
             samples.astype(np.float32, copy=False),
             self.sample_rate,
             warp=self.warp * speed,
             shift=self.shift / speed + delay,
+            applied=(*self.applied, note) if note else self.applied,
         )
 
 
@@ -56,7 +60,7 @@ class Gain:
         db = rng.uniform(self.min_db, self.max_db)
         if rng.random() >= self.p:
             return clip
-        return clip.replace(clip.samples * np.float32(10 ** (db / 20)))
+        return clip.replace(clip.samples * np.float32(10 ** (db / 20)), note=f"gain {db:+.1f} dB")
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ class Noise:
         signal_power = float(np.mean(clip.samples**2))
         noise_power = float(np.mean(noise**2)) + _EPS
         scale = math.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))
-        return clip.replace(clip.samples + np.float32(scale) * noise)
+        return clip.replace(clip.samples + np.float32(scale) * noise,
+                            note=f"noise {snr_db:.1f} dB SNR, 1/f^{alpha:.2f}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class Speed:
         if num == self.resolution:
             return clip
         samples = _resample(clip.samples, num, self.resolution)
-        return clip.replace(samples, speed=num / self.resolution)
+        return clip.replace(
+            samples, speed=num / self.resolution, note=f"speed x{num / self.resolution:.2f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,10 @@ class PitchShift:
             return clip
         stretched = _phase_vocoder(clip.samples, self.resolution / num, self.n_fft)
         samples = _resample(stretched, num, self.resolution)
-        return clip.replace(_fit(samples, len(clip.samples)))
+        return clip.replace(
+            _fit(samples, len(clip.samples)),
+            note=f"pitch {12 * math.log2(num / self.resolution):+.2f} st",
+        )
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,9 @@ class TimeShift:
             out[n:] = clip.samples[: len(out) - n]
         else:
             out[:n] = clip.samples[-n:]
-        return clip.replace(out, delay=n / clip.sample_rate)
+        return clip.replace(
+            out, delay=n / clip.sample_rate, note=f"shift {n / clip.sample_rate:+.3f} s"
+        )
 
 
 @dataclass(frozen=True)
@@ -183,7 +195,8 @@ class Reverb:
         # keep the clip's level: rescale to the dry RMS
         dry_rms = np.sqrt(np.mean(clip.samples**2))
         wet_rms = np.sqrt(np.mean(reverberant**2)) + _EPS
-        return clip.replace(reverberant * np.float32(dry_rms / wet_rms))
+        return clip.replace(reverberant * np.float32(dry_rms / wet_rms),
+                            note=f"reverb rt60 {rt60:.2f} s, wet {wet:.2f}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -206,10 +219,67 @@ class BandLimit:
         # raised-cosine edges one sixth of an octave wide
         gain = _smooth_step(octaves, math.log2(low), 1 / 6)
         gain *= 1.0 - _smooth_step(octaves, math.log2(high), 1 / 6)
-        return clip.replace(scipy.fft.irfft(scipy.fft.rfft(clip.samples) * gain, n))
+        return clip.replace(scipy.fft.irfft(scipy.fft.rfft(clip.samples) * gain, n),
+                            note=f"band {low:.0f}-{high:.0f} Hz")  # fmt: skip
 
 
-Augmentation = Gain | Noise | Speed | PitchShift | TimeShift | Reverb | BandLimit
+@dataclass(frozen=True)
+class FormantShift:
+    """Move the spectral envelope (formants: vocal-tract length) by a factor, keeping pitch and
+    timing: each frame's spectrum is divided into an all-pole (LPC) envelope and its fine
+    structure (the harmonics), and the envelope alone is stretched along frequency. A factor above
+    1 sounds like a shorter vocal tract (higher formants), below 1 a longer one."""
+
+    min_factor: float = 0.85
+    max_factor: float = 1.18
+    lpc_order: int = 18  # poles of the envelope: two per formant up to 8 kHz, and a few spare
+    n_fft: int = 512
+    p: float = 0.0
+
+    def __call__(self, clip: Clip, rng: np.random.Generator) -> Clip:
+        factor = math.exp(rng.uniform(math.log(self.min_factor), math.log(self.max_factor)))
+        if rng.random() >= self.p:
+            return clip
+        hop = self.n_fft // 4
+        window = torch.hann_window(self.n_fft)
+        x = torch.from_numpy(np.ascontiguousarray(clip.samples))
+        spec = torch.stft(x, self.n_fft, hop, window=window, return_complex=True)  # (F, T)
+        envelope = _lpc_log_envelope(spec.abs().numpy(), self.lpc_order)  # (F, T)
+        source = np.minimum(np.arange(spec.shape[0]) / factor, spec.shape[0] - 1)  # f / factor
+        i0 = np.floor(source).astype(np.int64)
+        i1, frac = np.minimum(i0 + 1, spec.shape[0] - 1), (source - i0)[:, None]
+        warped = envelope[i0] * (1 - frac) + envelope[i1] * frac  # the envelope at f / factor
+        gain = torch.from_numpy(np.exp(warped - envelope).astype(np.float32))
+        out = torch.istft(spec * gain, self.n_fft, hop, window=window, length=len(x)).numpy()
+        scale = np.sqrt(np.mean(clip.samples**2) / (np.mean(out**2) + _EPS))  # keep the level
+        return clip.replace(out * np.float32(scale), note=f"formants x{factor:.3f}")
+
+
+@dataclass(frozen=True)
+class SpectralTilt:
+    """Tilt the spectrum by a few dB per octave around 1 kHz (voice quality, microphones):
+    negative is darker (breathy or distant), positive brighter (pressed or close)."""
+
+    min_db_per_octave: Decibels = -3.0
+    max_db_per_octave: Decibels = 3.0
+    p: float = 0.0
+
+    def __call__(self, clip: Clip, rng: np.random.Generator) -> Clip:
+        tilt = rng.uniform(self.min_db_per_octave, self.max_db_per_octave)
+        if rng.random() >= self.p:
+            return clip
+        n = len(clip.samples)
+        freqs = np.fft.rfftfreq(n, 1 / clip.sample_rate).astype(np.float32)
+        octaves = np.log2(np.maximum(freqs, 100.0) / 1000.0)  # flat below 100 Hz
+        gain = (10 ** (tilt * octaves / 20)).astype(np.float32)
+        out = scipy.fft.irfft(scipy.fft.rfft(clip.samples) * gain, n)
+        scale = np.sqrt(np.mean(clip.samples**2) / (np.mean(out**2) + _EPS))
+        return clip.replace(out * np.float32(scale), note=f"tilt {tilt:+.1f} dB/oct")
+
+
+Augmentation = (
+    Gain | Noise | Speed | PitchShift | TimeShift | Reverb | BandLimit | FormantShift | SpectralTilt
+)
 
 
 def describe(augmentation: Augmentation) -> dict:
@@ -241,6 +311,24 @@ def _phase_vocoder(x: np.ndarray, rate: float, n_fft: int) -> np.ndarray:
     phase = torch.cumsum(advance, dim=1) - advance + angle[:, :1]
     out = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
     return torch.istft(out, n_fft, hop, window=window, length=round(len(x) / rate)).numpy()
+
+
+def _lpc_log_envelope(magnitude: np.ndarray, order: int) -> np.ndarray:
+    """Log all-pole envelope of each frame from its power spectrum (autocorrelation method,
+    Levinson-Durbin, all frames at once).  # (F, T) -> (F, T)"""
+    power = magnitude.astype(np.float64) ** 2 + 1e-12
+    autocorr = np.fft.irfft(power, axis=0)[: order + 1]  # (order + 1, T)
+    autocorr[0] *= 1 + 1e-6  # a little white noise keeps the recursion stable
+    frames = power.shape[1]
+    a = np.zeros((order + 1, frames))
+    a[0] = 1.0
+    error = autocorr[0].copy()
+    for i in range(1, order + 1):
+        k = -(a[:i] * autocorr[i:0:-1]).sum(axis=0) / error
+        a[: i + 1] = a[: i + 1] + k * a[i::-1]
+        error *= 1 - k**2
+    response = np.abs(np.fft.rfft(a, n=2 * (power.shape[0] - 1), axis=0)) ** 2  # |A|^2 (F, T)
+    return 0.5 * (np.log(error + 1e-12) - np.log(response + 1e-12))
 
 
 def _fft_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:

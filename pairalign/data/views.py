@@ -17,10 +17,12 @@ from pairalign.data.augment import (
     Augmentation,
     BandLimit,
     Clip,
+    FormantShift,
     Gain,
     Noise,
     PitchShift,
     Reverb,
+    SpectralTilt,
     Speed,
     TimeShift,
 )
@@ -38,6 +40,8 @@ class ViewConfig:
     time_shift: TimeShift = field(default_factory=TimeShift)
     speed: Speed = field(default_factory=Speed)
     pitch: PitchShift = field(default_factory=PitchShift)
+    formant: FormantShift = field(default_factory=FormantShift)  # voice: vocal-tract length
+    tilt: SpectralTilt = field(default_factory=SpectralTilt)  # voice quality, microphone
     reverb: Reverb = field(default_factory=Reverb)
     band: BandLimit = field(default_factory=BandLimit)
     noise: Noise = field(default_factory=Noise)
@@ -52,6 +56,8 @@ class ViewConfig:
             self.time_shift,
             self.speed,
             self.pitch,
+            self.formant,
+            self.tilt,
             self.reverb,
             self.band,
             self.noise,

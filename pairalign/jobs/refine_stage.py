@@ -51,7 +51,9 @@ def train_fn(config_dict: dict) -> None:
                       tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
     torch.manual_seed(config.seed + session.rank)
     model = PairAlignModel(model_config)
-    model.init_from_stage1(load_checkpoint(config_dict["init_checkpoint"])["model"])
+    stage1 = load_checkpoint(config_dict["init_checkpoint"])
+    model.init_from_stage1(stage1["model"])
+    vq_strings = stage1.get("vq_strings", {})
     teacher = EmaTeacher(model, objective.teacher_decay)
     some_off = (
         min(
@@ -88,6 +90,7 @@ def train_fn(config_dict: dict) -> None:
         checkpoint_extra=lambda: {
             "teacher": teacher.model.state_dict(),
             "decoding": decoding(objective, config.views.clip_seconds),
+            "vq_strings": vq_strings,  # the stage-1 checkpoint's VQ string settings
         },
         progress={"tokens/s": "strings/token_rate", "consistency": "strings/consistency"},
     )

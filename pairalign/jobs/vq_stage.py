@@ -10,10 +10,11 @@ import ray.train
 import ray.train.torch
 import torch
 
-from pairalign.config import from_dict
+from pairalign.config import from_dict, to_dict
 from pairalign.jobs.training import Session, StageHooks, StageRunConfig, run_loop
 from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
+from pairalign.tokenizing.tokenizer import VQStringConfig
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class VQStageConfig(StageRunConfig):
     name: str = "vq-tiny"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: Stage1Weights = field(default_factory=Stage1Weights)
+    strings: VQStringConfig = field(default_factory=VQStringConfig)  # frame codes -> VQ strings
 
 
 def train_fn(config_dict: dict) -> None:
@@ -39,5 +41,6 @@ def train_fn(config_dict: dict) -> None:
         losses=lambda batch, step: stage1_losses(ddp, batch, config.loss)[0],
         report_metrics=lambda batch: model.quantizer.usage(),
         progress={"codebook perplexity": "vq/ema_perplexity"},
+        checkpoint_extra=lambda: {"vq_strings": to_dict(config.strings)},
     )
     run_loop(config, session, model, optimizer, hooks, step)

@@ -49,9 +49,11 @@ class Encoder(nn.Module):
         self.layers = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.dim)
 
-    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_mels) -> (B, T', dim) with T' = ceil(T / subsample)."""
+    def forward(self, logmel: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, n_mels) -> (B, T', dim) with T' = ceil(T / subsample); `mask` (B, T') True on
+        frames of real audio: attention never reads the others (their outputs are not used)."""
         x = self.subsample(logmel.transpose(1, 2)).transpose(1, 2)  # (B, T', D)
         positions = torch.arange(x.shape[1], device=x.device)
         x = x + self.position(positions)[None]
-        return self.norm(self.layers(x))
+        padding = None if mask is None else ~mask
+        return self.norm(self.layers(x, src_key_padding_mask=padding))

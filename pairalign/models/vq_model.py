@@ -84,9 +84,16 @@ class TokenizerModel(nn.Module):
         )
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
-        """waveform (B, N) at config.sample_rate; seconds (B,) of real audio in each row."""
-        frames = self.encoder(self.frontend(waveform))  # (B, T, D)
-        mask = self.frame_mask(frames.shape[1], seconds, waveform)
+        """waveform (B, N) at config.sample_rate; seconds (B,) of real audio in each row. Frames
+        past the real audio are masked from the front end's normalisation and the encoder's
+        attention, so a clip encodes the same alone or beside longer clips."""
+        if seconds is None:
+            seconds = torch.full((waveform.shape[0],), waveform.shape[1] / self.config.sample_rate)
+        seconds = seconds.to(waveform.device).float()
+        logmel = self.frontend(waveform, seconds)  # (B, T, M)
+        num_frames = -(-logmel.shape[1] // self.config.encoder.subsample)
+        mask = self.frame_mask(num_frames, seconds, waveform)  # (B, T')
+        frames = self.encoder(logmel, mask)  # (B, T', D)
         return Encoded(frames, mask, self.quantizer(frames, mask), self.prior(frames))
 
     def frame_mask(

@@ -72,7 +72,13 @@ class VQStrings:
 
     def __init__(self, tokenizer: Tokenizer, name: str = "vq") -> None:
         self.tokenizer, self.name = tokenizer, name
-        self.checkpoint_id, self.vocab_size = tokenizer.checkpoint_id, tokenizer.vocab_size
+        self.vocab_size = tokenizer.vq_vocab_size
+        settings = tokenizer.strings  # other string settings make other strings: another id
+        self.checkpoint_id = tokenizer.checkpoint_id + (
+            f"+min_run{settings.min_run_frames}+groups{settings.groups}"
+            if settings != type(settings)()
+            else ""
+        )
 
     def __call__(self, waveforms, seconds=None) -> list[list[int]]:
         return self.tokenizer.vq_strings(waveforms, seconds)
@@ -81,7 +87,7 @@ class VQStrings:
         """Each run's code, at the centre of its frames."""
         frame = self.tokenizer.config.frame_seconds
         out = []
-        for codes in self.tokenizer.frame_codes(waveforms, seconds):
+        for codes in self.tokenizer.string_codes(waveforms, seconds):
             starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
             ends = np.r_[starts[1:], len(codes)] if len(codes) else []
             out.append((codes[starts].astype(np.int64), (np.asarray(starts) + ends) / 2 * frame))

@@ -4,13 +4,16 @@
     strings = tok(waveform)             # (N,) or (B, N) float at 16 kHz -> list of token lists
     tok.vq_strings(waveform)            # the VQ baseline of the same checkpoint
 
-A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes); a stage-2 checkpoint gives
-PairAlign strings (greedy, KV-cached decoding bounded by duration x target rate x slack).
+A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes, after the checkpoint's
+`VQStringConfig`: runs shorter than `min_run_frames` merged into a neighbour, codes optionally
+grouped); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached decoding bounded by
+duration x target rate x slack).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,13 +21,21 @@ import torch
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoding import Decoded, greedy_decode, max_lengths
 from pairalign.models.vq_model import TokenizerModel
-from pairalign.tokenizing.strings import collapse_runs
+from pairalign.tokenizing.strings import collapse_runs, merge_short_runs
+
+
+@dataclass(frozen=True)
+class VQStringConfig:
+    """How frame codes become a VQ string (stored with a checkpoint, under `vq_strings`)."""
+
+    min_run_frames: int = 1  # runs shorter than this join a neighbour before runs collapse
+    groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
 
 
 class Tokenizer:
     def __init__(self, model: TokenizerModel, *, decoder=None, target_rate: float = 12.5,
                  decode_slack: float = 1.5, timing_seconds: float = 3.0, checkpoint_id: str = "",
-                 device: str = "cpu") -> None:  # fmt: skip
+                 device: str = "cpu", strings: VQStringConfig | None = None) -> None:  # fmt: skip
         self.model = model.to(device).eval()
         self.decoder = decoder.to(device).eval() if decoder is not None else None
         self.config = model.config
@@ -32,23 +43,30 @@ class Tokenizer:
         self.timing_seconds = timing_seconds  # timing-head fractions are of this many seconds
         self.checkpoint_id = checkpoint_id
         self.device = torch.device(device)
+        self.strings = strings or VQStringConfig()
+        self.code_map = (
+            group_codes(self.model.quantizer.codebook, self.strings.groups)
+            if self.strings.groups
+            else None
+        )  # (K,) code -> group
 
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu") -> Tokenizer:
         payload = load_checkpoint(path, map_location=device)
         config = checkpoint_model_config(payload)
         checkpoint_id = f"{path}@step{payload['step']}"
+        strings = VQStringConfig(**payload.get("vq_strings", {}))
         if payload["stage"] != "refine":
             model = TokenizerModel(config)
             model.load_state_dict(payload["model"])
-            return cls(model, checkpoint_id=checkpoint_id, device=device)
+            return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings)
         from pairalign.models.pairalign_model import PairAlignModel
 
         full = PairAlignModel(config)
         full.load_state_dict(payload["model"])
         decoding = payload.get("decoding", {})
         return cls(full.tokenizer, decoder=full.decoder, checkpoint_id=checkpoint_id, device=device,
-                   target_rate=decoding.get("target_rate", 12.5),
+                   strings=strings, target_rate=decoding.get("target_rate", 12.5),
                    decode_slack=decoding.get("decode_slack", 1.5),
                    timing_seconds=decoding.get("clip_seconds", 3.0))  # fmt: skip
 
@@ -59,6 +77,18 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         return self.config.quantizer.codebook_size
+
+    @property
+    def vq_vocab_size(self) -> int:
+        """Distinct tokens of the VQ strings: the codes, or their groups."""
+        return self.strings.groups or self.vocab_size
+
+    def with_strings(self, strings: VQStringConfig) -> Tokenizer:
+        """The same model with other VQ-string settings (e.g. to compare them)."""
+        return Tokenizer(self.model, decoder=self.decoder, target_rate=self.target_rate,
+                         decode_slack=self.decode_slack, timing_seconds=self.timing_seconds,
+                         checkpoint_id=self.checkpoint_id, device=str(self.device),
+                         strings=strings)  # fmt: skip
 
     def _encode(self, waveforms, seconds):
         wave = torch.from_numpy(np.array(waveforms, dtype=np.float32)).to(self.device)  # a copy
@@ -78,8 +108,17 @@ class Tokenizer:
         mask = encoded.mask.cpu().numpy()
         return [row[m] for row, m in zip(codes, mask, strict=True)]
 
+    def string_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
+        """Per-frame codes as the VQ strings see them: grouped, short runs merged.  # [(T_i,)]"""
+        out = []
+        for codes in self.frame_codes(waveforms, seconds):
+            if self.code_map is not None:
+                codes = self.code_map[codes]
+            out.append(merge_short_runs(codes, self.strings.min_run_frames))
+        return out
+
     def vq_strings(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]:
-        return [collapse_runs(codes) for codes in self.frame_codes(waveforms, seconds)]
+        return [collapse_runs(codes) for codes in self.string_codes(waveforms, seconds)]
 
     @torch.no_grad()
     def decode(
@@ -105,3 +144,29 @@ class Tokenizer:
         if self.decoder is None:
             return self.vq_strings(waveforms, seconds)
         return self.pairalign_strings(waveforms, seconds)
+
+
+def group_codes(codebook: torch.Tensor, groups: int, iters: int = 50, seed: int = 0) -> np.ndarray:
+    """Spherical k-means of the codebook rows into `groups` clusters (k-means++ start, seeded):
+    the group of each code.  # (K, C) -> (K,)"""
+    rows = torch.nn.functional.normalize(codebook.detach().cpu().double(), dim=-1)
+    k = len(rows)
+    if not 0 < groups <= k:
+        raise ValueError(f"groups={groups} must be in 1..{k} (the codebook size)")
+    generator = torch.Generator().manual_seed(seed)
+    centres = [int(torch.randint(k, (1,), generator=generator))]
+    for _ in range(groups - 1):  # k-means++: next centre far from the chosen ones
+        far = (1 - rows @ rows[centres].T).clamp(min=0).min(dim=1).values ** 2
+        centres.append(int(torch.multinomial(far + 1e-12, 1, generator=generator)))
+    means = rows[centres].clone()
+    assign = (rows @ means.T).argmax(dim=1)
+    for _ in range(iters):
+        for g in range(groups):
+            members = rows[assign == g]
+            if len(members):
+                means[g] = torch.nn.functional.normalize(members.sum(0), dim=0)
+        new = (rows @ means.T).argmax(dim=1)
+        if torch.equal(new, assign):
+            break
+        assign = new
+    return assign.numpy().astype(np.int64)

@@ -8,17 +8,20 @@ import pytest
 from pairalign.data.augment import (
     BandLimit,
     Clip,
+    FormantShift,
     Gain,
     Noise,
     PitchShift,
     Reverb,
+    SpectralTilt,
     Speed,
     TimeShift,
     describe,
 )
 
 SR = 16_000
-ALL = [Gain(), Noise(), Speed(), PitchShift(), TimeShift(), Reverb(), BandLimit()]
+ALL = [Gain(), Noise(), Speed(), PitchShift(), TimeShift(), Reverb(), BandLimit(),
+       FormantShift(p=1.0), SpectralTilt(p=1.0)]  # fmt: skip
 
 
 def sine(freq: float, seconds: float = 3.0, amp: float = 0.5) -> np.ndarray:
@@ -154,3 +157,53 @@ def test_gain_range_in_decibels():
 def test_describe_is_serialisable():
     d = describe(Noise(min_snr_db=3.0))
     assert d["name"] == "Noise" and d["min_snr_db"] == 3.0
+
+
+def voiced(f0: float = 120.0, formant: float = 1000.0, seconds: float = 1.0) -> np.ndarray:
+    """A pulse train at `f0` through one resonance at `formant` Hz (a vowel-like sound)."""
+    n = round(seconds * SR)
+    pulses = np.zeros(n, np.float32)
+    pulses[:: round(SR / f0)] = 1.0
+    r, theta = 0.97, 2 * np.pi * formant / SR
+    from scipy.signal import lfilter
+
+    return (0.1 * lfilter([1.0], [1.0, -2 * r * np.cos(theta), r * r], pulses)).astype(np.float32)
+
+
+def harmonic_peak(x: np.ndarray, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    band = (freqs >= low) & (freqs <= high)
+    return float(freqs[band][np.argmax(spectrum[band])])
+
+
+def test_formant_shift_moves_the_resonance_not_the_pitch():
+    x = voiced(f0=120.0, formant=1000.0)
+    out = FormantShift(min_factor=1.2, max_factor=1.2, p=1.0)(Clip(x, SR), np.random.default_rng(0))
+    # the strongest harmonic follows the resonance up (1000 -> ~1200 Hz) ...
+    assert harmonic_peak(x, 500, 2500) == pytest.approx(960, abs=70)
+    assert harmonic_peak(out.samples, 500, 2500) == pytest.approx(1200, abs=70)
+    # ... while the harmonics stay multiples of 120 Hz (the pitch) and time does not move
+    assert harmonic_peak(out.samples, 80, 170) == pytest.approx(120, abs=4)
+    assert (out.warp, out.shift) == (1.0, 0.0) and out.applied == ("formants x1.200",)
+    assert np.sqrt(np.mean(out.samples**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=1e-3)
+
+
+def test_spectral_tilt_brightens_or_darkens_by_its_slope():
+    x = sine(250.0, amp=0.2) + sine(4000.0, amp=0.2)  # 4 octaves apart
+    for tilt in (-3.0, 3.0):
+        aug = SpectralTilt(min_db_per_octave=tilt, max_db_per_octave=tilt, p=1.0)
+        out = aug(Clip(x, SR), np.random.default_rng(0)).samples
+        spectrum = np.abs(np.fft.rfft(out))
+        freqs = np.fft.rfftfreq(len(out), 1 / SR)
+        ratio = spectrum[np.argmin(np.abs(freqs - 4000))] / spectrum[np.argmin(np.abs(freqs - 250))]
+        assert 20 * np.log10(ratio) == pytest.approx(4 * tilt, abs=0.1)
+
+
+def test_a_view_records_what_was_done_to_it_in_order():
+    clip = Clip(speechlike(3), SR)
+    rng = np.random.default_rng(0)
+    for aug in (TimeShift(), Speed(), FormantShift(p=1.0), Gain()):
+        clip = aug(clip, rng)
+    kinds = [note.split()[0] for note in clip.applied]
+    assert kinds == ["shift", "speed", "formants", "gain"]

@@ -69,3 +69,26 @@ def test_named_sizes_match_the_shipped_base_config():
     assert load_config(VQStageConfig, CONFIG_DIR / "vq_base.yaml").model == model_config("base")
     assert load_config(VQStageConfig, CONFIG_DIR / "vq.yaml").model == model_config("tiny")
     assert to_dict(model_config("tiny"))["quantizer"]["codebook_size"] == 256
+
+
+def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
+    from pairalign.models.checkpoint import checkpoint_model_config
+    from pairalign.tokenizing.kinds import VQStrings
+    from pairalign.tokenizing.strings import collapse_runs, merge_short_runs
+    from pairalign.tokenizing.tokenizer import VQStringConfig, group_codes
+
+    payload = load_checkpoint(small_checkpoints["vq"])
+    save_checkpoint(str(tmp_path / "grouped"), model_config=checkpoint_model_config(payload),
+                    model_state=payload["model"], stage="vq", stage_config={}, step=1,
+                    vq_strings={"min_run_frames": 3, "groups": 4})  # fmt: skip
+    plain = Tokenizer.from_checkpoint(small_checkpoints["vq"])
+    grouped = Tokenizer.from_checkpoint(str(tmp_path / "grouped"))
+    assert grouped.strings == VQStringConfig(min_run_frames=3, groups=4)
+    wave = 0.1 * np.random.default_rng(0).standard_normal((2, 40_000)).astype(np.float32)
+    codes = plain.frame_codes(wave)
+    mapping = group_codes(plain.model.quantizer.codebook, 4)
+    expected = [collapse_runs(merge_short_runs(mapping[c], 3)) for c in codes]
+    assert grouped.vq_strings(wave) == expected
+    assert max(max(s) for s in expected) < 4 and VQStrings(grouped).vocab_size == 4
+    assert VQStrings(grouped).checkpoint_id != VQStrings(plain).checkpoint_id  # other strings
+    assert grouped.with_strings(VQStringConfig()).vq_strings(wave) == plain.vq_strings(wave)
