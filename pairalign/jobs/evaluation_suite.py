@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +33,7 @@ from pairalign.config import PathStr
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
+from pairalign.evaluation.heldout import half_rows
 from pairalign.evaluation.sweep_probe import (
     SweepProbeConfig,
     long_utterances,
@@ -58,6 +60,7 @@ class EvaluateConfig:
     seed: int = 0
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     split: str = "test"
+    half: Literal["", "dev", "test"] = ""  # "": the whole split; dev/test: one half by sentence
     max_clips: int = 0  # 0 -> the whole split
     checkpoint: PathStr = ""  # a refine checkpoint (pairalign + vq) or a stage-1 one (vq)
     dense_dir: PathStr = ""  # every dense-k*-p*/dense.pt under it
@@ -102,9 +105,12 @@ def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
 
 
 def eval_rows(config: EvaluateConfig, manifest: pa.Table) -> pa.Table:
-    """The clips measured: the split, sentence by sentence (so `max_clips` keeps every voice of
-    the first sentences and retrieval still has renditions to find)."""
-    rows = manifest.filter(pc.equal(manifest["split"], config.split))
+    """The clips measured: the split (or one half of it, by sentence), sentence by sentence (so
+    `max_clips` keeps every voice of the first sentences and retrieval still has renditions)."""
+    if config.half:
+        rows = half_rows(manifest, config.split, config.half)
+    else:
+        rows = manifest.filter(pc.equal(manifest["split"], config.split))
     if not len(rows):
         raise ValueError(f"the manifest has no clips in split {config.split!r}")
     rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
