@@ -5,16 +5,9 @@
         tokenizer.name=vq tokenizer.kind=vq tokenizer.checkpoint=s3://bucket/runs/refine/checkpoint_...
     ray job submit --working-dir . -- python workflows/tokenize_archive.py ... pool_size=8 device=cuda
 
-Reads any manifest (or the built-in corpus), decodes and tokenizes each clip with one model per
-actor (GPU actors when the cluster has GPUs and `device` allows, CPU otherwise) and writes
-`<out_dir>/<tokenizer.name>/tokens/part-*.parquet`: utterance_id, tokenizer, checkpoint_id, tokens
-(list<int16>), token_count, duration (pairalign/tokenizing/archive.py). Clips longer than `window_seconds` are
-tokenized whole by overlapping windows and stitched (pairalign/tokenizing/windows.py). Audio that fails to
-decode goes to `<out_dir>/<name>/rejects/` with its reason. Re-running on the same output skips
-every clip already written or rejected. A killed actor is restarted by Ray Data and its batch
-retried; parts are named by their ids, so a retried batch replaces its part and never duplicates a
-row. (Not `tokenize.py`: a script of that name in workflows/ would shadow the standard library's
-`tokenize` module for every script run from this directory.)
+Writes `<out_dir>/<tokenizer.name>/tokens/part-*.parquet`, rejects beside them, and resumes where
+it stopped; the job itself: pairalign/jobs/tokenize_job.py. (Not `tokenize.py`: a script of that
+name in workflows/ would shadow the standard library's `tokenize` module.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Tokenizers: `pairalign` and `vq` from a refine `checkpoint` (just `vq` from a stage-1 one), every
 dense baseline under `dense_dir` (workflows/dense.py), and any listed in `tokenizers`. Each is
-tokenized into `<out_dir>/archives/<name>` by workflows/tokenize_archive.py (skipped when already there),
+tokenized into `<out_dir>/archives/<name>` by the tokenization job (skipped when already there),
 then measured (see ../shared/PAPER.md, "How we measure"):
 
 - token rate, archive tokens, length spread, vocabulary use (codes, entropy, perplexity),
