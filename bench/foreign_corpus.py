@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pairalign.audio import resample
-from pairalign.corpora.builtin import BuiltinCorpusConfig, encode, plan_corpus, trim_silence
-from pairalign.corpora.sentences import generate_sentences
-from pairalign.manifest import manifest_table, write_manifest
+from pairalign.data.audio import resample
+from pairalign.data.corpora.builtin import BuiltinCorpusConfig, encode, plan_corpus, trim_silence
+from pairalign.data.corpora.sentences import generate_sentences
+from pairalign.data.manifest import manifest_table, write_manifest
 from pairalign.units import SAMPLE_RATE, Hertz
 
 SPLIT = "test"
