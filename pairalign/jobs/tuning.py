@@ -64,7 +64,7 @@ from pairalign.tokenizing.tokenizer import Tokenizer
 
 SCORE = "tune/score"
 SWEEP_TAG, TRIAL_TAG, PARENT_TAG = (
-    "pairalign.evaluation.sweep_probe",
+    "pairalign.sweep",
     "pairalign.trial_id",
     "mlflow.parentRunId",
 )
