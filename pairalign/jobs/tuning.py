@@ -48,7 +48,7 @@ from pairalign.evaluation.heldout import (
     measure_halves,
 )
 from pairalign.evaluation.pareto import bounded_score
-from pairalign.jobs.refine_stage import RefineConfig, resolve_init
+from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init
 from pairalign.jobs.refine_stage import train_fn as refine_train_fn
 from pairalign.jobs.tracking import (
     TrackingConfig,
@@ -58,8 +58,8 @@ from pairalign.jobs.tracking import (
     tracking_uri,
 )
 from pairalign.jobs.training import fit, paired_view_dataset
-from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
-from pairalign.models.pairalign_model import PairAlignConfig
+from pairalign.jobs.vq_stage import VQStageConfig
+from pairalign.jobs.vq_stage import train_fn as vq_train_fn
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 SCORE = "tune/score"
@@ -104,8 +104,8 @@ class SchedulerConfig:
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    metric: str = "dev/pairalign/map"  # maximised: any figure of a checkpoint report
-    rate_metric: str = "dev/pairalign/token_rate"
+    metric: str = ""  # maximised: any figure of a checkpoint report; "": dev/<strings>/map
+    rate_metric: str = ""  # "": dev/<strings>/token_rate (strings: pairalign, or vq for stage 1)
     max_rate: float = 12.5  # tokens per second; a trial over it scores below any within (0: none)
 
 
@@ -115,7 +115,9 @@ class SweepConfig:
     storage_path: PathStr = "runs"  # Tune results and trials' checkpoints: <storage_path>/<name>/
     seed: int = 0
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    stage: Literal["refine", "vq"] = "refine"  # what a trial trains: stage 2, or stage 1
     refine: RefineConfig = field(default_factory=RefineConfig)  # name, storage set per trial
+    vq: VQStageConfig = field(default_factory=VQStageConfig)  # the same, when stage=vq
     space: tuple[SearchParam, ...] = ()
     search: SearchConfig = field(default_factory=SearchConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -125,26 +127,44 @@ class SweepConfig:
     final_view_clips: int = 200  # clips of each half whose views give consistency at the end
 
 
+def stage_base(config: SweepConfig) -> RefineConfig | VQStageConfig:
+    """The section every trial starts from: `refine`, or `vq` when the sweep trains stage 1."""
+    return config.vq if config.stage == "vq" else config.refine
+
+
+def strings_kind(config: SweepConfig) -> str:
+    """Whose strings a trial is judged by: its PairAlign strings, or (stage 1) its VQ strings."""
+    return "vq" if config.stage == "vq" else "pairalign"
+
+
+def objective_metrics(config: SweepConfig) -> tuple[str, str]:
+    """(metric, rate metric) of the objective, defaults filled in for the sweep's stage."""
+    kind = strings_kind(config)
+    return (config.objective.metric or f"dev/{kind}/map",
+            config.objective.rate_metric or f"dev/{kind}/token_rate")  # fmt: skip
+
+
 def trial_config(
     config: SweepConfig, values: dict[str, Any], trial_id: str, uri: str
-) -> RefineConfig:
-    """The refine config of one trial: `refine` with the sampled `values` (dotted keys)."""
-    data = to_dict(config.refine)
+) -> RefineConfig | VQStageConfig:
+    """The stage config of one trial: `refine` (or `vq`) with the sampled `values` (dotted keys)."""
+    base = stage_base(config)
+    data = to_dict(base)
     for key, value in values.items():
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
                 raise ConfigError(
-                    f"space key {key!r}: {part!r} is not a section of the refine config"
+                    f"space key {key!r}: {part!r} is not a section of the {config.stage} config"
                 )
             node = node[part]
         if parts[-1] not in node:
-            raise ConfigError(f"space key {key!r}: the refine config has no such key")
+            raise ConfigError(f"space key {key!r}: the {config.stage} config has no such key")
         node[parts[-1]] = value
     data |= {"name": trial_id, "storage_path": join(config.storage_path, config.name),
              "tracking": {"tracking_uri": uri, "experiment": config.tracking.experiment}}  # fmt: skip
-    return from_dict(RefineConfig, data)
+    return from_dict(type(base), data)
 
 
 def param_space(config: SweepConfig) -> dict[str, Any]:
@@ -196,7 +216,7 @@ def scheduler(config: SweepConfig):
     if config.scheduler.kind == "fifo":
         return FIFOScheduler()
     # stop_last_trials=False: a trial that reaches max_t ends by itself, not by being stopped
-    return ASHAScheduler(time_attr="step", max_t=config.refine.train.max_steps,
+    return ASHAScheduler(time_attr="step", max_t=stage_base(config).train.max_steps,
                          grace_period=config.scheduler.grace_period,
                          reduction_factor=config.scheduler.reduction_factor, stop_last_trials=False)  # fmt: skip
 
@@ -209,6 +229,8 @@ class HeldoutReport(TuneReportCallback):
     def __init__(self, dev: ray.ObjectRef, config: SweepConfig, uri: str, run_id: str) -> None:
         super().__init__()
         self.dev, self.heldout, self.objective = dev, config.heldout, config.objective
+        self.metric, self.rate_metric = objective_metrics(config)
+        self.kinds = (strings_kind(config),)
         self.uri, self.run_id, self.best = uri, run_id, -math.inf
 
     def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint) -> None:
@@ -221,11 +243,11 @@ class HeldoutReport(TuneReportCallback):
         client = mlflow.MlflowClient()
         with checkpoint.as_directory() as directory:
             figures = heldout_figures(
-                Tokenizer.from_checkpoint(directory), ray.get(self.dev), self.heldout
+                Tokenizer.from_checkpoint(directory), ray.get(self.dev), self.heldout, self.kinds
             )
             merged = {**metrics[0], **figures}
-            figures[SCORE] = score = bounded_score(merged.get(self.objective.metric, math.nan),
-                                                   merged.get(self.objective.rate_metric, math.nan),
+            figures[SCORE] = score = bounded_score(merged.get(self.metric, math.nan),
+                                                   merged.get(self.rate_metric, math.nan),
                                                    self.objective.max_rate)  # fmt: skip
             logged = {k: v for k, v in figures.items() if math.isfinite(v)}
             if score > self.best:
@@ -239,26 +261,28 @@ class HeldoutReport(TuneReportCallback):
 
 
 def run_trial(values: dict[str, Any], *, sweep: dict, shared: dict[str, Any]) -> None:
-    """A trial's driver: its MLflow child run, then its refine run with the held-out callback."""
+    """A trial's driver: its MLflow child run, then its training run (stage 2, or stage 1) with
+    the held-out callback."""
     from ray.data import DataContext
 
     DataContext.get_current().enable_progress_bars = False
     config = from_dict(SweepConfig, sweep)
     trial_id, uri = ray.tune.get_context().get_trial_id(), shared["tracking_uri"]
-    refine = trial_config(config, values, trial_id, uri)
-    run_id = mlflow_run(refine.tracking, refine.storage_path, f"{config.name}/{trial_id}", refine)
+    trial = trial_config(config, values, trial_id, uri)
+    run_id = mlflow_run(trial.tracking, trial.storage_path, f"{config.name}/{trial_id}", trial)
     import mlflow
 
     client = mlflow.MlflowClient()
     for key, value in {PARENT_TAG: shared["parent_run_id"], SWEEP_TAG: config.name,
                        TRIAL_TAG: trial_id}.items():  # fmt: skip
         client.set_tag(run_id, key, value)
-    loop = {"stage": to_dict(refine), "run_id": run_id, "tracking_uri": uri,
-            "model_config": shared["model_config"], "init_checkpoint": shared["init_checkpoint"]}  # fmt: skip
+    loop = {"stage": to_dict(trial), "run_id": run_id, "tracking_uri": uri}
+    if config.stage == "refine":
+        loop |= {"model_config": shared["model_config"], "init_checkpoint": shared["init_checkpoint"]}
+    train_fn = vq_train_fn if config.stage == "vq" else refine_train_fn
     try:
-        fit(refine_train_fn, loop, train=refine.train, name=refine.name,
-            storage_path=refine.storage_path,
-            datasets={"train": paired_view_dataset(refine, shared["train_rows"], 0)},
+        fit(train_fn, loop, train=trial.train, name=trial.name, storage_path=trial.storage_path,
+            datasets={"train": paired_view_dataset(trial, shared["train_rows"], 0)},
             callbacks=[HeldoutReport(shared["dev"][0], config, uri, run_id)])  # fmt: skip
     except Exception:
         end_mlflow_run(uri, run_id, "FAILED")
@@ -315,7 +339,7 @@ def final_comparison(
         candidates["baseline"] = config.baseline_checkpoint
     heldout = replace(config.heldout, view_clips=config.final_view_clips)
     figures = measure_halves(
-        candidates, manifest, config.refine.corpus.eval_split, config.refine.views, heldout
+        candidates, manifest, stage_base(config).corpus.eval_split, stage_base(config).views, heldout
     )
     client = mlflow.MlflowClient()
     client.log_batch(parent_id, metrics=[mlflow.entities.Metric(k, v, 0, 0)
@@ -335,10 +359,10 @@ def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"sweep {config.name!r} is already in {uri}; give it a new name=")
     parent_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     try:
-        manifest = load_manifest(config.refine.corpus)
+        manifest = load_manifest(stage_base(config).corpus)
         shared = shared_inputs(config, manifest, uri, parent_id)
         results = tuner(config, space, shared).fit()
-        close_trial_runs(uri, parent_id, results, config.refine.train.max_steps)
+        close_trial_runs(uri, parent_id, results, stage_base(config).train.max_steps)
         summary = final_comparison(config, manifest, uri, parent_id)
         compared = compare_trials(config, uri)
     except BaseException:
@@ -351,21 +375,23 @@ def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
 def shared_inputs(
     config: SweepConfig, manifest: pa.Table, uri: str, parent_id: str
 ) -> dict[str, Any]:
-    """What every trial needs: the stage-1 model, the train rows, the dev half (object store)."""
-    base = replace(config.refine, name=config.name, storage_path=config.storage_path,
-                   tracking=config.tracking)  # fmt: skip
-    init = resolve_init(base)
-    model_config = PairAlignConfig(
-        tokenizer=checkpoint_model_config(load_checkpoint(init)), decoder=config.refine.decoder
-    )
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.refine.corpus.train_split))
-    dev_rows = half_rows(manifest, config.refine.corpus.eval_split, "dev", config.heldout.sentences)
-    dev = load_heldout(dev_rows, "dev", config.refine.views, config.heldout)
+    """What every trial needs: the train rows, the dev half (object store) and, for stage 2, the
+    stage-1 model it starts from."""
+    base = stage_base(config)
+    shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id}
+    if config.stage == "refine":
+        init = resolve_init(replace(config.refine, name=config.name,
+                                    storage_path=config.storage_path, tracking=config.tracking))  # fmt: skip
+        shared |= {"init_checkpoint": init,
+                   "model_config": to_dict(refine_model_config(init, config.refine.decoder))}  # fmt: skip
+    train_rows = manifest.filter(pc.equal(manifest["split"], base.corpus.train_split))
+    dev_rows = half_rows(manifest, base.corpus.eval_split, "dev", config.heldout.sentences)
+    dev = load_heldout(dev_rows, "dev", base.views, config.heldout)
     logging.getLogger("pairalign").info(
-        "tune: %d train clips, %d dev clips, init %s", len(train_rows), len(dev.audio), init
-    )
-    return {"tracking_uri": uri, "parent_run_id": parent_id, "model_config": to_dict(model_config),
-            "init_checkpoint": init, "train_rows": train_rows, "dev": [ray.put(dev)]}  # fmt: skip
+        "tune: %s trials, %d train clips, %d dev clips, init %s", config.stage, len(train_rows),
+        len(dev.ids), shared.get("init_checkpoint", "-"),
+    )  # fmt: skip
+    return shared | {"train_rows": train_rows, "dev": [ray.put(dev)]}
 
 
 def tuner(config: SweepConfig, space: dict[str, Any], shared: dict[str, Any]) -> ray.tune.Tuner:
@@ -385,6 +411,10 @@ def compare_trials(config: SweepConfig, uri: str) -> dict[str, Any]:
     """The comparison of this sweep's trials: table and trade-off plots, logged to the parent run."""
     from pairalign.jobs.comparison import CompareConfig, compare
 
+    figure = f"best/dev/{strings_kind(config)}"
+    columns = tuple(f"{figure}/{c}" for c in ("token_rate", "map", "consistency", "mrr", "vocab_used"))
     return compare(CompareConfig(storage_path=config.storage_path, sweep=config.name,
                                  tracking=replace(config.tracking, tracking_uri=uri),
-                                 params=tuple(p.key for p in config.space)))  # fmt: skip
+                                 params=tuple(p.key for p in config.space),
+                                 columns=(*columns, f"best/{SCORE}"), rate=f"{figure}/token_rate",
+                                 quality=(f"{figure}/map", f"{figure}/consistency")))  # fmt: skip

@@ -197,3 +197,36 @@ def test_the_shipped_sweep_changes_only_what_it_says_of_refine_yaml():
     assert changed == {"train.num_workers", "train.max_steps",
                        "train.warmup_steps", "train.checkpoint_every", "objective.teacher_start",
                        "objective.teacher_ramp"}  # fmt: skip
+
+
+@pytest.mark.slow  # two stage-1 trials: ~1 min on 2 cores
+def test_a_stage1_sweep_over_the_codebook_size_judges_trials_by_their_vq_strings(cluster, tmp_path):
+    prepare(PrepareConfig(out_dir=str(tmp_path / "builtin"), use_ray=False,
+                          corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4)))  # fmt: skip
+    summary = tune.main([
+        "name=k", "stage=vq", f"storage_path={tmp_path / 'runs'}",
+        f"vq.corpus.builtin_dir={tmp_path / 'builtin'}", "vq.model.encoder.dim=32",
+        "vq.model.encoder.layers=1", "vq.model.encoder.heads=2", "vq.model.quantizer.code_dim=8",
+        "vq.train.batch_size=2", "vq.train.max_steps=2", "vq.train.checkpoint_every=2",
+        "vq.train.warmup_steps=1", "vq.train.num_workers=1", "vq.pipeline.batch_size=8",
+        "space=[{key: model.quantizer.codebook_size, kind: grid, values: [8, 16]}]",
+        "search.num_samples=1", "search.max_concurrent_trials=2", "scheduler.kind=fifo",
+        "heldout.view_clips=4", "heldout.batch_size=8", "final_view_clips=4",
+    ])  # fmt: skip
+    client = mlflow.MlflowClient(summary["tracking_uri"])
+    trials = tuning.child_runs(summary["tracking_uri"], summary["mlflow_parent_run_id"])
+    assert sorted(r.data.params["model.quantizer.codebook_size"] for r in trials) == ["16", "8"]
+    for run in trials:
+        assert run.info.status == "FINISHED"
+        size = int(run.data.params["model.quantizer.codebook_size"])
+        assert 0 <= run.data.metrics["best/dev/vq/map"] <= 1
+        assert run.data.metrics["best/tune/score"] == run.data.metrics["best/dev/vq/map"] or (
+            run.data.metrics["best/dev/vq/token_rate"] > 12.5  # over the bound: scored below
+        )
+        assert not any(k.startswith("dev/pairalign") for k in run.data.metrics)
+        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tuning.BEST_ARTIFACT,
+                                                    dst_path=str(tmp_path / run.info.run_id),
+                                                    tracking_uri=summary["tracking_uri"])  # fmt: skip
+        tokenizer = Tokenizer.from_checkpoint(local)
+        assert tokenizer.decoder is None and tokenizer.vocab_size == size  # a stage-1 checkpoint
+    assert "best/test/vq/map" in client.get_run(summary["mlflow_parent_run_id"]).data.metrics

@@ -1,0 +1,93 @@
+"""Train stage-1 variants one after another and measure each one's VQ strings on one half of the
+eval split with the evaluation suite (workflows/evaluate.py), collecting one table.
+
+    PYTHONPATH=. python bench/stage1_variants.py --root /work/runs12 --half dev \
+        --variant "k256:" --variant "k16:model.quantizer.codebook_size=16" ...
+
+Each variant is `name:override override ...` (overrides of workflows/vq.py). A variant whose
+checkpoint exists is not trained again; its evaluation is redone only if `--remeasure`. The table
+(`<root>/<half>.md`) lists tokens/s, MAP, P@1, MRR, consistency, vocabulary used and perplexity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+COLUMNS = ("token_rate", "map", "precision_at_1", "mrr", "consistency", "vocab_used", "perplexity")
+
+
+def run(cmd: list[str], log: Path) -> None:
+    start = time.perf_counter()
+    with log.open("a") as f:
+        f.write(f"\n$ {' '.join(cmd)}\n")
+        f.flush()
+        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
+    print(f"  {Path(cmd[1]).name} done in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def checkpoint_of(root: Path, name: str) -> str:
+    found = sorted(p for p in (root / name).glob("checkpoint_*") if p.is_dir())
+    return str(found[-1]) if found else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--half", default="dev", choices=("dev", "test"))
+    parser.add_argument("--variant", action="append", default=[])
+    parser.add_argument("--corpus", default="data/builtin")
+    parser.add_argument(
+        "--manifest", default="", help="measure on this manifest instead (split test)"
+    )
+    parser.add_argument(
+        "--tag", default="", help="suffix of the evaluation's name (another corpus)"
+    )
+    parser.add_argument("--remeasure", action="store_true")
+    parser.add_argument("--train-only", action="store_true")
+    args = parser.parse_args()
+    root = Path(args.root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    rows = []
+    for spec in args.variant:
+        name, _, overrides = spec.partition(":")
+        log = root / f"{name}.log"
+        print(f"{name}: {overrides or '(defaults)'}", flush=True)
+        if not checkpoint_of(root, name):
+            run([py, "workflows/vq.py", f"name={name}", f"storage_path={root}",
+                 f"corpus.builtin_dir={args.corpus}", *overrides.split()], log)  # fmt: skip
+        if args.train_only:
+            continue
+        tag = f"{args.half}{args.tag}"
+        out = root / "eval" / f"{name}-{tag}"
+        figures_file = out / "figures.json"
+        if args.remeasure or not figures_file.exists():
+            corpus = [f"corpus.manifest={args.manifest}", "half="] if args.manifest else [
+                f"corpus.builtin_dir={args.corpus}", f"half={args.half}"]  # fmt: skip
+            run([py, "workflows/evaluate.py", f"name=eval-{name}-{tag}", f"out_dir={out}",
+                 f"storage_path={root}", *corpus,
+                 f"tokenizers=[{{name: {name}, kind: vq, checkpoint: {checkpoint_of(root, name)}}}]"], log)  # fmt: skip
+        figures = json.loads(figures_file.read_text())
+        rows.append((name, overrides, figures))
+    if rows:
+        lines = [
+            "| variant | overrides | " + " | ".join(COLUMNS) + " |",
+            "|---" * (len(COLUMNS) + 2) + "|",
+        ]
+        for name, overrides, figures in rows:
+            cells = [f"{figures.get(f'{name}/{c}', float('nan')):.3f}" for c in COLUMNS]
+            lines.append(f"| {name} | `{overrides}` | " + " | ".join(cells) + " |")
+        table = "\n".join(lines)
+        (root / f"{args.half}{args.tag}.md").write_text(table + "\n")
+        print(table)
+
+
+if __name__ == "__main__":
+    main()
