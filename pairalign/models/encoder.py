@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -22,6 +23,9 @@ class EncoderConfig:
     dropout: float = 0.1
     subsample: int = 2  # log-mel frames (10 ms) per encoder frame: 2 -> 50 frames/s, 4 -> 25
     max_frames: int = 2048
+    # absolute: learned embeddings of the frame index (the encoder knows where in the clip a frame
+    # is); conv: a depthwise convolution over ~0.3 s adds relative position only; none: neither
+    positions: Literal["absolute", "conv", "none"] = "absolute"
 
 
 class Encoder(nn.Module):
@@ -36,7 +40,12 @@ class Encoder(nn.Module):
             convs += [nn.Conv1d(channels, config.dim, 3, stride=2, padding=1), nn.GELU()]
             channels = config.dim
         self.subsample = nn.Sequential(*convs)
-        self.position = nn.Embedding(config.max_frames, config.dim)
+        if config.positions == "absolute":
+            self.position = nn.Embedding(config.max_frames, config.dim)
+        elif config.positions == "conv":  # odd width, ~0.32 s at any frame rate
+            width = 2 * round(16 / config.subsample) + 1
+            self.position = nn.Conv1d(config.dim, config.dim, width, padding=width // 2,
+                                      groups=config.dim)  # fmt: skip
         layer = nn.TransformerEncoderLayer(
             config.dim,
             config.heads,
@@ -53,7 +62,11 @@ class Encoder(nn.Module):
         """(B, T, n_mels) -> (B, T', dim) with T' = ceil(T / subsample); `mask` (B, T') True on
         frames of real audio: attention never reads the others (their outputs are not used)."""
         x = self.subsample(logmel.transpose(1, 2)).transpose(1, 2)  # (B, T', D)
-        positions = torch.arange(x.shape[1], device=x.device)
-        x = x + self.position(positions)[None]
+        if mask is not None:  # padding frames hold nothing a convolution could carry inward
+            x = x * mask[..., None]
+        if self.config.positions == "absolute":
+            x = x + self.position(torch.arange(x.shape[1], device=x.device))[None]
+        elif self.config.positions == "conv":
+            x = x + nn.functional.gelu(self.position(x.transpose(1, 2))).transpose(1, 2)
         padding = None if mask is None else ~mask
         return self.norm(self.layers(x, src_key_padding_mask=padding))
