@@ -278,7 +278,10 @@ def run_trial(values: dict[str, Any], *, sweep: dict, shared: dict[str, Any]) ->
         client.set_tag(run_id, key, value)
     loop = {"stage": to_dict(trial), "run_id": run_id, "tracking_uri": uri}
     if config.stage == "refine":
-        loop |= {"model_config": shared["model_config"], "init_checkpoint": shared["init_checkpoint"]}
+        loop |= {
+            "model_config": shared["model_config"],
+            "init_checkpoint": shared["init_checkpoint"],
+        }
     train_fn = vq_train_fn if config.stage == "vq" else refine_train_fn
     try:
         fit(train_fn, loop, train=trial.train, name=trial.name, storage_path=trial.storage_path,
@@ -339,7 +342,11 @@ def final_comparison(
         candidates["baseline"] = config.baseline_checkpoint
     heldout = replace(config.heldout, view_clips=config.final_view_clips)
     figures = measure_halves(
-        candidates, manifest, stage_base(config).corpus.eval_split, stage_base(config).views, heldout
+        candidates,
+        manifest,
+        stage_base(config).corpus.eval_split,
+        stage_base(config).views,
+        heldout,
     )
     client = mlflow.MlflowClient()
     client.log_batch(parent_id, metrics=[mlflow.entities.Metric(k, v, 0, 0)
@@ -412,7 +419,9 @@ def compare_trials(config: SweepConfig, uri: str) -> dict[str, Any]:
     from pairalign.jobs.comparison import CompareConfig, compare
 
     figure = f"best/dev/{strings_kind(config)}"
-    columns = tuple(f"{figure}/{c}" for c in ("token_rate", "map", "consistency", "mrr", "vocab_used"))
+    columns = tuple(
+        f"{figure}/{c}" for c in ("token_rate", "map", "consistency", "mrr", "vocab_used")
+    )
     return compare(CompareConfig(storage_path=config.storage_path, sweep=config.name,
                                  tracking=replace(config.tracking, tracking_uri=uri),
                                  params=tuple(p.key for p in config.space),

@@ -31,6 +31,9 @@ class Stage1Weights:
     commit: float = 0.25
     temperature: float = 0.1  # contrast temperature
     max_contrast_frames: int = 1024  # frames sampled for the contrast (B*T can be large)
+    # frames of the same clip within this many frames of the positive are not negatives (0: all
+    # are): neighbours that hear the same sound are not pushed apart, so codes need not flicker
+    exclude_frames: int = 0
 
 
 def stage1_losses(
@@ -63,11 +66,12 @@ def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor
         batch["warp_b"], batch["shift_b"], batch["source_seconds"],
     )  # fmt: skip
     rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
+    frames = torch.arange(partner.shape[1], device=partner.device)[None].expand_as(partner)
     za = a.quantized.latents[valid]  # (P, C)
     zb = b.quantized.latents[rows[valid], partner[valid]]  # (P, C)
     losses = {
         "stage1/agree": (1 - (za * zb).sum(-1)).mean(),
-        "stage1/contrast": _info_nce(za, zb, weights),
+        "stage1/contrast": _info_nce(za, zb, weights, rows[valid], frames[valid]),
         "stage1/prior": _prior_loss(a, b, rows, partner, valid),
         "vq/commit": vq_losses["vq/commit"],
     }
@@ -89,11 +93,22 @@ def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:
     return 0.5 * (F.cross_entropy(from_a, codes_b) + F.cross_entropy(from_b, codes_a))
 
 
-def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights) -> torch.Tensor:
+def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights,
+              rows: torch.Tensor | None = None, frames: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """InfoNCE between aligned frames; `rows`, `frames` (P,) say where each pair's A frame is
+    (needed to leave a positive's neighbours out of its negatives)."""
+    if rows is None or frames is None:
+        rows = frames = torch.zeros(len(za), dtype=torch.long, device=za.device)
     if len(za) > weights.max_contrast_frames:
         pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
-        za, zb = za[pick], zb[pick]
+        za, zb, rows, frames = za[pick], zb[pick], rows[pick], frames[pick]
     logits = za @ zb.t() / weights.temperature  # (P, P)
+    if weights.exclude_frames > 0:
+        near = (rows[:, None] == rows[None]) & (
+            (frames[:, None] - frames[None]).abs() <= weights.exclude_frames
+        )
+        near.fill_diagonal_(False)  # the positive stays
+        logits = logits.masked_fill(near, float("-inf"))
     labels = torch.arange(len(za), device=za.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
 

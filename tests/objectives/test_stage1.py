@@ -56,3 +56,21 @@ def test_contrast_prefers_matching_pairs():
     shuffled = _info_nce(z, z[torch.randperm(64)], w)
     assert matched < shuffled
     assert matched < 1.0
+
+
+def test_a_positives_neighbours_in_its_own_clip_are_not_its_negatives():
+    torch.manual_seed(0)
+    z = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    rows = torch.tensor([0, 0, 0, 1, 1, 1])
+    frames = torch.tensor([10, 11, 30, 10, 11, 30])
+    plain = Stage1Weights(exclude_frames=0)
+    wide = Stage1Weights(exclude_frames=2)
+    # make frame 11 of clip 0 look like frame 10's positive: a strong negative unless excluded
+    zb = z.clone()
+    zb[1] = z[0]
+    with_neighbour = _info_nce(z, zb, plain, rows, frames)
+    without = _info_nce(z, zb, wide, rows, frames)
+    assert without < with_neighbour
+    # far frames and other clips' frames still count: excluding everything within 100 frames of
+    # a positive in its own clip changes the loss again
+    assert _info_nce(z, zb, Stage1Weights(exclude_frames=100), rows, frames) != without
