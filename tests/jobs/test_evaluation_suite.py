@@ -15,7 +15,7 @@ def test_the_suite_measures_the_split_or_one_half_of_its_sentences():
             }
             for s in range(10, 16)
             for v in range(3)
-        ]  # fmt: skip
+        ]
     )
     everything = eval_rows(EvaluateConfig(), manifest)
     dev, test = (eval_rows(EvaluateConfig(half=h), manifest) for h in ("dev", "test"))
