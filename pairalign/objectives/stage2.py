@@ -7,8 +7,8 @@ With y_X the target string of view X and c_X its condition:
   must beat the likelihood under another clip's condition by a margin;
 - `stage2/contrast`: likelihood contrast, InfoNCE over length-normalised scores
   s_ij = log p(y_j | c_i) / |y_j| with sampled in-batch negatives;
-- `stage2/length`: squared relative gap between the expected length (from EOS hazards) and the
-  target token rate;
+- `stage2/length`: squared relative gap between the expected length (`expected_length`, from the
+  EOS hazards) and the target token rate;
 - `stage2/timing`: L1 between predicted and target token spans (fractions of the clip);
 - the stage-1 terms keep the encoder and codebook anchored (weight `stage1`).
 """
@@ -125,13 +125,24 @@ def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: Stage2Conf
 
 
 def length_loss(logits, tf: TeacherForcing, seconds, rate: float, eos: int) -> torch.Tensor:
-    """Squared relative gap between expected length and rate x seconds; the expectation follows
-    the EOS hazard along the teacher-forced prefix (capped at the target's length + 1)."""
-    hazard = logits.softmax(-1)[..., eos] * tf.mask  # (B, L) P(stop at position t)
-    survive = torch.cumprod(1 - hazard, dim=1)  # P(not stopped after position t)
-    expected = 1 + (survive * tf.mask)[:, :-1].sum(1)  # tokens emitted before stopping
+    """Squared relative gap between `expected_length` and rate x seconds (at least 1)."""
     goal = (seconds * rate).clamp(min=1)
-    return (((expected - goal) / goal) ** 2).mean()
+    return (((expected_length(logits, tf, eos) - goal) / goal) ** 2).mean()
+
+
+def expected_length(logits, tf: TeacherForcing, eos: int) -> torch.Tensor:
+    """Expected string length (EOS excluded) under the EOS hazards along the teacher-forced
+    prefix.  # (B, L, V) -> (B,)
+
+    h_t = P(EOS at position t) is the hazard after t tokens. Decoding forbids EOS at position 0,
+    so the first token is always emitted and h_0 is ignored; token k + 1 follows when no EOS came
+    at positions 1..k: E = 1 + sum_{k=1..n} prod_{t=1..k} (1 - h_t), with n the target's length
+    (position n holds the target's EOS; later positions have no prefix). E lies in [1, n + 1]:
+    n + 1 when the model never stops within the target, n when it stops exactly at its end."""
+    hazard = logits.softmax(-1)[..., eos] * tf.mask  # (B, L); 0 on padding
+    survive = torch.cumprod(1 - hazard[:, 1:], dim=1)  # (B, L-1) P(no EOS at positions 1..k)
+    counted = tf.mask[:, 1:]  # positions 1..n of each row
+    return 1 + (survive * counted).sum(1)
 
 
 def _timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):

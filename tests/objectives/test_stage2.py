@@ -14,6 +14,7 @@ from pairalign.objectives.stage2 import (
     Stage2Config,
     bypass_loss,
     contrast_loss,
+    expected_length,
     length_loss,
     stage2_losses,
 )
@@ -89,6 +90,39 @@ def test_length_loss_pushes_toward_the_rate(eos_logit, direction):
     loss.backward()
     assert loss > 0
     assert torch.sign(-logits.grad[0, :10, VOCAB.eos].sum()).item() == -direction
+
+
+def hazard_logits(hazards: list[list[float]]) -> torch.Tensor:
+    """Logits whose softmax gives EOS (the last index) exactly these probabilities."""
+    assert VOCAB.eos == VOCAB.size - 1
+    h = torch.tensor(hazards, dtype=torch.float64)[..., None]  # (B, L, 1)
+    return torch.cat([(1 - h).expand(-1, -1, VOCAB.size - 1) / (VOCAB.size - 1), h], -1).log()
+
+
+def test_expected_length_on_hand_built_hazards():
+    tf = teacher_forcing([[1, 2, 3]], VOCAB, 16)  # positions 0..3; the target's EOS at 3
+    cases = {  # hazards at positions 0..3 -> expected tokens
+        (0.0, 0.5, 0.5, 1.0): 1 + 0.5 + 0.25,  # 1 w.p. 1/2, 2 w.p. 1/4, 3 w.p. 1/4
+        (1.0, 0.5, 0.5, 1.0): 1.75,  # an EOS at position 0 is never decoded: ignored
+        (0.0, 0.0, 0.0, 1.0): 3.0,  # stops exactly at the target's end
+        (0.0, 0.0, 0.0, 0.0): 4.0,  # never stops within the target: n + 1
+        (0.0, 1.0, 0.0, 0.0): 1.0,  # stops after the first token
+    }
+    for hazards, tokens in cases.items():
+        got = expected_length(hazard_logits([list(hazards)]), tf, VOCAB.eos)
+        assert got.item() == pytest.approx(tokens), hazards
+
+
+def test_expected_length_of_a_row_does_not_depend_on_its_batch():
+    short = teacher_forcing([[1, 2]], VOCAB, 16)
+    both = teacher_forcing([[1, 2], [1, 2, 3, 4, 5]], VOCAB, 16)
+    hazards = [[0.3, 0.2, 0.4, 0.9, 0.1, 0.5], [0.1, 0.1, 0.2, 0.3, 0.4, 0.5]]
+    alone = expected_length(hazard_logits([hazards[0][:3]]), short, VOCAB.eos)
+    batched = expected_length(hazard_logits(hazards), both, VOCAB.eos)
+    assert alone.item() == pytest.approx(1 + 0.8 + 0.8 * 0.6)
+    assert batched[0].item() == pytest.approx(alone.item())
+    s = torch.tensor(hazards[1][1:]).neg().add(1).cumprod(0)
+    assert batched[1].item() == pytest.approx(1 + s.sum().item())  # positions 1..5 of 5 tokens
 
 
 def test_weights_switch_terms_off_and_sum_to_total(trained):
