@@ -2,7 +2,8 @@
 
 With y_X the target string of view X and c_X its condition:
 - `stage2/cross`: cross-paired teacher forcing, -log p(y_B | c_A) - log p(y_A | c_B) per token,
-  with the teacher-forced inputs (never the targets) prefix-corrupted;
+  with the teacher-forced inputs (never the targets) prefix-corrupted (`target_view="same"`
+  scores y_A under c_A and y_B under c_B instead: a copy task, for ablations);
 - `stage2/bypass`: anti-bypass hinge, the per-token log-likelihood of y under its own condition
   must beat the likelihood under another clip's condition by a margin;
 - `stage2/contrast`: likelihood contrast, InfoNCE over length-normalised scores
@@ -10,12 +11,14 @@ With y_X the target string of view X and c_X its condition:
 - `stage2/length`: squared relative gap between the expected length (`expected_length`, from the
   EOS hazards) and the target token rate;
 - `stage2/timing`: L1 between predicted and target token spans (fractions of the clip);
-- the stage-1 terms keep the encoder and codebook anchored (weight `stage1`).
+- the stage-1 terms keep the encoder and codebook anchored (weight `stage1`; skipped when
+  `freeze_tokenizer` holds the stage-1 model fixed, see `refine_step.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,6 +32,11 @@ from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix
 @dataclass(frozen=True)
 class Stage2Config:
     target_rate: float = 12.5  # tokens per second of speech
+    target_scheme: Literal["merge", "index"] = "index"  # VQ-derived targets: runs cut to the rate
+    target_reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
+    target_view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A ...
+    targets_from: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
+    freeze_tokenizer: bool = False  # stage-1 model frozen (eval mode, no grad): decoder only
     decode_slack: float = 1.5  # decoding budget: seconds x target_rate x slack tokens
     teacher_start: int = 150  # steps of VQ-derived targets before the EMA teacher takes over
     teacher_ramp: int = 150  # steps over which teacher targets replace VQ-derived ones
@@ -57,10 +65,13 @@ def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     """All stage-2 terms for a batch; `total` is their weighted sum (stage-1 terms excluded)."""
     vocab, max_len = decoder.vocab, decoder.config.max_len
     device = a.frames.device
-    tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)  # y_B, scored under c_A
-    tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)  # y_A, scored under c_B
-    sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
-             (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+    tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)
+    tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)
+    if config.target_view == "cross":  # y_B under c_A, y_A under c_B; timing mapped across
+        sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
+                 (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+    else:  # y_A under c_A, y_B under c_B; timing in the view's own time
+        sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
     losses: dict[str, list[torch.Tensor]] = {
         k: [] for k in ("cross", "bypass", "contrast", "length", "timing")
     }
