@@ -55,20 +55,14 @@ def train_fn(config_dict: dict) -> None:
     model.init_from_stage1(stage1["model"])
     vq_strings = stage1.get("vq_strings", {})
     teacher = EmaTeacher(model, objective.teacher_decay)
-    some_off = (
-        min(
-            objective.bypass,
-            objective.contrast,
-            objective.length,
-            objective.timing,
-            objective.stage1,
-        )
-        <= 0
-    )
-    ddp = ray.train.torch.prepare_model(RefineStep(model, objective, config.stage1, clip_seconds),
-                                        parallel_strategy_kwargs={"find_unused_parameters": some_off})  # fmt: skip
+    teacher_on = teacher_used(objective, config.train.max_steps)
+    step_module = RefineStep(model, objective, config.stage1, clip_seconds)  # freezes if asked
+    ddp = ray.train.torch.prepare_model(step_module, parallel_strategy_kwargs={
+        "find_unused_parameters": some_terms_off(objective)})  # fmt: skip
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
+        [p for p in model.parameters() if p.requires_grad],  # a frozen tokenizer's are not
+        lr=config.train.lr,
+        weight_decay=config.train.weight_decay,
     )
     step, payload = session.restore(model, optimizer)
     if "teacher" in payload:
@@ -85,7 +79,7 @@ def train_fn(config_dict: dict) -> None:
 
     hooks = StageHooks(
         losses=losses,
-        after_step=lambda: teacher.update(model),
+        after_step=lambda: teacher.update(model) if teacher_on else None,
         report_metrics=lambda batch: batch_string_metrics(model, batch, objective),
         checkpoint_extra=lambda: {
             "teacher": teacher.model.state_dict(),
@@ -102,6 +96,21 @@ def teacher_share(step: int, objective: Stage2Config) -> float:
     if step < objective.teacher_start:
         return 0.0
     return min(1.0, (step - objective.teacher_start + 1) / max(1, objective.teacher_ramp))
+
+
+def teacher_used(objective: Stage2Config, max_steps: int) -> bool:
+    """Whether the EMA teacher ever gives targets (steps run 0 .. max_steps - 1). When it does
+    not (teacher_start >= max_steps), it is neither decoded nor updated."""
+    return objective.teacher_start < max_steps
+
+
+def some_terms_off(objective: Stage2Config) -> bool:
+    """Whether some trainable parameters may get no gradient (DDP's `find_unused_parameters`):
+    a term switched off; the stage-1 weight counts only while the tokenizer trains."""
+    weights = [objective.bypass, objective.contrast, objective.length, objective.timing]
+    if not objective.freeze_tokenizer:
+        weights.append(objective.stage1)
+    return min(weights) <= 0
 
 
 def decoding(objective: Stage2Config, clip_seconds: float) -> dict[str, float]:

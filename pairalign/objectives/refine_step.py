@@ -1,5 +1,11 @@
 """One stage-2 training step as a module, so DDP wraps every term: encode both views, stage-1
-anchor terms, targets (VQ-derived, or the EMA teacher's where given), then the PairAlign terms."""
+anchor terms, targets (VQ-derived, or the EMA teacher's where given), then the PairAlign terms.
+
+Switches (`Stage2Config`): `target_scheme` / `target_reduce` choose how VQ-derived targets are
+cut to `target_rate`; `targets_from="eval"` takes their codes from a no-grad eval-mode pass
+(dropout off) instead of the training pass; `freeze_tokenizer` keeps the stage-1 model in eval
+mode without gradients (no dropout, no EMA codebook updates, stage-1 anchor terms skipped), so
+only the decoder trains."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from torch import nn
 
 from pairalign.models.decoding import greedy_decode, max_lengths
 from pairalign.models.pairalign_model import PairAlignModel
+from pairalign.models.vq_model import Encoded
 from pairalign.objectives.stage1 import (
     Stage1Weights,
     stacked_seconds,
@@ -26,20 +33,20 @@ class RefineStep(nn.Module):
         super().__init__()
         self.model, self.objective, self.stage1 = model, objective, stage1
         self.clip_seconds = clip_seconds
+        if objective.freeze_tokenizer:  # before DDP and the optimizer see the parameters
+            model.tokenizer.requires_grad_(False)
 
     def forward(self, batch: dict[str, torch.Tensor], teacher: PairTargets | None = None,
                 use_teacher: list[bool] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
         n = len(batch["source_seconds"])
         seconds = stacked_seconds(batch)
-        both = self.model(stacked_views(batch), seconds)
+        frozen = self.objective.freeze_tokenizer
+        if frozen:
+            self.model.tokenizer.eval()  # every call: a metrics pass may have set train mode
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            both = self.model(stacked_views(batch), seconds)
         a, b = both.split(n)
-        frame_seconds = self.model.config.tokenizer.frame_seconds
-        s1 = stage1_losses_from(a, b, both.quantized.losses, batch, self.stage1, frame_seconds)
-        rate = self.objective.target_rate
-        targets = PairTargets(
-            vq_targets(a.quantized.codes, a.mask, seconds[:n], rate, frame_seconds),
-            vq_targets(b.quantized.codes, b.mask, seconds[n:], rate, frame_seconds),
-        )
+        targets = self.vq_targets(batch, seconds, both)
         if teacher is not None and use_teacher is not None:
             targets = PairTargets(
                 _mix(targets.a, teacher.a, use_teacher), _mix(targets.b, teacher.b, use_teacher)
@@ -48,14 +55,40 @@ class RefineStep(nn.Module):
             self.model.decoder, a, b, targets, batch, self.objective, self.clip_seconds
         )
         losses["stage2/total"] = losses.pop("total")
-        losses |= {
-            k if k.startswith(("stage1/", "vq/")) else f"stage1/{k}": v for k, v in s1.items()
-        }
-        losses["total"] = losses["stage2/total"] + self.objective.stage1 * losses["stage1/total"]
+        losses["total"] = losses["stage2/total"]
+        if not frozen:  # the stage-1 terms anchor a tokenizer that trains
+            frame_seconds = self.model.config.tokenizer.frame_seconds
+            s1 = stage1_losses_from(a, b, both.quantized.losses, batch, self.stage1, frame_seconds)
+            losses |= {
+                k if k.startswith(("stage1/", "vq/")) else f"stage1/{k}": v for k, v in s1.items()
+            }
+            losses["total"] = losses["total"] + self.objective.stage1 * losses["stage1/total"]
         losses["targets/teacher_fraction"] = torch.tensor(
             float(sum(use_teacher)) / n if use_teacher else 0.0
         )
         return losses
+
+    def vq_targets(self, batch: dict[str, torch.Tensor], seconds: torch.Tensor,
+                   both: Encoded) -> PairTargets:  # fmt: skip
+        """VQ-derived targets of both views, from the training pass's codes or (targets_from
+        "eval") a no-grad eval-mode pass; a frozen tokenizer's training pass is already one."""
+        objective, tokenizer = self.objective, self.model.tokenizer
+        if objective.targets_from == "eval" and not objective.freeze_tokenizer:
+            was_training = tokenizer.training
+            tokenizer.eval()
+            with torch.no_grad():
+                both = tokenizer(stacked_views(batch), seconds)
+            tokenizer.train(was_training)
+        n = len(batch["source_seconds"])
+        rate = objective.target_rate if objective.target_reduce else 0.0
+        frame_seconds = self.model.config.tokenizer.frame_seconds
+        codes, mask = both.quantized.codes, both.mask
+        return PairTargets(
+            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds,
+                       objective.target_scheme),
+            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds,
+                       objective.target_scheme),
+        )  # fmt: skip
 
 
 def _mix(vq: Targets, teacher: Targets, use_teacher: list[bool]) -> Targets:

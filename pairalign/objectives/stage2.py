@@ -2,20 +2,23 @@
 
 With y_X the target string of view X and c_X its condition:
 - `stage2/cross`: cross-paired teacher forcing, -log p(y_B | c_A) - log p(y_A | c_B) per token,
-  with the teacher-forced inputs (never the targets) prefix-corrupted;
+  with the teacher-forced inputs (never the targets) prefix-corrupted (`target_view="same"`
+  scores y_A under c_A and y_B under c_B instead: a copy task, for ablations);
 - `stage2/bypass`: anti-bypass hinge, the per-token log-likelihood of y under its own condition
   must beat the likelihood under another clip's condition by a margin;
 - `stage2/contrast`: likelihood contrast, InfoNCE over length-normalised scores
   s_ij = log p(y_j | c_i) / |y_j| with sampled in-batch negatives;
-- `stage2/length`: squared relative gap between the expected length (from EOS hazards) and the
-  target token rate;
+- `stage2/length`: squared relative gap between the expected length (`expected_length`, from the
+  EOS hazards) and the target token rate;
 - `stage2/timing`: L1 between predicted and target token spans (fractions of the clip);
-- the stage-1 terms keep the encoder and codebook anchored (weight `stage1`).
+- the stage-1 terms keep the encoder and codebook anchored (weight `stage1`; skipped when
+  `freeze_tokenizer` holds the stage-1 model fixed, see `refine_step.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,6 +32,11 @@ from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix
 @dataclass(frozen=True)
 class Stage2Config:
     target_rate: float = 12.5  # tokens per second of speech
+    target_scheme: Literal["merge", "index"] = "index"  # VQ-derived targets: runs cut to the rate
+    target_reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
+    target_view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A ...
+    targets_from: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
+    freeze_tokenizer: bool = False  # stage-1 model frozen (eval mode, no grad): decoder only
     decode_slack: float = 1.5  # decoding budget: seconds x target_rate x slack tokens
     teacher_start: int = 150  # steps of VQ-derived targets before the EMA teacher takes over
     teacher_ramp: int = 150  # steps over which teacher targets replace VQ-derived ones
@@ -57,10 +65,13 @@ def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     """All stage-2 terms for a batch; `total` is their weighted sum (stage-1 terms excluded)."""
     vocab, max_len = decoder.vocab, decoder.config.max_len
     device = a.frames.device
-    tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)  # y_B, scored under c_A
-    tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)  # y_A, scored under c_B
-    sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
-             (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+    tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)
+    tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)
+    if config.target_view == "cross":  # y_B under c_A, y_A under c_B; timing mapped across
+        sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
+                 (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+    else:  # y_A under c_A, y_B under c_B; timing in the view's own time
+        sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
     losses: dict[str, list[torch.Tensor]] = {
         k: [] for k in ("cross", "bypass", "contrast", "length", "timing")
     }
@@ -125,13 +136,24 @@ def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: Stage2Conf
 
 
 def length_loss(logits, tf: TeacherForcing, seconds, rate: float, eos: int) -> torch.Tensor:
-    """Squared relative gap between expected length and rate x seconds; the expectation follows
-    the EOS hazard along the teacher-forced prefix (capped at the target's length + 1)."""
-    hazard = logits.softmax(-1)[..., eos] * tf.mask  # (B, L) P(stop at position t)
-    survive = torch.cumprod(1 - hazard, dim=1)  # P(not stopped after position t)
-    expected = 1 + (survive * tf.mask)[:, :-1].sum(1)  # tokens emitted before stopping
+    """Squared relative gap between `expected_length` and rate x seconds (at least 1)."""
     goal = (seconds * rate).clamp(min=1)
-    return (((expected - goal) / goal) ** 2).mean()
+    return (((expected_length(logits, tf, eos) - goal) / goal) ** 2).mean()
+
+
+def expected_length(logits, tf: TeacherForcing, eos: int) -> torch.Tensor:
+    """Expected string length (EOS excluded) under the EOS hazards along the teacher-forced
+    prefix.  # (B, L, V) -> (B,)
+
+    h_t = P(EOS at position t) is the hazard after t tokens. Decoding forbids EOS at position 0,
+    so the first token is always emitted and h_0 is ignored; token k + 1 follows when no EOS came
+    at positions 1..k: E = 1 + sum_{k=1..n} prod_{t=1..k} (1 - h_t), with n the target's length
+    (position n holds the target's EOS; later positions have no prefix). E lies in [1, n + 1]:
+    n + 1 when the model never stops within the target, n when it stops exactly at its end."""
+    hazard = logits.softmax(-1)[..., eos] * tf.mask  # (B, L); 0 on padding
+    survive = torch.cumprod(1 - hazard[:, 1:], dim=1)  # (B, L-1) P(no EOS at positions 1..k)
+    counted = tf.mask[:, 1:]  # positions 1..n of each row
+    return 1 + (survive * counted).sum(1)
 
 
 def _timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):

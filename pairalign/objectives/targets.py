@@ -1,5 +1,9 @@
-"""Target strings for stage 2: VQ-derived (collapsed frame codes thinned to a token rate) and
-teacher-forcing tensors built from any strings, with prefix corruption of the inputs only."""
+"""Target strings for stage 2: VQ-derived (collapsed frame codes cut down to a token rate) and
+teacher-forcing tensors built from any strings, with prefix corruption of the inputs only.
+
+The VQ-derived targets are the VQ strings of `pairalign.tokenizing` (one function,
+`tokenizing.strings.reduce_runs`, pure numpy), so a target scheme can be measured as a `vq`
+tokenizer with `VQStringConfig(rate=target_rate, reduce=scheme)`."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
+from pairalign.tokenizing.strings import Reduce, reduce_runs
 
 
 @dataclass
@@ -18,9 +23,10 @@ class Targets:
 
 
 def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
-               frame_seconds: float) -> Targets:  # fmt: skip
-    """Collapse each row's codes into runs; keep at most round(seconds x rate) runs, evenly spaced.
-    A kept token spans from its run's start to the next kept run's start."""
+               frame_seconds: float, reduce: Reduce = "index") -> Targets:  # fmt: skip
+    """Each row's VQ string: its codes' runs cut down to at most max(1, round(seconds x rate))
+    by `reduce_runs` (`index`: evenly spaced runs, each spanning to the next kept run's start;
+    `merge`: the shortest runs merged, each its merged span); `rate` 0 keeps every run."""
     strings, timing = [], []
     for row, valid, secs in zip(
         codes.cpu().numpy(), mask.cpu().numpy(), seconds.tolist(), strict=True
@@ -28,12 +34,8 @@ def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, r
         row = row[valid]
         if len(row) == 0:
             row = np.zeros(1, dtype=np.int64)
-        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-        budget = max(1, round(secs * rate))
-        if len(starts) > budget:
-            starts = starts[np.round(np.linspace(0, len(starts) - 1, budget)).astype(int)]
-        ends = np.r_[starts[1:], len(row)]
-        strings.append(row[starts].tolist())
+        values, starts, ends = reduce_runs(row, secs, rate, reduce)
+        strings.append(values.tolist())
         timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
     return Targets(strings, timing)
 

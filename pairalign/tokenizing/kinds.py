@@ -5,7 +5,9 @@
     tok.timed(waveforms, seconds)  # -> per clip (tokens, centre time in seconds of each token)
 
 - `pairalign`: strings decoded by a stage-2 checkpoint (timing from its timing head);
-- `vq`: collapsed frame codes of a stage-1 or stage-2 checkpoint (the VQ baseline of the same model);
+- `vq`: collapsed frame codes of a stage-1 or stage-2 checkpoint (the VQ baseline of the same model),
+  read with the checkpoint's `VQStringConfig` or the spec's `strings` (e.g. a stage-2 target scheme:
+  `strings: {rate: 12.5, reduce: index}` gives the VQ-derived targets of `objectives/targets.py`);
 - `dense`: k-means on log-mel frames, one token per pooled frame (pairalign/tokenizing/dense.py).
 
 `collapses` says whether adjacent equal tokens merge (VQ strings): stitching windows of a long
@@ -21,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from pairalign.config import PathStr
-from pairalign.tokenizing.tokenizer import Tokenizer
+from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
 
 KINDS = ("pairalign", "vq", "dense")
 Timed = tuple[np.ndarray, np.ndarray]  # tokens (L,) int64, centre times (L,) seconds
@@ -32,6 +34,7 @@ class TokenizerSpec:
     name: str  # what the archive and the figures call it, e.g. "pairalign" or "dense-k8-p1"
     kind: str  # one of KINDS
     checkpoint: PathStr  # a refine/vq checkpoint directory, or a dense.pt file
+    strings: VQStringConfig | None = None  # vq only: these string settings, not the checkpoint's
 
 
 class StringTokenizer(Protocol):
@@ -74,11 +77,11 @@ class VQStrings:
         self.tokenizer, self.name = tokenizer, name
         self.vocab_size = tokenizer.vq_vocab_size
         settings = tokenizer.strings  # other string settings make other strings: another id
-        self.checkpoint_id = tokenizer.checkpoint_id + (
-            f"+min_run{settings.min_run_frames}+groups{settings.groups}"
-            if settings != type(settings)()
-            else ""
-        )
+        default = type(settings)()
+        suffix = f"+min_run{settings.min_run_frames}+groups{settings.groups}"
+        if (settings.rate, settings.reduce) != (default.rate, default.reduce):
+            suffix += f"+rate{settings.rate:g}+{settings.reduce}"
+        self.checkpoint_id = tokenizer.checkpoint_id + (suffix if settings != default else "")
 
     def __call__(self, waveforms, seconds=None) -> list[list[int]]:
         return self.tokenizer.vq_strings(waveforms, seconds)
@@ -86,12 +89,10 @@ class VQStrings:
     def timed(self, waveforms, seconds=None) -> list[Timed]:
         """Each run's code, at the centre of its frames."""
         frame = self.tokenizer.config.frame_seconds
-        out = []
-        for codes in self.tokenizer.string_codes(waveforms, seconds):
-            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
-            ends = np.r_[starts[1:], len(codes)] if len(codes) else []
-            out.append((codes[starts].astype(np.int64), (np.asarray(starts) + ends) / 2 * frame))
-        return out
+        return [
+            (values.astype(np.int64), (starts + ends) / 2 * frame)
+            for values, starts, ends in self.tokenizer.string_runs(waveforms, seconds)
+        ]
 
 
 def load_tokenizer(spec: TokenizerSpec, device: str = "cpu") -> StringTokenizer:
@@ -103,7 +104,11 @@ def load_tokenizer(spec: TokenizerSpec, device: str = "cpu") -> StringTokenizer:
         return dense
     if spec.kind not in KINDS:
         raise ValueError(f"tokenizer {spec.name!r}: kind {spec.kind!r} is not one of {KINDS}")
+    if spec.strings is not None and spec.kind != "vq":
+        raise ValueError(f"tokenizer {spec.name!r}: strings= applies to kind vq only")
     tokenizer = Tokenizer.from_checkpoint(spec.checkpoint, device=device)
     if spec.kind == "pairalign":
         return PairAlignStrings(tokenizer, spec.name)
+    if spec.strings is not None:
+        tokenizer = tokenizer.with_strings(spec.strings)
     return VQStrings(tokenizer, spec.name)

@@ -5,8 +5,8 @@
     tok.vq_strings(waveform)            # the VQ baseline of the same checkpoint
 
 A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes, after the checkpoint's
-`VQStringConfig`: runs shorter than `min_run_frames` merged into a neighbour, codes optionally
-grouped); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached decoding bounded by
+`VQStringConfig`: codes optionally grouped, runs shorter than `min_run_frames` merged into a
+neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached decoding bounded by
 duration x target rate x slack).
 """
 
@@ -21,7 +21,7 @@ import torch
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoding import Decoded, greedy_decode, max_lengths
 from pairalign.models.vq_model import TokenizerModel
-from pairalign.tokenizing.strings import collapse_runs, merge_short_runs
+from pairalign.tokenizing.strings import Reduce, Runs, merge_short_runs, reduce_runs
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class VQStringConfig:
 
     min_run_frames: int = 1  # runs shorter than this join a neighbour before runs collapse
     groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
+    rate: float = 0.0  # > 0: at most max(1, round(seconds x rate)) tokens (after the above)
+    reduce: Reduce = "merge"  # how: merge the shortest runs, or keep evenly spaced run indices
 
 
 class Tokenizer:
@@ -103,22 +105,34 @@ class Tokenizer:
     @torch.no_grad()
     def frame_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
         """Per-frame codes of each waveform, trimmed to its real audio.  # [(T_i,)]"""
-        encoded, _ = self._encode(waveforms, seconds)
+        return self._frame_codes(waveforms, seconds)[0]
+
+    @torch.no_grad()
+    def _frame_codes(self, waveforms, seconds) -> tuple[list[np.ndarray], list[float]]:
+        encoded, secs = self._encode(waveforms, seconds)
         codes = encoded.quantized.codes.cpu().numpy()
         mask = encoded.mask.cpu().numpy()
-        return [row[m] for row, m in zip(codes, mask, strict=True)]
+        return [row[m] for row, m in zip(codes, mask, strict=True)], secs.tolist()
 
-    def string_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
-        """Per-frame codes as the VQ strings see them: grouped, short runs merged.  # [(T_i,)]"""
+    def string_runs(self, waveforms, seconds: Sequence[float] | None = None) -> list[Runs]:
+        """The runs the VQ strings are made of, per clip: (values, starts, ends) in frames, after
+        code groups, short-run merging and rate reduction (`VQStringConfig`)."""
         out = []
-        for codes in self.frame_codes(waveforms, seconds):
+        for codes, secs in zip(*self._frame_codes(waveforms, seconds), strict=True):
             if self.code_map is not None:
                 codes = self.code_map[codes]
-            out.append(merge_short_runs(codes, self.strings.min_run_frames))
+            codes = merge_short_runs(codes, self.strings.min_run_frames)
+            out.append(reduce_runs(codes, secs, self.strings.rate, self.strings.reduce))
         return out
 
+    def string_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
+        """Per-frame codes as the VQ strings see them: grouped, short runs merged, rate-reduced
+        runs spread over their frames (index-thinned neighbours with one code show as one run
+        here, not in `vq_strings`).  # [(T_i,)]"""
+        return [np.repeat(v, e - s) for v, s, e in self.string_runs(waveforms, seconds)]
+
     def vq_strings(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]:
-        return [collapse_runs(codes) for codes in self.string_codes(waveforms, seconds)]
+        return [values.tolist() for values, _, _ in self.string_runs(waveforms, seconds)]
 
     @torch.no_grad()
     def decode(

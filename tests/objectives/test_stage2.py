@@ -9,11 +9,13 @@ import torch
 from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
 from pairalign.models.quantizer import Quantized
 from pairalign.models.vq_model import Encoded
+from pairalign.objectives import stage2
 from pairalign.objectives.stage2 import (
     PairTargets,
     Stage2Config,
     bypass_loss,
     contrast_loss,
+    expected_length,
     length_loss,
     stage2_losses,
 )
@@ -89,6 +91,79 @@ def test_length_loss_pushes_toward_the_rate(eos_logit, direction):
     loss.backward()
     assert loss > 0
     assert torch.sign(-logits.grad[0, :10, VOCAB.eos].sum()).item() == -direction
+
+
+def hazard_logits(hazards: list[list[float]]) -> torch.Tensor:
+    """Logits whose softmax gives EOS (the last index) exactly these probabilities."""
+    assert VOCAB.eos == VOCAB.size - 1
+    h = torch.tensor(hazards, dtype=torch.float64)[..., None]  # (B, L, 1)
+    return torch.cat([(1 - h).expand(-1, -1, VOCAB.size - 1) / (VOCAB.size - 1), h], -1).log()
+
+
+def test_expected_length_on_hand_built_hazards():
+    tf = teacher_forcing([[1, 2, 3]], VOCAB, 16)  # positions 0..3; the target's EOS at 3
+    cases = {  # hazards at positions 0..3 -> expected tokens
+        (0.0, 0.5, 0.5, 1.0): 1 + 0.5 + 0.25,  # 1 w.p. 1/2, 2 w.p. 1/4, 3 w.p. 1/4
+        (1.0, 0.5, 0.5, 1.0): 1.75,  # an EOS at position 0 is never decoded: ignored
+        (0.0, 0.0, 0.0, 1.0): 3.0,  # stops exactly at the target's end
+        (0.0, 0.0, 0.0, 0.0): 4.0,  # never stops within the target: n + 1
+        (0.0, 1.0, 0.0, 0.0): 1.0,  # stops after the first token
+    }
+    for hazards, tokens in cases.items():
+        got = expected_length(hazard_logits([list(hazards)]), tf, VOCAB.eos)
+        assert got.item() == pytest.approx(tokens), hazards
+
+
+def test_expected_length_of_a_row_does_not_depend_on_its_batch():
+    short = teacher_forcing([[1, 2]], VOCAB, 16)
+    both = teacher_forcing([[1, 2], [1, 2, 3, 4, 5]], VOCAB, 16)
+    hazards = [[0.3, 0.2, 0.4, 0.9, 0.1, 0.5], [0.1, 0.1, 0.2, 0.3, 0.4, 0.5]]
+    alone = expected_length(hazard_logits([hazards[0][:3]]), short, VOCAB.eos)
+    batched = expected_length(hazard_logits(hazards), both, VOCAB.eos)
+    assert alone.item() == pytest.approx(1 + 0.8 + 0.8 * 0.6)
+    assert batched[0].item() == pytest.approx(alone.item())
+    s = torch.tensor(hazards[1][1:]).neg().add(1).cumprod(0)
+    assert batched[1].item() == pytest.approx(1 + s.sum().item())  # positions 1..5 of 5 tokens
+
+
+class Recorder(torch.nn.Module):
+    """A decoder that notes which (input strings, condition) pairs it scored."""
+
+    def __init__(self, decoder: TokenDecoder) -> None:
+        super().__init__()
+        self.inner, self.calls = decoder, []
+        self.vocab, self.config = decoder.vocab, decoder.config
+
+    def forward(self, inputs, frames, mask, **kwargs):
+        self.calls.append((inputs[:, 1:].tolist(), frames))
+        return self.inner(inputs, frames, mask, **kwargs)
+
+
+@pytest.mark.parametrize("view", ["cross", "same"])
+def test_target_view_pairs_the_right_strings_and_times(trained, view, monkeypatch):
+    decoder, cond, _ = trained
+    a, b = cond, encoded(cond.frames + 1.0)
+    strings_a, strings_b = [[1, 2], [3], [4, 5], [6]], [[7], [1, 1], [2], [3, 4]]
+    timing_a = [0.1 * torch.ones(len(x), 2).numpy() for x in strings_a]
+    timing_b = [0.2 * torch.ones(len(x), 2).numpy() for x in strings_b]
+    targets = PairTargets(Targets(strings_a, timing_a), Targets(strings_b, timing_b))
+    batch = {"warp_a": torch.ones(4), "warp_b": torch.full((4,), 2.0), "source_seconds": torch.ones(4),
+             "shift_a": torch.zeros(4), "shift_b": torch.zeros(4)}  # fmt: skip
+    seen = []
+    monkeypatch.setattr(stage2, "_timing_loss", lambda pred, timing, tf, clip: seen.append(timing)
+                        or pred.new_zeros(()))  # fmt: skip
+    recorder = Recorder(decoder)
+    config = Stage2Config(corruption=0.0, bypass=0.0, contrast=0.0, target_view=view)
+    stage2_losses(recorder, a, b, targets, batch, config, clip_seconds=3.0)
+    padded = lambda strings: [x + [VOCAB.pad] * (2 - len(x)) for x in strings]  # noqa: E731
+    (inputs_1, frames_1), (inputs_2, frames_2) = recorder.calls
+    assert frames_1 is a.frames and frames_2 is b.frames
+    if view == "cross":  # y_B under c_A, y_A under c_B; B's times in A's time (warp 2 -> x2)
+        assert (inputs_1, inputs_2) == (padded(strings_b), padded(strings_a))
+        assert seen[0][0][0, 0] == pytest.approx(0.4) and seen[1][0][0, 0] == pytest.approx(0.05)
+    else:  # y_A under c_A, y_B under c_B, each in its own time
+        assert (inputs_1, inputs_2) == (padded(strings_a), padded(strings_b))
+        assert seen[0][0][0, 0] == pytest.approx(0.1) and seen[1][0][0, 0] == pytest.approx(0.2)
 
 
 def test_weights_switch_terms_off_and_sum_to_total(trained):

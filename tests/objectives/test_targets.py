@@ -1,10 +1,17 @@
-"""Stage-2 targets: VQ-derived strings at a token rate, teacher forcing, prefix corruption."""
+"""Stage-2 targets: VQ-derived strings at a token rate (the tokenizer's VQ strings under the same
+settings), teacher forcing, prefix corruption."""
 
 import numpy as np
+import pytest
 import torch
 
 from pairalign.models.decoder import Vocab
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig, TokenizerModel
 from pairalign.objectives.targets import corrupt_prefix, teacher_forcing, vq_targets
+from pairalign.tokenizing.kinds import VQStrings
+from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
 
 VOCAB = Vocab(10)
 
@@ -20,6 +27,49 @@ def test_vq_targets_collapse_runs_and_thin_to_the_rate():
     spans = thinned.timing[0]
     np.testing.assert_allclose(spans[0], [0.0, 0.4], atol=1e-6)
     assert abs(spans[-1][1] - 1.0) < 1e-6
+
+
+def test_merge_targets_span_their_merged_runs_and_rate_zero_keeps_every_run():
+    codes = torch.tensor([[1, 1, 1, 2, 3, 3, 4, 4, 4, 4]])
+    mask = torch.ones_like(codes, dtype=torch.bool)
+    merged = vq_targets(codes, mask, torch.tensor([1.0]), 3.0, 0.1, reduce="merge")
+    assert merged.strings == [[1, 3, 4]]  # the 1-frame 2 joins its longer (left) neighbour
+    np.testing.assert_allclose(merged.timing[0], [[0.0, 0.4], [0.4, 0.6], [0.6, 1.0]], atol=1e-6)
+    every = vq_targets(codes, mask, torch.tensor([1.0]), 0.0, 0.1)
+    assert every.strings == [[1, 2, 3, 4]]
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer_model() -> TokenizerModel:
+    torch.manual_seed(0)
+    config = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
+                         quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
+    model = TokenizerModel(config).train()
+    model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
+    return model.eval()
+
+
+@pytest.mark.parametrize(("rate", "reduce"), [(0.0, "merge"), (6.0, "merge"), (6.0, "index")])
+def test_vq_targets_are_the_tokenizers_vq_strings(tiny_tokenizer_model, rate, reduce):
+    model = tiny_tokenizer_model
+    wave = 0.1 * torch.randn(3, 32_000, generator=torch.Generator().manual_seed(1))
+    seconds = torch.tensor([2.0, 1.3, 0.7])
+    with torch.no_grad():
+        encoded = model(wave, seconds)
+    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, rate,
+                         model.config.frame_seconds, reduce)  # fmt: skip
+    tokenizer = Tokenizer(model, strings=VQStringConfig(rate=rate, reduce=reduce))
+    assert tokenizer.vq_strings(wave.numpy(), seconds.tolist()) == targets.strings
+    if rate:  # round(seconds x 6) at most, fewer than all the runs
+        assert all(len(s) <= n for s, n in zip(targets.strings, [12, 8, 4], strict=True))
+        every = vq_targets(encoded.quantized.codes, encoded.mask, seconds, 0.0, 0.02).strings
+        assert all(len(e) > len(s) for e, s in zip(every, targets.strings, strict=True))
+    timed = VQStrings(tokenizer).timed(wave.numpy(), seconds.tolist())
+    for (tokens, centres), strings, spans in zip(
+        timed, targets.strings, targets.timing, strict=True
+    ):
+        assert tokens.tolist() == strings
+        np.testing.assert_allclose(centres, spans.mean(axis=1), atol=1e-5)
 
 
 def test_teacher_forcing_shapes():

@@ -92,3 +92,18 @@ def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_pa
     assert max(max(s) for s in expected) < 4 and VQStrings(grouped).vocab_size == 4
     assert VQStrings(grouped).checkpoint_id != VQStrings(plain).checkpoint_id  # other strings
     assert grouped.with_strings(VQStringConfig()).vq_strings(wave) == plain.vq_strings(wave)
+
+
+def test_a_vq_spec_can_read_with_other_string_settings(small_checkpoints):
+    from pairalign.config import from_dict
+    from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+
+    spec = from_dict(TokenizerSpec, {"name": "t", "kind": "vq", "checkpoint": small_checkpoints["vq"],
+                                     "strings": {"rate": 2.0, "reduce": "index"}})  # fmt: skip
+    wave = 0.1 * np.random.default_rng(0).standard_normal((2, 32_000)).astype(np.float32)
+    reduced, plain = load_tokenizer(spec), load_tokenizer(TokenizerSpec("p", "vq", spec.checkpoint))
+    assert all(len(s) <= 4 for s in reduced(wave))  # 2 s x 2 tokens/s
+    assert max(len(s) for s in plain(wave)) > 4
+    assert reduced.checkpoint_id == plain.checkpoint_id + "+min_run1+groups0+rate2+index"
+    with pytest.raises(ValueError, match="vq only"):
+        load_tokenizer(TokenizerSpec("x", "pairalign", small_checkpoints["refine"], spec.strings))
