@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from pairalign.data.audio import AudioError, load_row_audio
-from pairalign.tokenizing.strings import normalized_edit_distance
+from pairalign.strings import normalized_edit_distance
 from pairalign.units import SAMPLE_RATE
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
-from pairalign.tokenizing.strings import Reduce, reduce_runs
+from pairalign.strings import Reduce, reduce_runs
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoding import Decoded, greedy_decode, max_lengths
 from pairalign.models.vq_model import TokenizerModel
-from pairalign.tokenizing.strings import Reduce, Runs, merge_short_runs, reduce_runs
+from pairalign.strings import Reduce, Runs, merge_short_runs, reduce_runs
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from pairalign.strings import collapse_runs
 from pairalign.tokenizing.kinds import StringTokenizer
-from pairalign.tokenizing.strings import collapse_runs
 
 
 @dataclass(frozen=True)

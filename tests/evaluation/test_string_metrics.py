@@ -10,7 +10,7 @@ from pairalign.evaluation.string_metrics import (
     string_stats,
     vocabulary_usage,
 )
-from pairalign.tokenizing.strings import collapse_runs, edit_distance, normalized_edit_distance
+from pairalign.strings import collapse_runs, edit_distance, normalized_edit_distance
 
 
 def test_collapse_runs():

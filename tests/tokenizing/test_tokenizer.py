@@ -73,8 +73,8 @@ def test_named_sizes_match_the_shipped_base_config():
 
 def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
     from pairalign.models.checkpoint import checkpoint_model_config
+    from pairalign.strings import collapse_runs, merge_short_runs
     from pairalign.tokenizing.kinds import VQStrings
-    from pairalign.tokenizing.strings import collapse_runs, merge_short_runs
     from pairalign.tokenizing.tokenizer import VQStringConfig, group_codes
 
     payload = load_checkpoint(small_checkpoints["vq"])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from pairalign.strings import collapse_runs
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
-from pairalign.tokenizing.strings import collapse_runs
 from pairalign.tokenizing.windows import cut, tokenize_clips
 
 SR = 16_000
