@@ -1,10 +1,13 @@
-"""Train stage-1 variants one after another and measure each one's VQ strings on one half of the
+"""Train variants of a stage one after another and measure each one's strings on one half of the
 eval split with the evaluation suite (workflows/evaluate.py), collecting one table.
 
     PYTHONPATH=. python bench/stage1_variants.py --root /work/runs12 --half dev \
         --variant "k256:" --variant "k16:model.quantizer.codebook_size=16" ...
+    PYTHONPATH=. python bench/stage1_variants.py --stage refine --init <stage-1 checkpoint> \
+        --root /work/runs13 --variant "l1-copy:objective.target_view=same ..."
 
-Each variant is `name:override override ...` (overrides of workflows/vq.py). A variant whose
+Each variant is `name:override override ...` (overrides of workflows/vq.py, or of
+workflows/refine.py with `--stage refine`, which measures the PairAlign strings). A variant whose
 checkpoint exists is not trained again; its evaluation is redone only if `--remeasure`. The table
 (`<root>/<half>.md`) lists tokens/s, MAP, P@1, MRR, consistency, vocabulary used and perplexity.
 """
@@ -40,6 +43,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--root", required=True)
+    parser.add_argument("--stage", default="vq", choices=("vq", "refine"))
+    parser.add_argument("--init", default="", help="stage-1 checkpoint (--stage refine)")
     parser.add_argument("--half", default="dev", choices=("dev", "test"))
     parser.add_argument("--variant", action="append", default=[])
     parser.add_argument("--corpus", default="data/builtin")
@@ -61,8 +66,9 @@ def main() -> None:
         log = root / f"{name}.log"
         print(f"{name}: {overrides or '(defaults)'}", flush=True)
         if not checkpoint_of(root, name):
-            run([py, "workflows/vq.py", f"name={name}", f"storage_path={root}",
-                 f"corpus.builtin_dir={args.corpus}", *overrides.split()], log)  # fmt: skip
+            init = [f"init_checkpoint={args.init}"] if args.stage == "refine" else []
+            run([py, f"workflows/{args.stage}.py", f"name={name}", f"storage_path={root}",
+                 f"corpus.builtin_dir={args.corpus}", *init, *overrides.split()], log)  # fmt: skip
         if args.train_only:
             continue
         tag = f"{args.half}{args.tag}"
@@ -73,7 +79,8 @@ def main() -> None:
                 f"corpus.builtin_dir={args.corpus}", f"half={args.half}"]  # fmt: skip
             run([py, "workflows/evaluate.py", f"name=eval-{name}-{tag}", f"out_dir={out}",
                  f"storage_path={root}", *corpus,
-                 f"tokenizers=[{{name: {name}, kind: vq, checkpoint: {checkpoint_of(root, name)}}}]"], log)  # fmt: skip
+                 f"tokenizers=[{{name: {name}, kind: {'pairalign' if args.stage == 'refine' else 'vq'}, "
+                 f"checkpoint: {checkpoint_of(root, name)}}}]"], log)  # fmt: skip
         figures = json.loads(figures_file.read_text())
         rows.append((name, overrides, figures))
     if rows:
