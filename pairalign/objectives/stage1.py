@@ -13,6 +13,7 @@ Given two views of each clip and their aligned frame pairs:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,9 @@ class Stage1Weights:
     # frames of the same clip within this many frames of the positive are not negatives (0: all
     # are): neighbours that hear the same sound are not pushed apart, so codes need not flicker
     exclude_frames: int = 0
+    # batch: every other sampled frame is a negative; clip: only frames of the same clip (one voice),
+    # so the contrast must tell sounds apart by what was said, not by who said it
+    negatives: Literal["batch", "clip"] = "batch"
 
 
 def stage1_losses(
@@ -103,6 +107,8 @@ def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights,
         pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
         za, zb, rows, frames = za[pick], zb[pick], rows[pick], frames[pick]
     logits = za @ zb.t() / weights.temperature  # (P, P)
+    if weights.negatives == "clip":
+        logits = logits.masked_fill(rows[:, None] != rows[None], float("-inf"))
     if weights.exclude_frames > 0:
         near = (rows[:, None] == rows[None]) & (
             (frames[:, None] - frames[None]).abs() <= weights.exclude_frames

@@ -74,3 +74,21 @@ def test_a_positives_neighbours_in_its_own_clip_are_not_its_negatives():
     # far frames and other clips' frames still count: excluding everything within 100 frames of
     # a positive in its own clip changes the loss again
     assert _info_nce(z, zb, Stage1Weights(exclude_frames=100), rows, frames) != without
+
+
+def test_clip_negatives_leave_other_clips_out():
+    torch.manual_seed(1)
+    z = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    rows = torch.tensor([0, 0, 0, 1, 1, 1])
+    frames = torch.tensor([0, 10, 20, 0, 10, 20])
+    zb = z.clone()
+    zb[3] = z[0]  # another clip's frame looks like frame 0's positive: a negative only in "batch"
+    batch = _info_nce(z, zb, Stage1Weights(negatives="batch"), rows, frames)
+    clip = _info_nce(z, zb, Stage1Weights(negatives="clip"), rows, frames)
+    assert clip < batch
+    # with only one clip, "clip" is "batch"
+    one = torch.zeros(6, dtype=torch.long)
+    torch.testing.assert_close(
+        _info_nce(z, zb, Stage1Weights(negatives="clip"), one, frames),
+        _info_nce(z, zb, Stage1Weights(negatives="batch"), one, frames),
+    )
