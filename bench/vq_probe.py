@@ -55,7 +55,7 @@ def main() -> None:
         start = time.perf_counter()
         tokenizer = base.with_strings(VQStringConfig(min_run_frames=min_run, groups=groups))
         found = measure_tokenizer(VQStrings(tokenizer), clips, "vq")
-        cells = [f"{found[f'vq/{c}']:.3f}" for c in COLUMNS]
+        cells = [f"{found.get(f'vq/{c}', float('nan')):.3f}" for c in COLUMNS]
         print(
             f"| {min_run} | {groups} | "
             + " | ".join(cells)
