@@ -7,6 +7,7 @@ Vocabulary: the codebook's K codes, then PAD = K, BOS = K + 1, EOS = K + 2.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,9 @@ class DecoderConfig:
     ff_mult: int = 4
     dropout: float = 0.1
     max_len: int = 128  # longest string (BOS and EOS included)
+    # add sinusoidal positions of the condition's frames to its keys/values (the decoder can then
+    # find "where" in the clip to read, even when the encoder gives no absolute positions)
+    memory_positions: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,22 @@ class Attention(nn.Module):
         return self.split(k), self.split(v)
 
     def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:  # fmt: skip
-        """x (B, L, D) queries; k, v (B, H, S, D/H); mask (B, 1, L|1, S) True = may attend."""
+                mask: torch.Tensor | None = None, causal: bool = False,
+                weights: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+        """x (B, L, D) queries; k, v (B, H, S, D/H); mask (B, 1, L|1, S) True = may attend.
+        With `weights`, the attention weights averaged over heads (B, L, S) are appended to it."""
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(self.split(self.q(x)), k, v, attn_mask=mask,
-                                           dropout_p=drop, is_causal=causal)  # fmt: skip
+        q = self.split(self.q(x))
+        if weights is None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop,
+                                               is_causal=causal)  # fmt: skip
+        else:  # written out, to expose the weights (same result as the fused kernel)
+            scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, L, S)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            attention = scores.softmax(dim=-1)
+            weights.append(attention.mean(dim=1))
+            y = F.dropout(attention, drop, self.training) @ v
         return self.out(y.transpose(1, 2).flatten(2))
 
 
@@ -85,7 +100,8 @@ class DecoderLayer(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
-                memory_mask: torch.Tensor, cache: LayerCache | None = None) -> torch.Tensor:  # fmt: skip
+                memory_mask: torch.Tensor, cache: LayerCache | None = None,
+                weights: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
         h = self.norm1(x)
         k, v = self.self_attn.keys_values(h)
         if cache is not None:  # incremental: x is the newest position only
@@ -95,7 +111,8 @@ class DecoderLayer(nn.Module):
             x = x + self.drop(self.self_attn(h, k, v))
         else:
             x = x + self.drop(self.self_attn(h, k, v, causal=True))
-        x = x + self.drop(self.cross_attn(self.norm2(x), *memory_kv, mask=memory_mask))
+        x = x + self.drop(self.cross_attn(self.norm2(x), *memory_kv, mask=memory_mask,
+                                          weights=weights))  # fmt: skip
         return x + self.drop(self.ff(self.norm3(x)))
 
 
@@ -114,17 +131,20 @@ class TokenDecoder(nn.Module):
     def memory(self, frames: torch.Tensor, mask: torch.Tensor):
         """Per-layer cross-attention keys/values of the condition, and its attention mask."""
         c = self.condition(frames)  # (B, T, D)
+        if self.config.memory_positions:
+            c = c + sinusoids(c.shape[1], c.shape[2], c.device)[None]
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
         return kv, mask[:, None, None, :]  # (B, 1, 1, T)
 
     def forward(self, tokens: torch.Tensor, frames: torch.Tensor | None, frame_mask: torch.Tensor | None,
-                memory=None):  # fmt: skip
+                memory=None, attention: list[torch.Tensor] | None = None):  # fmt: skip
         """Teacher-forced: tokens (B, L) -> (logits (B, L, V), timing (B, L, 2), hidden (B, L, D)).
-        `memory` (from `memory()`, rows already selected) replaces frames and frame_mask."""
+        `memory` (from `memory()`, rows already selected) replaces frames and frame_mask. With
+        `attention`, each layer's cross-attention weights (B, L, T), mean over heads, go into it."""
         kv, mask = memory if memory is not None else self.memory(frames, frame_mask)
         x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
         for layer, layer_kv in zip(self.layers, kv, strict=True):
-            x = layer(x, layer_kv, mask)
+            x = layer(x, layer_kv, mask, weights=attention)
         x = self.norm(x)
         return self.logits(x), torch.sigmoid(self.timing(x)), x
 
@@ -142,3 +162,13 @@ class TokenDecoder(nn.Module):
             x = layer(x, layer_kv, mask, cache)
         x = self.norm(x)[:, 0]
         return self.logits(x), torch.sigmoid(self.timing(x))
+
+
+def sinusoids(length: int, dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Sinusoidal position codes, as in the original Transformer.  # (length, dim)"""
+    positions = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    rates = torch.exp(torch.arange(0, dim, 2, device=device) * (-math.log(10_000.0) / dim))
+    out = torch.zeros(length, dim, device=device)
+    out[:, 0::2] = torch.sin(positions * rates)
+    out[:, 1::2] = torch.cos(positions * rates[: dim // 2])
+    return out

@@ -50,6 +50,9 @@ class Stage2Config:
     contrast_temperature: float = 0.1
     length: float = 1.0
     timing: float = 0.5
+    # guided attention: each target token's cross-attention (last layer, mean of heads) should
+    # fall on the frames its run spans in the condition's view (0: off)
+    align: float = 0.0
     stage1: float = 0.5
 
 
@@ -73,11 +76,15 @@ def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     else:  # y_A under c_A, y_B under c_B; timing in the view's own time
         sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
     losses: dict[str, list[torch.Tensor]] = {
-        k: [] for k in ("cross", "bypass", "contrast", "length", "timing")
+        k: [] for k in ("cross", "bypass", "contrast", "length", "timing", "align")
     }
     for cond, tf, timing in sides:
         inputs = corrupt_prefix(tf.inputs, tf.lengths, config.corruption, vocab, generator)
-        logits, pred_timing, _ = decoder(inputs, cond.frames, cond.mask)
+        attention: list[torch.Tensor] | None = [] if config.align > 0 else None
+        logits, pred_timing, _ = decoder(inputs, cond.frames, cond.mask, attention=attention)
+        if attention:
+            frame_seconds = clip_seconds / cond.mask.shape[1]
+            losses["align"].append(alignment_loss(attention[-1], timing, tf, frame_seconds))
         token_nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")  # (B, L)
         losses["cross"].append(_masked_mean(token_nll, tf.mask))
         seconds = cond.mask.float().sum(1) * clip_seconds / cond.mask.shape[1]
@@ -154,6 +161,23 @@ def expected_length(logits, tf: TeacherForcing, eos: int) -> torch.Tensor:
     survive = torch.cumprod(1 - hazard[:, 1:], dim=1)  # (B, L-1) P(no EOS at positions 1..k)
     counted = tf.mask[:, 1:]  # positions 1..n of each row
     return 1 + (survive * counted).sum(1)
+
+
+def alignment_loss(attention: torch.Tensor, timing: list[np.ndarray], tf: TeacherForcing,
+                   frame_seconds: float, slack_frames: int = 1) -> torch.Tensor:  # fmt: skip
+    """-log of the attention mass each target token puts on its run's frames (+- `slack_frames`),
+    mean over the string tokens (EOS and padding excluded). attention (B, L, T); timing[i] (n, 2)
+    the (start, end) seconds of row i's tokens in the condition's view."""
+    inside = torch.zeros_like(attention, dtype=torch.bool)
+    frames = attention.shape[-1]
+    for i, spans in enumerate(timing):
+        for j, (start, end) in enumerate(spans[: attention.shape[1]]):
+            first = max(0, int(np.floor(start / frame_seconds)) - slack_frames)
+            last = min(frames, int(np.ceil(end / frame_seconds)) + slack_frames)
+            inside[i, j, first : max(last, first + 1)] = True
+    mass = (attention * inside).sum(-1)  # (B, L)
+    tokens = torch.arange(tf.mask.shape[1], device=tf.mask.device)[None] < tf.lengths[:, None]
+    return _masked_mean(-torch.log(mass + 1e-6), tokens)
 
 
 def _timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):

@@ -3,6 +3,7 @@ decoder that ignores the condition, the contrast prefers matching pairs, weights
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -190,3 +191,48 @@ def test_weights_switch_terms_off_and_sum_to_total(trained):
     )
     assert "stage2/contrast" not in off and "stage2/bypass" not in off
     torch.testing.assert_close(off["stage2/cross"], full["stage2/cross"])
+
+
+def test_guided_attention_rewards_reading_the_runs_frames():
+    from pairalign.objectives.stage2 import alignment_loss
+    from pairalign.objectives.targets import teacher_forcing
+
+    vocab = Vocab(8)
+    tf = teacher_forcing([[1, 2], [3]], vocab, max_len=8)
+    timing = [np.array([[0.0, 0.04], [0.10, 0.14]]), np.array([[0.06, 0.10]])]  # seconds
+    frames = 10  # 20 ms each
+    on = torch.full((2, tf.inputs.shape[1], frames), 1e-3)
+    on[0, 0, 0:2] = on[0, 1, 5:7] = on[1, 0, 3:5] = 1.0  # each token on its own run's frames
+    off = on.flip(-1)
+    on, off = on / on.sum(-1, keepdim=True), off / off.sum(-1, keepdim=True)
+    good, bad = alignment_loss(on, timing, tf, 0.02), alignment_loss(off, timing, tf, 0.02)
+    assert good < 0.05 < 1.0 < bad
+
+
+def test_the_decoder_exposes_the_attention_it_used():
+    torch.manual_seed(0)
+    decoder = TokenDecoder(
+        DecoderConfig(dim=16, layers=2, heads=2, dropout=0.0), Vocab(8), 12
+    ).eval()
+    frames, mask = torch.randn(2, 5, 12), torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    tokens = torch.tensor([[9, 1, 2], [9, 3, 4]])
+    attention: list[torch.Tensor] = []
+    with torch.no_grad():
+        logits, _, _ = decoder(tokens, frames, mask, attention=attention)
+        fused, _, _ = decoder(tokens, frames, mask)
+    torch.testing.assert_close(logits, fused)  # the written-out path gives the same result
+    assert len(attention) == 2 and attention[-1].shape == (2, 3, 5)
+    torch.testing.assert_close(attention[-1].sum(-1), torch.ones(2, 3))
+    assert torch.all(attention[-1][1, :, 3:] == 0)  # padding frames get no attention
+
+
+def test_memory_positions_tell_identical_frames_apart():
+    torch.manual_seed(0)
+    frames, mask = torch.ones(1, 6, 12), torch.ones(1, 6, dtype=torch.bool)
+    for on in (False, True):
+        decoder = TokenDecoder(DecoderConfig(dim=16, layers=1, heads=2, memory_positions=on),
+                               Vocab(8), 12)  # fmt: skip
+        keys, _ = decoder.memory(frames, mask)[0][0]  # the layer's keys (B, H, T, D/H)
+        distinct = len({tuple(row.round(decimals=5).tolist()) for row in keys[0, 0]})
+        assert distinct == (6 if on else 1)
