@@ -27,16 +27,18 @@ REJECTS_SCHEMA = pa.schema(
 
 # Columns that go to the trainer as tensors; ids stay available on the dataset itself.
 TENSOR_COLUMNS = ("view_a", "view_b", "warp_a", "shift_a", "warp_b", "shift_b", "source_seconds")
+CLEAN = "clean"  # the crop before augmentation: a column only when asked for (`with_clean`)
 
 
 def make_pair_batch(
-    batch: pa.Table, *, views: ViewConfig, rejects_dir: str
+    batch: pa.Table, *, views: ViewConfig, rejects_dir: str, with_clean: bool = False
 ) -> dict[str, np.ndarray]:
-    """Decode each row and make its two views; rows that fail to decode go to the rejects table."""
+    """Decode each row and make its two views; rows that fail to decode go to the rejects table.
+    `with_clean` adds the unaugmented crop as a column (source time = its time)."""
     _single_thread()
     rows = batch.to_pylist()
     out: dict[str, list[Any]] = {
-        k: [] for k in (*TENSOR_COLUMNS, "utterance_id", "speaker", "content_id")
+        k: [] for k in (*TENSOR_COLUMNS, CLEAN, "utterance_id", "speaker", "content_id")
     }
     rejects = []
     for row in rows:
@@ -61,6 +63,7 @@ def make_pair_batch(
             ("utterance_id", row["utterance_id"]),
             ("speaker", row.get("speaker") or ""),
             ("content_id", row.get("content_id") or ""),
+            (CLEAN, pair.clean),
         ):
             out[key].append(value)
     if rejects:
@@ -70,6 +73,8 @@ def make_pair_batch(
         "view_a": np.asarray(out["view_a"], dtype=np.float32).reshape(-1, n),
         "view_b": np.asarray(out["view_b"], dtype=np.float32).reshape(-1, n),
     }
+    if with_clean:
+        arrays[CLEAN] = np.asarray(out[CLEAN], dtype=np.float32).reshape(-1, n)
     for key in ("warp_a", "shift_a", "warp_b", "shift_b", "source_seconds"):
         arrays[key] = np.asarray(out[key], dtype=np.float32)
     for key in ("utterance_id", "speaker", "content_id"):

@@ -73,6 +73,7 @@ class PairedViews:
     b: Clip
     crop_start: Seconds  # where the crop begins in the utterance
     source_seconds: Seconds  # how much of the crop is real audio (the rest is padding)
+    clean: np.ndarray | None = None  # (N,) the crop itself, before any augmentation
 
 
 def pair_rng(seed: int, epoch: int, utterance_id: str) -> np.random.Generator:
@@ -89,7 +90,8 @@ def make_views(samples: np.ndarray, config: ViewConfig, rng: np.random.Generator
     valid = len(crop)
     crop = _fit(crop, n)
     views = tuple(_augment(Clip(crop, config.sample_rate), config, rng) for _ in range(2))
-    return PairedViews(views[0], views[1], start / config.sample_rate, valid / config.sample_rate)
+    return PairedViews(views[0], views[1], start / config.sample_rate, valid / config.sample_rate,
+                       clean=crop)  # fmt: skip
 
 
 def _augment(clip: Clip, config: ViewConfig, rng: np.random.Generator) -> Clip:

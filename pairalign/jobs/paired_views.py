@@ -42,11 +42,12 @@ def build_paired_views(
     epoch: int = 0,
     epochs: int = 1,
     pipeline: PipelineConfig | None = None,
+    with_clean: bool = False,
 ) -> ray.data.Dataset:
     """A lazy dataset of paired views for `epochs` passes over the manifest, starting at `epoch`.
 
     Epoch e > 0 visits the rows in an order shuffled by (views.seed, e) and makes new views; its
-    columns are `TENSOR_COLUMNS` plus ids and labels.
+    columns are `TENSOR_COLUMNS` plus ids and labels (and the clean crop, `with_clean`).
     """
     pipeline = pipeline or PipelineConfig()
     step = max(1, pipeline.batch_size * 4)
@@ -61,7 +62,7 @@ def build_paired_views(
     ds = ray.data.from_arrow(blocks or [manifest])
     return ds.map_batches(
         make_pair_batch,
-        fn_kwargs={"views": views, "rejects_dir": rejects_dir},
+        fn_kwargs={"views": views, "rejects_dir": rejects_dir, "with_clean": with_clean},
         batch_size=pipeline.batch_size,
         batch_format="pyarrow",
         num_cpus=pipeline.num_cpus_per_task,

@@ -37,7 +37,7 @@ from ray.train import (
 from ray.train.torch import TorchTrainer
 
 from pairalign.config import ConfigError, PathStr, to_dict
-from pairalign.data.pair_batches import TENSOR_COLUMNS
+from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
@@ -388,9 +388,10 @@ def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> r
         + 1
     )
     rejects = join(config.storage_path, config.name, "rejects")
+    with_clean = bool(getattr(config, "pseudo_labels", ""))  # stage 1 with pseudo-label targets
     ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
-                            epochs=epochs, pipeline=config.pipeline)  # fmt: skip
-    return ds.select_columns(list(TENSOR_COLUMNS))
+                            epochs=epochs, pipeline=config.pipeline, with_clean=with_clean)  # fmt: skip
+    return ds.select_columns([*TENSOR_COLUMNS, *([CLEAN] if with_clean else [])])
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -22,6 +22,7 @@ class ModelConfig:
     sample_rate: Hertz = SAMPLE_RATE
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    label_classes: int = 0  # > 0: a head that predicts this many pseudo-label classes per frame
 
     @property
     def frame_seconds(self) -> Seconds:
@@ -53,6 +54,9 @@ class Encoded:
     mask: torch.Tensor  # (B, T) True where the frame covers real (unpadded) audio
     quantized: Quantized
     prior_logits: torch.Tensor  # (B, T, K) the prior head's code prediction for each frame
+    label_logits: torch.Tensor | None = (
+        None  # (B, T, L) pseudo-label classes, if the model has them
+    )
 
     def split(self, n: int) -> tuple[Encoded, Encoded]:
         """Split a batch that stacked two views ([A; B]) into the first n rows and the rest."""
@@ -62,9 +66,9 @@ class Encoded:
             quantized = Quantized(
                 q.codes[rows], q.quantized[rows], q.latents[rows], q.logits[rows], q.losses
             )
-            parts.append(
-                Encoded(self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows])
-            )
+            labels = None if self.label_logits is None else self.label_logits[rows]
+            parts.append(Encoded(self.frames[rows], self.mask[rows], quantized,
+                                 self.prior_logits[rows], labels))  # fmt: skip
         return parts[0], parts[1]
 
 
@@ -82,6 +86,8 @@ class TokenizerModel(nn.Module):
             nn.GELU(),
             nn.Linear(config.encoder.dim, config.quantizer.codebook_size),
         )
+        if config.label_classes:
+            self.labeler = nn.Linear(config.encoder.dim, config.label_classes)
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """waveform (B, N) at config.sample_rate; seconds (B,) of real audio in each row. Frames
@@ -94,7 +100,8 @@ class TokenizerModel(nn.Module):
         num_frames = -(-logmel.shape[1] // self.config.encoder.subsample)
         mask = self.frame_mask(num_frames, seconds, waveform)  # (B, T')
         frames = self.encoder(logmel, mask)  # (B, T', D)
-        return Encoded(frames, mask, self.quantizer(frames, mask), self.prior(frames))
+        labels = self.labeler(frames) if self.config.label_classes else None
+        return Encoded(frames, mask, self.quantizer(frames, mask), self.prior(frames), labels)
 
     def frame_mask(
         self, num_frames: int, seconds: torch.Tensor | None, waveform: torch.Tensor

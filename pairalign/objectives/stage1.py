@@ -6,7 +6,11 @@ Given two views of each clip and their aligned frame pairs:
   frame of the batch a negative;
 - `stage1/prior`: the frame-synchronous prior head predicts view B's code at each aligned frame
   from view A's encoder output (and A's from B's);
-- `vq/commit`: the quantizer's commitment loss, both views.
+- `vq/commit`: the quantizer's commitment loss, both views;
+- `stage1/pseudo` (weight `pseudo`, with a batch that carries `labels`): each view's frames
+  predict fixed acoustic classes of the clean crop at the same source time (a k-means of log-mel
+  frames: HuBERT's first-iteration targets), so what a frame says cannot depend on the voice,
+  pitch, room or noise an augmentation gave it.
 `total` is the weighted sum; the weights live in `Stage1Weights`.
 """
 
@@ -38,6 +42,7 @@ class Stage1Weights:
     # batch: every other sampled frame is a negative; clip: only frames of the same clip (one voice),
     # so the contrast must tell sounds apart by what was said, not by who said it
     negatives: Literal["batch", "clip"] = "batch"
+    pseudo: float = 0.0  # weight of the pseudo-label term (needs batch["labels"])
 
 
 def stage1_losses(
@@ -79,14 +84,38 @@ def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor
         "stage1/prior": _prior_loss(a, b, rows, partner, valid),
         "vq/commit": vq_losses["vq/commit"],
     }
+    if weights.pseudo > 0 and "labels" in batch:
+        losses["stage1/pseudo"] = 0.5 * sum(
+            _pseudo_loss(x, batch, frame_seconds, v) for x, v in ((a, "a"), (b, "b"))
+        )
     losses["total"] = (
         weights.agree * losses["stage1/agree"]
         + weights.contrast * losses["stage1/contrast"]
         + weights.prior * losses["stage1/prior"]
         + weights.commit * losses["vq/commit"]
+        + weights.pseudo * losses.get("stage1/pseudo", 0.0)
     )
     losses["stage1/aligned_frames"] = valid.float().mean().detach()
     return losses
+
+
+def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: float,
+                 view: str) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of view `view`'s frames against the clean crop's label at the same source
+    time. batch["labels"] (B, T_clean) int64, -1 past the real audio."""
+    if x.label_logits is None:
+        raise ValueError("pseudo-label targets need a model with label_classes > 0")
+    labels = batch["labels"]
+    ones, zeros = (
+        torch.ones_like(batch["source_seconds"]),
+        torch.zeros_like(batch["source_seconds"]),
+    )
+    source, valid = align_frames(x.frames.shape[1], frame_seconds, batch[f"warp_{view}"],
+                                 batch[f"shift_{view}"], ones, zeros, batch["source_seconds"])  # fmt: skip
+    source = source.clamp(max=labels.shape[1] - 1)
+    target = labels.gather(1, source)  # (B, T)
+    valid &= target >= 0
+    return F.cross_entropy(x.label_logits[valid], target[valid])
 
 
 def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:

@@ -60,3 +60,26 @@ def test_time_maps_align_an_event_in_both_views():
             found = np.argmax(energy) / SR
             expected = (20_080 / SR) / view.warp + view.shift
             assert found == pytest.approx(expected, abs=0.02)
+
+
+def test_a_pair_batch_can_carry_the_clean_crop():
+    import pyarrow as pa
+
+    from pairalign.data.pair_batches import CLEAN, make_pair_batch
+    from pairalign.data.views import ViewConfig
+
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(32_000)).astype(np.float32)
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, 16_000, format="WAV", subtype="FLOAT")
+    rows = pa.Table.from_pylist([{"utterance_id": "u1", "path": None, "audio": buffer.getvalue()}])
+    plain = make_pair_batch(rows, views=ViewConfig(), rejects_dir="/nonexistent")
+    kept = make_pair_batch(rows, views=ViewConfig(), rejects_dir="/nonexistent", with_clean=True)
+    assert CLEAN not in plain and kept[CLEAN].shape == (1, 48_000)
+    np.testing.assert_allclose(kept[CLEAN][0, :32_000], audio, atol=1e-6)  # the crop, untouched
+    assert np.all(kept[CLEAN][0, 32_000:] == 0)  # padded like the views
+    np.testing.assert_array_equal(kept["view_a"], plain["view_a"])  # the same views either way

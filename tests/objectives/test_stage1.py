@@ -92,3 +92,33 @@ def test_clip_negatives_leave_other_clips_out():
         _info_nce(z, zb, Stage1Weights(negatives="clip"), one, frames),
         _info_nce(z, zb, Stage1Weights(negatives="batch"), one, frames),
     )
+
+
+def test_pseudo_labels_are_read_at_the_source_time_of_each_frame():
+    from pairalign.models.quantizer import Quantized
+    from pairalign.models.vq_model import Encoded
+    from pairalign.objectives.stage1 import _pseudo_loss
+
+    frames, classes = 20, 4
+    labels = torch.arange(frames)[None] % classes  # (1, T) the clean crop's class at each frame
+    batch = {
+        "labels": labels,
+        "source_seconds": torch.tensor([0.4]),
+        "warp_a": torch.tensor([1.0]),
+        "shift_a": torch.tensor([0.04]),
+    }  # 2 frames later
+    # a view whose frame t heard source frame t - 2: logits that name that class are right
+    right = torch.full((1, frames, classes), -10.0)
+    for t in range(2, frames):
+        right[0, t, (t - 2) % classes] = 10.0
+    wrong = right.roll(1, dims=1)
+    q = Quantized(torch.zeros(1, frames, dtype=torch.long), torch.zeros(1, frames, 2),
+                  torch.zeros(1, frames, 2), torch.zeros(1, frames, 2), {})  # fmt: skip
+    mask = torch.ones(1, frames, dtype=torch.bool)
+
+    def encoded(logits):
+        return Encoded(torch.zeros(1, frames, 3), mask, q, torch.zeros(1, frames, 2), logits)
+
+    good = _pseudo_loss(encoded(right), batch, 0.02, "a")
+    bad = _pseudo_loss(encoded(wrong), batch, 0.02, "a")
+    assert good < 1e-3 < 5.0 < bad
