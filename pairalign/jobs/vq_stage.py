@@ -67,9 +67,12 @@ def pseudo_labeler(config: VQStageConfig):
     if dense.config.pool != config.model.encoder.subsample:
         raise ValueError(f"pseudo_labels={config.pseudo_labels}: pool {dense.config.pool} must equal "
                          f"model.encoder.subsample={config.model.encoder.subsample} (one label a frame)")  # fmt: skip
-    if dense.vocab_size != config.model.label_classes:
+    on_codes = config.loss.pseudo_target == "codes"
+    classes = config.model.quantizer.codebook_size if on_codes else config.model.label_classes
+    if dense.vocab_size != classes:
+        where = "model.quantizer.codebook_size" if on_codes else "model.label_classes"
         raise ValueError(f"pseudo_labels={config.pseudo_labels} has {dense.vocab_size} classes: set "
-                         f"model.label_classes={dense.vocab_size}")  # fmt: skip
+                         f"{where}={dense.vocab_size}")  # fmt: skip
 
     @torch.no_grad()
     def labels(clean: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,9 @@ class Stage1Weights:
     # so the contrast must tell sounds apart by what was said, not by who said it
     negatives: Literal["batch", "clip"] = "batch"
     pseudo: float = 0.0  # weight of the pseudo-label term (needs batch["labels"])
+    # head: a label head predicts the classes (the codebook is free); codes: the codebook's own
+    # assignment does (codebook size = label classes), so the VQ strings are the classes
+    pseudo_target: Literal["head", "codes"] = "head"
 
 
 def stage1_losses(
@@ -86,7 +89,8 @@ def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor
     }
     if weights.pseudo > 0 and "labels" in batch:
         losses["stage1/pseudo"] = 0.5 * sum(
-            _pseudo_loss(x, batch, frame_seconds, v) for x, v in ((a, "a"), (b, "b"))
+            _pseudo_loss(x, batch, frame_seconds, v, weights.pseudo_target)
+            for x, v in ((a, "a"), (b, "b"))
         )
     losses["total"] = (
         weights.agree * losses["stage1/agree"]
@@ -99,12 +103,14 @@ def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor
     return losses
 
 
-def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: float,
-                 view: str) -> torch.Tensor:  # fmt: skip
-    """Cross-entropy of view `view`'s frames against the clean crop's label at the same source
-    time. batch["labels"] (B, T_clean) int64, -1 past the real audio."""
-    if x.label_logits is None:
-        raise ValueError("pseudo-label targets need a model with label_classes > 0")
+def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: float, view: str,
+                 target: str = "head") -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of view `view`'s frames (label head, or codebook assignment) against the
+    clean crop's label at the same source time. batch["labels"] (B, T_clean) int64, -1 past the
+    real audio."""
+    logits = x.label_logits if target == "head" else x.quantized.logits
+    if logits is None:
+        raise ValueError("pseudo-label targets on a head need a model with label_classes > 0")
     labels = batch["labels"]
     ones, zeros = (
         torch.ones_like(batch["source_seconds"]),
@@ -113,9 +119,9 @@ def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: floa
     source, valid = align_frames(x.frames.shape[1], frame_seconds, batch[f"warp_{view}"],
                                  batch[f"shift_{view}"], ones, zeros, batch["source_seconds"])  # fmt: skip
     source = source.clamp(max=labels.shape[1] - 1)
-    target = labels.gather(1, source)  # (B, T)
-    valid &= target >= 0
-    return F.cross_entropy(x.label_logits[valid], target[valid])
+    labels_at = labels.gather(1, source)  # (B, T)
+    valid &= labels_at >= 0
+    return F.cross_entropy(logits[valid], labels_at[valid])
 
 
 def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """The stage-1 objective on small tensors: finite namespaced losses; the contrast prefers true pairs."""
 
+import pytest
 import torch
 
 from pairalign.models.encoder import EncoderConfig
@@ -122,3 +123,24 @@ def test_pseudo_labels_are_read_at_the_source_time_of_each_frame():
     good = _pseudo_loss(encoded(right), batch, 0.02, "a")
     bad = _pseudo_loss(encoded(wrong), batch, 0.02, "a")
     assert good < 1e-3 < 5.0 < bad
+
+
+def test_pseudo_labels_can_supervise_the_codebook_assignment_itself():
+    from pairalign.models.quantizer import Quantized
+    from pairalign.models.vq_model import Encoded
+    from pairalign.objectives.stage1 import _pseudo_loss
+
+    frames, classes = 10, 4
+    labels = torch.arange(frames)[None] % classes
+    batch = {"labels": labels, "source_seconds": torch.tensor([0.2]),
+             "warp_a": torch.tensor([1.0]), "shift_a": torch.tensor([0.0])}  # fmt: skip
+    logits = torch.full((1, frames, classes), -10.0)
+    logits[0, torch.arange(frames), labels[0]] = 10.0  # the codebook picks each frame's class
+    q = Quantized(
+        logits.argmax(-1), torch.zeros(1, frames, 2), torch.zeros(1, frames, 2), logits, {}
+    )
+    x = Encoded(torch.zeros(1, frames, 3), torch.ones(1, frames, dtype=torch.bool), q,
+                torch.zeros(1, frames, classes))  # no label head at all  # fmt: skip
+    assert _pseudo_loss(x, batch, 0.02, "a", target="codes") < 1e-3
+    with pytest.raises(ValueError, match="label_classes"):
+        _pseudo_loss(x, batch, 0.02, "a", target="head")
