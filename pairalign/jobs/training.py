@@ -273,10 +273,12 @@ def quiet_ray_console() -> None:
 
 
 def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
-              extra: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
+              extra: dict[str, Any] | None = None,
+              prepare: Callable[[pa.Table], dict[str, Any]] | None = None) -> dict[str, float]:  # fmt: skip
     """What a stage's `main` does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
-    `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint)."""
+    `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
+    so does what `prepare(train rows)` returns (e.g. a file fitted on the train split first)."""
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
 
@@ -293,7 +295,8 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     )
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
-    loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **(extra or {})}
+    extra = {**(extra or {}), **(prepare(train_rows) if prepare else {})}
+    loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
         datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
@@ -388,7 +391,10 @@ def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> r
         + 1
     )
     rejects = join(config.storage_path, config.name, "rejects")
-    with_clean = bool(getattr(config, "pseudo_labels", ""))  # stage 1 with pseudo-label targets
+    # stage 1 with pseudo-label targets: the clean crop travels with the views
+    with_clean = bool(
+        getattr(config, "pseudo_labels", "") or getattr(config, "fit_pseudo_labels", False)
+    )
     ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
                             epochs=epochs, pipeline=config.pipeline, with_clean=with_clean)  # fmt: skip
     return ds.select_columns([*TENSOR_COLUMNS, *([CLEAN] if with_clean else [])])

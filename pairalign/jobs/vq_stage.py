@@ -4,8 +4,10 @@ stage-1 losses -> AdamW) that `workflows/vq.py` hands to `run_stage`. Checkpoint
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 import ray.train
 import ray.train.torch
 import torch
@@ -24,8 +26,11 @@ class VQStageConfig(StageRunConfig):
     loss: Stage1Weights = field(default_factory=Stage1Weights)
     strings: VQStringConfig = field(default_factory=VQStringConfig)  # frame codes -> VQ strings
     # a dense tokenizer (workflows/dense.py, pool = model.encoder.subsample) whose codes of the clean
-    # crop are the pseudo-label targets of loss.pseudo; its k is model.label_classes ("": none)
+    # crop are the pseudo-label targets of loss.pseudo ("": none, or fitted: fit_pseudo_labels)
     pseudo_labels: PathStr = ""
+    # with pseudo_labels "": fit that k-means here first, on the train split (k = the codebook size
+    # with loss.pseudo_target codes, else model.label_classes), kept in <storage_path>/<name>/
+    fit_pseudo_labels: bool = False
 
 
 def train_fn(config_dict: dict) -> None:
@@ -40,7 +45,7 @@ def train_fn(config_dict: dict) -> None:
         model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
     )
     step, _ = session.restore(model, optimizer)
-    labeler = pseudo_labeler(config)
+    labeler = pseudo_labeler(config, config_dict.get("pseudo_labels", ""))
 
     def losses(batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if labeler is not None:
@@ -56,22 +61,58 @@ def train_fn(config_dict: dict) -> None:
     run_loop(config, session, model, optimizer, hooks, step)
 
 
-def pseudo_labeler(config: VQStageConfig):
+def pseudo_label_classes(config: VQStageConfig) -> int:
+    """How many pseudo-label classes the stage's model predicts."""
+    on_codes = config.loss.pseudo_target == "codes"
+    return config.model.quantizer.codebook_size if on_codes else config.model.label_classes
+
+
+def fit_pseudo_labels(config: VQStageConfig, train_rows: pa.Table, max_clips: int = 2000) -> str:
+    """The dense k-means whose codes are the pseudo labels: `config.pseudo_labels`, or (with
+    `fit_pseudo_labels`) one fitted now on up to `max_clips` train clips (by utterance id) and
+    kept at <storage_path>/<name>/pseudo_labels/dense.pt, reused when it is there. "" if none."""
+    if config.pseudo_labels or not config.fit_pseudo_labels:
+        return config.pseudo_labels
+    from pairalign.data.audio import AudioError, load_row_audio
+    from pairalign.data.storage import join, url_to_fs
+    from pairalign.tokenizing.dense import DenseConfig, clip_log_mel, fit_dense
+
+    path = join(config.storage_path, config.name, "pseudo_labels", "dense.pt")
+    fs, fs_path = url_to_fs(path)
+    if fs.exists(fs_path):
+        return path
+    dense_config = DenseConfig(k=pseudo_label_classes(config), pool=config.model.encoder.subsample,
+                               n_mels=config.model.encoder.n_mels, seed=config.seed)  # fmt: skip
+    rows = train_rows.sort_by("utterance_id").slice(0, max_clips).to_pylist()
+    features = []
+    for row in rows:
+        try:
+            features.append(clip_log_mel(load_row_audio(row, sample_rate=config.model.sample_rate)))
+        except AudioError:
+            continue  # the views pipeline records it as a reject
+    logging.getLogger("pairalign").info(
+        "vq: pseudo labels: k-means (k=%d, %d frames pooled) of %d train clips -> %s",
+        dense_config.k, dense_config.pool, len(features), path,
+    )  # fmt: skip
+    return fit_dense(features, dense_config).save(path)
+
+
+def pseudo_labeler(config: VQStageConfig, path: str = ""):
     """`labels(clean (B, N), seconds (B,)) -> (B, T) int64` (-1 past the real audio) from the dense
-    tokenizer `config.pseudo_labels`, or None when the stage has no pseudo-label targets."""
-    if not config.pseudo_labels:
+    tokenizer at `path` (default `config.pseudo_labels`), or None without pseudo-label targets."""
+    path = path or config.pseudo_labels
+    if not path:
         return None
     from pairalign.tokenizing.dense import DenseTokenizer
 
-    dense = DenseTokenizer.load(config.pseudo_labels)
+    dense = DenseTokenizer.load(path)
     if dense.config.pool != config.model.encoder.subsample:
-        raise ValueError(f"pseudo_labels={config.pseudo_labels}: pool {dense.config.pool} must equal "
+        raise ValueError(f"pseudo_labels={path}: pool {dense.config.pool} must equal "
                          f"model.encoder.subsample={config.model.encoder.subsample} (one label a frame)")  # fmt: skip
-    on_codes = config.loss.pseudo_target == "codes"
-    classes = config.model.quantizer.codebook_size if on_codes else config.model.label_classes
-    if dense.vocab_size != classes:
-        where = "model.quantizer.codebook_size" if on_codes else "model.label_classes"
-        raise ValueError(f"pseudo_labels={config.pseudo_labels} has {dense.vocab_size} classes: set "
+    if dense.vocab_size != pseudo_label_classes(config):
+        where = ("model.quantizer.codebook_size" if config.loss.pseudo_target == "codes"
+                 else "model.label_classes")  # fmt: skip
+        raise ValueError(f"pseudo_labels={path} has {dense.vocab_size} classes: set "
                          f"{where}={dense.vocab_size}")  # fmt: skip
 
     @torch.no_grad()
