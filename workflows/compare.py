@@ -6,6 +6,8 @@ Pareto front marked, saved as files and logged to MLflow (pairalign/jobs/compari
         columns=[eval/pairalign/token_rate,eval/pairalign/consistency] \
         rate=eval/pairalign/token_rate quality=[eval/pairalign/consistency]
     python workflows/compare.py experiment_runs=true             # every finished run of the experiment
+    ray job submit --working-dir . -- python workflows/compare.py sweep=tune-tiny \
+        storage_path=/shared/runs tracking.tracking_uri=http://mlflow:5000
     mlflow ui --backend-store-uri sqlite:///runs/mlflow.db       # the same runs in the browser
 """
 

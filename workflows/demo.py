@@ -5,6 +5,8 @@ the evaluation suite's comparison table.
     make demo                                   # installs what it needs, then runs this
     python workflows/demo.py                    # the same, with an existing environment
     python workflows/demo.py prepare.corpus.train_sentences=20 max_batches=5
+    ray job submit --working-dir . -- python workflows/demo.py out_dir=/shared/runs/demo \
+        prepare.out_dir=/shared/data/builtin
 
 Stages: corpus preparation (`pairalign/jobs/corpus.py`), the paired-view pipeline on Ray Data
 (`pairalign/jobs/paired_views.py`), stage 1 and stage 2 with few steps (set vq_steps or
