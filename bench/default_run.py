@@ -1,0 +1,150 @@
+"""The default stage-1 or refine run, trained as the README shows it and measured on the test half
+of the built-in eval split next to the dense baselines; writes bench/results/<stage>_default.json.
+
+    PYTHONPATH=. python bench/default_run.py vq --root runs/bench-default --dense-dir runs/dense
+    PYTHONPATH=. python bench/default_run.py refine --root runs/bench-default --dense-dir runs/dense
+
+vq: `python workflows/vq.py` with only storage_path and the corpus directory set. refine:
+`python workflows/refine.py init_checkpoint=<the vq run's last checkpoint>` likewise (run `vq`
+first). Then `workflows/evaluate.py half=test` on the run's checkpoint, and (once per root) on every
+dense baseline under --dense-dir (`workflows/dense.py`; fitted there first if missing). A run whose
+checkpoint exists is not trained again (`--retrain` to do so; train_minutes is then re-timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DENSE_POOLS = "[1,2,3,4,5,6,8]"  # 100, 50, 33, 25, 20, 16.7, 12.5 tokens/s
+
+
+def run(cmd: list[str], log: Path) -> float:
+    """Run `cmd`, its output appended to `log`; the wall time in seconds."""
+    start = time.perf_counter()
+    with log.open("a") as f:
+        f.write(f"\n$ {' '.join(cmd)}\n")
+        f.flush()
+        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
+    seconds = time.perf_counter() - start
+    print(f"  {' '.join(cmd[1:3])} ... done in {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def last_checkpoint(root: Path, name: str) -> str:
+    found = sorted(p for p in (root / name).glob("checkpoint_*") if p.is_dir())
+    return str(found[-1]) if found else ""
+
+
+def evaluate(root: Path, name: str, args: list[str], corpus: str, log: Path) -> dict[str, float]:
+    out = root / "eval" / name
+    if not (out / "figures.json").exists():
+        run([sys.executable, "workflows/evaluate.py", f"name=bench-{name}", f"out_dir={out}",
+             f"storage_path={root}", f"corpus.builtin_dir={corpus}", "half=test", *args], log)  # fmt: skip
+    return json.loads((out / "figures.json").read_text())
+
+
+def best_dense(dense: dict[str, float], rate: float) -> tuple[str, float, float]:
+    """(name, MAP, tokens/s) of the dense baseline with the highest MAP whose rate is at or below
+    `rate`."""
+    names = sorted({k.split("/")[0] for k in dense if k.startswith("dense-")})
+    below = [n for n in names if dense[f"{n}/token_rate"] <= rate]
+    if not below:
+        raise SystemExit(f"no dense baseline at or below {rate:.1f} tokens/s")
+    name = max(below, key=lambda n: dense[f"{n}/map"])
+    return name, dense[f"{name}/map"], dense[f"{name}/token_rate"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("stage", choices=("vq", "refine"))
+    parser.add_argument("--root", default="runs/bench-default")
+    parser.add_argument("--corpus", default="data/builtin")
+    parser.add_argument("--dense-dir", default="runs/dense")
+    parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--out", default="", help="default: bench/results/<stage>_default.json")
+    args = parser.parse_args()
+    root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
+    dense_dir = Path(args.dense_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / f"{args.stage}.log"
+    py = sys.executable
+
+    name = {"vq": "vq-tiny", "refine": "refine-tiny"}[args.stage]
+    extra = []
+    if args.stage == "refine":
+        init = last_checkpoint(root, "vq-tiny")
+        if not init:
+            raise SystemExit(f"{root}/vq-tiny: no checkpoint (run `default_run.py vq` first)")
+        extra = [f"init_checkpoint={init}"]
+    timing = root / f"{name}.train_seconds"
+    if args.retrain or not last_checkpoint(root, name):
+        seconds = run([py, f"workflows/{args.stage}.py", f"storage_path={root}",
+                       f"corpus.builtin_dir={corpus}", *extra], log)  # fmt: skip
+        timing.write_text(f"{seconds:.1f}\n")
+        (root / "eval" / name).mkdir(parents=True, exist_ok=True)
+        (root / "eval" / name / "figures.json").unlink(missing_ok=True)
+    checkpoint = last_checkpoint(root, name)
+
+    if not list(dense_dir.glob("dense-k*-p*/dense.pt")):
+        run([py, "workflows/dense.py", f"out_dir={dense_dir}", f"corpus.builtin_dir={corpus}",
+             f"pools={DENSE_POOLS}"], log)  # fmt: skip
+    dense = evaluate(root, "dense", [f"dense_dir={dense_dir}"], corpus, log)
+    figures = evaluate(root, name, [f"checkpoint={checkpoint}"], corpus, log)
+
+    key = "pairalign" if args.stage == "refine" else "vq"
+    rate = figures[f"{key}/token_rate"]
+    dense_name, dense_map, dense_rate = best_dense(dense, rate)
+    result = {
+        "rate": round(rate, 2),
+        "archive_tokens": int(figures[f"{key}/tokens"]),
+        "map": round(figures[f"{key}/map"], 4),
+        "p_at_1": round(figures[f"{key}/precision_at_1"], 4),
+        "consistency": round(figures[f"{key}/consistency"], 4),
+        "vocab_used": round(figures[f"{key}/vocab_used"], 4),
+    }
+    if args.stage == "vq":
+        from pairalign.tokenizing.tokenizer import Tokenizer
+
+        result["codebook"] = Tokenizer.from_checkpoint(checkpoint).vocab_size
+    else:
+        result["distinct_across_content"] = round(figures["pairalign/distinct_across_content"], 4)
+        result.update({
+            "vq_rate": round(figures["vq/token_rate"], 2),
+            "vq_archive_tokens": int(figures["vq/tokens"]),
+            "vq_map": round(figures["vq/map"], 4),
+            "vq_consistency": round(figures["vq/consistency"], 4),
+        })  # fmt: skip
+    result.update({
+        "dense_best_map_at_or_below_rate": round(dense_map, 4),
+        "dense_best_name": dense_name,
+        "dense_rate": round(dense_rate, 2),
+        "dense_consistency": round(dense[f"{dense_name}/consistency"], 4),
+        "train_minutes": round(float(timing.read_text()) / 60, 1) if timing.exists() else None,
+        "split": "test half",
+        "checkpoint": checkpoint,
+        "date": datetime.date.today().isoformat(),
+    })  # fmt: skip
+    if args.stage == "vq":
+        result["steps"] = _steps(checkpoint)
+    out = Path(args.out or f"bench/results/{args.stage}_default.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def _steps(checkpoint: str) -> int:
+    from pairalign.models.checkpoint import load_checkpoint
+
+    return int(load_checkpoint(checkpoint)["step"])
+
+
+if __name__ == "__main__":
+    main()
