@@ -26,6 +26,9 @@ class DecoderConfig:
     # add sinusoidal positions of the condition's frames to its keys/values (the decoder can then
     # find "where" in the clip to read, even when the encoder gives no absolute positions)
     memory_positions: bool = False
+    # the condition also carries each frame's quantized code (its codebook vector mapped back into
+    # the encoder space, added to the frame): the decoder reads which code a frame holds directly
+    memory_codes: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -26,7 +26,13 @@ class PairAlignModel(nn.Module):
         self.decoder = TokenDecoder(config.decoder, self.vocab, config.tokenizer.encoder.dim)
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
-        return self.tokenizer(waveform, seconds)
+        """The tokenizer's encoding; its `frames` are the decoder's condition (with
+        `decoder.memory_codes`, each frame plus its quantized code mapped into the encoder space)."""
+        encoded = self.tokenizer(waveform, seconds)
+        if not self.config.decoder.memory_codes:
+            return encoded
+        codes = encoded.quantized.quantized @ self.tokenizer.quantizer.project.weight  # (B, T, D)
+        return replace(encoded, frames=encoded.frames + codes)
 
     @torch.no_grad()
     def init_from_stage1(self, state: dict[str, torch.Tensor]) -> None:

@@ -1,0 +1,24 @@
+import torch
+
+from pairalign.models.decoder import DecoderConfig
+from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.models.vq_model import model_config
+
+
+def _model(memory_codes: bool) -> PairAlignModel:
+    torch.manual_seed(0)
+    config = PairAlignConfig(model_config("tiny"), DecoderConfig(memory_codes=memory_codes))
+    return PairAlignModel(config).eval()
+
+
+def test_memory_codes_add_each_frames_code_to_the_condition():
+    wave = 0.1 * torch.randn(2, 16_000)
+    plain, with_codes = _model(False), _model(True)
+    with_codes.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        a, b = plain(wave), with_codes(wave)
+    torch.testing.assert_close(a.quantized.codes, b.quantized.codes)  # the tokenizer is unchanged
+    q = plain.tokenizer.quantizer
+    expected = a.frames + q.codebook[a.quantized.codes] @ q.project.weight
+    torch.testing.assert_close(b.frames, expected)
+    assert not torch.allclose(a.frames, b.frames)
