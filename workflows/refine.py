@@ -8,7 +8,9 @@
 
 Same shape as workflows/vq.py: paired views from Ray Data, DDP workers (NCCL on GPU, gloo on CPU),
 checkpoints every `train.checkpoint_every` steps, resume by re-running with the same name,
-`FailureConfig` retries, MLflow on rank 0. At the end the final checkpoint's PairAlign strings
+`FailureConfig` retries, MLflow on rank 0. At every checkpoint rank 0 watches for collapse: the
+MAP and token perplexity of the greedy strings and of the targets on `watch_clips` dev clips
+(`watch/...`, also in the progress line). At the end the final checkpoint's PairAlign strings
 and VQ strings are measured side by side on the eval split.
 """
 

@@ -1,10 +1,12 @@
 """Stage 2 as a Ray Train job: its config, the per-worker loop (paired views -> EMA-teacher
 targets -> stage-2 + stage-1 terms -> AdamW) that `workflows/refine.py` hands to `run_stage`,
-and the stage-1 checkpoint it starts from (a path, or a vq run's MLflow artifact)."""
+and the stage-1 checkpoint it starts from (a path, or a vq run's MLflow artifact). At each
+checkpoint rank 0 also watches for collapse on a few dev clips (`watch_clips`, `watch/...`)."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ray.train
@@ -13,6 +15,7 @@ import torch
 
 from pairalign.config import PathStr, from_dict
 from pairalign.data.storage import join, upload_dir
+from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.string_metrics import (
     cross_view_consistency,
     string_stats,
@@ -20,6 +23,7 @@ from pairalign.evaluation.string_metrics import (
 )
 from pairalign.jobs.tracking import tracking_uri
 from pairalign.jobs.training import Session, StageHooks, StageRunConfig, TrainConfig, run_loop
+from pairalign.jobs.watch import watch_figures
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.decoding import greedy_decode, max_lengths
@@ -40,6 +44,15 @@ class RefineConfig(StageRunConfig):
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(lr=1e-3, max_steps=500, checkpoint_every=100)
     )
+    # clips of the eval split's dev half whose greedy and target strings rank 0 measures at each
+    # checkpoint, `watch/...` (pairalign/jobs/watch.py); 0: off
+    watch_clips: int = 48
+
+
+# the progress line's figures besides loss and clips/s (the watch's only at checkpoints)
+PROGRESS = {"tokens/s": "strings/token_rate", "consistency": "strings/consistency",
+            "map": "watch/greedy_map", "ppl": "watch/greedy_perplexity",
+            "target map": "watch/target_map", "target ppl": "watch/target_perplexity"}  # fmt: skip
 
 
 def train_fn(config_dict: dict) -> None:
@@ -77,6 +90,8 @@ def train_fn(config_dict: dict) -> None:
             return ddp(batch)
         return ddp(batch, teacher.targets(batch, objective, clip_seconds), use)
 
+    watch = watch_hook(config_dict.get("watch"), model, teacher, objective, clip_seconds,
+                       teacher_on)  # fmt: skip
     hooks = StageHooks(
         losses=losses,
         after_step=lambda: teacher.update(model) if teacher_on else None,
@@ -86,9 +101,26 @@ def train_fn(config_dict: dict) -> None:
             "decoding": decoding(objective, config.views.clip_seconds),
             "vq_strings": vq_strings,  # the stage-1 checkpoint's VQ string settings
         },
-        progress={"tokens/s": "strings/token_rate", "consistency": "strings/consistency"},
+        checkpoint_metrics=watch,
+        progress=PROGRESS,
     )
     run_loop(config, session, model, optimizer, hooks, step)
+
+
+def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: EmaTeacher,
+               objective: Stage2Config, clip_seconds: float,
+               teacher_on: bool) -> Callable[[int], dict[str, float]]:  # fmt: skip
+    """step -> the collapse watch's figures (pairalign/jobs/watch.py) on `clips`, with the targets
+    of the step just taken (the EMA teacher's once it gives some); no clips (a sweep trial): {}."""
+    if clips is None or not clips.ids:
+        return lambda step: {}
+
+    def measure(step: int) -> dict[str, float]:
+        share = teacher_share(step - 1, objective) if teacher_on else 0.0
+        return watch_figures(model, clips, objective, clip_seconds=clip_seconds,
+                             teacher=teacher.model, teacher_share=share)  # fmt: skip
+
+    return measure
 
 
 def teacher_share(step: int, objective: Stage2Config) -> float:

@@ -184,6 +184,8 @@ class StageHooks:
     after_step: Callable[[], None] = lambda: None  # e.g. an EMA update
     report_metrics: Callable[[dict[str, torch.Tensor]], dict[str, float]] = lambda batch: {}
     checkpoint_extra: Callable[[], dict[str, Any]] = dict
+    # figures measured on rank 0 at each checkpoint (step -> metrics), e.g. stage 2's collapse watch
+    checkpoint_metrics: Callable[[int], dict[str, float]] = lambda step: {}
     # extra figures of the progress line: label -> reported metric (loss and clips/s always)
     progress: dict[str, str] = field(default_factory=dict)
 
@@ -225,12 +227,15 @@ def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: t
             metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
                         "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
             final = step == train.max_steps
+            checkpoint = final or step % train.checkpoint_every == 0
+            if checkpoint and session.rank == 0:
+                metrics |= hooks.checkpoint_metrics(step)
             if session.rank == 0:
                 first_report = first_report or (step, time.perf_counter())
                 log_progress(session.stage, step, train.max_steps, began, first_report, metrics,
                              hooks.progress)  # fmt: skip
             session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
-                           checkpoint=final or step % train.checkpoint_every == 0,
+                           checkpoint=checkpoint,
                            extra=hooks.checkpoint_extra())  # fmt: skip
             sums, clips, start = {}, 0, time.perf_counter()
     if step < train.max_steps:
@@ -278,9 +283,11 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     """What a stage's `main` does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
-    so does what `prepare(train rows)` returns (e.g. a file fitted on the train split first)."""
+    so does what `prepare(train rows)` returns (e.g. a file fitted on the train split first), and,
+    for a config with `watch_clips` (stage 2), the clean clips its workers watch (`watch`)."""
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
+    from pairalign.jobs.watch import load_watch
 
     log = logging.getLogger("pairalign")
     manifest = load_manifest(config.corpus)
@@ -296,6 +303,9 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
     extra = {**(extra or {}), **(prepare(train_rows) if prepare else {})}
+    if getattr(config, "watch_clips", 0):  # loaded here: the workers run in another directory
+        extra["watch"] = load_watch(manifest, config.corpus.eval_split, config.views,
+                                    config.watch_clips)  # fmt: skip
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,

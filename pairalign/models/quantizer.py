@@ -56,9 +56,11 @@ class VectorQuantizer(nn.Module):
             flat = latents.detach()[mask] if mask is not None else latents.detach().flatten(0, 1)
             if not bool(self.initialised):
                 self._kmeans_init(flat)
-        logits = latents @ self.codebook.t() / self.config.temperature  # (B, T, K)
+        # a copy: the EMA update below changes the codebook in place, and logits may be trained
+        codebook = self.codebook.clone() if self.training else self.codebook
+        logits = latents @ codebook.t() / self.config.temperature  # (B, T, K)
         codes = logits.argmax(dim=-1)  # (B, T)
-        chosen = self.codebook[codes]  # (B, T, C)
+        chosen = codebook[codes]  # (B, T, C)
         if self.training:
             flat_codes = codes[mask] if mask is not None else codes.flatten()
             self._ema_update(flat, flat_codes)

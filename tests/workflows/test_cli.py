@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
@@ -60,6 +61,16 @@ def test_refine_from_a_relative_checkpoint(ray_session, work, monkeypatch):
     stage_config = load_checkpoint(checkpoint)["stage_config"]
     assert stage_config["init_checkpoint"] == str(work / VQ)  # the checkpoint records it absolute
     assert stage_config["corpus"]["builtin_dir"] == str(work / "data" / "builtin")
+    # the collapse watch (6 dev clips of the one test sentence) reports at the checkpoint only
+    assert 0 <= figures["final/watch/greedy_map"] <= 1
+    assert figures["final/watch/target_teacher_share"] == 1.0  # teacher_start=1: step 2's targets
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'runs' / 'mlflow.db'}")
+    (run,) = mlflow.search_runs(experiment_names=["pairalign"], output_format="list",
+                                filter_string="tags.`pairalign.run_name` = 'refine-rel'")  # fmt: skip
+    client = mlflow.MlflowClient()
+    for key in ("watch/greedy_map", "watch/greedy_perplexity", "watch/target_map",
+                "watch/target_perplexity"):  # fmt: skip
+        assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [2]
 
 
 def test_tokenize_archive_from_a_relative_checkpoint(ray_session, work, monkeypatch):
