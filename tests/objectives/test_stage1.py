@@ -144,3 +144,15 @@ def test_pseudo_labels_can_supervise_the_codebook_assignment_itself():
     assert _pseudo_loss(x, batch, 0.02, "a", target="codes") < 1e-3
     with pytest.raises(ValueError, match="label_classes"):
         _pseudo_loss(x, batch, 0.02, "a", target="head")
+
+
+def test_codes_as_pseudo_label_targets_train_through_the_codebook_update():
+    # the codebook's EMA update changes it in place during the forward pass; the assignment
+    # logits must still backpropagate into the encoder
+    model = TokenizerModel(SMALL).train()
+    data = batch() | {"labels": torch.randint(0, 16, (3, 50))}
+    weights = Stage1Weights(pseudo=1.0, pseudo_target="codes")
+    losses, _, _ = stage1_losses(model, data, weights)
+    assert "stage1/pseudo" in losses
+    losses["stage1/pseudo"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
