@@ -24,7 +24,8 @@ class VQStageConfig(StageRunConfig):
     name: str = "vq-tiny"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: Stage1Weights = field(default_factory=Stage1Weights)
-    strings: VQStringConfig = field(default_factory=VQStringConfig)  # frame codes -> VQ strings
+    # frame codes -> VQ strings: runs of one frame (20 ms) join a neighbour (BENCHMARKS.md, issue 12)
+    strings: VQStringConfig = field(default_factory=lambda: VQStringConfig(min_run_frames=2))
     # a dense tokenizer (workflows/dense.py, pool = model.encoder.subsample) whose codes of the clean
     # crop are the pseudo-label targets of loss.pseudo ("": none, or fitted: fit_pseudo_labels)
     pseudo_labels: PathStr = ""

@@ -78,10 +78,24 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
     return payload
 
 
+# model-config keys added after checkpoints were first written, with the value those checkpoints
+# were trained with (the dataclass default may have moved on since)
+BEFORE_KEY = {("encoder", "positions"): "absolute"}
+
+
 def checkpoint_model_config(payload: dict[str, Any]):
     """The model config of a checkpoint: `ModelConfig` (stage 1) or `PairAlignConfig` (stage 2)."""
     if payload["stage"] == "refine":
         from pairalign.models.pairalign_model import PairAlignConfig
 
-        return from_dict(PairAlignConfig, payload["model_config"])
-    return from_dict(ModelConfig, payload["model_config"])
+        config = dict(payload["model_config"])
+        config["tokenizer"] = _with_old_keys(config["tokenizer"])
+        return from_dict(PairAlignConfig, config)
+    return from_dict(ModelConfig, _with_old_keys(payload["model_config"]))
+
+
+def _with_old_keys(model_config: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in model_config.items()}
+    for (section, key), value in BEFORE_KEY.items():
+        out.setdefault(section, {}).setdefault(key, value)
+    return out

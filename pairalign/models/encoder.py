@@ -25,7 +25,7 @@ class EncoderConfig:
     max_frames: int = 2048
     # absolute: learned embeddings of the frame index (the encoder knows where in the clip a frame
     # is); conv: a depthwise convolution over ~0.3 s adds relative position only; none: neither
-    positions: Literal["absolute", "conv", "none"] = "absolute"
+    positions: Literal["absolute", "conv", "none"] = "conv"
 
 
 class Encoder(nn.Module):

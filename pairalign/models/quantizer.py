@@ -18,7 +18,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class QuantizerConfig:
-    codebook_size: int = 256
+    codebook_size: int = 32
     code_dim: int = 32
     decay: float = 0.99
     kmeans_iters: int = 10

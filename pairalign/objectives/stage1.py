@@ -38,10 +38,10 @@ class Stage1Weights:
     max_contrast_frames: int = 1024  # frames sampled for the contrast (B*T can be large)
     # frames of the same clip within this many frames of the positive are not negatives (0: all
     # are): neighbours that hear the same sound are not pushed apart, so codes need not flicker
-    exclude_frames: int = 0
+    exclude_frames: int = 3
     # batch: every other sampled frame is a negative; clip: only frames of the same clip (one voice),
     # so the contrast must tell sounds apart by what was said, not by who said it
-    negatives: Literal["batch", "clip"] = "batch"
+    negatives: Literal["batch", "clip"] = "clip"
     pseudo: float = 0.0  # weight of the pseudo-label term (needs batch["labels"])
     # head: a label head predicts the classes (the codebook is free); codes: the codebook's own
     # assignment does (codebook size = label classes), so the VQ strings are the classes

@@ -40,6 +40,7 @@ def step_of(**objective) -> RefineStep:
 
 def target_strings(step: RefineStep, data) -> list[list[int]]:
     seconds = stacked_seconds(data)
+    step.model.tokenizer.quantizer.eval()  # no codebook update between calls: only dropout varies
     both = step.model(stacked_views(data), seconds)  # a training pass (dropout on)
     targets = step.vq_targets(data, seconds, both)
     return targets.a.strings + targets.b.strings

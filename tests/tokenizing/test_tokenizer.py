@@ -68,7 +68,7 @@ def test_named_sizes_match_the_shipped_base_config():
 
     assert load_config(VQStageConfig, CONFIG_DIR / "vq_base.yaml").model == model_config("base")
     assert load_config(VQStageConfig, CONFIG_DIR / "vq.yaml").model == model_config("tiny")
-    assert to_dict(model_config("tiny"))["quantizer"]["codebook_size"] == 256
+    assert to_dict(model_config("tiny"))["quantizer"]["codebook_size"] == 32
 
 
 def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
