@@ -38,7 +38,10 @@ class RefineConfig(StageRunConfig):
     name: str = "refine-tiny"
     init_checkpoint: PathStr = ""  # a stage-1 checkpoint (directory or checkpoint.pt, or s3://)
     init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    # the decoder reads where a frame is and which code it holds (issue 13's ladder, BENCHMARKS.md)
+    decoder: DecoderConfig = field(
+        default_factory=lambda: DecoderConfig(memory_positions=True, memory_codes=True)
+    )
     objective: Stage2Config = field(default_factory=Stage2Config)
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
     train: TrainConfig = field(

@@ -32,7 +32,7 @@ from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix
 @dataclass(frozen=True)
 class Stage2Config:
     target_rate: float = 12.5  # tokens per second of speech
-    target_scheme: Literal["merge", "index"] = "index"  # VQ-derived targets: runs cut to the rate
+    target_scheme: Literal["merge", "index"] = "merge"  # VQ-derived targets: runs cut to the rate
     target_reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
     target_view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A ...
     targets_from: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
@@ -52,7 +52,7 @@ class Stage2Config:
     timing: float = 0.5
     # guided attention: each target token's cross-attention (last layer, mean of heads) should
     # fall on the frames its run spans in the condition's view (0: off)
-    align: float = 0.0
+    align: float = 1.0
     stage1: float = 0.5
 
 

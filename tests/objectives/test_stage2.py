@@ -177,7 +177,7 @@ def test_weights_switch_terms_off_and_sum_to_total(trained):
     full = stage2_losses(decoder, cond, cond, targets, batch, config, clip_seconds=3.0)
     expected = sum(
         getattr(config, k) * full[f"stage2/{k}"]
-        for k in ("cross", "bypass", "contrast", "length", "timing")
+        for k in ("cross", "bypass", "contrast", "length", "timing", "align")
     )
     torch.testing.assert_close(full["total"], expected)
     off = stage2_losses(
