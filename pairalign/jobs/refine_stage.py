@@ -45,7 +45,7 @@ class RefineConfig(StageRunConfig):
     objective: Stage2Config = field(default_factory=Stage2Config)
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(lr=1e-3, max_steps=500, checkpoint_every=100)
+        default_factory=lambda: TrainConfig(lr=1e-3, max_steps=300, checkpoint_every=100)
     )
     # clips of the eval split's dev half whose greedy and target strings rank 0 measures at each
     # checkpoint, `watch/...` (pairalign/jobs/watch.py); 0: off
