@@ -28,11 +28,8 @@ class PairAlignModel(nn.Module):
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """The tokenizer's encoding; its `frames` are the decoder's condition (with
         `decoder.memory_codes`, each frame plus its quantized code mapped into the encoder space)."""
-        encoded = self.tokenizer(waveform, seconds)
-        if not self.config.decoder.memory_codes:
-            return encoded
-        codes = encoded.quantized.quantized @ self.tokenizer.quantizer.project.weight  # (B, T, D)
-        return replace(encoded, frames=encoded.frames + codes)
+        return decoder_condition(self.tokenizer, self.tokenizer(waveform, seconds),
+                                 self.config.decoder.memory_codes)  # fmt: skip
 
     @torch.no_grad()
     def init_from_stage1(self, state: dict[str, torch.Tensor]) -> None:
@@ -48,3 +45,12 @@ class PairAlignModel(nn.Module):
         if prior_out.in_features == self.decoder.config.dim:
             self.decoder.logits.weight[:k] = prior_out.weight
             self.decoder.logits.bias[:k] = prior_out.bias
+
+
+def decoder_condition(tokenizer: TokenizerModel, encoded: Encoded, memory_codes: bool) -> Encoded:
+    """What the decoder reads: the encoder frames, plus (with `memory_codes`) each frame's quantized
+    code mapped back into the encoder space. Training and decoding both go through here."""
+    if not memory_codes:
+        return encoded
+    codes = encoded.quantized.quantized @ tokenizer.quantizer.project.weight  # (B, T, D)
+    return replace(encoded, frames=encoded.frames + codes)

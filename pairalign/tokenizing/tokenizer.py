@@ -143,11 +143,20 @@ class Tokenizer:
             raise ValueError(
                 f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder; use vq_strings"
             )
-        encoded, secs = self._encode(waveforms, seconds)
+        encoded, secs = self.condition(waveforms, seconds)
         budget = max_lengths(secs, self.target_rate, self.decode_slack, self.decoder.config.max_len)
         return greedy_decode(
             self.decoder, encoded.frames, encoded.mask, budget, use_cache=use_cache
         )
+
+    @torch.no_grad()
+    def condition(self, waveforms, seconds: Sequence[float] | None = None):
+        """(encoding whose `frames` are what the decoder reads, seconds): the training path's
+        condition (`pairalign_model.decoder_condition`)."""
+        from pairalign.models.pairalign_model import decoder_condition
+
+        encoded, secs = self._encode(waveforms, seconds)
+        return decoder_condition(self.model, encoded, self.decoder.config.memory_codes), secs
 
     def pairalign_strings(
         self, waveforms, seconds: Sequence[float] | None = None
