@@ -2,7 +2,7 @@
 eval split with the evaluation suite (workflows/evaluate.py), collecting one table.
 
     PYTHONPATH=. python bench/stage1_variants.py --root /work/runs12 --half dev \
-        --variant "k256:" --variant "k16:model.quantizer.codebook_size=16" ...
+        --variant "k32:" --variant "k16:model.quantizer.codebook_size=16" ...
     PYTHONPATH=. python bench/stage1_variants.py --stage refine --init <stage-1 checkpoint> \
         --root /work/runs13 --variant "l1-copy:objective.target_view=same ..."
 

@@ -74,7 +74,9 @@ def train_fn(config_dict: dict) -> None:
     teacher_on = teacher_used(objective, config.train.max_steps)
     step_module = RefineStep(model, objective, config.stage1, clip_seconds)  # freezes if asked
     ddp = ray.train.torch.prepare_model(step_module, parallel_strategy_kwargs={
-        "find_unused_parameters": some_terms_off(objective)})  # fmt: skip
+        # a stage-1 label head is never used in stage 2
+        "find_unused_parameters": some_terms_off(objective) or bool(model_config.tokenizer.label_classes),
+    })  # fmt: skip
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],  # a frozen tokenizer's are not
         lr=config.train.lr,

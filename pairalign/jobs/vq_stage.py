@@ -41,7 +41,12 @@ def train_fn(config_dict: dict) -> None:
                       tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
     torch.manual_seed(config.seed + session.rank)
     model = TokenizerModel(config.model)
-    ddp = ray.train.torch.prepare_model(model)
+    # a label head that no loss term reads gets no gradient
+    head_unused = config.model.label_classes > 0 and not (
+        config.loss.pseudo > 0 and config.loss.pseudo_target == "head")  # fmt: skip
+    ddp = ray.train.torch.prepare_model(
+        model, parallel_strategy_kwargs={"find_unused_parameters": head_unused}
+    )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
     )

@@ -2,8 +2,9 @@
 
 Given two views of each clip and their aligned frame pairs:
 - `stage1/agree`: cosine distance between aligned latents of the two views;
-- `stage1/contrast`: frame-level InfoNCE, the aligned frame is the positive, every other sampled
-  frame of the batch a negative;
+- `stage1/contrast`: frame-level InfoNCE, the aligned frame is the positive, the other sampled
+  frames of the same clip the negatives (`negatives="clip"`, the default; "batch": all of them),
+  those within `exclude_frames` of the positive left out;
 - `stage1/prior`: the frame-synchronous prior head predicts view B's code at each aligned frame
   from view A's encoder output (and A's from B's);
 - `vq/commit`: the quantizer's commitment loss, both views;
@@ -137,7 +138,8 @@ def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights,
     """InfoNCE between aligned frames; `rows`, `frames` (P,) say where each pair's A frame is
     (needed to leave a positive's neighbours out of its negatives)."""
     if rows is None or frames is None:
-        rows = frames = torch.zeros(len(za), dtype=torch.long, device=za.device)
+        rows = torch.zeros(len(za), dtype=torch.long, device=za.device)  # one clip, frames in order
+        frames = torch.arange(len(za), device=za.device)
     if len(za) > weights.max_contrast_frames:
         pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
         za, zb, rows, frames = za[pick], zb[pick], rows[pick], frames[pick]

@@ -2,7 +2,7 @@
 teacher-forcing tensors built from any strings, with prefix corruption of the inputs only.
 
 The VQ-derived targets are the VQ strings of `pairalign.tokenizing` (one function,
-`tokenizing.strings.reduce_runs`, pure numpy), so a target scheme can be measured as a `vq`
+`pairalign.strings.reduce_runs`, pure numpy), so a target scheme can be measured as a `vq`
 tokenizer with `VQStringConfig(rate=target_rate, reduce=scheme)`."""
 
 from __future__ import annotations
