@@ -120,7 +120,9 @@ def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) 
                                       storage_path=storage, seed=config.seed, corpus=corpus,
                                       max_clips=config.eval_clips, checkpoint=checkpoint,
                                       dense_dir=dense_dir, views=config.views), manifest)  # fmt: skip
-    print(f"PairAlign uses {100 * figures['compare/token_reduction_vs_vq']:.0f}% fewer tokens than VQ; "
+    reduction = figures["compare/token_reduction_vs_vq"]
+    fewer = f"{100 * abs(reduction):.0f}% {'fewer' if reduction >= 0 else 'more'}"
+    print(f"PairAlign uses {fewer} tokens than VQ; "
           f"MAP {figures['pairalign/map']:.3f} (VQ {figures['vq/map']:.3f}, best dense at up to 1.5x "
           f"its rate {figures.get('compare/best_dense_map_at_rate', float('nan')):.3f})")  # fmt: skip
     return figures
