@@ -16,29 +16,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from stage1_variants import checkpoint_of, run  # bench/ is the script's directory
+
 DENSE_POOLS = "[1,2,3,4,5,6,8]"  # 100, 50, 33, 25, 20, 16.7, 12.5 tokens/s
-
-
-def run(cmd: list[str], log: Path) -> float:
-    """Run `cmd`, its output appended to `log`; the wall time in seconds."""
-    start = time.perf_counter()
-    with log.open("a") as f:
-        f.write(f"\n$ {' '.join(cmd)}\n")
-        f.flush()
-        subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
-    seconds = time.perf_counter() - start
-    print(f"  {' '.join(cmd[1:3])} ... done in {seconds:.0f} s", flush=True)
-    return seconds
-
-
-def last_checkpoint(root: Path, name: str) -> str:
-    found = sorted(p for p in (root / name).glob("checkpoint_*") if p.is_dir())
-    return str(found[-1]) if found else ""
 
 
 def evaluate(root: Path, name: str, args: list[str], corpus: str, log: Path) -> dict[str, float]:
@@ -80,18 +63,18 @@ def main() -> None:
     name = {"vq": "vq-tiny", "refine": "refine-tiny"}[args.stage]
     extra = []
     if args.stage == "refine":
-        init = last_checkpoint(root, "vq-tiny")
+        init = checkpoint_of(root, "vq-tiny")
         if not init:
             raise SystemExit(f"{root}/vq-tiny: no checkpoint (run `default_run.py vq` first)")
         extra = [f"init_checkpoint={init}"]
     timing = root / f"{name}.train_seconds"
-    if args.retrain or not last_checkpoint(root, name):
+    if args.retrain or not checkpoint_of(root, name):
         seconds = run([py, f"workflows/{args.stage}.py", f"storage_path={root}",
                        f"corpus.builtin_dir={corpus}", *extra], log)  # fmt: skip
         timing.write_text(f"{seconds:.1f}\n")
         (root / "eval" / name).mkdir(parents=True, exist_ok=True)
         (root / "eval" / name / "figures.json").unlink(missing_ok=True)
-    checkpoint = last_checkpoint(root, name)
+    checkpoint = checkpoint_of(root, name)
 
     if not list(dense_dir.glob("dense-k*-p*/dense.pt")):
         run([py, "workflows/dense.py", f"out_dir={dense_dir}", f"corpus.builtin_dir={corpus}",

@@ -24,13 +24,16 @@ from pathlib import Path
 COLUMNS = ("token_rate", "map", "precision_at_1", "mrr", "consistency", "vocab_used", "perplexity")
 
 
-def run(cmd: list[str], log: Path) -> None:
+def run(cmd: list[str], log: Path) -> float:
+    """Run `cmd`, its output appended to `log`; the wall time in seconds."""
     start = time.perf_counter()
     with log.open("a") as f:
         f.write(f"\n$ {' '.join(cmd)}\n")
         f.flush()
         subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
-    print(f"  {Path(cmd[1]).name} done in {time.perf_counter() - start:.0f} s", flush=True)
+    seconds = time.perf_counter() - start
+    print(f"  {Path(cmd[1]).name} done in {seconds:.0f} s", flush=True)
+    return seconds
 
 
 def checkpoint_of(root: Path, name: str) -> str:

@@ -304,12 +304,10 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     uri = tracking_uri(config.tracking, config.storage_path)
     extra = {**(extra or {}), **(prepare(train_rows) if prepare else {})}
     if getattr(config, "watch_clips", 0):  # loaded here: the workers run in another directory
-        eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
-        if None in set(eval_rows["content_id"].to_pylist()):  # no sentence ids: no retrieval
+        extra["watch"] = load_watch(manifest, config.corpus.eval_split, config.views,
+                                    config.watch_clips)  # fmt: skip
+        if extra["watch"] is None:
             log.warning("%s: no watch (the eval split lacks content_id)", stage)
-        else:
-            extra["watch"] = load_watch(manifest, config.corpus.eval_split, config.views,
-                                        config.watch_clips)  # fmt: skip
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from pairalign.data.views import ViewConfig
@@ -54,9 +55,12 @@ def watch_rows(manifest: pa.Table, split: str, clips: int, voices: int = WATCH_V
     return rows.take(pa.array(chosen[:clips], type=pa.int64()))
 
 
-def load_watch(manifest: pa.Table, split: str, views: ViewConfig, clips: int) -> ClipSet:
+def load_watch(manifest: pa.Table, split: str, views: ViewConfig, clips: int) -> ClipSet | None:
     """The clean audio of the watched clips (`watch_rows`), tokenized in windows of the views'
-    clip length as the archive job tokenizes them."""
+    clip length as the archive job tokenizes them; None when `split` has no sentence ids (no
+    retrieval to measure)."""
+    if None in set(manifest.filter(pc.equal(manifest["split"], split))["content_id"].to_pylist()):
+        return None
     return load_clips(watch_rows(manifest, split, clips), views, name="watch", view_clips=0)
 
 
