@@ -21,14 +21,14 @@ import time
 
 import torch
 
-from pairalign.models.vq_model import TokenizerModel, model_config
+from pairalign.models.vq_model import VQModel, model_config
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 
 
 def model_throughput(size: str, batch: int, steps: int) -> float:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = TokenizerModel(model_config(size)).train()
+    model = VQModel(model_config(size)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     wave = 0.1 * torch.randn(batch, 48_000)
     data = {

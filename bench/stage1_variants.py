@@ -4,7 +4,7 @@ eval split with the evaluation suite (workflows/evaluate.py), collecting one tab
     PYTHONPATH=. python bench/stage1_variants.py --root /work/runs12 --half dev \
         --variant "k32:" --variant "k16:model.quantizer.codebook_size=16" ...
     PYTHONPATH=. python bench/stage1_variants.py --stage refine --init <stage-1 checkpoint> \
-        --root /work/runs13 --variant "l1-copy:objective.target_view=same ..."
+        --root /work/runs13 --variant "l1-copy:objective.targets.view=same ..."
 
 Each variant is `name:override override ...` (overrides of workflows/vq.py, or of
 workflows/refine.py with `--stage refine`, which measures the PairAlign strings). A variant whose

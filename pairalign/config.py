@@ -12,6 +12,7 @@ absolute against the caller's directory before the config is handed on (URLs are
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import types
 import typing
@@ -158,6 +159,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(
             _coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: {value!r} is not one of {[m.value for m in hint]}"
+            ) from None
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
@@ -181,6 +189,8 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

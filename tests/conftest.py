@@ -110,16 +110,15 @@ def small_checkpoints(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("checkpoints")
     small = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                         quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
-    config = PairAlignConfig(tokenizer=small, decoder=DecoderConfig(dim=32, layers=1, heads=2))
+    config = PairAlignConfig(vq=small, decoder=DecoderConfig(dim=32, layers=1, heads=2))
     torch.manual_seed(0)
     model = PairAlignModel(config).train()
     model(0.1 * torch.randn(2, 32_000))  # initialise the codebook
     model.eval()
-    save_checkpoint(str(root / "vq"), model_config=small, model_state=model.tokenizer.state_dict(),
+    save_checkpoint(str(root / "vq"), model_config=small, model_state=model.vq.state_dict(),
                     stage="vq", stage_config={}, step=1)  # fmt: skip
     save_checkpoint(str(root / "refine"), model_config=config, model_state=model.state_dict(),
-                    stage="refine", stage_config={}, step=1,
-                    decoding={"target_rate": 12.5, "decode_slack": 1.5, "clip_seconds": 3.0})  # fmt: skip
+                    stage="refine", stage_config={}, step=1)  # fmt: skip
     return {"vq": str(root / "vq"), "refine": str(root / "refine")}
 
 

@@ -65,7 +65,7 @@ def train_short(config: DemoConfig) -> str:
     refine = parse_args(RefineConfig, "refine.yaml", [
         *common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
         f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
-        f"objective.teacher_start={half}", f"objective.teacher_ramp={max(1, half // 2)}"])  # fmt: skip
+        f"objective.teacher.start={half}", f"objective.teacher.ramp={max(1, half // 2)}"])  # fmt: skip
     seed_everything(refine.seed)
     init = resolve_init(refine)
     extra = {

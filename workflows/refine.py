@@ -4,7 +4,7 @@
     ray job submit --working-dir . -- python workflows/refine.py storage_path=/shared/runs \
         init_checkpoint=/shared/runs/vq-tiny/checkpoint_...   # a job runs in a copy: absolute paths
     ray job submit --working-dir . -- python workflows/refine.py init_mlflow_run_id=<vq run id>
-    python workflows/refine.py init_checkpoint=... objective.contrast=0    # an ablation
+    python workflows/refine.py init_checkpoint=... objective.weights.contrast=0    # an ablation
 
 Same shape as workflows/vq.py: paired views from Ray Data, DDP workers (NCCL on GPU, gloo on CPU),
 checkpoints every `train.checkpoint_every` steps, resume by re-running with the same name,

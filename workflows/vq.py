@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pairalign.jobs.training import run_stage
-from pairalign.jobs.vq_stage import VQStageConfig, fit_pseudo_labels, train_fn
+from pairalign.jobs.vq_stage import VQStageConfig, train_fn
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -24,8 +24,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     setup_logging()
     seed_everything(config.seed)
     init_ray()
-    return run_stage("vq", config, train_fn,
-                     prepare=lambda rows: {"pseudo_labels": fit_pseudo_labels(config, rows)})  # fmt: skip
+    return run_stage("vq", config, train_fn)
 
 
 if __name__ == "__main__":

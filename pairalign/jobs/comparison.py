@@ -42,7 +42,11 @@ class CompareConfig:
     sweep: str = ""  # compare the trials of this sweep (its parent run's child runs)
     run_ids: tuple[str, ...] = ()  # or these runs
     experiment_runs: bool = False  # or every finished run of tracking.experiment
-    params: tuple[str, ...] = ("objective.length", "objective.target_rate", "objective.contrast")
+    params: tuple[str, ...] = (
+        "objective.weights.length",
+        "objective.targets.rate",
+        "objective.weights.contrast",
+    )
     columns: tuple[str, ...] = (f"{FIGURE}/token_rate", f"{FIGURE}/map", f"{FIGURE}/consistency",
                                 f"{FIGURE}/mrr", f"{FIGURE}/vocab_used", "best/tune/score")  # fmt: skip
     rate: str = f"{FIGURE}/token_rate"  # the plots' x: fewer tokens per second is better

@@ -25,6 +25,7 @@ from pairalign.jobs.tokenize_job import TokenizeConfig
 from pairalign.jobs.tracking import end_mlflow_run, mlflow_run, tracking_uri
 from pairalign.models.frontend import LogMel
 from pairalign.tokenizing.kinds import PairAlignStrings, TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 from pairalign.units import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def comparisons(figures: dict[str, float], specs: list[TokenizerSpec]) -> dict[s
             1 - figures["pairalign/tokens"] / figures["vq/tokens"]
         )
         out["compare/map_minus_vq"] = figures["pairalign/map"] - figures["vq/map"]
-    dense = [s.name for s in specs if s.kind == "dense"]
+    dense = [s.name for s in specs if s.kind == TokenizerKind.DENSE]
     if dense and "pairalign" in names:
         rate = figures["pairalign/token_rate"]
         # the best dense tokenizer at no more than 1.5x PairAlign's rate: a like-for-like rival
@@ -165,7 +166,7 @@ def _spectrogram_plot(
 ) -> None:
     """The first clip's PairAlign string over its spectrogram, each token at its timing-head span;
     the clip is padded to the window as the archive job does (its first window if longer)."""
-    spec = next((s for s in specs if s.kind == "pairalign"), None)
+    spec = next((s for s in specs if s.kind == TokenizerKind.PAIRALIGN), None)
     if spec is None:
         return
     tokenizer = load_tokenizer(spec)

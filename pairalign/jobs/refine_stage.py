@@ -1,19 +1,24 @@
-"""Stage 2 as a Ray Train job: its config, the per-worker loop (paired views -> EMA-teacher
-targets -> stage-2 + stage-1 terms -> AdamW) that `workflows/refine.py` hands to `run_stage`,
-and the stage-1 checkpoint it starts from (a path, or a vq run's MLflow artifact). At each
-checkpoint rank 0 also watches for collapse on a few dev clips (`watch_clips`, `watch/...`)."""
+"""Stage 2 (refine): its config, the recipe every way of running it shares (`build_refine`:
+model from the stage-1 checkpoint, the step module, the EMA teacher's schedule, AdamW and the
+loop's hooks) and its Ray Train per-worker function (`train_fn`, which `workflows/refine.py`
+hands to `run_stage`). `pairalign.training.local` runs the same recipe on one process.
+
+At each checkpoint rank 0 also watches for collapse on a few dev clips (`watch_clips`,
+`watch/...`). The objective's rules (targets, teacher schedule, terms, which parameters may go
+unused) live in `pairalign/objectives/refine_*.py`."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-import ray.train
-import ray.train.torch
+import pyarrow as pa
 import torch
 
-from pairalign.config import PathStr, from_dict
+from pairalign.config import PathStr
 from pairalign.data.storage import join, upload_dir
 from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.string_metrics import (
@@ -22,15 +27,17 @@ from pairalign.evaluation.string_metrics import (
     vocabulary_usage,
 )
 from pairalign.jobs.tracking import tracking_uri
-from pairalign.jobs.training import Session, StageHooks, StageRunConfig, TrainConfig, run_loop
-from pairalign.jobs.watch import watch_figures
+from pairalign.jobs.training import StageRunConfig
+from pairalign.jobs.watch import load_watch, watch_figures
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoder import DecoderConfig
-from pairalign.models.decoding import greedy_decode, max_lengths
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.objectives.refine_step import EmaTeacher, RefineStep
+from pairalign.objectives.refine_config import RefineObjective
+from pairalign.objectives.refine_step import RefineStep
+from pairalign.objectives.refine_teacher import TeacherSchedule
+from pairalign.objectives.refine_terms import unused_parameters
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
-from pairalign.objectives.stage2 import Stage2Config
+from pairalign.training.loop import Batch, StageHooks, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class RefineConfig(StageRunConfig):
     decoder: DecoderConfig = field(
         default_factory=lambda: DecoderConfig(memory_positions=True, memory_codes=True)
     )
-    objective: Stage2Config = field(default_factory=Stage2Config)
+    objective: RefineObjective = field(default_factory=RefineObjective)
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(lr=1e-3, max_steps=300, checkpoint_every=100)
@@ -51,148 +58,158 @@ class RefineConfig(StageRunConfig):
     # checkpoint, `watch/...` (pairalign/jobs/watch.py); 0: off
     watch_clips: int = 48
 
+    def worker_inputs(self, manifest: pa.Table, train_rows: pa.Table) -> dict[str, Any]:
+        """The clean clips the collapse watch measures (`watch`), if any."""
+        if not self.watch_clips:
+            return {}
+        clips = load_watch(manifest, self.corpus.eval_split, self.views, self.watch_clips)
+        if clips is None:
+            logging.getLogger("pairalign").warning(
+                "refine: no watch (the eval split lacks content_id)"
+            )
+        return {"watch": clips}
+
 
 # the progress line's figures besides loss and clips/s (the watch's only at checkpoints)
 PROGRESS = {"tokens/s": "strings/token_rate", "consistency": "strings/consistency",
             "map": "watch/greedy_map", "ppl": "watch/greedy_perplexity",
             "target map": "watch/target_map", "target ppl": "watch/target_perplexity"}  # fmt: skip
 
+# (the step module, whether DDP must look for unused parameters) -> the module the loop calls
+Wrap = Callable[[RefineStep, bool], torch.nn.Module]
 
-def train_fn(config_dict: dict) -> None:
-    """The per-worker loop: paired views -> (EMA-teacher targets) -> stage-2 + stage-1 terms -> AdamW."""
-    config = from_dict(RefineConfig, config_dict["stage"])
-    model_config = from_dict(PairAlignConfig, config_dict["model_config"])
-    objective, clip_seconds = config.objective, config.views.clip_seconds
-    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=config.train,
-                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
-    torch.manual_seed(config.seed + session.rank)
+
+@dataclass
+class RefineRun:
+    """What `build_refine` makes: the model, its optimizer, the teacher and the loop's hooks."""
+
+    model: PairAlignModel
+    optimizer: torch.optim.Optimizer
+    teacher: TeacherSchedule
+    hooks: StageHooks
+    seed: int  # the teacher's row draws start from seed + the first step
+
+    def start(self, step: int, payload: dict[str, Any], device: torch.device | str) -> None:
+        """Ready to train from `step`: the teacher's weights from a checkpoint payload ({} when
+        starting afresh; the model's are restored by the caller), on `device`."""
+        if "teacher" in payload:
+            self.teacher.teacher.model.load_state_dict(payload["teacher"])
+        self.teacher.teacher.model.to(device)
+        self.teacher.generator.manual_seed(self.seed + step)
+
+
+def build_refine(config: RefineConfig, model_config: PairAlignConfig, stage1: dict[str, Any], *,
+                 rank: int = 0, wrap: Wrap = lambda step, unused: step,
+                 watch: ClipSet | None = None) -> RefineRun:  # fmt: skip
+    """The stage-2 recipe on one worker: the model from `model_config` (its decoding settings from
+    `config.objective`) and the stage-1 payload, wrapped for the loop by `wrap` (DDP on Ray)."""
+    objective = config.objective
+    torch.manual_seed(config.seed + rank)
+    model_config = replace(model_config, decoding=refine_decoding(config))
     model = PairAlignModel(model_config)
-    stage1 = load_checkpoint(config_dict["init_checkpoint"])
     model.init_from_stage1(stage1["model"])
-    vq_strings = stage1.get("vq_strings", {})
-    teacher = EmaTeacher(model, objective.teacher_decay)
-    teacher_on = teacher_used(objective, config.train.max_steps)
-    step_module = RefineStep(model, objective, config.stage1, clip_seconds)  # freezes if asked
-    ddp = ray.train.torch.prepare_model(step_module, parallel_strategy_kwargs={
-        # a stage-1 label head is never used in stage 2
-        "find_unused_parameters": some_terms_off(objective) or bool(model_config.tokenizer.label_classes),
-    })  # fmt: skip
+    teacher = TeacherSchedule(model, objective.teacher, config.train.max_steps)
+    step_module = RefineStep(model, objective, config.stage1)  # freezes the VQ model if asked
+    unused = unused_parameters(objective, label_head=bool(model_config.vq.label_classes))
+    module = wrap(step_module, unused)
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],  # a frozen tokenizer's are not
+        [p for p in model.parameters() if p.requires_grad],  # a frozen VQ model's are not
         lr=config.train.lr,
         weight_decay=config.train.weight_decay,
     )
-    step, payload = session.restore(model, optimizer)
-    if "teacher" in payload:
-        teacher.model.load_state_dict(payload["teacher"])
-    teacher.model.to(ray.train.torch.get_device())
-    generator = torch.Generator().manual_seed(config.seed * 1000 + session.rank * 100 + step)
 
-    def losses(batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        share = teacher_share(step, objective)
-        use = (torch.rand(len(batch["source_seconds"]), generator=generator) < share).tolist()
-        if not any(use):
-            return ddp(batch)
-        return ddp(batch, teacher.targets(batch, objective, clip_seconds), use)
+    def losses(batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        targets, use = teacher.targets(batch, step)
+        return module(batch) if targets is None else module(batch, targets, use)
 
-    watch = watch_hook(config_dict.get("watch"), model, teacher, objective, clip_seconds,
-                       teacher_on)  # fmt: skip
     hooks = StageHooks(
         losses=losses,
-        after_step=lambda: teacher.update(model) if teacher_on else None,
-        report_metrics=lambda batch: batch_string_metrics(model, batch, objective),
+        after_step=lambda: teacher.update(model),
+        report_metrics=lambda batch: batch_string_metrics(model, batch),
         checkpoint_extra=lambda: {
-            "teacher": teacher.model.state_dict(),
-            "decoding": decoding(objective, config.views.clip_seconds),
-            "vq_strings": vq_strings,  # the stage-1 checkpoint's VQ string settings
+            "teacher": teacher.teacher.model.state_dict(),
+            "vq_strings": stage1.get("vq_strings", {}),  # the stage-1 checkpoint's VQ strings
         },
-        checkpoint_metrics=watch,
+        checkpoint_metrics=watch_hook(watch, model, teacher, objective),
         progress=PROGRESS,
     )
-    run_loop(config, session, model, optimizer, hooks, step)
+    return RefineRun(model, optimizer, teacher, hooks, seed=config.seed * 1000 + rank * 100)
 
 
-def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: EmaTeacher,
-               objective: Stage2Config, clip_seconds: float,
-               teacher_on: bool) -> Callable[[int], dict[str, float]]:  # fmt: skip
+def train_fn(config_dict: dict) -> None:
+    """The Ray Train per-worker loop: paired views -> (EMA-teacher targets) -> refine terms -> AdamW."""
+    import ray.train.torch
+
+    from pairalign.config import from_dict
+    from pairalign.jobs.training import Session, ray_batches
+    from pairalign.training.loop import run_loop
+
+    config = from_dict(RefineConfig, config_dict["stage"])
+    model_config = from_dict(PairAlignConfig, config_dict["model_config"])
+    model_config = replace(model_config, decoding=refine_decoding(config))
+    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=config.train,
+                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
+
+    def ddp(module: RefineStep, unused: bool) -> torch.nn.Module:
+        kwargs = {"find_unused_parameters": unused}
+        return ray.train.torch.prepare_model(module, parallel_strategy_kwargs=kwargs)
+
+    run = build_refine(config, model_config, load_checkpoint(config_dict["init_checkpoint"]),
+                       rank=session.rank, wrap=ddp,
+                       watch=config_dict.get("watch"))  # fmt: skip
+    step, payload = session.restore(run.model, run.optimizer)
+    run.start(step, payload, ray.train.torch.get_device())
+    run_loop(ray_batches(config, session, step), config.train, run.model, run.optimizer,
+             run.hooks, session, step)  # fmt: skip
+
+
+def refine_decoding(config: RefineConfig):
+    """The decoding settings the model carries: the objective's, timing in clips of the views."""
+    return config.objective.decoding_config(config.views.clip_seconds)
+
+
+def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: TeacherSchedule,
+               objective: RefineObjective) -> Callable[[int], dict[str, float]]:  # fmt: skip
     """step -> the collapse watch's figures (pairalign/jobs/watch.py) on `clips`, with the targets
     of the step just taken (the EMA teacher's once it gives some); no clips (a sweep trial): {}."""
     if clips is None or not clips.ids:
         return lambda step: {}
 
     def measure(step: int) -> dict[str, float]:
-        share = teacher_share(step - 1, objective) if teacher_on else 0.0
-        return watch_figures(model, clips, objective, clip_seconds=clip_seconds,
-                             teacher=teacher.model, teacher_share=share)  # fmt: skip
+        return watch_figures(model, clips, objective.targets, teacher=teacher.teacher.model,
+                             teacher_share=teacher.share(step - 1))  # fmt: skip
 
     return measure
 
 
-def teacher_share(step: int, objective: Stage2Config) -> float:
-    """Fraction of targets from the EMA teacher: 0 until teacher_start, then a linear ramp to 1."""
-    if step < objective.teacher_start:
-        return 0.0
-    return min(1.0, (step - objective.teacher_start + 1) / max(1, objective.teacher_ramp))
-
-
-def teacher_used(objective: Stage2Config, max_steps: int) -> bool:
-    """Whether the EMA teacher ever gives targets (steps run 0 .. max_steps - 1). When it does
-    not (teacher_start >= max_steps), it is neither decoded nor updated."""
-    return objective.teacher_start < max_steps
-
-
-def some_terms_off(objective: Stage2Config) -> bool:
-    """Whether some trainable parameters may get no gradient (DDP's `find_unused_parameters`):
-    a term switched off; the stage-1 weight counts only while the tokenizer trains."""
-    weights = [objective.bypass, objective.contrast, objective.length, objective.timing]
-    if not objective.freeze_tokenizer:
-        weights.append(objective.stage1)
-    return min(weights) <= 0
-
-
-def decoding(objective: Stage2Config, clip_seconds: float) -> dict[str, float]:
-    """What decoding needs besides the weights; timing-head fractions are of `clip_seconds`."""
-    return {"target_rate": objective.target_rate, "decode_slack": objective.decode_slack,
-            "clip_seconds": clip_seconds}  # fmt: skip
-
-
 @torch.no_grad()
-def batch_string_metrics(model: PairAlignModel, batch, objective: Stage2Config) -> dict[str, float]:
+def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float]:
     """Greedy strings of both views of this batch: rate, length, consistency, usage, distinctness."""
     was_training = model.training
     model.eval()
     seconds = stacked_seconds(batch)
-    encoded = model(stacked_views(batch), seconds)
-    budget = max_lengths(
-        seconds, objective.target_rate, objective.decode_slack, model.decoder.config.max_len
-    )
-    strings = greedy_decode(model.decoder, encoded.frames, encoded.mask, budget).strings
+    strings = model.decode(stacked_views(batch), seconds).strings
     model.train(was_training)
     n = len(batch["source_seconds"])
     stats = string_stats(strings, seconds.tolist(), "strings")
+    keys = ("strings/token_rate", "strings/mean_length", "strings/length_std",
+            "strings/distinct_rate")  # fmt: skip
     return {
-        **{
-            k: stats[k]
-            for k in (
-                "strings/token_rate",
-                "strings/mean_length",
-                "strings/length_std",
-                "strings/distinct_rate",
-            )
-        },
+        **{k: stats[k] for k in keys},
         **cross_view_consistency(strings[:n], strings[n:], "strings"),
         "strings/vocab_used": vocabulary_usage(strings, model.vocab.codes, "s")["s/vocab_used"],
     }
 
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
-    """The stage-2 model: the stage-1 checkpoint's tokenizer model plus `decoder`."""
+    """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
+    settings are the stage config's, set by `build_refine`)."""
     stage1 = load_checkpoint(init)
     if stage1["stage"] != "vq":
         raise ValueError(
             f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
         )
-    return PairAlignConfig(tokenizer=checkpoint_model_config(stage1), decoder=decoder)
+    return PairAlignConfig(vq=checkpoint_model_config(stage1), decoder=decoder)
 
 
 def resolve_init(config: RefineConfig) -> str:

@@ -42,6 +42,7 @@ from pairalign.tokenizing.archive import (
     write_part,
 )
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 from pairalign.tokenizing.windows import check_windows, tokenize_clips
 from pairalign.units import SAMPLE_RATE
 
@@ -185,7 +186,7 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             )
         tokenizer = load_tokenizer(spec)
         span = getattr(getattr(tokenizer, "tokenizer", None), "timing_seconds", None)
-        if spec.kind == "pairalign" and span and config.window_seconds > span + 1e-6:
+        if spec.kind == TokenizerKind.PAIRALIGN and span and config.window_seconds > span + 1e-6:
             raise ValueError(f"window_seconds={config.window_seconds} is longer than the {span} s clips "
                              f"{spec.checkpoint} was trained on; its timing head cannot place tokens there")  # fmt: skip
         target = join(config.out_dir, spec.name)

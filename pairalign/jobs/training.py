@@ -1,10 +1,13 @@
-"""The per-worker training shape that every stage shares, and the MLflow bookkeeping around it.
+"""The Ray Train side of the training loop every stage shares (`pairalign.training.loop`), and
+the MLflow bookkeeping around it.
 
-A stage supplies `train_fn(config: dict)`; inside it, `Session` restores the latest checkpoint,
-reports metrics every `report_every` steps and checkpoints every `checkpoint_every` steps (rank 0
-writes the file, every rank reports), and logs to MLflow on rank 0 only. `fit` builds the
-`TorchTrainer` from a `TrainConfig`: DDP over `num_workers` (NCCL on GPU, gloo on CPU), resume
-from the latest checkpoint of the same (storage_path, name), `FailureConfig` retries.
+A stage supplies `train_fn(config: dict)`; inside it, `Session` (the loop's Ray Train reporter)
+restores the latest checkpoint, reports metrics every `report_every` steps and checkpoints every
+`checkpoint_every` steps (rank 0 writes the file, every rank reports), and logs to MLflow on rank
+0 only; `ray_batches` is the worker's dataset shard. `fit` builds the `TorchTrainer` from a
+`TrainConfig`: DDP over `num_workers` (NCCL on GPU, gloo on CPU), resume from the latest
+checkpoint of the same (storage_path, name), `FailureConfig` retries. A stage's config is a
+`StageRunConfig`, whose hooks say what its workers need from the driver.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,25 +55,9 @@ from pairalign.jobs.tracking import (
     tracking_uri,
 )
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.progress import eta_seconds, progress_line
+from pairalign.training.loop import Batch, TrainConfig, log_progress, lr_at
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    num_workers: int = 2
-    use_gpu: bool = False
-    cpus_per_worker: float = 0.5  # leave CPUs for the Ray Data view workers
-    batch_size: int = 16  # pairs per worker per step
-    max_steps: int = 300
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 30
-    grad_clip: float = 1.0
-    report_every: int = 10
-    checkpoint_every: int = 50
-    keep_checkpoints: int = 2
-    max_failures: int = 2
-    shuffle_buffer: int = 64  # local shuffle of pairs before batching (0: off)
+__all__ = ["Session", "StageRunConfig", "TrainConfig", "fit", "log_progress", "lr_at", "run_stage"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +79,15 @@ class StageRunConfig:
         if is_remote(self.storage_path) and not self.tracking.tracking_uri:
             raise ConfigError(REMOTE_TRACKING_ERROR.format(storage_path=self.storage_path))
 
+    # hooks a stage overrides: what its workers need beyond the config and its paired views
 
-def lr_at(step: int, train: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
-    if step < train.warmup_steps:
-        return train.lr * (step + 1) / train.warmup_steps
-    progress = min(1.0, (step - train.warmup_steps) / max(1, train.max_steps - train.warmup_steps))
-    return train.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    def worker_inputs(self, manifest: pa.Table, train_rows: pa.Table) -> dict[str, Any]:
+        """Prepared on the driver (the workers run in another directory), passed to every worker."""
+        return {}
+
+    def needs_clean_views(self) -> bool:
+        """Whether the clean crop travels with the paired views."""
+        return False
 
 
 class Session:
@@ -174,85 +163,19 @@ class Session:
                 ray.train.report(metrics)
 
 
-@dataclass
-class StageHooks:
-    """What a stage plugs into `run_loop`."""
-
-    losses: Callable[
-        [dict[str, torch.Tensor], int], dict[str, torch.Tensor]
-    ]  # (batch, step) -> {"total": ...}
-    after_step: Callable[[], None] = lambda: None  # e.g. an EMA update
-    report_metrics: Callable[[dict[str, torch.Tensor]], dict[str, float]] = lambda batch: {}
-    checkpoint_extra: Callable[[], dict[str, Any]] = dict
-    # figures measured on rank 0 at each checkpoint (step -> metrics), e.g. stage 2's collapse watch
-    checkpoint_metrics: Callable[[int], dict[str, float]] = lambda step: {}
-    # extra figures of the progress line: label -> reported metric (loss and clips/s always)
-    progress: dict[str, str] = field(default_factory=dict)
-
-
-def run_loop(config: Any, session: Session, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-             hooks: StageHooks, start_step: int) -> None:  # fmt: skip
-    """The per-worker loop every stage shares: dataset shard -> losses -> AdamW step; report every
-    `report_every` steps, checkpoint every `checkpoint_every` (and at the end)."""
+def ray_batches(config: StageRunConfig, session: Session, start_step: int) -> Iterator[Batch]:
+    """This worker's shard of the train dataset as torch batches on its device; with
+    `inject_failure_at_step`, the worker is killed once when that step's batch is due."""
     train = config.train
-    step, sums, clips, start = start_step, {}, 0, time.perf_counter()
-    began, first_report = start, None  # the ETA follows the pace after the first report
     batches = ray.train.get_dataset_shard("train").iter_torch_batches(
         batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
         local_shuffle_buffer_size=train.shuffle_buffer or None,
-        local_shuffle_seed=config.seed + step + session.rank,
+        local_shuffle_seed=config.seed + start_step + session.rank,
     )  # fmt: skip
-    for batch in batches:
-        if step >= train.max_steps:
-            break
-        maybe_inject_failure(config, step, session)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, train)
-        losses = hooks.losses(batch, step)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
-        hooks.after_step()
-        step += 1
-        clips += len(batch["source_seconds"])
-        for key, value in {**losses, "train/grad_norm": grad_norm}.items():
-            sums[key] = sums.get(key, 0.0) + float(
-                value.detach() if torch.is_tensor(value) else value
-            )
-        if step % train.report_every == 0 or step == train.max_steps:
-            n = train.report_every if step % train.report_every == 0 else step % train.report_every
-            metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
-            metrics |= hooks.report_metrics(batch)
-            metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
-                        "train/clips_per_second": clips * session.world_size / (time.perf_counter() - start)}  # fmt: skip
-            final = step == train.max_steps
-            checkpoint = final or step % train.checkpoint_every == 0
-            if checkpoint and session.rank == 0:
-                metrics |= hooks.checkpoint_metrics(step)
-            if session.rank == 0:
-                first_report = first_report or (step, time.perf_counter())
-                log_progress(session.stage, step, train.max_steps, began, first_report, metrics,
-                             hooks.progress)  # fmt: skip
-            session.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
-                           checkpoint=checkpoint,
-                           extra=hooks.checkpoint_extra())  # fmt: skip
-            sums, clips, start = {}, 0, time.perf_counter()
-    if step < train.max_steps:
-        raise RuntimeError(f"the dataset ran out at step {step} of {train.max_steps}")
-
-
-def log_progress(stage: str, step: int, max_steps: int, began: float, first_report: tuple[int, float],
-                 metrics: dict[str, float], extra: dict[str, str]) -> None:  # fmt: skip
-    """One line per report on rank 0: step, loss, clips/s, the stage's own figures, elapsed, and
-    the ETA at the pace since the first report (start-up and warm-up excluded)."""
-    figures = {"loss": metrics["loss/total"], "clips/s": metrics["train/clips_per_second"]}
-    figures |= {label: metrics[key] for label, key in extra.items() if key in metrics}
-    now, (first_step, first_time) = time.perf_counter(), first_report
-    eta = eta_seconds(step, max_steps, now - first_time, first_step)
-    line = progress_line(stage, done=step, total=max_steps, elapsed=now - began, figures=figures,
-                         eta=eta)  # fmt: skip
-    logging.getLogger("pairalign.train").info(line)
+    for step, batch in enumerate(batches, start=start_step):
+        if step < train.max_steps:
+            maybe_inject_failure(config, step, session)
+        yield batch
 
 
 class _RayInfoFilter(logging.Filter):
@@ -277,17 +200,15 @@ def quiet_ray_console() -> None:
             handler.addFilter(_RayInfoFilter())
 
 
-def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
-              extra: dict[str, Any] | None = None,
-              prepare: Callable[[pa.Table], dict[str, Any]] | None = None) -> dict[str, float]:  # fmt: skip
+def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], None],
+              extra: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
     """What a stage's `main` does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
-    so does what `prepare(train rows)` returns (e.g. a file fitted on the train split first), and,
-    for a config with `watch_clips` (stage 2), the clean clips its workers watch (`watch`)."""
+    so does what the config's `worker_inputs(manifest, train rows)` returns (e.g. a file fitted on
+    the train split first, stage 2's watched clips)."""
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
-    from pairalign.jobs.watch import load_watch
 
     log = logging.getLogger("pairalign")
     manifest = load_manifest(config.corpus)
@@ -302,12 +223,7 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     )
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
-    extra = {**(extra or {}), **(prepare(train_rows) if prepare else {})}
-    if getattr(config, "watch_clips", 0):  # loaded here: the workers run in another directory
-        extra["watch"] = load_watch(manifest, config.corpus.eval_split, config.views,
-                                    config.watch_clips)  # fmt: skip
-        if extra["watch"] is None:
-            log.warning("%s: no watch (the eval split lacks content_id)", stage)
+    extra = {**(extra or {}), **config.worker_inputs(manifest, train_rows)}
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
@@ -375,7 +291,7 @@ def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: Trai
     return trainer.fit()
 
 
-def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
+def maybe_inject_failure(config: StageRunConfig, step: int, session: Session) -> None:
     """Kill this worker process once (a marker file remembers it), to exercise recovery."""
     target = config.inject_failure_at_step
     if target <= 0 or step != target or session.rank != session.world_size - 1:
@@ -394,7 +310,8 @@ def maybe_inject_failure(config: Any, step: int, session: Session) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> ray.data.Dataset:
+def paired_view_dataset(config: StageRunConfig, train_rows: pa.Table,
+                        start_step: int) -> ray.data.Dataset:  # fmt: skip
     """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
     per_step = config.train.batch_size * config.train.num_workers
     start_epoch = start_step * per_step // max(1, len(train_rows))
@@ -403,10 +320,7 @@ def paired_view_dataset(config: Any, train_rows: pa.Table, start_step: int) -> r
         + 1
     )
     rejects = join(config.storage_path, config.name, "rejects")
-    # stage 1 with pseudo-label targets: the clean crop travels with the views
-    with_clean = bool(
-        getattr(config, "pseudo_labels", "") or getattr(config, "fit_pseudo_labels", False)
-    )
+    with_clean = config.needs_clean_views()
     ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
                             epochs=epochs, pipeline=config.pipeline, with_clean=with_clean)  # fmt: skip
     return ds.select_columns([*TENSOR_COLUMNS, *([CLEAN] if with_clean else [])])

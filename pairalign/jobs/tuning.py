@@ -78,7 +78,7 @@ DRIVER_RESOURCES = {"CPU": 0, "memory": 2**20}
 class SearchParam:
     """One swept key of the trials' refine config and the distribution its values come from."""
 
-    key: str  # a dotted refine key, e.g. objective.length
+    key: str  # a dotted refine key, e.g. objective.weights.length
     kind: Literal["uniform", "loguniform", "choice", "grid"] = "uniform"
     low: float = 0.0
     high: float = 1.0

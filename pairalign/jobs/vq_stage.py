@@ -13,10 +13,11 @@ import ray.train.torch
 import torch
 
 from pairalign.config import PathStr, from_dict, to_dict
-from pairalign.jobs.training import Session, StageHooks, StageRunConfig, run_loop
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.jobs.training import Session, StageRunConfig, ray_batches
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 from pairalign.tokenizing.tokenizer import VQStringConfig
+from pairalign.training.loop import StageHooks, run_loop
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class VQStageConfig(StageRunConfig):
     # with loss.pseudo_target codes, else model.label_classes), kept in <storage_path>/<name>/
     fit_pseudo_labels: bool = False
 
+    def worker_inputs(self, manifest: pa.Table, train_rows: pa.Table) -> dict[str, str]:
+        """The pseudo labels' dense tokenizer (fitted on the train rows first if asked)."""
+        return {"pseudo_labels": fit_pseudo_labels(self, train_rows)}
+
+    def needs_clean_views(self) -> bool:
+        """Pseudo-label targets are the clean crop's dense codes."""
+        return bool(self.pseudo_labels or self.fit_pseudo_labels)
+
 
 def train_fn(config_dict: dict) -> None:
     """The per-worker loop: paired-view batches from the dataset shard -> stage-1 losses -> AdamW."""
@@ -40,7 +49,7 @@ def train_fn(config_dict: dict) -> None:
     session = Session(stage="vq", config=config_dict["stage"], model_config=config.model, train=config.train,
                       tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
     torch.manual_seed(config.seed + session.rank)
-    model = TokenizerModel(config.model)
+    model = VQModel(config.model)
     # a label head that no loss term reads gets no gradient
     head_unused = config.model.label_classes > 0 and not (
         config.loss.pseudo > 0 and config.loss.pseudo_target == "head")  # fmt: skip
@@ -64,7 +73,8 @@ def train_fn(config_dict: dict) -> None:
         progress={"codebook perplexity": "vq/ema_perplexity"},
         checkpoint_extra=lambda: {"vq_strings": to_dict(config.strings)},
     )
-    run_loop(config, session, model, optimizer, hooks, step)
+    run_loop(ray_batches(config, session, step), config.train, model, optimizer, hooks, session,
+             step)  # fmt: skip
 
 
 def pseudo_label_classes(config: VQStageConfig) -> int:

@@ -9,7 +9,7 @@ rank 0 measures (`watch_figures`) two sets of strings of them:
 - `watch/greedy_...`: the in-memory model's greedy strings, as the PairAlign tokenizer would emit
   them (eval mode, clips padded to the training window, longer ones windowed and stitched);
 - `watch/target_...`: the strings the objective trains on: the VQ-derived targets
-  (`objective.target_rate` / `target_scheme` / `target_reduce`) or, once the EMA teacher gives
+  (`objective.targets`: `TargetConfig.vq_rate` and `scheme`) or, once the EMA teacher gives
   targets (`watch/target_teacher_share` > 0), the teacher's greedy strings.
 
 Each gets its MAP (every clip queries the others by normalised edit distance, renditions of its
@@ -31,7 +31,7 @@ from pairalign.evaluation.heldout import half_rows
 from pairalign.evaluation.retrieval import self_retrieval
 from pairalign.evaluation.string_metrics import vocabulary_usage
 from pairalign.models.pairalign_model import PairAlignModel
-from pairalign.objectives.stage2 import Stage2Config
+from pairalign.objectives.refine_config import TargetConfig
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
 
@@ -74,44 +74,39 @@ def string_figures(strings: Sequence[Sequence[int]], clips: ClipSet, vocab_size:
             f"{prefix}_chance_map": retrieval["r/chance_map"]}  # fmt: skip
 
 
-def in_memory_tokenizer(model: PairAlignModel, objective: Stage2Config,
-                        clip_seconds: float) -> Tokenizer:  # fmt: skip
-    """A `Tokenizer` around `model`'s own modules (no copy; it puts them in eval mode)."""
-    device = next(model.parameters()).device
-    return Tokenizer(model.tokenizer, decoder=model.decoder, target_rate=objective.target_rate,
-                     decode_slack=objective.decode_slack, timing_seconds=clip_seconds,
-                     device=str(device))  # fmt: skip
+def in_memory_tokenizer(model: PairAlignModel) -> Tokenizer:
+    """A `Tokenizer` around `model` itself (no copy; it puts it in eval mode)."""
+    return Tokenizer(model, device=str(next(model.parameters()).device))
 
 
-def target_strings(objective: Stage2Config) -> VQStringConfig:
+def target_strings(targets: TargetConfig) -> VQStringConfig:
     """The VQ string settings that give the objective's VQ-derived targets (`vq_targets`)."""
-    rate = objective.target_rate if objective.target_reduce else 0.0
-    return VQStringConfig(rate=rate, reduce=objective.target_scheme)
+    return VQStringConfig(rate=targets.vq_rate, reduce=targets.scheme)
 
 
 @torch.no_grad()
-def watch_figures(model: PairAlignModel, clips: ClipSet, objective: Stage2Config, *,
-                  clip_seconds: float, teacher: PairAlignModel | None = None,
+def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, *,
+                  teacher: PairAlignModel | None = None,
                   teacher_share: float = 0.0, batch_size: int = 32) -> dict[str, float]:  # fmt: skip
     """The watch figures (module docstring) of `model` on `clips`; with `teacher` and a
     `teacher_share` > 0 the targets are the teacher's greedy strings. Every module's train/eval
     mode is restored afterwards."""
     modes = {m: m.training for m in model.modules()}
     try:
-        tokenizer = in_memory_tokenizer(model, objective, clip_seconds)
+        tokenizer = in_memory_tokenizer(model)
         greedy = clip_strings(PairAlignStrings(tokenizer), clips, batch_size)
         if teacher is not None and teacher_share > 0:
-            teacher_tokenizer = in_memory_tokenizer(teacher, objective, clip_seconds)
-            targets = clip_strings(PairAlignStrings(teacher_tokenizer), clips, batch_size)
+            teacher_tokenizer = in_memory_tokenizer(teacher)
+            target = clip_strings(PairAlignStrings(teacher_tokenizer), clips, batch_size)
         else:
-            vq = VQStrings(tokenizer.with_strings(target_strings(objective)))
-            targets = clip_strings(vq, clips, batch_size)
+            vq = VQStrings(tokenizer.with_strings(target_strings(targets)))
+            target = clip_strings(vq, clips, batch_size)
     finally:
         for module, training in modes.items():
             module.train(training)
     vocab = tokenizer.vocab_size
     figures = string_figures(greedy, clips, vocab, "watch/greedy")
-    figures |= string_figures(targets, clips, vocab, "watch/target")
+    figures |= string_figures(target, clips, vocab, "watch/target")
     figures["watch/chance_map"] = figures.pop("watch/greedy_chance_map")
     del figures["watch/target_chance_map"]  # the same clips: the same chance
     figures["watch/target_teacher_share"] = float(teacher_share) if teacher is not None else 0.0

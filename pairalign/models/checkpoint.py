@@ -2,6 +2,10 @@
 
 Loaded with `torch.load(weights_only=True)`: only tensors and plain Python values are stored, so a
 checkpoint can be trusted to load without running code.
+
+Versions: 2 names the stage-2 model's stage-1 part `vq` (config and weights) and keeps its
+`DecodingConfig` in the model config. A version-1 file is converted on load (`upgrade_v1`), once,
+here: nothing else reads the old layout.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pairalign.models.vq_model import ModelConfig
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "pairalign-checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -71,11 +76,36 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
         raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pairalign checkpoint")
-    if payload.get("version") != VERSION:
+    if payload.get("version") not in READABLE:
         raise CheckpointError(
-            f"{path}: checkpoint version {payload.get('version')}, expected {VERSION}"
+            f"{path}: checkpoint version {payload.get('version')}, expected one of {READABLE}"
         )
-    return payload
+    return upgrade_v1(payload) if payload["version"] == 1 else payload
+
+
+# what version-1 stage-2 checkpoints decoded with when they carried no `decoding` entry
+V1_DECODING = {"target_rate": 12.5, "decode_slack": 1.5, "clip_seconds": 3.0}
+
+
+def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 payload in the version-2 layout: a stage-2 model's `tokenizer` config and
+    weights become `vq`, and its untyped `decoding` dict the model config's `decoding`."""
+    out = {**payload, "version": VERSION}
+    if payload["stage"] != "refine":
+        return out
+    config = {("vq" if k == "tokenizer" else k): v for k, v in payload["model_config"].items()}
+    old = {**V1_DECODING, **out.pop("decoding", {})}
+    config["decoding"] = {"rate": old["target_rate"], "slack": old["decode_slack"],
+                          "timing_seconds": old["clip_seconds"]}  # fmt: skip
+    out["model_config"] = config
+    for key in ("model", "teacher"):
+        if key in out:
+            out[key] = {_renamed(k): v for k, v in out[key].items()}
+    return out
+
+
+def _renamed(key: str) -> str:
+    return "vq." + key.removeprefix("tokenizer.") if key.startswith("tokenizer.") else key
 
 
 # model-config keys added after checkpoints were first written, with the value those checkpoints
@@ -89,7 +119,7 @@ def checkpoint_model_config(payload: dict[str, Any]):
         from pairalign.models.pairalign_model import PairAlignConfig
 
         config = dict(payload["model_config"])
-        config["tokenizer"] = _with_old_keys(config["tokenizer"])
+        config["vq"] = _with_old_keys(config["vq"])
         return from_dict(PairAlignConfig, config)
     return from_dict(ModelConfig, _with_old_keys(payload["model_config"]))
 

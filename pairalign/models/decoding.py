@@ -8,6 +8,17 @@ from dataclasses import dataclass
 import torch
 
 from pairalign.models.decoder import LayerCache, TokenDecoder
+from pairalign.units import Seconds
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """What greedy decoding needs besides the weights; part of `PairAlignConfig`, so it travels
+    in every stage-2 checkpoint. The length cap is the decoder's `max_len`."""
+
+    rate: float = 12.5  # tokens per second the budget is sized from (the target rate)
+    slack: float = 1.5  # budget: ceil(seconds x rate x slack) tokens
+    timing_seconds: Seconds = 3.0  # timing-head fractions are of this many seconds (the clip)
 
 
 @dataclass

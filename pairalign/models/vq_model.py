@@ -72,7 +72,7 @@ class Encoded:
         return parts[0], parts[1]
 
 
-class TokenizerModel(nn.Module):
+class VQModel(nn.Module):
     """Front end + encoder + quantizer + prior head (predicts a frame's code from the other view)."""
 
     def __init__(self, config: ModelConfig) -> None:

@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from pairalign.models.vq_model import Encoded, TokenizerModel
+from pairalign.models.vq_model import Encoded, VQModel
 from pairalign.objectives.alignment import align_frames
 
 
@@ -50,7 +50,7 @@ class Stage1Weights:
 
 
 def stage1_losses(
-    model: TokenizerModel, batch: dict[str, torch.Tensor], weights: Stage1Weights
+    model: VQModel, batch: dict[str, torch.Tensor], weights: Stage1Weights
 ) -> tuple[dict[str, torch.Tensor], Encoded, Encoded]:
     """Losses for a batch of paired views (keys as produced by the paired-view pipeline)."""
     both = model(stacked_views(batch), stacked_seconds(batch))  # one pass over both views: [A; B]
@@ -161,5 +161,5 @@ def view_seconds(source_seconds, warp, shift) -> torch.Tensor:
     return source_seconds / warp + shift.clamp(min=0)
 
 
-def _module(model) -> TokenizerModel:
+def _module(model) -> VQModel:
     return model.module if hasattr(model, "module") else model

@@ -1,6 +1,6 @@
 """Tokenized archives on disk or S3: one directory per tokenizer, Parquet parts written once.
 
-    <out_dir>/<tokenizer name>/tokenizer.json      what wrote it (spec, checkpoint id)
+    <out_dir>/<tokenizer name>/tokenizer.json      what wrote it (format_version, spec, checkpoint id)
     <out_dir>/<tokenizer name>/tokens/part-*.parquet  ARCHIVE_SCHEMA rows
     <out_dir>/<tokenizer name>/rejects/part-*.parquet REJECTS_SCHEMA rows (audio that failed)
 
@@ -82,13 +82,17 @@ def read_archive_rejects(archive_dir: str) -> pa.Table:
     return read_parts(join(archive_dir, "rejects"), REJECTS_SCHEMA)
 
 
+INFO_FILE = "tokenizer.json"
+INFO_VERSION = 1  # `format_version` in tokenizer.json; a file without one is version 1
+
+
 def write_info(archive_dir: str, info: dict[str, Any]) -> None:
-    """Record what writes this archive; refuse to mix a second tokenizer or checkpoint into it."""
-    url = join(archive_dir, "tokenizer.json")
+    """Record what writes this archive (with `format_version`); refuse to mix a second tokenizer
+    or checkpoint into it."""
+    url = join(archive_dir, INFO_FILE)
     fs, path = url_to_fs(url)
     if fs.exists(path):
-        with fs.open(path, "r") as f:
-            existing = json.load(f)
+        existing = read_info(archive_dir)
         if existing != info:
             raise ValueError(
                 f"{url} says this archive was written by {existing}, not {info}; "
@@ -97,15 +101,23 @@ def write_info(archive_dir: str, info: dict[str, Any]) -> None:
         return
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(path, "w") as f:
-        json.dump(info, f, indent=2)
+        json.dump({"format_version": INFO_VERSION, **info}, f, indent=2)
 
 
 def read_info(archive_dir: str) -> dict[str, Any]:
-    fs, path = url_to_fs(join(archive_dir, "tokenizer.json"))
+    """What wrote the archive (tokenizer.json without its `format_version`); a file of a later
+    format version than this code reads is refused with a message naming it."""
+    url = join(archive_dir, INFO_FILE)
+    fs, path = url_to_fs(url)
     if not fs.exists(path):
-        raise FileNotFoundError(f"{archive_dir}: no tokenizer.json; not a tokenized archive")
+        raise FileNotFoundError(f"{archive_dir}: no {INFO_FILE}; not a tokenized archive")
     with fs.open(path, "r") as f:
-        return json.load(f)
+        info = json.load(f)
+    version = info.pop("format_version", 1)
+    if version != INFO_VERSION:
+        raise ValueError(f"{url}: format_version {version!r}; this pairalign reads version "
+                         f"{INFO_VERSION} (a newer pairalign wrote it?)")  # fmt: skip
+    return info
 
 
 def clean_partial(archive_dir: str) -> int:

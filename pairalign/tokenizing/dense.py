@@ -27,6 +27,7 @@ import torch
 from pairalign.config import from_dict, to_dict
 from pairalign.data.storage import url_to_fs
 from pairalign.models.frontend import LogMel
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 from pairalign.units import SAMPLE_RATE, Hertz, Seconds
 
 DENSE_FILE = "dense.pt"
@@ -250,7 +251,7 @@ def fit_dense(
 class DenseTokenizer:
     """Waveforms -> one k-means code per pooled log-mel frame (adjacent equal codes stay apart)."""
 
-    kind, collapses = "dense", False
+    kind, collapses = TokenizerKind.DENSE, False
 
     def __init__(self, centroids: torch.Tensor, config: DenseConfig, *, path: str = "",
                  fit_stats: dict[str, float] | None = None, device: str = "cpu") -> None:  # fmt: skip

@@ -24,22 +24,29 @@ import numpy as np
 
 from pairalign.config import PathStr
 from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
-KINDS = ("pairalign", "vq", "dense")
+KINDS = tuple(k.value for k in TokenizerKind)
 Timed = tuple[np.ndarray, np.ndarray]  # tokens (L,) int64, centre times (L,) seconds
 
 
 @dataclass(frozen=True)
 class TokenizerSpec:
     name: str  # what the archive and the figures call it, e.g. "pairalign" or "dense-k8-p1"
-    kind: str  # one of KINDS
+    kind: TokenizerKind  # pairalign, vq or dense (a string is checked and converted here)
     checkpoint: PathStr  # a refine/vq checkpoint directory, or a dense.pt file
     strings: VQStringConfig | None = None  # vq only: these string settings, not the checkpoint's
+
+    def __post_init__(self) -> None:
+        kind = TokenizerKind.parse(self.kind, f"tokenizer {self.name!r}: kind")
+        object.__setattr__(self, "kind", kind)
+        if self.strings is not None and kind != TokenizerKind.VQ:
+            raise ValueError(f"tokenizer {self.name!r}: strings= applies to kind vq only")
 
 
 class StringTokenizer(Protocol):
     name: str
-    kind: str
+    kind: TokenizerKind
     checkpoint_id: str
     vocab_size: int
     collapses: bool
@@ -50,7 +57,7 @@ class StringTokenizer(Protocol):
 
 
 class PairAlignStrings:
-    kind, collapses = "pairalign", False
+    kind, collapses = TokenizerKind.PAIRALIGN, False
 
     def __init__(self, tokenizer: Tokenizer, name: str = "pairalign") -> None:
         if tokenizer.decoder is None:
@@ -71,7 +78,7 @@ class PairAlignStrings:
 
 
 class VQStrings:
-    kind, collapses = "vq", True
+    kind, collapses = TokenizerKind.VQ, True
 
     def __init__(self, tokenizer: Tokenizer, name: str = "vq") -> None:
         self.tokenizer, self.name = tokenizer, name
@@ -96,18 +103,14 @@ class VQStrings:
 
 
 def load_tokenizer(spec: TokenizerSpec, device: str = "cpu") -> StringTokenizer:
-    if spec.kind == "dense":
+    if spec.kind == TokenizerKind.DENSE:
         from pairalign.tokenizing.dense import DenseTokenizer
 
         dense = DenseTokenizer.load(spec.checkpoint, device=device)
         dense.name = spec.name
         return dense
-    if spec.kind not in KINDS:
-        raise ValueError(f"tokenizer {spec.name!r}: kind {spec.kind!r} is not one of {KINDS}")
-    if spec.strings is not None and spec.kind != "vq":
-        raise ValueError(f"tokenizer {spec.name!r}: strings= applies to kind vq only")
     tokenizer = Tokenizer.from_checkpoint(spec.checkpoint, device=device)
-    if spec.kind == "pairalign":
+    if spec.kind == TokenizerKind.PAIRALIGN:
         return PairAlignStrings(tokenizer, spec.name)
     if spec.strings is not None:
         tokenizer = tokenizer.with_strings(spec.strings)

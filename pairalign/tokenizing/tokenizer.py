@@ -7,7 +7,7 @@
 A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes, after the checkpoint's
 `VQStringConfig`: codes optionally grouped, runs shorter than `min_run_frames` merged into a
 neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached decoding bounded by
-duration x target rate x slack).
+duration x rate x slack, the `DecodingConfig` the checkpoint carries).
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import numpy as np
 import torch
 
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
-from pairalign.models.decoding import Decoded, greedy_decode, max_lengths
-from pairalign.models.vq_model import TokenizerModel
+from pairalign.models.decoder import TokenDecoder
+from pairalign.models.decoding import Decoded
+from pairalign.models.pairalign_model import PairAlignModel
+from pairalign.models.vq_model import Encoded, VQModel
 from pairalign.strings import Reduce, Runs, merge_short_runs, reduce_runs
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,16 @@ class VQStringConfig:
 
 
 class Tokenizer:
-    def __init__(self, model: TokenizerModel, *, decoder=None, target_rate: float = 12.5,
-                 decode_slack: float = 1.5, timing_seconds: float = 3.0, checkpoint_id: str = "",
+    """Token strings of waveforms from a stage-1 `VQModel` (VQ strings) or a stage-2
+    `PairAlignModel` (PairAlign strings by `PairAlignModel.decode`, and the VQ strings of its
+    stage-1 part). The model is put in eval mode on `device`."""
+
+    def __init__(self, model: VQModel | PairAlignModel, *, checkpoint_id: str = "",
                  device: str = "cpu", strings: VQStringConfig | None = None) -> None:  # fmt: skip
-        self.model = model.to(device).eval()
-        self.decoder = decoder.to(device).eval() if decoder is not None else None
-        self.config = model.config
-        self.target_rate, self.decode_slack = target_rate, decode_slack
-        self.timing_seconds = timing_seconds  # timing-head fractions are of this many seconds
+        model = model.to(device).eval()
+        self.pairalign = model if isinstance(model, PairAlignModel) else None
+        self.model: VQModel = model.vq if isinstance(model, PairAlignModel) else model
+        self.config = self.model.config
         self.checkpoint_id = checkpoint_id
         self.device = torch.device(device)
         self.strings = strings or VQStringConfig()
@@ -58,23 +63,24 @@ class Tokenizer:
         config = checkpoint_model_config(payload)
         checkpoint_id = f"{path}@step{payload['step']}"
         strings = VQStringConfig(**payload.get("vq_strings", {}))
-        if payload["stage"] != "refine":
-            model = TokenizerModel(config)
-            model.load_state_dict(payload["model"])
-            return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings)
-        from pairalign.models.pairalign_model import PairAlignModel
-
-        full = PairAlignModel(config)
-        full.load_state_dict(payload["model"])
-        decoding = payload.get("decoding", {})
-        return cls(full.tokenizer, decoder=full.decoder, checkpoint_id=checkpoint_id, device=device,
-                   strings=strings, target_rate=decoding.get("target_rate", 12.5),
-                   decode_slack=decoding.get("decode_slack", 1.5),
-                   timing_seconds=decoding.get("clip_seconds", 3.0))  # fmt: skip
+        model = PairAlignModel(config) if payload["stage"] == "refine" else VQModel(config)
+        model.load_state_dict(payload["model"])
+        return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings)
 
     @property
-    def kind(self) -> str:
-        return "pairalign" if self.decoder is not None else "vq"
+    def decoder(self) -> TokenDecoder | None:
+        return self.pairalign.decoder if self.pairalign is not None else None
+
+    @property
+    def timing_seconds(self) -> float:
+        """PairAlign timing fractions are of this many seconds (the training clip)."""
+        if self.pairalign is None:
+            raise ValueError(f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder timing")
+        return self.pairalign.config.decoding.timing_seconds
+
+    @property
+    def kind(self) -> TokenizerKind:
+        return TokenizerKind.PAIRALIGN if self.pairalign is not None else TokenizerKind.VQ
 
     @property
     def vocab_size(self) -> int:
@@ -87,12 +93,11 @@ class Tokenizer:
 
     def with_strings(self, strings: VQStringConfig) -> Tokenizer:
         """The same model with other VQ-string settings (e.g. to compare them)."""
-        return Tokenizer(self.model, decoder=self.decoder, target_rate=self.target_rate,
-                         decode_slack=self.decode_slack, timing_seconds=self.timing_seconds,
-                         checkpoint_id=self.checkpoint_id, device=str(self.device),
-                         strings=strings)  # fmt: skip
+        return Tokenizer(self.pairalign or self.model, checkpoint_id=self.checkpoint_id,
+                         device=str(self.device), strings=strings)  # fmt: skip
 
-    def _encode(self, waveforms, seconds):
+    def _waves(self, waveforms, seconds) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N) float on the device, a copy, and (B,) seconds of real audio (on the CPU)."""
         wave = torch.from_numpy(np.array(waveforms, dtype=np.float32)).to(self.device)  # a copy
         if wave.ndim == 1:
             wave = wave[None]
@@ -100,6 +105,10 @@ class Tokenizer:
             secs = torch.full((len(wave),), wave.shape[1] / self.config.sample_rate)
         else:
             secs = torch.as_tensor(seconds, dtype=torch.float32)
+        return wave, secs
+
+    def _encode(self, waveforms, seconds) -> tuple[Encoded, torch.Tensor]:
+        wave, secs = self._waves(waveforms, seconds)
         return self.model(wave, secs), secs
 
     @torch.no_grad()
@@ -138,25 +147,23 @@ class Tokenizer:
     def decode(
         self, waveforms, seconds: Sequence[float] | None = None, *, use_cache: bool = True
     ) -> Decoded:
-        """PairAlign strings with per-token (start, end) timing as fractions of `timing_seconds`."""
-        if self.decoder is None:
+        """PairAlign strings with per-token (start, end) timing as fractions of `timing_seconds`
+        (`PairAlignModel.decode`, bounded by the checkpoint's `DecodingConfig`)."""
+        if self.pairalign is None:
             raise ValueError(
                 f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder; use vq_strings"
             )
-        encoded, secs = self.condition(waveforms, seconds)
-        budget = max_lengths(secs, self.target_rate, self.decode_slack, self.decoder.config.max_len)
-        return greedy_decode(
-            self.decoder, encoded.frames, encoded.mask, budget, use_cache=use_cache
-        )
+        wave, secs = self._waves(waveforms, seconds)
+        return self.pairalign.decode(wave, secs, use_cache=use_cache)
 
     @torch.no_grad()
-    def condition(self, waveforms, seconds: Sequence[float] | None = None):
+    def condition(
+        self, waveforms, seconds: Sequence[float] | None = None
+    ) -> tuple[Encoded, torch.Tensor]:
         """(encoding whose `frames` are what the decoder reads, seconds): the training path's
-        condition (`pairalign_model.decoder_condition`)."""
-        from pairalign.models.pairalign_model import decoder_condition
-
-        encoded, secs = self._encode(waveforms, seconds)
-        return decoder_condition(self.model, encoded, self.decoder.config.memory_codes), secs
+        condition (`PairAlignModel.forward`)."""
+        wave, secs = self._waves(waveforms, seconds)
+        return self.pairalign(wave, secs), secs
 
     def pairalign_strings(
         self, waveforms, seconds: Sequence[float] | None = None
@@ -164,7 +171,7 @@ class Tokenizer:
         return self.decode(waveforms, seconds).strings
 
     def __call__(self, waveforms, seconds: Sequence[float] | None = None) -> list[list[int]]:
-        if self.decoder is None:
+        if self.pairalign is None:
             return self.vq_strings(waveforms, seconds)
         return self.pairalign_strings(waveforms, seconds)
 

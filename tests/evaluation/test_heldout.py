@@ -11,7 +11,7 @@ from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.windows import tokenize_clips
@@ -44,7 +44,7 @@ def test_halves_split_the_eval_sentences_with_all_their_voices():
 @pytest.fixture(scope="module")
 def tokenizer() -> Tokenizer:
     torch.manual_seed(0)
-    model = TokenizerModel(SMALL).train()
+    model = VQModel(SMALL).train()
     model(0.1 * torch.randn(2, 48_000))  # initialise the codebook
     return Tokenizer(model)
 

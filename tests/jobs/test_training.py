@@ -1,7 +1,8 @@
 import logging
 import time
 
-from pairalign.jobs.training import log_progress, quiet_ray_console
+from pairalign.jobs.training import quiet_ray_console
+from pairalign.training.loop import log_progress
 
 
 def test_one_progress_line_per_report(caplog):

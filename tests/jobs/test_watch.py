@@ -17,11 +17,11 @@ from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
-from pairalign.objectives.stage2 import Stage2Config
+from pairalign.objectives.refine_config import TargetConfig
 from pairalign.objectives.targets import vq_targets
 
 SMALL = PairAlignConfig(
-    tokenizer=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
+    vq=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                           quantizer=QuantizerConfig(codebook_size=16, code_dim=8)),
     decoder=DecoderConfig(dim=32, layers=1, heads=2),
 )  # fmt: skip
@@ -79,10 +79,10 @@ def test_map_falls_when_every_sentence_gets_the_same_string():
 
 def test_watch_figures_of_a_tiny_model_leave_it_as_it_was(model):
     clips = _clips()
-    objective = Stage2Config(target_rate=8.0, target_scheme="merge")
+    targets = TargetConfig(rate=8.0, scheme="merge")
     modes = [m.training for m in model.modules()]
     state = copy.deepcopy(model.state_dict())
-    figures = watch_figures(model, clips, objective, clip_seconds=3.0)
+    figures = watch_figures(model, clips, targets)
     assert set(figures) == KEYS
     assert all(0 <= figures[f"watch/{k}_map"] <= 1 for k in ("greedy", "target", "chance"))
     for kind in ("greedy", "target"):
@@ -94,17 +94,17 @@ def test_watch_figures_of_a_tiny_model_leave_it_as_it_was(model):
 
 def test_the_targets_are_the_objectives_vq_targets(model):
     clips = _clips()
-    objective = Stage2Config(target_rate=8.0, target_scheme="index")
-    figures = watch_figures(model, clips, objective, clip_seconds=3.0)
+    config = TargetConfig(rate=8.0, scheme="index")
+    figures = watch_figures(model, clips, config)
     model.eval()
     with torch.no_grad():  # the clips padded to the 3 s window, as the watch tokenizes them
         wave = torch.zeros(len(clips.ids), 48_000)
         wave[:, :16_000] = torch.from_numpy(np.stack(clips.audio))
         seconds = torch.tensor(clips.seconds)
-        encoded = model.tokenizer(wave, seconds)
+        encoded = model.vq(wave, seconds)
     model.train()
     targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, 8.0,
-                         SMALL.tokenizer.frame_seconds, "index").strings  # fmt: skip
+                         SMALL.vq.frame_seconds, "index").strings  # fmt: skip
     expected = string_figures(targets, clips, 16, "t")
     assert figures["watch/target_map"] == pytest.approx(expected["t_map"])
     assert figures["watch/target_perplexity"] == pytest.approx(
@@ -114,9 +114,9 @@ def test_the_targets_are_the_objectives_vq_targets(model):
 
 def test_with_the_teacher_in_use_the_targets_are_its_greedy_strings(model):
     clips = _clips()
-    objective = Stage2Config(target_rate=8.0)
+    targets = TargetConfig(rate=8.0)
     teacher = copy.deepcopy(model).eval()  # the model's own weights: the same greedy strings
-    figures = watch_figures(model, clips, objective, clip_seconds=3.0, teacher=teacher,
+    figures = watch_figures(model, clips, targets, teacher=teacher,
                             teacher_share=0.5)  # fmt: skip
     assert figures["watch/target_teacher_share"] == 0.5
     assert figures["watch/target_map"] == figures["watch/greedy_map"]

@@ -20,9 +20,9 @@ def test_a_checkpoint_from_before_a_key_existed_keeps_what_it_was_trained_with()
         == "absolute"
     )
     refine = to_dict(PairAlignConfig(ModelConfig(), DecoderConfig()))
-    refine["tokenizer"] = _without_positions(refine["tokenizer"])
+    refine["vq"] = _without_positions(refine["vq"])
     loaded = checkpoint_model_config({"stage": "refine", "model_config": refine})
-    assert loaded.tokenizer.encoder.positions == "absolute"
+    assert loaded.vq.encoder.positions == "absolute"
 
 
 def test_a_key_the_checkpoint_has_is_read_as_written():

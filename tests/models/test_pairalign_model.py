@@ -18,7 +18,7 @@ def test_memory_codes_add_each_frames_code_to_the_condition():
     with torch.no_grad():
         a, b = plain(wave), with_codes(wave)
     torch.testing.assert_close(a.quantized.codes, b.quantized.codes)  # the tokenizer is unchanged
-    q = plain.tokenizer.quantizer
+    q = plain.vq.quantizer
     expected = a.frames + q.codebook[a.quantized.codes] @ q.project.weight
     torch.testing.assert_close(b.frames, expected)
     assert not torch.allclose(a.frames, b.frames)
@@ -31,6 +31,6 @@ def test_the_tokenizer_decodes_from_the_condition_the_decoder_was_trained_on():
     wave = 0.1 * torch.randn(2, 16_000)
     with torch.no_grad():
         trained_on = model(wave).frames  # the training path: frames + codes
-    tokenizer = Tokenizer(model.tokenizer, decoder=model.decoder)
+    tokenizer = Tokenizer(model)
     condition, _ = tokenizer.condition(wave.numpy())
     torch.testing.assert_close(condition.frames, trained_on)

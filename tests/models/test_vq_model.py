@@ -8,17 +8,17 @@ import torch
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.frontend import LogMel
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 
 SR = 16_000
 
 
 @pytest.fixture(scope="module")
-def model() -> TokenizerModel:
+def model() -> VQModel:
     torch.manual_seed(0)
     config = ModelConfig(encoder=EncoderConfig(dim=32, layers=2, heads=2),
                          quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
-    model = TokenizerModel(config).train()
+    model = VQModel(config).train()
     model(0.1 * torch.randn(2, 48_000))  # initialise the codebook
     return model.eval()
 

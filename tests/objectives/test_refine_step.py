@@ -5,18 +5,20 @@ import pytest
 import torch
 
 from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoding import DecodingConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
+from pairalign.objectives.refine_config import RefineObjective, TargetConfig
 from pairalign.objectives.refine_step import RefineStep
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
-from pairalign.objectives.stage2 import Stage2Config
 
 CONFIG = PairAlignConfig(
-    tokenizer=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2, dropout=0.3),
+    vq=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2, dropout=0.3),
                           quantizer=QuantizerConfig(codebook_size=16, code_dim=8)),
     decoder=DecoderConfig(dim=32, layers=1, heads=2),
+    decoding=DecodingConfig(timing_seconds=1.0),
 )  # fmt: skip
 
 
@@ -31,16 +33,17 @@ def batch(n=3, samples=16_000):
     }  # fmt: skip
 
 
-def step_of(**objective) -> RefineStep:
+def step_of(source: str = "train", freeze_vq: bool = False) -> RefineStep:
     torch.manual_seed(0)
     model = PairAlignModel(CONFIG).train()
     model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
-    return RefineStep(model, Stage2Config(**objective), Stage1Weights(), clip_seconds=1.0)
+    objective = RefineObjective(targets=TargetConfig(source=source), freeze_vq=freeze_vq)
+    return RefineStep(model, objective, Stage1Weights())
 
 
 def target_strings(step: RefineStep, data) -> list[list[int]]:
     seconds = stacked_seconds(data)
-    step.model.tokenizer.quantizer.eval()  # no codebook update between calls: only dropout varies
+    step.model.vq.quantizer.eval()  # no codebook update between calls: only dropout varies
     both = step.model(stacked_views(data), seconds)  # a training pass (dropout on)
     targets = step.vq_targets(data, seconds, both)
     return targets.a.strings + targets.b.strings
@@ -48,17 +51,17 @@ def target_strings(step: RefineStep, data) -> list[list[int]]:
 
 def test_eval_targets_repeat_while_train_targets_vary_with_dropout():
     data = batch()
-    train = step_of(targets_from="train")
+    train = step_of(source="train")
     assert target_strings(train, data) != target_strings(train, data)
-    held = step_of(targets_from="eval")
+    held = step_of(source="eval")
     first = target_strings(held, data)
     assert first == target_strings(held, data)
-    assert held.model.tokenizer.training  # the eval pass gives train mode back
+    assert held.model.vq.training  # the eval pass gives train mode back
 
 
 @pytest.mark.parametrize("frozen", [True, False])
 def test_a_frozen_tokenizer_does_not_move_while_the_decoder_does(frozen):
-    step = step_of(freeze_tokenizer=frozen)
+    step = step_of(freeze_vq=frozen)
     model = step.model
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -69,21 +72,21 @@ def test_a_frozen_tokenizer_does_not_move_while_the_decoder_does(frozen):
     after = model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert any(k.startswith("decoder.") for k in moved)
-    assert any(k.startswith("tokenizer.") for k in moved) != frozen
+    assert any(k.startswith("vq.") for k in moved) != frozen
     assert ("stage1/total" in losses) != frozen
     if frozen:  # eval mode (no dropout, no EMA codebook update), no gradient, not optimised
-        assert not model.tokenizer.training and model.decoder.training
-        assert all(p.grad is None for p in model.tokenizer.parameters())
+        assert not model.vq.training and model.decoder.training
+        assert all(p.grad is None for p in model.vq.parameters())
         assert len(trainable) == len(list(model.decoder.parameters()))
         torch.testing.assert_close(losses["total"], losses["stage2/total"])
 
 
 def test_a_frozen_tokenizer_stays_in_eval_mode_after_model_train():
-    step = step_of(freeze_tokenizer=True)
+    step = step_of(freeze_vq=True)
     data = batch()
     step.model.train()  # as a metrics pass does when it gives the mode back
     losses = step(data)
-    assert not step.model.tokenizer.training and torch.isfinite(losses["total"])
+    assert not step.model.vq.training and torch.isfinite(losses["total"])
     seconds = stacked_seconds(data)
     with torch.no_grad():  # no dropout, no codebook update: the same codes every pass
         codes = [step.model(stacked_views(data), seconds).quantized.codes for _ in range(2)]

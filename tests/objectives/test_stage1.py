@@ -5,7 +5,7 @@ import torch
 
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, _info_nce, stage1_losses
 
 SMALL = ModelConfig(
@@ -26,7 +26,7 @@ def batch(n=3, samples=16_000):
 
 
 def test_losses_are_finite_namespaced_and_train():
-    model = TokenizerModel(SMALL).train()
+    model = VQModel(SMALL).train()
     losses, a, b = stage1_losses(model, batch(), Stage1Weights())
     assert {"stage1/agree", "stage1/contrast", "stage1/prior", "vq/commit", "total"} <= set(losses)
     assert all(torch.isfinite(v) for v in losses.values())
@@ -37,7 +37,7 @@ def test_losses_are_finite_namespaced_and_train():
 
 
 def test_total_is_the_weighted_sum():
-    model = TokenizerModel(SMALL).train()
+    model = VQModel(SMALL).train()
     w = Stage1Weights(agree=0.3, contrast=2.0, prior=0.7, commit=0.1)
     losses, _, _ = stage1_losses(model, batch(), w)
     expected = (
@@ -149,7 +149,7 @@ def test_pseudo_labels_can_supervise_the_codebook_assignment_itself():
 def test_codes_as_pseudo_label_targets_train_through_the_codebook_update():
     # the codebook's EMA update changes it in place during the forward pass; the assignment
     # logits must still backpropagate into the encoder
-    model = TokenizerModel(SMALL).train()
+    model = VQModel(SMALL).train()
     data = batch() | {"labels": torch.randint(0, 16, (3, 50))}
     weights = Stage1Weights(pseudo=1.0, pseudo_target="codes")
     losses, _, _ = stage1_losses(model, data, weights)

@@ -8,7 +8,7 @@ import torch
 from pairalign.models.decoder import Vocab
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.targets import corrupt_prefix, teacher_forcing, vq_targets
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
@@ -40,11 +40,11 @@ def test_merge_targets_span_their_merged_runs_and_rate_zero_keeps_every_run():
 
 
 @pytest.fixture(scope="module")
-def tiny_tokenizer_model() -> TokenizerModel:
+def tiny_tokenizer_model() -> VQModel:
     torch.manual_seed(0)
     config = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                          quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
-    model = TokenizerModel(config).train()
+    model = VQModel(config).train()
     model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
     return model.eval()
 

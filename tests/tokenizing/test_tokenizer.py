@@ -10,7 +10,7 @@ from pairalign.config import to_dict
 from pairalign.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel, model_config
+from pairalign.models.vq_model import ModelConfig, VQModel, model_config
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 SMALL = ModelConfig(
@@ -19,9 +19,9 @@ SMALL = ModelConfig(
 )
 
 
-def trained_model() -> TokenizerModel:
+def trained_model() -> VQModel:
     torch.manual_seed(0)
-    model = TokenizerModel(SMALL).train()
+    model = VQModel(SMALL).train()
     model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
     return model.eval()
 

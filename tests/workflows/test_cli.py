@@ -52,8 +52,8 @@ def test_refine_from_a_relative_checkpoint(ray_session, work, monkeypatch):
         "name=refine-rel", f"init_checkpoint={VQ}", "storage_path=runs",
         "corpus.builtin_dir=data/builtin", "decoder.dim=32", "decoder.layers=1", "decoder.heads=2",
         "train.num_workers=1", "train.batch_size=2", "train.max_steps=2", "train.warmup_steps=1",
-        "train.report_every=1", "train.checkpoint_every=2", "objective.teacher_start=1",
-        "objective.teacher_ramp=1", "pipeline.batch_size=8", "eval_clips=4",
+        "train.report_every=1", "train.checkpoint_every=2", "objective.teacher.start=1",
+        "objective.teacher.ramp=1", "pipeline.batch_size=8", "eval_clips=4",
     ])  # fmt: skip
     assert figures["final/step"] == 2
     step, checkpoint = latest_checkpoint(str(work / "runs"), "refine-rel")

@@ -39,7 +39,7 @@ def store(tmp_path):
             RUN_NAME_TAG: name, "mlflow.parentRunId": parent, "pairalign.best_step": "2",
             "pairalign.early_stopped": str(stopped).lower()})  # fmt: skip
         ids[name] = run_id = run.info.run_id
-        client.log_param(run_id, "objective.length", str(rate / 10))
+        client.log_param(run_id, "objective.weights.length", str(rate / 10))
         for step in range(2, steps + 1, 2):
             client.log_metric(run_id, "loss/total", 1.0 / step, step=step)
         # a worse figure first: the table must show the latest (the best so far) value
@@ -55,7 +55,7 @@ def _argv(store, *more):
 
 
 def test_a_sweep_is_tabulated_with_the_runs_numbers_and_its_front(store):
-    out = compare.main(_argv(store, "sweep=s", "params=[objective.length]"))
+    out = compare.main(_argv(store, "sweep=s", "params=[objective.weights.length]"))
     rows = out["rows"]
     assert [r.name for r in rows] == [
         "s/t_00001",
@@ -68,13 +68,13 @@ def test_a_sweep_is_tabulated_with_the_runs_numbers_and_its_front(store):
         logged = client.get_run(row.run_id).data
         for key in (RATE, MAP, CONSISTENCY, SCORE):
             assert row.metrics[key] == pytest.approx(logged.metrics[key])
-        assert row.params["objective.length"] == logged.params["objective.length"]
+        assert row.params["objective.weights.length"] == logged.params["objective.weights.length"]
         assert row.steps == TRIALS[row.name][5]
         assert row.status == ("stopped" if TRIALS[row.name][4] else "finished")
     assert {r.name for r in rows if r.front} == {"s/t_00000", "s/t_00001", "s/t_00003"}
     assert math.isnan(rows[0].metrics["best/dev/pairalign/mrr"])  # a column the runs lack
     markdown = (store["dir"] / "s" / "compare" / "runs.md").read_text().splitlines()
-    assert markdown[0].startswith("| run | status | steps | best step | objective.length |")
+    assert markdown[0].startswith("| run | status | steps | best step | objective.weights.length |")
     assert markdown[2].startswith("| s/t_00001 | finished | 6 | 2 | 1.2 | 12 | 0.45 | 0.6 |")
     assert markdown[2].endswith("| * |") and markdown[4].endswith("|  |")
     with open(store["dir"] / "s" / "compare" / "runs.csv") as f:

@@ -50,7 +50,7 @@ def test_overrides_apply_with_types():
 @pytest.mark.parametrize(
     ("override", "message"),
     [("train.max_step=7", "train.max_step"), ("train.max_steps=seven", "train.max_steps"),
-     ("objective.contrast=[1]", "objective.contrast"), ("nokey", "key=value")],
+     ("objective.weights.contrast=[1]", "objective.weights.contrast"), ("nokey", "key=value")],
 )  # fmt: skip
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):

@@ -19,7 +19,7 @@ from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -91,7 +91,7 @@ def test_refine_runs_through_ray_job_submit_and_logs_to_mlflow(head, tmp_path):
     prepare(PrepareConfig(out_dir=str(corpus), use_ray=False,
                           corpus=BuiltinCorpusConfig(train_sentences=4, test_sentences=2)))  # fmt: skip
     torch.manual_seed(0)
-    stage1 = TokenizerModel(SMALL).train()
+    stage1 = VQModel(SMALL).train()
     stage1(0.1 * torch.randn(2, 48_000))  # initialise the codebook
     save_checkpoint(str(tmp_path / "vq"), model_config=SMALL, model_state=stage1.state_dict(),
                     stage="vq", stage_config={}, step=1)  # fmt: skip
@@ -102,7 +102,7 @@ def test_refine_runs_through_ray_job_submit_and_logs_to_mlflow(head, tmp_path):
         f"corpus.builtin_dir={corpus}", f"init_checkpoint={tmp_path / 'vq'}",
         "decoder.dim=32", "decoder.layers=1", "decoder.heads=2", "train.batch_size=4",
         "train.max_steps=4", "train.report_every=2", "train.checkpoint_every=2",
-        "objective.teacher_start=2", "objective.teacher_ramp=2", "eval_clips=4",
+        "objective.teacher.start=2", "objective.teacher.ramp=2", "eval_clips=4",
     ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     output = done.stdout + done.stderr

@@ -26,7 +26,7 @@ from pairalign.jobs.vq_stage import VQStageConfig
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.vq import main
@@ -76,7 +76,7 @@ def objects(s3_url: str) -> dict[str, bytes]:
 
 
 def test_checkpoint_round_trip_through_s3(s3_server):
-    model = TokenizerModel(SMALL)
+    model = VQModel(SMALL)
     url = save_checkpoint(f"{s3_server}/roundtrip/ckpt", model_config=SMALL, stage="vq", step=7,
                           model_state=model.state_dict(), stage_config={"name": "x"})  # fmt: skip
     assert url == f"{s3_server}/roundtrip/ckpt/checkpoint.pt"
@@ -170,7 +170,7 @@ def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(ray_session, s3_s
 
 
 def test_refine_init_from_an_mlflow_run_is_copied_to_s3_storage(s3_server, tmp_path):
-    model = TokenizerModel(SMALL)
+    model = VQModel(SMALL)
     save_checkpoint(str(tmp_path / "vq"), model_config=SMALL, model_state=model.state_dict(),
                     stage="vq", stage_config={}, step=3)  # fmt: skip
     uri = f"sqlite:///{tmp_path}/mlflow.db"

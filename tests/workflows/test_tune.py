@@ -16,12 +16,12 @@ from pairalign.evaluation.pareto import bounded_score
 from pairalign.jobs import comparison, tuning
 from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.jobs.refine_stage import RefineConfig
-from pairalign.jobs.training import TrainConfig, lr_at
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
-from pairalign.models.vq_model import ModelConfig, TokenizerModel
+from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.tokenizing.tokenizer import Tokenizer
+from pairalign.training.loop import TrainConfig, lr_at
 from workflows import compare, tune
 from workflows.cli import CONFIG_DIR, load_config
 
@@ -57,7 +57,7 @@ def sweep(cluster, tmp_path_factory):
     prepare(PrepareConfig(out_dir=str(root / "builtin"), use_ray=False,
                           corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4)))  # fmt: skip
     torch.manual_seed(0)
-    stage1 = TokenizerModel(SMALL).train()
+    stage1 = VQModel(SMALL).train()
     stage1(0.1 * torch.randn(2, 48_000))  # initialise the codebook
     save_checkpoint(str(root / "vq"), model_config=SMALL, model_state=stage1.state_dict(),
                     stage="vq", stage_config={}, step=1)  # fmt: skip
@@ -68,10 +68,10 @@ def sweep(cluster, tmp_path_factory):
         "refine.decoder.layers=1", "refine.decoder.heads=2", "refine.train.batch_size=2",
         f"refine.train.max_steps={MAX_STEPS}", "refine.train.report_every=1",
         "refine.train.checkpoint_every=2", "refine.train.warmup_steps=2",
-        "refine.train.cpus_per_worker=0.5", "refine.objective.teacher_start=2",
-        "refine.objective.teacher_ramp=2", "refine.pipeline.batch_size=8",
+        "refine.train.cpus_per_worker=0.5", "refine.objective.teacher.start=2",
+        "refine.objective.teacher.ramp=2", "refine.pipeline.batch_size=8",
         f"space=[{{key: train.lr, kind: grid, values: [{space}]}}, "
-        "{key: objective.contrast, kind: uniform, low: 0.5, high: 2.0}]",
+        "{key: objective.weights.contrast, kind: uniform, low: 0.5, high: 2.0}]",
         "search.num_samples=1", "search.max_concurrent_trials=3", "scheduler.grace_period=2",
         "objective.metric=train/lr", "objective.max_rate=0", "heldout.view_clips=4",
         "heldout.batch_size=8", "final_view_clips=4", f"baseline_checkpoint={root / 'vq'}",
@@ -179,13 +179,16 @@ def test_compare_reads_the_sweep_back_with_the_runs_numbers(sweep):
 
 
 def test_a_misspelt_space_key_is_refused_by_name():
-    with pytest.raises(SystemExit, match=r"objective\.lenght"):
-        tune.main(["space=[{key: objective.lenght, kind: uniform}]"])
+    with pytest.raises(SystemExit, match=r"objective\.weights\.lenght"):
+        tune.main(["space=[{key: objective.weights.lenght, kind: uniform}]"])
     with pytest.raises(SystemExit, match=r"train\.batch_size: expected int"):
         tune.main(["space=[{key: train.batch_size, kind: uniform, low: 1, high: 4}]"])
     with pytest.raises(SystemExit, match=r"grid needs search\.algorithm=random"):
         tune.main(
-            ["search.algorithm=optuna", "space=[{key: objective.length, kind: grid, values: [1]}]"]
+            [
+                "search.algorithm=optuna",
+                "space=[{key: objective.weights.length, kind: grid, values: [1]}]",
+            ]
         )
 
 
@@ -195,8 +198,8 @@ def test_the_shipped_sweep_changes_only_what_it_says_of_refine_yaml():
     default = flatten(RefineConfig())
     changed = {k for k in default if swept[k] != default[k]}
     assert changed == {"train.num_workers", "train.max_steps",
-                       "train.warmup_steps", "train.checkpoint_every", "objective.teacher_start",
-                       "objective.teacher_ramp"}  # fmt: skip
+                       "train.warmup_steps", "train.checkpoint_every", "objective.teacher.start",
+                       "objective.teacher.ramp"}  # fmt: skip
 
 
 @pytest.mark.slow  # two stage-1 trials: ~1 min on 2 cores

@@ -1,8 +1,10 @@
-"""The stage-2 (PairAlign refinement) objective. Every term has a weight; weight 0 switches it off.
+"""The stage-2 (refine) terms, a registry: each term is a function of one `Side` (a condition and
+the strings scored under it) with its weight in `TermWeights` under the same name. A new term is
+one function here, one entry in `TERMS` and one field of `TermWeights`.
 
 With y_X the target string of view X and c_X its condition:
 - `stage2/cross`: cross-paired teacher forcing, -log p(y_B | c_A) - log p(y_A | c_B) per token,
-  with the teacher-forced inputs (never the targets) prefix-corrupted (`target_view="same"`
+  with the teacher-forced inputs (never the targets) prefix-corrupted (`targets.view="same"`
   scores y_A under c_A and y_B under c_B instead: a copy task, for ablations);
 - `stage2/bypass`: anti-bypass hinge, the per-token log-likelihood of y under its own condition
   must beat the likelihood under another clip's condition by a margin;
@@ -11,14 +13,16 @@ With y_X the target string of view X and c_X its condition:
 - `stage2/length`: squared relative gap between the expected length (`expected_length`, from the
   EOS hazards) and the target token rate;
 - `stage2/timing`: L1 between predicted and target token spans (fractions of the clip);
+- `stage2/align`: guided attention, each target token's cross-attention (last layer, mean of
+  heads) should fall on the frames its run spans in the condition's view;
 - the stage-1 terms keep the encoder and codebook anchored (weight `stage1`; skipped when
-  `freeze_tokenizer` holds the stage-1 model fixed, see `refine_step.py`).
+  `freeze_vq` holds the stage-1 model fixed, see `refine_step.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -26,34 +30,8 @@ import torch.nn.functional as F
 
 from pairalign.models.decoder import TokenDecoder
 from pairalign.models.vq_model import Encoded
+from pairalign.objectives.refine_config import RefineObjective, TermSettings
 from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix, teacher_forcing
-
-
-@dataclass(frozen=True)
-class Stage2Config:
-    target_rate: float = 12.5  # tokens per second of speech
-    target_scheme: Literal["merge", "index"] = "merge"  # VQ-derived targets: runs cut to the rate
-    target_reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
-    target_view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A ...
-    targets_from: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
-    freeze_tokenizer: bool = False  # stage-1 model frozen (eval mode, no grad): decoder only
-    decode_slack: float = 1.5  # decoding budget: seconds x target_rate x slack tokens
-    teacher_start: int = 150  # steps of VQ-derived targets before the EMA teacher takes over
-    teacher_ramp: int = 150  # steps over which teacher targets replace VQ-derived ones
-    teacher_decay: float = 0.99
-    cross: float = 1.0
-    corruption: float = 0.15  # fraction of teacher-forced input tokens corrupted (0: off)
-    bypass: float = 0.5
-    bypass_margin: float = 1.0  # nats per token
-    contrast: float = 1.0
-    contrast_negatives: int = 3
-    contrast_temperature: float = 0.1
-    length: float = 1.0
-    timing: float = 0.5
-    # guided attention: each target token's cross-attention (last layer, mean of heads) should
-    # fall on the frames its run spans in the condition's view (0: off)
-    align: float = 1.0
-    stage1: float = 0.5
 
 
 @dataclass
@@ -62,43 +40,114 @@ class PairTargets:
     b: Targets
 
 
-def stage2_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTargets,
-                  batch: dict[str, torch.Tensor], config: Stage2Config, clip_seconds: float,
+@dataclass
+class Side:
+    """One direction of the objective: strings `tf` scored under condition `cond`."""
+
+    decoder: TokenDecoder
+    cond: Encoded
+    tf: TeacherForcing
+    timing: list[np.ndarray]  # [(L_i, 2)] target token spans, seconds of the condition's view
+    logits: torch.Tensor  # (B, L, V)
+    pred_timing: torch.Tensor  # (B, L, 2) predicted spans, fractions of the clip
+    token_nll: torch.Tensor  # (B, L)
+    attention: list[torch.Tensor] | None  # per layer (B, L, T), when a term reads it
+    settings: TermSettings
+    rate: float  # target tokens per second
+    frame_seconds: float  # one condition frame (`ModelConfig.frame_seconds`)
+    clip_seconds: float  # timing fractions are of this
+    generator: torch.Generator | None
+
+    @property
+    def seconds(self) -> torch.Tensor:
+        """Seconds of real audio in each condition row.  # (B,)"""
+        return self.cond.mask.float().sum(1) * self.frame_seconds
+
+
+@dataclass(frozen=True)
+class Term:
+    loss: Callable[[Side], torch.Tensor]
+    always: bool = False  # computed (and logged) even at weight 0
+    owns_parameters: bool = False  # at weight 0 some parameters may get no gradient
+    reads_attention: bool = False
+
+
+def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTargets,
+                  batch: dict[str, torch.Tensor], objective: RefineObjective, *,
+                  frame_seconds: float, clip_seconds: float,
                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
-    """All stage-2 terms for a batch; `total` is their weighted sum (stage-1 terms excluded)."""
-    vocab, max_len = decoder.vocab, decoder.config.max_len
+    """Every term on (weight > 0, or `always`) for a batch of view pairs, `stage2/<term>`;
+    `total` is their weighted sum (stage-1 terms excluded)."""
+    weights, vocab, max_len = objective.weights, decoder.vocab, decoder.config.max_len
     device = a.frames.device
     tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)
     tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)
-    if config.target_view == "cross":  # y_B under c_A, y_A under c_B; timing mapped across
+    if objective.targets.view == "cross":  # y_B under c_A, y_A under c_B; timing mapped across
         sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
                  (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
     else:  # y_A under c_A, y_B under c_B; timing in the view's own time
         sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
-    losses: dict[str, list[torch.Tensor]] = {
-        k: [] for k in ("cross", "bypass", "contrast", "length", "timing", "align")
-    }
+    on = {k: t for k, t in TERMS.items() if t.always or getattr(weights, k) > 0}
+    losses: dict[str, list[torch.Tensor]] = {k: [] for k in on}
     for cond, tf, timing in sides:
-        inputs = corrupt_prefix(tf.inputs, tf.lengths, config.corruption, vocab, generator)
-        attention: list[torch.Tensor] | None = [] if config.align > 0 else None
+        inputs = corrupt_prefix(tf.inputs, tf.lengths, objective.targets.corruption, vocab,
+                                generator)  # fmt: skip
+        attention = [] if any(t.reads_attention for t in on.values()) else None
         logits, pred_timing, _ = decoder(inputs, cond.frames, cond.mask, attention=attention)
-        if attention:
-            frame_seconds = clip_seconds / cond.mask.shape[1]
-            losses["align"].append(alignment_loss(attention[-1], timing, tf, frame_seconds))
         token_nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")  # (B, L)
-        losses["cross"].append(_masked_mean(token_nll, tf.mask))
-        seconds = cond.mask.float().sum(1) * clip_seconds / cond.mask.shape[1]
-        losses["length"].append(length_loss(logits, tf, seconds, config.target_rate, vocab.eos))
-        losses["timing"].append(_timing_loss(pred_timing, timing, tf, clip_seconds))
-        if config.bypass > 0:
-            losses["bypass"].append(bypass_loss(decoder, cond, tf, token_nll, config.bypass_margin))
-        if config.contrast > 0:
-            losses["contrast"].append(contrast_loss(decoder, cond, tf, config, generator))
-    out = {f"stage2/{k}": torch.stack(v).mean() for k, v in losses.items() if v}
-    out["total"] = sum(
-        getattr(config, k) * out[f"stage2/{k}"] for k in losses if f"stage2/{k}" in out
-    )
+        side = Side(decoder, cond, tf, timing, logits, pred_timing, token_nll, attention,
+                    objective.terms, objective.targets.rate, frame_seconds, clip_seconds,
+                    generator)  # fmt: skip
+        for name, term in on.items():
+            losses[name].append(term.loss(side))
+    out = {f"stage2/{k}": torch.stack(v).mean() for k, v in losses.items()}
+    out["total"] = sum(getattr(weights, k) * out[f"stage2/{k}"] for k in losses)
     return out
+
+
+def unused_parameters(objective: RefineObjective, label_head: bool = False) -> bool:
+    """DDP's `find_unused_parameters`: whether some trainable parameter may get no gradient. A
+    term that owns parameters is off, or the stage-1 weight is 0 while the VQ model trains, or
+    the VQ model has a label head (never used in stage 2)."""
+    weights = objective.weights
+    off = [k for k, t in TERMS.items() if t.owns_parameters and getattr(weights, k) <= 0]
+    return bool(off) or (not objective.freeze_vq and weights.stage1 <= 0) or label_head
+
+
+def _cross(side: Side) -> torch.Tensor:
+    return _masked_mean(side.token_nll, side.tf.mask)
+
+
+def _bypass(side: Side) -> torch.Tensor:
+    return bypass_loss(side.decoder, side.cond, side.tf, side.token_nll,
+                       side.settings.bypass_margin)  # fmt: skip
+
+
+def _contrast(side: Side) -> torch.Tensor:
+    return contrast_loss(side.decoder, side.cond, side.tf, side.settings, side.generator)
+
+
+def _length(side: Side) -> torch.Tensor:
+    return length_loss(side.logits, side.tf, side.seconds, side.rate, side.decoder.vocab.eos)
+
+
+def _timing(side: Side) -> torch.Tensor:
+    return timing_loss(side.pred_timing, side.timing, side.tf, side.clip_seconds)
+
+
+def _align(side: Side) -> torch.Tensor:
+    return alignment_loss(side.attention[-1], side.timing, side.tf, side.frame_seconds)
+
+
+# the order of the weighted sum and of the calls (bypass before contrast: both draw dropout)
+TERMS: dict[str, Term] = {
+    "cross": Term(_cross, always=True),
+    "bypass": Term(_bypass, owns_parameters=True),
+    "contrast": Term(_contrast, owns_parameters=True),
+    "length": Term(_length, always=True, owns_parameters=True),
+    "timing": Term(_timing, always=True, owns_parameters=True),
+    "align": Term(_align, reads_attention=True),
+}
 
 
 def sequence_logprob(decoder: TokenDecoder, memory, tf: TeacherForcing) -> torch.Tensor:
@@ -123,7 +172,7 @@ def bypass_loss(
     return F.relu(margin - (true_lp - wrong_lp)).mean()
 
 
-def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: Stage2Config,
+def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: TermSettings,
                   generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """InfoNCE over s_ij = log p(y_j | c_i) / |y_j|: the row's own pair against sampled others."""
     n = len(tf.inputs)
@@ -180,7 +229,7 @@ def alignment_loss(attention: torch.Tensor, timing: list[np.ndarray], tf: Teache
     return _masked_mean(-torch.log(mass + 1e-6), tokens)
 
 
-def _timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):
+def timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds: float):
     target = torch.zeros_like(pred)
     for i, t in enumerate(timing):
         n = min(len(t), target.shape[1])

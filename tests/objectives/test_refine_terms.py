@@ -1,4 +1,4 @@
-"""Each stage-2 term on hand-built tensors: length pushes toward the rate, anti-bypass penalises a
+"""Each refine (stage-2) term on hand-built tensors: length pushes toward the rate, anti-bypass penalises a
 decoder that ignores the condition, the contrast prefers matching pairs, weights switch terms off."""
 
 import dataclasses
@@ -10,15 +10,22 @@ import torch
 from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
 from pairalign.models.quantizer import Quantized
 from pairalign.models.vq_model import Encoded
-from pairalign.objectives import stage2
-from pairalign.objectives.stage2 import (
+from pairalign.objectives import refine_terms
+from pairalign.objectives.refine_config import (
+    RefineObjective,
+    TargetConfig,
+    TermSettings,
+    TermWeights,
+)
+from pairalign.objectives.refine_terms import (
+    TERMS,
     PairTargets,
-    Stage2Config,
+    Term,
     bypass_loss,
     contrast_loss,
     expected_length,
     length_loss,
-    stage2_losses,
+    refine_losses,
 )
 from pairalign.objectives.targets import Targets, teacher_forcing
 
@@ -74,7 +81,7 @@ def test_anti_bypass_penalises_a_decoder_that_ignores_the_condition(trained):
 
 def test_contrast_prefers_the_matching_pair(trained):
     decoder, cond, tf = trained
-    config = Stage2Config(contrast_negatives=3)
+    config = TermSettings(contrast_negatives=3)
     matched = contrast_loss(decoder, cond, tf, config, torch.Generator().manual_seed(0))
     shuffled_cond = encoded(cond.frames[torch.tensor([1, 2, 3, 0])])
     mismatched = contrast_loss(decoder, shuffled_cond, tf, config, torch.Generator().manual_seed(0))
@@ -151,11 +158,12 @@ def test_target_view_pairs_the_right_strings_and_times(trained, view, monkeypatc
     batch = {"warp_a": torch.ones(4), "warp_b": torch.full((4,), 2.0), "source_seconds": torch.ones(4),
              "shift_a": torch.zeros(4), "shift_b": torch.zeros(4)}  # fmt: skip
     seen = []
-    monkeypatch.setattr(stage2, "_timing_loss", lambda pred, timing, tf, clip: seen.append(timing)
-                        or pred.new_zeros(()))  # fmt: skip
+    monkeypatch.setitem(refine_terms.TERMS, "timing", Term(lambda side: seen.append(side.timing)
+                        or side.logits.new_zeros(()), always=True))  # fmt: skip
     recorder = Recorder(decoder)
-    config = Stage2Config(corruption=0.0, bypass=0.0, contrast=0.0, target_view=view)
-    stage2_losses(recorder, a, b, targets, batch, config, clip_seconds=3.0)
+    config = RefineObjective(targets=TargetConfig(corruption=0.0, view=view),
+                             weights=TermWeights(bypass=0.0, contrast=0.0))  # fmt: skip
+    refine_losses(recorder, a, b, targets, batch, config, frame_seconds=0.04, clip_seconds=3.0)
     padded = lambda strings: [x + [VOCAB.pad] * (2 - len(x)) for x in strings]  # noqa: E731
     (inputs_1, frames_1), (inputs_2, frames_2) = recorder.calls
     assert frames_1 is a.frames and frames_2 is b.frames
@@ -173,28 +181,30 @@ def test_weights_switch_terms_off_and_sum_to_total(trained):
     batch |= {k: torch.zeros(4) for k in ("shift_a", "shift_b")}
     timing = [torch.rand(len(s), 2).numpy() for s in STRINGS]
     targets = PairTargets(Targets(STRINGS, timing), Targets(STRINGS, timing))
-    config = Stage2Config(corruption=0.0)
-    full = stage2_losses(decoder, cond, cond, targets, batch, config, clip_seconds=3.0)
+    config = RefineObjective(targets=TargetConfig(corruption=0.0))
+    full = refine_losses(decoder, cond, cond, targets, batch, config, frame_seconds=0.04,
+                         clip_seconds=3.0)  # fmt: skip
     expected = sum(
-        getattr(config, k) * full[f"stage2/{k}"]
+        getattr(config.weights, k) * full[f"stage2/{k}"]
         for k in ("cross", "bypass", "contrast", "length", "timing", "align")
     )
     torch.testing.assert_close(full["total"], expected)
-    off = stage2_losses(
+    off = refine_losses(
         decoder,
         cond,
         cond,
         targets,
         batch,
-        dataclasses.replace(config, contrast=0.0, bypass=0.0),
-        3.0,
+        dataclasses.replace(config, weights=TermWeights(contrast=0.0, bypass=0.0)),
+        frame_seconds=0.04,
+        clip_seconds=3.0,
     )
     assert "stage2/contrast" not in off and "stage2/bypass" not in off
     torch.testing.assert_close(off["stage2/cross"], full["stage2/cross"])
 
 
 def test_guided_attention_rewards_reading_the_runs_frames():
-    from pairalign.objectives.stage2 import alignment_loss
+    from pairalign.objectives.refine_terms import alignment_loss
     from pairalign.objectives.targets import teacher_forcing
 
     vocab = Vocab(8)
@@ -236,3 +246,7 @@ def test_memory_positions_tell_identical_frames_apart():
         keys, _ = decoder.memory(frames, mask)[0][0]  # the layer's keys (B, H, T, D/H)
         distinct = len({tuple(row.round(decimals=5).tolist()) for row in keys[0, 0]})
         assert distinct == (6 if on else 1)
+
+
+def test_every_term_has_a_weight_and_every_weight_a_term():
+    assert set(TERMS) | {"stage1"} == {f.name for f in dataclasses.fields(TermWeights)}
