@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from pairalign.config import PathStr
@@ -31,6 +32,7 @@ from pairalign.jobs.training import StageRunConfig
 from pairalign.jobs.watch import load_watch, watch_figures
 from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
 from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoding import DecodingConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.objectives.refine_config import RefineObjective
 from pairalign.objectives.refine_step import RefineStep
@@ -163,7 +165,33 @@ def train_fn(config_dict: dict) -> None:
              run.hooks, session, step)  # fmt: skip
 
 
-def refine_decoding(config: RefineConfig):
+def train_local(config: RefineConfig, init: str, manifest: pa.Table, *, out_dir: str,
+                cache_dir: str, batch_size: int = 0) -> str:  # fmt: skip
+    """Stage 2 on this process without Ray: the train split's paired views cached under
+    `cache_dir` (`ViewCache`), `config.train.max_steps` steps of `batch_size` pairs (0: the Ray
+    run's global batch, batch_size x num_workers) from the stage-1 checkpoint `init`, metrics
+    and the final checkpoint under `out_dir`. Returns the checkpoint directory."""
+    from pairalign.config import to_dict
+    from pairalign.training.local import LocalReporter, ViewCache
+    from pairalign.training.loop import run_loop
+
+    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    watch = config.worker_inputs(manifest, train_rows).get("watch")
+    model_config = replace(refine_model_config(init, config.decoder),
+                           decoding=refine_decoding(config))  # fmt: skip
+    run = build_refine(config, model_config, load_checkpoint(init), watch=watch)
+    run.start(0, {}, "cpu")
+    reporter = LocalReporter("refine", out_dir, model_config=model_config,
+                             stage_config=to_dict(config))  # fmt: skip
+    batch_size = batch_size or config.train.batch_size * config.train.num_workers
+    cache = ViewCache(train_rows, config.views, cache_dir)
+    cache.prepare(config.train.max_steps, batch_size)
+    batches = cache.batches(batch_size, seed=config.seed)
+    run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter)
+    return reporter.checkpoint
+
+
+def refine_decoding(config: RefineConfig) -> DecodingConfig:
     """The decoding settings the model carries: the objective's, timing in clips of the views."""
     return config.objective.decoding_config(config.views.clip_seconds)
 
