@@ -185,8 +185,8 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
                 f"tokenizer {spec.name!r}: no checkpoint (a refine/vq checkpoint or a dense.pt)"
             )
         tokenizer = load_tokenizer(spec)
-        span = getattr(getattr(tokenizer, "tokenizer", None), "timing_seconds", None)
-        if spec.kind == TokenizerKind.PAIRALIGN and span and config.window_seconds > span + 1e-6:
+        span = tokenizer.tokenizer.timing_seconds if spec.kind == TokenizerKind.PAIRALIGN else 0
+        if span and config.window_seconds > span + 1e-6:
             raise ValueError(f"window_seconds={config.window_seconds} is longer than the {span} s clips "
                              f"{spec.checkpoint} was trained on; its timing head cannot place tokens there")  # fmt: skip
         target = join(config.out_dir, spec.name)
