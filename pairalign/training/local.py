@@ -42,18 +42,29 @@ class ViewCache:
         key = json.dumps({"ids": ids, "views": to_dict(views)}, sort_keys=True)
         self.dir = os.path.join(cache_dir, hashlib.sha1(key.encode()).hexdigest()[:16])
 
+    def path(self, e: int) -> str:
+        return os.path.join(self.dir, f"epoch-{e}.pt")
+
     def epoch(self, e: int) -> dict[str, torch.Tensor]:
-        """The tensors of epoch `e` (`TENSOR_COLUMNS`, one row per pair), built if missing."""
-        path = os.path.join(self.dir, f"epoch-{e}.pt")
-        if os.path.exists(path):
-            return torch.load(path, weights_only=True)
+        """The tensors of epoch `e` (`TENSOR_COLUMNS`, one row per pair; memory-mapped), built
+        if missing."""
+        path = self.path(e)
+        if not os.path.exists(path):
+            self.build(e)
+        return torch.load(path, weights_only=True, mmap=True)
+
+    def build(self, e: int) -> None:
+        """Make and save the views of epoch `e`."""
+        path = self.path(e)
         order = np.arange(len(self.rows))
         if e > 0:
             np.random.default_rng([self.views.seed, e]).shuffle(order)
         part = self.rows.take(order).append_column("epoch", pa.array(np.full(len(order), e)))
         rejects = os.path.join(self.dir, "rejects")
+        threads = torch.get_num_threads()  # make_pair_batch asks for one, as a Ray task should
         arrays = [make_pair_batch(part.slice(i, self.chunk), views=self.views, rejects_dir=rejects)
                   for i in range(0, len(part), self.chunk)]  # fmt: skip
+        torch.set_num_threads(threads)
         tensors = {
             k: torch.from_numpy(np.concatenate([a[k] for a in arrays])) for k in TENSOR_COLUMNS
         }
@@ -61,14 +72,14 @@ class ViewCache:
         torch.save(tensors, path + ".tmp")
         os.replace(path + ".tmp", path)  # a killed build leaves no half file
         log.info("views: epoch %d, %d pairs cached in %s", e, len(tensors["view_a"]), path)
-        return tensors
 
     def prepare(self, steps: int, batch_size: int) -> None:
         """Build (or find) the epochs that `steps` batches of `batch_size` draw from (`batches`
         drops each epoch's last partial batch)."""
         per_epoch = max(1, len(self.rows) // batch_size * batch_size)
         for e in range(-(-steps * batch_size // per_epoch)):
-            self.epoch(e)
+            if not os.path.exists(self.path(e)):
+                self.build(e)
 
     def batches(self, batch_size: int, seed: int = 0, first_epoch: int = 0) -> Iterator[Batch]:
         """Batches of `batch_size` pairs, epoch after epoch (each shuffled by (seed, epoch)); a
