@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "dev/vq/token_rate", "dev/vq/map", "views_seconds", "train_seconds",
             "seconds_per_step", "cpu_seconds_per_step", "measure_seconds")  # fmt: skip
     print(
-        json.dumps({"checkpoint": checkpoint, **{k: round(figures[k], 4) for k in keys}}, indent=1)
+        json.dumps(
+            {"checkpoint": checkpoint, **{k: round(figures[k], 4) for k in keys if k in figures}},
+            indent=1,
+        )
     )
     return figures
 
