@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 import pyarrow.compute as pc
+import torch
 
 from pairalign.config import PathStr, from_dict
 from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures, load_heldout
@@ -43,6 +44,9 @@ class LocalRun:
     batch_size: int = 0  # pairs per step (0: train.batch_size x train.num_workers)
     dev_sentences: int = 0  # sentences of the dev half measured (0: all), every voice
     view_clips: int = 100  # dev clips whose fixed views give cross-view consistency
+    # torch threads (0: torch's choice). 1, as each Ray Train worker has: on 2 busy cores, 2 threads
+    # took 16.6 CPU s and 29 s a step where 1 took 3.7 and 15 (BENCHMARKS.md, issue 19)
+    threads: int = 1
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     config = parse_args(RefineConfig, "refine.yaml", [a for a in argv if not a.startswith("local.")],
                         description=__doc__)  # fmt: skip
     setup_logging()
+    if local.threads:
+        torch.set_num_threads(local.threads)
     seed_everything(config.seed)
     if not config.init_checkpoint:
         raise SystemExit("set init_checkpoint=<stage-1 checkpoint>")
