@@ -40,6 +40,7 @@ from pairalign.config import ConfigError, PathStr, to_dict
 from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
+from pairalign.evaluation.eval_sets import EvalSetSpec
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
 from pairalign.jobs.corpus import CorpusConfig
 from pairalign.jobs.paired_views import PipelineConfig, build_paired_views
@@ -86,6 +87,7 @@ class StageRunConfig:
     pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval_clips: int = 800  # clips of the eval split whose strings are measured after training
+    eval_sets: tuple[EvalSetSpec, ...] = ()  # more corpora measured after training (<set>/...)
     inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
 
     def __post_init__(self) -> None:
@@ -285,6 +287,7 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
     so does what `prepare(train rows)` returns (e.g. a file fitted on the train split first), and,
     for a config with `watch_clips` (stage 2), the clean clips its workers watch (`watch`)."""
+    from pairalign.evaluation.eval_sets import checkpoint_eval_sets
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
     from pairalign.jobs.watch import load_watch
@@ -318,6 +321,8 @@ def run_stage(stage: str, config: Any, train_fn: Callable[[dict], None],
     rows = eval_rows.slice(0, config.eval_clips)
     clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
     figures = checkpoint_figures(checkpoint, clips)
+    figures |= checkpoint_eval_sets(checkpoint, config.eval_sets, config.views,
+                                    view_clips=config.eval_clips)  # fmt: skip
     log_metrics(uri, run_id, figures, prefix="eval/")
     figures |= {f"final/{k}": v for k, v in final.items()}
     end_mlflow_run(uri, run_id, "FINISHED")
