@@ -96,3 +96,20 @@ def test_user_corpus_errors_name_the_key(tmp_path):
         main(["kind=auto", f"out_dir={tmp_path}"])
     with pytest.raises(ValueError, match="positive share"):
         main(["kind=auto", f"source={tmp_path}", f"out_dir={tmp_path}", "splits=train"])
+
+
+def test_the_readme_commands_for_your_own_recordings_parse():
+    """Each `python workflows/...` line of README's "Your own recordings" builds its config."""
+    from pairalign.jobs.tokenize_job import TokenizeConfig
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Your own recordings", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split()[1:] for line in section.splitlines() if line.startswith("python ")]
+    configs = {"workflows/prepare.py": (PrepareConfig, "prepare.yaml"),
+               "workflows/tokenize_archive.py": (TokenizeConfig, "tokenize_archive.yaml")}  # fmt: skip
+    assert [c[0] for c in commands] == ["workflows/tokenize_archive.py", "workflows/prepare.py",
+                                        "workflows/tokenize_archive.py"]  # fmt: skip
+    for script, *overrides in commands:
+        cls, yaml_name = configs[script]
+        config = load_config(cls, CONFIG_DIR / yaml_name, overrides)
+        assert config.corpus.manifest if cls is TokenizeConfig else config.source
