@@ -23,11 +23,15 @@ PairAlign) rate and at any rate, and the flat `vcc_*` keys of bench/results/vq_d
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import time
 from pathlib import Path
 
+import numpy as np
+
+import pairalign.tokenizing.dense as dense_module
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec, eval_set_rows, load_eval_set
@@ -71,6 +75,21 @@ def dense_tokenizers(args: argparse.Namespace, manifest: str) -> dict[str, Dense
             print(f"fitted {config.name} in {time.perf_counter() - start:.1f} s", flush=True)
         out[config.name] = DenseTokenizer.load(str(path))
     return out
+
+
+def share_log_mel() -> None:
+    """Every dense tokenizer of the grid has the same front end: compute each clip's (or window's)
+    log-mel frames once for the whole grid, by wrapping `clip_log_mel` for this script only."""
+    original, cache = dense_module.clip_log_mel, {}
+
+    def clip_log_mel_once(waveform, frontend=None, sample_rate=dense_module.SAMPLE_RATE):
+        wave = np.ascontiguousarray(waveform, dtype=np.float32)
+        key = (hashlib.sha1(wave.tobytes()).digest(), sample_rate)
+        if key not in cache:
+            cache[key] = original(wave, frontend, sample_rate)
+        return cache[key]
+
+    dense_module.clip_log_mel = clip_log_mel_once
 
 
 def train_features(manifest: str, split: str) -> list:
@@ -121,19 +140,33 @@ def measure(args: argparse.Namespace) -> None:
     for kind, strings_of in kinds.items():
         result[kind] = figures_of(strings_of, clips, kind)
     if args.pools and args.ks:
-        dense = {name: figures_of(tok, clips, name)
-                 for name, tok in dense_tokenizers(args, manifest).items()}  # fmt: skip
-        result["dense"] = dense
-        result["dense_best_any_rate"] = best(dense)
+        share_log_mel()
+        result["dense"] = {}
+        for name, tok in dense_tokenizers(args, manifest).items():
+            result["dense"][name] = figures_of(tok, clips, name)
+            write(args.out, summarise(result, kinds, start))  # a partial file, should it stop
+    print(write(args.out, summarise(result, kinds, start)))
+
+
+def summarise(result: dict, kinds: dict, start: float) -> dict:
+    """`result` with the best dense tokenizers, the flat keys and the seconds so far."""
+    result = dict(result)
+    if result.get("dense"):
+        result["dense_best_any_rate"] = best(result["dense"])
         for kind in kinds:
-            result[f"dense_best_at_or_below_{kind}_rate"] = best(dense, result[kind]["token_rate"])
+            rate = result[kind]["token_rate"]
+            result[f"dense_best_at_or_below_{kind}_rate"] = best(result["dense"], rate)
     result |= flat_keys(result, kinds)
     result["seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def write(path: str, result: dict) -> str:
     text = json.dumps(result, indent=1)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text + "\n")
+    return text
 
 
 def flat_keys(result: dict, kinds: dict) -> dict[str, float | None]:
@@ -144,10 +177,10 @@ def flat_keys(result: dict, kinds: dict) -> dict[str, float | None]:
         flat |= {f"{tag}_map": result[kind]["map"], f"{tag}_rate": result[kind]["token_rate"],
                  f"{tag}_consistency": result[kind]["consistency"],
                  f"{tag}_chance_map": result[kind]["chance_map"]}  # fmt: skip
-        if "dense" in result:
+        if result.get("dense"):
             at_rate = result[f"dense_best_at_or_below_{kind}_rate"]
             flat[f"{tag}_dense_best_map_at_or_below_rate"] = at_rate["map"] if at_rate else None
-    if "dense" in result:
+    if result.get("dense"):
         flat["vcc_dense_best_map_any_rate"] = result["dense_best_any_rate"]["map"]
     return flat
 
@@ -168,8 +201,8 @@ def main() -> None:
     run.add_argument("--train-split", default="train", help="the part the dense grid is fitted on")
     run.add_argument("--dense-dir", default="runs/vcc-dense")
     run.add_argument("--ks", type=int, nargs="*", default=[8, 16, 32, 64, 128, 256])
-    run.add_argument("--pools", type=int, nargs="*", default=[1, 2, 4, 6, 8],
-                     help="10 ms frames per token (100, 50, 25, 16.7, 12.5 tokens/s); none: no dense")  # fmt: skip
+    run.add_argument("--pools", type=int, nargs="*", default=[1, 2, 4, 6, 8, 10],
+                     help="10 ms frames per token (100, 50, 25, 16.7, 12.5, 10 tokens/s); none: no dense")  # fmt: skip
     run.add_argument("--dense-iters", type=int, default=50)
     run.add_argument(
         "--view-clips", type=int, default=200, help="clips whose views give consistency"
