@@ -1,7 +1,11 @@
-"""The corpus a job reads: a manifest, or the built-in corpus, synthesised when it is missing
-(espeak-ng renders as Ray tasks in chunks of `chunk_size`; the driver writes the files
-`<out_dir>/{train,test}/<voice>/<sentence>.flac` + `.txt` and `<out_dir>/manifest.parquet`; a
-rerun with the same config skips utterances already on disk)."""
+"""The corpus a job reads: a user's manifest or corpus directory, or the built-in corpus,
+synthesised when it is missing (espeak-ng renders as Ray tasks in chunks of `chunk_size`; the
+driver writes the files `<out_dir>/{train,test}/<voice>/<sentence>.flac` + `.txt` and
+`<out_dir>/manifest.parquet`; a rerun with the same config skips utterances already on disk).
+
+`prepare` also writes the manifest of a user's corpus (TIMIT, LibriSpeech, a folder of audio,
+a CSV), optionally split by content (`pairalign.data.splits`), with the rows whose audio cannot
+be read set apart in `<out_dir>/rejects.parquet`."""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import ray
 
 from pairalign.config import PathStr
+from pairalign.data.corpora import load_corpus
 from pairalign.data.corpora.builtin import (
     BuiltinCorpusConfig,
     MapFn,
@@ -22,34 +28,60 @@ from pairalign.data.corpora.builtin import (
     synthesize_corpus,
     thread_map,
 )
-from pairalign.data.manifest import read_manifest
+from pairalign.data.corpora.user import split_unreadable
+from pairalign.data.manifest import ManifestError, read_manifest, validate_manifest, write_manifest
+from pairalign.data.splits import parse_shares, split_by_content
 from pairalign.data.storage import join, url_to_fs
 from pairalign.progress import Throttle, progress_line
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    manifest: PathStr = ""  # a manifest (Parquet, local or s3://); "" -> the built-in corpus below
+    manifest: PathStr = ""  # a manifest (.csv or .parquet, local or s3://) or a corpus directory
+    # (TIMIT, LibriSpeech, a folder of audio); "" -> the built-in corpus in builtin_dir
     builtin_dir: PathStr = "data/builtin"  # where the built-in corpus lives (prepared if missing)
+    more_manifests: tuple[PathStr, ...] = ()  # more corpora whose rows join the first's (mixing)
     train_split: str = "train"
     eval_split: str = "test"
 
 
 def load_manifest(config: CorpusConfig) -> pa.Table:
-    """The manifest to use; the built-in corpus is synthesised first if it is not there yet (on
-    the connected Ray cluster if there is one)."""
-    if config.manifest:
-        return read_manifest(config.manifest)
-    path = join(config.builtin_dir, "manifest.parquet")
+    """The manifest to use (with `more_manifests` appended); the built-in corpus is synthesised
+    first if it is not there yet (on the connected Ray cluster if there is one)."""
+    first = read_corpus(config.manifest) if config.manifest else _builtin(config.builtin_dir)
+    if not config.more_manifests:
+        return first
+    sources = [config.manifest or config.builtin_dir, *config.more_manifests]
+    tables = [first, *(read_corpus(url) for url in config.more_manifests)]
+    return validate_manifest(pa.concat_tables(tables), source=" + ".join(sources))
+
+
+def read_corpus(source: str) -> pa.Table:
+    """The manifest of `source`: a user manifest (.csv, .parquet) or a corpus directory."""
+    try:
+        return load_corpus("auto", source)
+    except ManifestError:
+        raise
+    except (OSError, ValueError) as err:  # e.g. an unreadable directory: say which corpus
+        raise ManifestError(f"{source}: cannot read this corpus: {err}") from err
+
+
+def _builtin(builtin_dir: str) -> pa.Table:
+    path = join(builtin_dir, "manifest.parquet")
     fs, fs_path = url_to_fs(path)
     if not fs.exists(fs_path):
-        return prepare(PrepareConfig(out_dir=config.builtin_dir, use_ray=ray.is_initialized()))
+        return prepare(PrepareConfig(out_dir=builtin_dir, use_ray=ray.is_initialized()))
     return read_manifest(path)
 
 
 @dataclass(frozen=True)
 class PrepareConfig:
     out_dir: PathStr = "data/builtin"  # local path or s3:// URL
+    kind: str = "builtin"  # builtin (synthesised); or a user corpus at `source`: auto, timit,
+    # librispeech, folder (<speaker>/<content>.<ext>), manifest (.csv / .parquet)
+    source: PathStr = ""  # the user corpus (kind != builtin)
+    splits: str = ""  # "": the corpus's own splits; "train:2,dev:1,test:1": parts by content_id
+    split_seed: int = 0  # the seed of the content hash that orders sentences into parts
     corpus: BuiltinCorpusConfig = field(default_factory=BuiltinCorpusConfig)
     use_ray: bool = True  # False: render with a thread pool of corpus.workers threads
     num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores
@@ -83,9 +115,9 @@ def ray_map(chunk_size: int, threads_per_task: int = 2) -> MapFn:
 
 
 def summarize(table: pa.Table) -> dict[str, object]:
-    """Counts and seconds of audio per split."""
+    """Counts and seconds of audio per split (train and test always)."""
     out: dict[str, object] = {"utterances": table.num_rows}
-    for split in ("train", "test"):
+    for split in sorted(set(table["split"].to_pylist()) | {"train", "test"}):
         part = table.filter(pc.equal(table["split"], split))
         out[f"{split}/utterances"] = part.num_rows
         out[f"{split}/sentences"] = len(pc.unique(part["content_id"]))
@@ -116,8 +148,13 @@ def _progress_logger(
 
 
 def prepare(config: PrepareConfig) -> pa.Table:
-    """Synthesise the corpus of `config` (as Ray tasks on the connected cluster if `use_ray`, else
-    a thread pool), log a summary, and return the manifest."""
+    """Synthesise the built-in corpus of `config` (as Ray tasks on the connected cluster if
+    `use_ray`, else a thread pool), or read a user corpus (`prepare_user`); log a summary and
+    return the manifest."""
+    if config.kind != "builtin":
+        return prepare_user(config)
+    if config.splits:
+        raise ManifestError("splits= is for a user corpus: the built-in one has train and test")
     log = logging.getLogger("pairalign")
     start = time.perf_counter()
     map_fn = None
@@ -140,4 +177,28 @@ def prepare(config: PrepareConfig) -> pa.Table:
         "%(test/seconds).0f s); %(wall_seconds).1f s wall (%(backend)s) -> %(out_dir)s",
         summary,
     )
+    return table
+
+
+def prepare_user(config: PrepareConfig) -> pa.Table:
+    """The manifest of the corpus at `config.source` (split by content if `splits`), written to
+    `<out_dir>/manifest.parquet`; rows whose audio cannot be read go to `<out_dir>/rejects.parquet`
+    with the reason."""
+    log = logging.getLogger("pairalign")
+    if not config.source:
+        raise ManifestError(f"prepare kind={config.kind}: set source= to the corpus")
+    shares = parse_shares(config.splits) if config.splits else {}
+    table, rejects = split_unreadable(load_corpus(config.kind, config.source))
+    if shares:
+        table = split_by_content(table, shares, config.split_seed)
+    write_manifest(table, join(config.out_dir, "manifest.parquet"))
+    fs, rejects_path = url_to_fs(join(config.out_dir, "rejects.parquet"))
+    with fs.open(rejects_path, "wb") as f:
+        pq.write_table(rejects, f)
+    for row in rejects.to_pylist()[:10]:
+        log.warning("rejected %s (%s): %s", row["utterance_id"], row["path"], row["reason"])
+    summary = summarize(table)
+    log.info("%s: %d utterances, %d rejected; %s -> %s", config.source, table.num_rows,
+             rejects.num_rows, ", ".join(f"{k} {v}" for k, v in summary.items()
+                                         if k.endswith("/utterances")), config.out_dir)  # fmt: skip
     return table

@@ -12,6 +12,8 @@ then measured (see ../shared/PAPER.md, "How we measure"):
   sentence by other voices are the relevant ones (its own voice is left out); MAP, P@k, MRR and
   the MAP of a random ranking;
 - cross-view consistency on paired views of the first `consistency_clips` clips (fixed seed);
+- the same figures (but the sweep) on each extra set of `eval_sets` (recorded speech, say),
+  keys `<set>/<tokenizer>/...` and `<set>/compare/...`, in a table of their own;
 - the continuous-sweep probe: 3 s windows moved in 100 ms steps over long utterances (clips of one
   voice joined), neighbour overlap, length spread, drift from the first window by shift.
 
@@ -32,6 +34,7 @@ import pyarrow.compute as pc
 from pairalign.config import PathStr
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
+from pairalign.evaluation.eval_sets import EvalSetSpec, eval_set_figures, load_eval_set
 from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
 from pairalign.evaluation.heldout import half_rows
 from pairalign.evaluation.sweep_probe import (
@@ -42,7 +45,7 @@ from pairalign.evaluation.sweep_probe import (
     sweep_strings,
 )
 from pairalign.jobs.corpus import CorpusConfig
-from pairalign.jobs.evaluation_report import comparisons, log_run, summary_row
+from pairalign.jobs.evaluation_report import comparisons, format_table, log_run, summary_row
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
 from pairalign.jobs.tracking import TrackingConfig
 from pairalign.models.checkpoint import load_checkpoint
@@ -65,6 +68,7 @@ class EvaluateConfig:
     checkpoint: PathStr = ""  # a refine checkpoint (pairalign + vq) or a stage-1 one (vq)
     dense_dir: PathStr = ""  # every dense-k*-p*/dense.pt under it
     tokenizers: tuple[TokenizerSpec, ...] = ()  # more tokenizers, by name, kind and checkpoint
+    eval_sets: tuple[EvalSetSpec, ...] = ()  # more corpora measured beside the split (no sweep)
     ks: tuple[int, ...] = (1, 5, 10)  # precision at k
     consistency_clips: int = 200
     views: ViewConfig = field(default_factory=ViewConfig)
@@ -158,5 +162,37 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
         log.info("%s measured in %.1f s: %.2f tokens/s, MAP %.3f", spec.name, time.perf_counter() - start,
                  found[f"{spec.name}/token_rate"], found[f"{spec.name}/map"])  # fmt: skip
     figures |= comparisons(figures, specs)
+    tables = []
+    for eval_set in config.eval_sets:
+        found, table = measure_eval_set(config, eval_set, specs)
+        figures |= found
+        tables.append(table)
     log_run(config, figures, summary, curves, specs, rows)
+    for table in tables:
+        print(table)
     return figures
+
+
+def measure_eval_set(config: EvaluateConfig, eval_set: EvalSetSpec,
+                     specs: list[TokenizerSpec]) -> tuple[dict[str, float], str]:  # fmt: skip
+    """Every tokenizer on one extra set (tokenized in windows as the archive job does): figures
+    `<set>/<tokenizer>/...` with `<set>/compare/...`, and the set's table."""
+    start = time.perf_counter()
+    clips = load_eval_set(eval_set, config.views, view_clips=config.consistency_clips,
+                          window_seconds=config.tokenize.window_seconds,
+                          overlap_seconds=config.tokenize.overlap_seconds)  # fmt: skip
+    tokenizers = {spec.name: load_tokenizer(spec) for spec in specs}
+    found = eval_set_figures(tokenizers, clips, ks=config.ks)
+    prefix = f"{eval_set.name}/"
+    inner = {k.removeprefix(prefix): v for k, v in found.items()}
+    found |= {prefix + k: v for k, v in comparisons(inner, specs).items()}
+    for spec in specs:
+        log.info("%s/%s measured: %.2f tokens/s, MAP %.3f (chance %.3f)", eval_set.name, spec.name,
+                 inner[f"{spec.name}/token_rate"], inner[f"{spec.name}/map"],
+                 inner[f"{spec.name}/chance_map"])  # fmt: skip
+    rows = sorted((summary_row(spec, inner) for spec in specs),
+                  key=lambda r: (r["kind"] != "dense", r["tokenizer"]))  # fmt: skip
+    title = (f"{eval_set.name}: {len(clips.ids)} clips of {eval_set.manifest} (split "
+             f"{eval_set.split or 'all'}{', half ' + eval_set.half if eval_set.half else ''}); "
+             f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+    return found, f"{title}\n{format_table(rows)}"

@@ -43,6 +43,7 @@ from pairalign.config import ConfigError, PathStr, to_dict
 from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
+from pairalign.evaluation.eval_sets import EvalSetSpec
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
 from pairalign.jobs.corpus import CorpusConfig
 from pairalign.jobs.paired_views import PipelineConfig, build_paired_views
@@ -73,6 +74,7 @@ class StageRunConfig:
     pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval_clips: int = 800  # clips of the eval split whose strings are measured after training
+    eval_sets: tuple[EvalSetSpec, ...] = ()  # more corpora measured after training (<set>/...)
     inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
 
     def __post_init__(self) -> None:
@@ -207,6 +209,7 @@ def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], Non
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
     so does what the config's `worker_inputs(manifest, train rows)` returns (e.g. a file fitted on
     the train split first, stage 2's watched clips)."""
+    from pairalign.evaluation.eval_sets import checkpoint_eval_sets
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
 
@@ -234,6 +237,8 @@ def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], Non
     rows = eval_rows.slice(0, config.eval_clips)
     clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
     figures = checkpoint_figures(checkpoint, clips)
+    figures |= checkpoint_eval_sets(checkpoint, config.eval_sets, config.views,
+                                    view_clips=config.eval_clips)  # fmt: skip
     log_metrics(uri, run_id, figures, prefix="eval/")
     figures |= {f"final/{k}": v for k, v in final.items()}
     end_mlflow_run(uri, run_id, "FINISHED")

@@ -37,8 +37,14 @@ def test_evaluate_logs_every_tokenizer_to_one_mlflow_run(
         f"dense_dir={tmp_path / 'dense'}", f"out_dir={out}", f"storage_path={tmp_path}",
         "consistency_clips=8", "sweep.utterances=2", "sweep.clips_per_utterance=2",
         "sweep.shifts=[0.1,0.5]", "tokenize.pool_size=1", "tokenize.cpus_per_actor=0.5",
+        f"eval_sets=[{{name: more, manifest: {corpus}/manifest.parquet, split: test, half: dev}}]",
     ])  # fmt: skip
     names = ["pairalign", "vq", "dense-k8-p8"]
+    # an extra set: the same figures under its name, on its half's 2 sentences x 8 voices
+    assert figures["more/clips"] == 16
+    for name in names:
+        assert 0 < figures[f"more/{name}/chance_map"] < 1 and figures[f"more/{name}/queries"] == 16
+    assert "more/compare/best_dense_map_any_rate" in figures
     assert figures["eval/clips"] == 24 and figures["eval/sweep_utterances"] == 2
     for name in names:
         for key in ("token_rate", "map", "precision_at_5", "mrr", "chance_map", "consistency",

@@ -108,6 +108,50 @@ def test_archive_on_s3(ray_session, s3_server, archive, small_checkpoints):
     assert run(manifest, out, small_checkpoints["vq"], "max_clips=6")["run/clips"] == 0
 
 
+def user_csv(root: Path, write_tone) -> Path:
+    """A user's folder: clips/*.wav listed in clips.csv by relative paths, no durations, text ids
+    that look like missing values, and one row whose file is not there."""
+    (root / "clips").mkdir(parents=True)
+    for i, seconds in enumerate((0.5, 1.0, 4.5)):
+        write_tone(root / "clips" / f"{i}.wav", seconds=seconds, frequency=300.0 + 100 * i)
+    csv = root / "clips.csv"
+    csv.write_text("utterance_id,path,speaker,content_id\n"
+                   "NA,clips/0.wav,alice,s1\nnull,clips/1.wav,bob,s1\n"
+                   "0003,clips/2.wav,alice,s2\ngone,clips/missing.wav,bob,s2\n")  # fmt: skip
+    return csv
+
+
+def test_a_csv_manifest_as_typed(ray_session, small_checkpoints, tmp_path, write_tone):
+    """corpus.manifest=<csv>: relative paths found, NA-like ids kept as text, the 4.5 s clip
+    tokenized by windows, the missing file rejected with its reason and the rest archived."""
+    csv = user_csv(tmp_path / "data", write_tone)
+    out = str(tmp_path / "archive")
+    totals = run(str(csv), out, small_checkpoints["vq"])
+    table = read_archive(f"{out}/vq")
+    assert sorted(table["utterance_id"].to_pylist()) == ["0003", "NA", "null"]
+    rejects = read_archive_rejects(f"{out}/vq").to_pylist()
+    assert [(r["utterance_id"], r["reason"]) for r in rejects] == [("gone", "file not found")]
+    assert totals["clips"] == 3 and totals["rejects"] == 1
+    long = table.filter(pc.equal(table["utterance_id"], "0003")).to_pylist()[0]
+    assert long["duration"] == pytest.approx(4.5)
+    tokenizer = load_tokenizer(TokenizerSpec("vq", "vq", small_checkpoints["vq"]))
+    (expected,) = tokenize_clips(tokenizer, [load_audio(str(tmp_path / "data/clips/2.wav"))], SR)
+    assert long["tokens"] == expected
+
+
+def test_a_csv_manifest_on_s3(ray_session, s3_server, small_checkpoints, tmp_path, write_tone):
+    """The same folder copied to S3: the CSV's relative paths resolve to s3:// URLs."""
+    import s3fs
+
+    local = user_csv(tmp_path / "data", write_tone).parent
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": os.environ["AWS_ENDPOINT_URL"]})
+    fs.put(str(local), f"{s3_server.removeprefix('s3://')}/user", recursive=True)
+    out = str(tmp_path / "archive")
+    totals = run(f"{s3_server}/user/clips.csv", out, small_checkpoints["vq"])
+    assert sorted(read_archive(f"{out}/vq")["utterance_id"].to_pylist()) == ["0003", "NA", "null"]
+    assert totals["rejects"] == 1
+
+
 def test_shipped_yaml_documents_the_defaults():
     assert load_config(TokenizeConfig, CONFIG_DIR / "tokenize_archive.yaml") == TokenizeConfig()
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pairalign.data.audio import audio_duration
+from pairalign.data.audio import AudioError, audio_duration
 from pairalign.data.storage import is_remote, join, url_to_fs
 from pairalign.units import Seconds
 
@@ -51,3 +51,24 @@ def durations(urls: Sequence[str]) -> list[Seconds]:
         return [audio_duration(u) for u in urls]
     with ThreadPoolExecutor(max_workers=_HEADER_THREADS) as pool:
         return list(pool.map(audio_duration, urls))
+
+
+def try_durations(urls: Sequence[str]) -> list[Seconds | AudioError]:
+    """Header durations of many files, read concurrently; a bad file gives its AudioError."""
+
+    def one(url: str) -> Seconds | AudioError:
+        try:
+            return audio_duration(url)
+        except AudioError as err:
+            return err
+
+    if len(urls) < 2:
+        return [one(u) for u in urls]
+    with ThreadPoolExecutor(max_workers=_HEADER_THREADS) as pool:
+        return list(pool.map(one, urls))
+
+
+def known_durations(urls: Sequence[str]) -> list[Seconds | None]:
+    """Header durations; None where a header cannot be read (the jobs reject that file when they
+    decode it, with the reason)."""
+    return [None if isinstance(d, AudioError) else d for d in try_durations(urls)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pairalign.data.corpora._listing import Entry, durations, list_dir, read_text
+from pairalign.data.corpora._listing import Entry, known_durations, list_dir, read_text
 from pairalign.data.manifest import ManifestError, manifest_table
 
 
@@ -27,7 +27,7 @@ def scan_librispeech(root: str) -> pa.Table:
             f"{root}: no LibriSpeech utterances found "
             "(expected <subset>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac)"
         )
-    for row, seconds in zip(rows, durations([r["path"] for r in rows]), strict=True):
+    for row, seconds in zip(rows, known_durations([r["path"] for r in rows]), strict=True):
         row["duration"] = seconds
     return manifest_table(rows)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pairalign.data.corpora._listing import Entry, durations, list_dir, read_text
+from pairalign.data.corpora._listing import Entry, known_durations, list_dir, read_text
 from pairalign.data.manifest import ManifestError, manifest_table
 
 SPLITS = ("train", "test")
@@ -24,7 +24,7 @@ def scan_timit(root: str) -> pa.Table:
         raise ManifestError(
             f"{root}: no TIMIT utterances found (expected root/TRAIN|TEST/DR*/<speaker>/<sent>.WAV)"
         )
-    for row, seconds in zip(rows, durations([r["path"] for r in rows]), strict=True):
+    for row, seconds in zip(rows, known_durations([r["path"] for r in rows]), strict=True):
         row["duration"] = seconds
     return manifest_table(rows)
 

@@ -9,6 +9,7 @@ import pytest
 
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.corpora import load_corpus, read_user_manifest
+from pairalign.data.corpora.user import split_unreadable
 from pairalign.data.manifest import MANIFEST_SCHEMA, ManifestError, manifest_table, write_manifest
 
 
@@ -92,10 +93,50 @@ def test_bad_csv_names_file_and_column(audio_dir, content, message):
     assert str(caught.value).startswith(f"{csv}: ")
 
 
-def test_missing_audio_file_is_named(audio_dir):
+def test_unreadable_rows_are_set_apart_with_their_reason(audio_dir):
+    """A manifest without durations does not fail on its first bad file: the good rows go on, each
+    bad one is named with its reason (and kept, without a duration, by read_user_manifest)."""
+    (audio_dir / "data/clips/broken.wav").write_text("not audio")
     csv = audio_dir / "data/m.csv"
-    csv.write_text("utterance_id,path\nu1,clips/nope.wav\n")
+    csv.write_text("utterance_id,path\nu1,clips/nope.wav\nu2,clips/a.wav\nu3,clips/broken.wav\n")
+    table = read_user_manifest(str(csv))
+    assert table["utterance_id"].to_pylist() == ["u1", "u2", "u3"]
+    assert table["duration"].to_pylist()[0] is None and table["duration"][1].as_py() == 0.5
+    kept, rejects = split_unreadable(table)
+    assert kept["utterance_id"].to_pylist() == ["u2"]
+    reasons = {r["utterance_id"]: r for r in rejects.to_pylist()}
+    assert sorted(reasons) == ["u1", "u3"]
+    assert reasons["u1"]["reason"] == "file not found"
+    assert reasons["u1"]["path"] == str(audio_dir / "data/clips/nope.wav")
+    assert reasons["u3"]["reason"]
     with pytest.raises(AudioError, match=r"nope\.wav: file not found"):
+        load_row_audio(table.to_pylist()[0])  # the job that decodes it rejects it so
+
+
+def test_csv_text_is_kept_as_written(audio_dir):
+    """NA-like values in text columns stay text; only an empty cell is missing."""
+    csv = audio_dir / "data/m.csv"
+    csv.write_text(
+        "utterance_id,path,speaker,content_id,text,duration\n"
+        "nan,clips/a.wav,NA,null,None,NA\n"
+        "NA,clips/a.wav,N/A,0001,nan,0.5\n"
+        "null,clips/a.wav,,,,\n"
+    )
+    rows = {r["utterance_id"]: r for r in read_user_manifest(str(csv)).to_pylist()}
+    assert sorted(rows) == ["NA", "nan", "null"]
+    assert (rows["nan"]["speaker"], rows["nan"]["content_id"], rows["nan"]["text"]) == (
+        "NA", "null", "None")  # fmt: skip
+    assert (rows["NA"]["speaker"], rows["NA"]["content_id"], rows["NA"]["text"]) == (
+        "N/A", "0001", "nan")  # fmt: skip
+    assert rows["null"]["speaker"] is None and rows["null"]["content_id"] is None
+    assert rows["nan"]["duration"] == pytest.approx(0.5)  # NA duration: read from the header
+    assert rows["NA"]["duration"] == 0.5
+
+
+def test_a_bad_duration_names_the_file_line_and_column(audio_dir):
+    csv = audio_dir / "data/m.csv"
+    csv.write_text("utterance_id,path,duration\nu1,clips/a.wav,0.5\nu2,clips/a.wav,-1\n")
+    with pytest.raises(ManifestError, match=r"m\.csv: line 3, column 'duration': '-1'"):
         read_user_manifest(str(csv))
 
 

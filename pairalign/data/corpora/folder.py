@@ -1,0 +1,81 @@
+"""A folder of recordings, with no listing of its own: `root/<speaker>/<content>.<ext>`.
+
+Every audio file under `root` (WAV, FLAC, OGG, NIST SPHERE; any depth) is one utterance:
+`utterance_id` = its path under `root` without the extension, `speaker` = its directory's name
+(none for files directly in `root`), `content_id` = the file name without the extension (so
+`alice/s01.wav` and `bob/s01.wav` are the same sentence by two people), `split` = "train".
+A folder that holds a `manifest.csv` or `manifest.parquet` is read through that file instead
+(`pairalign.data.corpora.user`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from pairalign.data.corpora._listing import Entry, known_durations, list_dir
+from pairalign.data.corpora.user import read_user_manifest
+from pairalign.data.manifest import ManifestError, manifest_table
+from pairalign.data.storage import join
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph")
+MANIFEST_NAMES = ("manifest.csv", "manifest.parquet")
+
+
+def scan_folder(root: str) -> pa.Table:
+    """A manifest of every audio file under `root` (local path or URL), or of its manifest file."""
+    names = {e.name for e in list_dir(root) if not e.is_dir}
+    for name in MANIFEST_NAMES:
+        if name in names:
+            return read_user_manifest(join(root, name))
+    rows = [
+        {"utterance_id": "/".join((*parents, entry.name.rsplit(".", 1)[0])), "path": entry.url,
+         "speaker": parents[-1] if parents else None, "content_id": entry.name.rsplit(".", 1)[0],
+         "split": "train"}
+        for parents, entry in _audio_files(root, ())
+    ]  # fmt: skip
+    if not rows:
+        raise ManifestError(f"{root}: no audio files found ({', '.join(AUDIO_SUFFIXES)})")
+    for row, seconds in zip(rows, known_durations([r["path"] for r in rows]), strict=True):
+        row["duration"] = seconds
+    return manifest_table(rows)
+
+
+def _audio_files(url: str, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Entry]]:
+    for entry in list_dir(url):
+        if entry.is_dir:
+            yield from _audio_files(entry.url, (*parents, entry.name))
+        elif entry.name.lower().endswith(AUDIO_SUFFIXES):
+            yield parents, entry
+
+
+def detect_kind(source: str) -> str:
+    """The corpus kind of `source`: `manifest` for a .csv/.parquet file, `timit` for a directory
+    with TRAIN/TEST, `librispeech` for speaker/chapter directories of numbers, else `folder`."""
+    if source.lower().endswith((".csv", ".parquet", ".pq")):
+        return "manifest"
+    entries = list_dir(source)
+    if not entries:
+        raise ManifestError(f"{source}: not a manifest file nor a directory with files in it")
+    dirs = [e for e in entries if e.is_dir]
+    if any(e.name.lower() in ("train", "test") for e in dirs) and any(
+        d.is_dir and d.name.lower().startswith("dr")
+        for e in dirs
+        if e.name.lower() in ("train", "test")
+        for d in list_dir(e.url)
+    ):
+        return "timit"
+    if not {e.name for e in entries} & set(MANIFEST_NAMES) and _looks_like_librispeech(dirs):
+        return "librispeech"
+    return "folder"
+
+
+def _looks_like_librispeech(dirs: list[Entry]) -> bool:
+    """Speaker directories of digits holding chapter directories of digits, here or one down."""
+    for candidate in dirs[:3]:
+        speakers = [candidate] if candidate.name.isdigit() else list_dir(candidate.url)[:3]
+        for speaker in speakers:
+            if speaker.is_dir and speaker.name.isdigit():
+                return any(c.is_dir and c.name.isdigit() for c in list_dir(speaker.url))
+    return False
