@@ -24,7 +24,11 @@ from pairalign.evaluation.string_metrics import (
 from pairalign.jobs.tracking import tracking_uri
 from pairalign.jobs.training import Session, StageHooks, StageRunConfig, TrainConfig, run_loop
 from pairalign.jobs.watch import watch_figures
-from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.checkpoint import (
+    checkpoint_model_config,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.decoding import greedy_decode, max_lengths
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
@@ -197,8 +201,8 @@ def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
 
 def resolve_init(config: RefineConfig) -> str:
     """The stage-1 checkpoint to start from: a path, or downloaded from an MLflow run."""
-    if config.init_checkpoint:
-        return config.init_checkpoint
+    if config.init_checkpoint:  # a run directory means its latest checkpoint
+        return resolve_checkpoint(config.init_checkpoint)
     if not config.init_mlflow_run_id:
         raise ValueError(
             "set init_checkpoint=<stage-1 checkpoint> or init_mlflow_run_id=<vq run id>"
