@@ -3,7 +3,7 @@
 Tokenizers: `pairalign` and `vq` from a refine `checkpoint` (just `vq` from a stage-1 one), every
 dense baseline under `dense_dir` (workflows/dense.py), and any listed in `tokenizers`. Each is
 tokenized into `<out_dir>/archives/<name>` by the tokenization job (skipped when already there),
-then measured (see ../shared/PAPER.md, "How we measure"):
+then measured (docs/method.md, "The measurements"):
 
 - token rate, archive tokens, length spread, vocabulary use (codes, entropy, perplexity),
   distinct strings, strings shared across sentences and the mean distance between clips of
