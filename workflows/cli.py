@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,10 +75,18 @@ def parse_args(
         f"those of {CONFIG_DIR / default_config}.",
     )
     parser.add_argument("--config", default=str(CONFIG_DIR / default_config), help="YAML config")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="full configs and figure dicts on the console too (= log_level=debug)")  # fmt: skip
+    parser.add_argument("overrides", nargs="*", help="key=value overrides (and log_level=...)")
     args = parser.parse_args(argv)
+    overrides = [o for o in args.overrides if not o.startswith("log_level=")]
+    levels = [o.partition("=")[2] for o in args.overrides if o.startswith("log_level=")]
+    level = "DEBUG" if args.verbose else (levels[-1].upper() if levels else "INFO")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        parser.error(f"log_level={levels[-1]}: expected debug, info, warning or error")
+    logging.getLogger("pairalign").setLevel(level)
     try:
-        return resolve_paths(load_config(cls, args.config, args.overrides), os.getcwd())
+        return resolve_paths(load_config(cls, args.config, overrides), os.getcwd())
     except ConfigError as err:
         parser.error(str(err))
         raise  # unreachable: parser.error exits
@@ -105,6 +114,7 @@ def init_ray(
     )
     if not sys.stdout.isatty():  # no colour codes in logs written to files
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+    quiet_known_ray_warnings(joining=bool(address or os.environ.get("RAY_ADDRESS")))
     import ray
     from ray.data import DataContext
 
@@ -129,6 +139,20 @@ def init_ray(
         dashboard_host="127.0.0.1",
         log_to_driver=True,
     )
+
+
+def quiet_known_ray_warnings(joining: bool) -> None:
+    """Silence, where Ray allows it, the warnings Ray prints on every run that say nothing about
+    this run (README, "What the console shows", lists the ones it does not allow). Call before Ray
+    starts: its processes inherit the environment."""
+    if not joining:  # a local cluster: token authentication on, Ray's default, without its notice
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # Ray Train sets a deprecated Ray Data option on every run (ray 2.60); in this process at least
+    # (Ray's own filter shows it again in its actors, which load Ray after any of ours).
+    warnings.filterwarnings("ignore", message="`ExecutionOptions.exclude_resources` is deprecated")
+    # Ray Train's INFO lines in this process (e.g. "A run snapshot was found in storage folder"
+    # when a finished run's checkpoint is looked up) stay in Ray's log files.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
 
 
 def setup_logging() -> logging.Logger:
