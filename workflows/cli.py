@@ -114,7 +114,7 @@ def init_ray(
     )
     if not sys.stdout.isatty():  # no colour codes in logs written to files
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
-    quiet_known_ray_warnings(joining=bool(address or os.environ.get("RAY_ADDRESS")))
+    quiet_known_ray_warnings()
     import ray
     from ray.data import DataContext
 
@@ -141,12 +141,30 @@ def init_ray(
     )
 
 
-def quiet_known_ray_warnings(joining: bool) -> None:
-    """Silence, where Ray allows it, the warnings Ray prints on every run that say nothing about
-    this run (README, "What the console shows", lists the ones it does not allow). Call before Ray
-    starts: its processes inherit the environment."""
-    if not joining:  # a local cluster: token authentication on, Ray's default, without its notice
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+class _DropMessages(logging.Filter):
+    """Drops log records whose message starts with one of `prefixes`."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+# Ray 2.60's notice on every new local cluster that it turned on token authentication, its default
+_TOKEN_NOTICE = ("ray._private.authentication.authentication_token_setup",
+                 "Token authentication is enabled for this Ray cluster")  # fmt: skip
+
+
+def quiet_known_ray_warnings() -> None:
+    """Silence, where Ray allows it, the notices Ray prints on every run that say nothing about
+    this run (README, "What the console shows", lists the ones it does not allow): Python logging
+    and warning filters in this process, set before Ray starts. Nothing about Ray's behaviour
+    changes (token authentication stays on, as Ray starts it)."""
+    logger, message = _TOKEN_NOTICE
+    if not any(isinstance(f, _DropMessages) for f in logging.getLogger(logger).filters):
+        logging.getLogger(logger).addFilter(_DropMessages(message))
     # Ray Train sets a deprecated Ray Data option on every run (ray 2.60); in this process at least
     # (Ray's own filter shows it again in its actors, which load Ray after any of ours).
     warnings.filterwarnings("ignore", message="`ExecutionOptions.exclude_resources` is deprecated")
