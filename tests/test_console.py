@@ -92,4 +92,7 @@ def test_rays_notices_are_quieted_before_ray_starts():
     disabled = logging.LogRecord(logger.name, logging.WARNING, "", 0, "Token authentication is "
                                  "disabled for this Ray cluster. Anyone ...", None, None)  # fmt: skip
     assert not logger.filter(notice) and logger.filter(disabled)  # the security warning stays
+    bars = logging.getLogger("ray.data._internal.progress")
+    assert not bars.filter(logging.LogRecord(bars.name, logging.WARNING, "", 0,
+                                             "Progress bars disabled. To enable, ...", None, None))  # fmt: skip
     assert logging.getLogger("ray.train").level == logging.WARNING

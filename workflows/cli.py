@@ -152,9 +152,14 @@ class _DropMessages(logging.Filter):
         return not str(record.msg).startswith(self.prefixes)
 
 
-# Ray 2.60's notice on every new local cluster that it turned on token authentication, its default
-_TOKEN_NOTICE = ("ray._private.authentication.authentication_token_setup",
-                 "Token authentication is enabled for this Ray cluster")  # fmt: skip
+# Ray 2.60's notices that say nothing about the run (logger, message start): token authentication
+# turned on, its default for a new local cluster; the progress bars this module turns off off a
+# terminal.
+_NOTICES = (
+    ("ray._private.authentication.authentication_token_setup",
+     "Token authentication is enabled for this Ray cluster"),
+    ("ray.data._internal.progress", "Progress bars disabled"),
+)  # fmt: skip
 
 
 def quiet_known_ray_warnings() -> None:
@@ -162,9 +167,9 @@ def quiet_known_ray_warnings() -> None:
     this run (README, "What the console shows", lists the ones it does not allow): Python logging
     and warning filters in this process, set before Ray starts. Nothing about Ray's behaviour
     changes (token authentication stays on, as Ray starts it)."""
-    logger, message = _TOKEN_NOTICE
-    if not any(isinstance(f, _DropMessages) for f in logging.getLogger(logger).filters):
-        logging.getLogger(logger).addFilter(_DropMessages(message))
+    for logger, message in _NOTICES:
+        if not any(isinstance(f, _DropMessages) for f in logging.getLogger(logger).filters):
+            logging.getLogger(logger).addFilter(_DropMessages(message))
     # Ray Train sets a deprecated Ray Data option on every run (ray 2.60); in this process at least
     # (Ray's own filter shows it again in its actors, which load Ray after any of ours).
     warnings.filterwarnings("ignore", message="`ExecutionOptions.exclude_resources` is deprecated")
