@@ -106,7 +106,7 @@ def sweep_strings(
     progress = Progress(f"sweep probe {getattr(tokenizer, 'name', '')}".rstrip(),
                         total=len(utterances), unit="utterances",
                         log=logging.getLogger("pairalign.evaluate").info,
-                        every_seconds=30.0)  # fmt: skip
+                        every_seconds=20.0)  # fmt: skip
     for audio in utterances:
         windows = np.stack(sweep_windows(audio, SAMPLE_RATE, sweep.window, sweep.step))
         strings = []

@@ -215,7 +215,7 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             num_cpus=config.cpus_per_actor,
             num_gpus=1 if device == "cuda" else 0,
         )
-        throttle = Throttle(every_seconds=10.0)
+        throttle = Throttle(every_seconds=20.0)
         for summary in ds.iter_batches(batch_size=None, batch_format="pandas"):
             for row in summary.to_dict("records"):
                 for key in ("clips", "rejects", "seconds", "tokens"):
