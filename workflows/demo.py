@@ -62,7 +62,7 @@ def train_short(config: DemoConfig) -> str:
     """A short stage 1 then stage 2 on the same corpus; returns the stage-2 checkpoint."""
     storage = os.path.abspath(config.out_dir)
     common = [f"storage_path={storage}", f"corpus.builtin_dir={config.prepare.out_dir}",
-              "eval_clips=40", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
+              "eval_clips=40", f"seed={config.seed}", "train.report_every=15"]  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
     vq = parse_args(VQStageConfig, "vq.yaml", [
         *common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",

@@ -85,7 +85,7 @@ def train_dense_grid(config: DenseGridConfig, manifest: pa.Table) -> dict[str, s
     out_dir = config.out_dir if is_remote(config.out_dir) else os.path.abspath(config.out_dir)
     grid = {c.name: (c, join(out_dir, c.name, DENSE_FILE)) for c in config.dense_configs()}
     todo = {name: item for name, item in grid.items() if not _exists(item[1])}
-    log.info("dense grid: %d points, %d already saved under %s", len(grid), len(grid) - len(todo), out_dir)  # fmt: skip
+    log.debug("dense grid: %d points, %d already saved under %s", len(grid), len(grid) - len(todo), out_dir)  # fmt: skip
     stats: dict[str, dict[str, float]] = {}
     if todo:
         train = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
