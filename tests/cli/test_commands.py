@@ -156,3 +156,17 @@ def test_the_shipped_default_tokenizer_loads_and_tokenizes(recordings, capsys):
     assert main(["tokenize", str(recordings["folder"] / "long.wav")]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith("long.wav  7.00 s  ") and int(line.split("  ")[2].split()[0]) > 0
+
+
+def test_a_manifest_names_its_clips_by_utterance_id(
+    recordings, small_checkpoints, tmp_path, capsys
+):
+    folder = recordings["folder"]
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("utterance_id,path,duration\n" + "".join(
+        f"u{i},{folder / name},{seconds}\n" for i, (name, seconds) in enumerate(recordings["clips"].items())
+    ) + f"bad,{folder / 'broken.wav'},1.0\n")  # fmt: skip
+    assert main(["tokenize", str(manifest), "--tokenizer", small_checkpoints["vq"]]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(line.split("  ")[0] for line in out.splitlines()) == ["u0", "u1", "u2", "u3"]
+    assert f"skipped {folder / 'broken.wav'}: " in err and "tokenized 4 files" in err
