@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pairalign.units import Seconds
 
@@ -82,3 +82,28 @@ class Throttle:
             self._last = now
             return True
         return False
+
+
+class Progress:
+    """Progress lines for a step that may run long: `update(done)` logs a `progress_line` at most
+    once per `every_seconds`, so a step that ends sooner says nothing, and a step that has said
+    something also logs its last item.
+
+        progress = Progress("measure vq", total=800, unit="clips", log=log.info)
+        for i, batch in enumerate(batches): ...; progress.update(done)
+    """
+
+    def __init__(self, what: str, *, total: int, unit: str, log: Callable[[str], None],
+                 every_seconds: Seconds = 10.0) -> None:  # fmt: skip
+        self.what, self.total, self.unit, self.log = what, total, unit, log
+        self.throttle = Throttle(every_seconds)
+        self.spoken = False
+
+    def update(self, done: int, figures: Mapping[str, float] | None = None) -> None:
+        if not self.throttle.ready(done, self.total):
+            return
+        if done >= self.total and not self.spoken:
+            return  # finished before its first line was due
+        self.spoken = True
+        self.log(progress_line(self.what, done=done, total=self.total, unit=self.unit,
+                               elapsed=self.throttle.elapsed, figures=figures))  # fmt: skip

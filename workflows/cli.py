@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,10 +75,18 @@ def parse_args(
         f"those of {CONFIG_DIR / default_config}.",
     )
     parser.add_argument("--config", default=str(CONFIG_DIR / default_config), help="YAML config")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="full configs and figure dicts on the console too (= log_level=debug)")  # fmt: skip
+    parser.add_argument("overrides", nargs="*", help="key=value overrides (and log_level=...)")
     args = parser.parse_args(argv)
+    overrides = [o for o in args.overrides if not o.startswith("log_level=")]
+    levels = [o.partition("=")[2] for o in args.overrides if o.startswith("log_level=")]
+    level = "DEBUG" if args.verbose else (levels[-1].upper() if levels else "INFO")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        parser.error(f"log_level={levels[-1]}: expected debug, info, warning or error")
+    logging.getLogger("pairalign").setLevel(level)
     try:
-        return resolve_paths(load_config(cls, args.config, args.overrides), os.getcwd())
+        return resolve_paths(load_config(cls, args.config, overrides), os.getcwd())
     except ConfigError as err:
         parser.error(str(err))
         raise  # unreachable: parser.error exits
@@ -105,6 +114,7 @@ def init_ray(
     )
     if not sys.stdout.isatty():  # no colour codes in logs written to files
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+    quiet_known_ray_warnings()
     import ray
     from ray.data import DataContext
 
@@ -129,6 +139,43 @@ def init_ray(
         dashboard_host="127.0.0.1",
         log_to_driver=True,
     )
+
+
+class _DropMessages(logging.Filter):
+    """Drops log records whose message starts with one of `prefixes`."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+# Ray 2.60's notices that say nothing about the run (logger, message start): token authentication
+# turned on, its default for a new local cluster; the progress bars this module turns off off a
+# terminal.
+_NOTICES = (
+    ("ray._private.authentication.authentication_token_setup",
+     "Token authentication is enabled for this Ray cluster"),
+    ("ray.data._internal.progress", "Progress bars disabled"),
+)  # fmt: skip
+
+
+def quiet_known_ray_warnings() -> None:
+    """Silence, where Ray allows it, the notices Ray prints on every run that say nothing about
+    this run (README, "What the console shows", lists the ones it does not allow): Python logging
+    and warning filters in this process, set before Ray starts. Nothing about Ray's behaviour
+    changes (token authentication stays on, as Ray starts it)."""
+    for logger, message in _NOTICES:
+        if not any(isinstance(f, _DropMessages) for f in logging.getLogger(logger).filters):
+            logging.getLogger(logger).addFilter(_DropMessages(message))
+    # Ray Train sets a deprecated Ray Data option on every run (ray 2.60); in this process at least
+    # (Ray's own filter shows it again in its actors, which load Ray after any of ours).
+    warnings.filterwarnings("ignore", message="`ExecutionOptions.exclude_resources` is deprecated")
+    # Ray Train's INFO lines in this process (e.g. "A run snapshot was found in storage folder"
+    # when a finished run's checkpoint is looked up) stay in Ray's log files.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
 
 
 def setup_logging() -> logging.Logger:

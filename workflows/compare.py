@@ -2,10 +2,10 @@
 Pareto front marked, saved as files and logged to MLflow (pairalign/jobs/comparison.py).
 
     python workflows/compare.py sweep=tune-tiny                  # the trials of a workflows/tune.py sweep
-    python workflows/compare.py run_ids=[<run id>,<run id>] params=[] sort= \
+    python workflows/compare.py run_ids=[<run id>,<run id>] sort=none \
         columns=[eval/pairalign/token_rate,eval/pairalign/consistency] \
         rate=eval/pairalign/token_rate quality=[eval/pairalign/consistency]
-    python workflows/compare.py experiment_runs=true             # every finished run of the experiment
+    python workflows/compare.py experiment_runs=true             # every finished run: vq/refine runs' end-of-run figures
     ray job submit --working-dir . -- python workflows/compare.py sweep=tune-tiny \
         storage_path=/shared/runs tracking.tracking_uri=http://mlflow:5000
     mlflow ui --backend-store-uri sqlite:///runs/mlflow.db       # the same runs in the browser

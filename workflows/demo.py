@@ -25,7 +25,14 @@ from collections.abc import Sequence
 from pairalign.config import to_dict
 from pairalign.jobs.checkpoints import latest_checkpoint
 from pairalign.jobs.corpus import prepare
-from pairalign.jobs.demo import DemoConfig, compare_tokenizers, print_views, stream_views
+from pairalign.jobs.demo import (
+    DemoConfig,
+    compare_tokenizers,
+    demo_line,
+    print_views,
+    stream_views,
+    write_config,
+)
 from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init
 from pairalign.jobs.refine_stage import train_fn as refine_train_fn
 from pairalign.jobs.training import run_stage
@@ -38,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(DemoConfig, "demo.yaml", argv, description=__doc__)
     log = setup_logging()
     seed_everything(config.seed)
-    log.info("demo config: %s", json.dumps(to_dict(config)))
+    print(demo_line(config), flush=True)
+    log.debug("demo config: %s", json.dumps(to_dict(config)))
+    write_config(config)
     init_ray(num_cpus=config.prepare.num_cpus or None)
     manifest = prepare(config.prepare)
     results = stream_views(config, manifest)
@@ -53,7 +62,7 @@ def train_short(config: DemoConfig) -> str:
     """A short stage 1 then stage 2 on the same corpus; returns the stage-2 checkpoint."""
     storage = os.path.abspath(config.out_dir)
     common = [f"storage_path={storage}", f"corpus.builtin_dir={config.prepare.out_dir}",
-              "eval_clips=40", f"seed={config.seed}", "train.report_every=20"]  # fmt: skip
+              "eval_clips=40", f"seed={config.seed}", "train.report_every=15"]  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
     vq = parse_args(VQStageConfig, "vq.yaml", [
         *common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",

@@ -1,5 +1,6 @@
 """Stage 2: refine a stage-1 tokenizer into the PairAlign autoregressive tokenizer (Ray Train DDP).
 
+    python workflows/refine.py init_checkpoint=runs/vq-tiny      # a run directory: its latest checkpoint
     python workflows/refine.py init_checkpoint=runs/vq-tiny/checkpoint_...
     ray job submit --working-dir . -- python workflows/refine.py storage_path=/shared/runs \
         init_checkpoint=/shared/runs/vq-tiny/checkpoint_...   # a job runs in a copy: absolute paths
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pairalign.config import to_dict
 from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init, train_fn
 from pairalign.jobs.training import run_stage
+from pairalign.models.checkpoint import CheckpointError
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -28,9 +30,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(RefineConfig, "refine.yaml", argv, description=__doc__)
     log = setup_logging()
     seed_everything(config.seed)
+    try:  # a wrong init_checkpoint says so in one line, before Ray starts
+        init = resolve_init(config)
+        model_config = refine_model_config(init, config.decoder)
+    except CheckpointError as err:
+        raise SystemExit(f"error: init_checkpoint={config.init_checkpoint}: {err}") from None
     init_ray()
-    init = resolve_init(config)
-    model_config = refine_model_config(init, config.decoder)
     log.info("refine: starting from %s", init)
     extra = {"model_config": to_dict(model_config), "init_checkpoint": init}
     return run_stage("refine", config, train_fn, extra)

@@ -21,6 +21,7 @@ from pairalign.jobs.tokenize_job import (
     print_totals,
     tokenize_archive,
 )
+from pairalign.models.checkpoint import CheckpointError, resolve_checkpoint
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -28,6 +29,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(TokenizeConfig, "tokenize_archive.yaml", argv, description=__doc__)
     setup_logging()
     seed_everything(config.seed)
+    if (
+        config.tokenizer.kind != "dense"
+    ):  # a wrong checkpoint says so in one line, before Ray starts
+        try:
+            resolve_checkpoint(config.tokenizer.checkpoint)
+        except CheckpointError as err:
+            raise SystemExit(f"error: tokenizer.checkpoint: {err}") from None
     init_ray()
     totals = tokenize_archive(config, load_manifest(config.corpus))
     print_totals(archive_dir(config), totals)

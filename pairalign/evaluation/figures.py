@@ -18,6 +18,7 @@ never depends on the clips beside it. The suite passes the strings it read from 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -34,8 +35,11 @@ from pairalign.evaluation.string_metrics import (
     string_stats,
     vocabulary_usage,
 )
+from pairalign.progress import Progress
 from pairalign.tokenizing.kinds import StringTokenizer
 from pairalign.tokenizing.windows import tokenize_clips
+
+log = logging.getLogger("pairalign.evaluate")
 
 EVAL_VIEW_SEED = 12345  # the views every evaluation compares (fixed, unlike training)
 ViewBatch = tuple[np.ndarray, list[float], np.ndarray, list[float]]  # (B, N) views A, B + seconds
@@ -111,11 +115,19 @@ def view_batches(rows: pa.Table, views: ViewConfig, batch_size: int) -> list[Vie
 
 
 def clip_strings(
-    tokenizer: StringTokenizer, clips: ClipSet, batch_size: int = 32
+    tokenizer: StringTokenizer, clips: ClipSet, batch_size: int = 32, what: str = ""
 ) -> list[list[int]]:
-    """The string of each clean clip, as the archive job writes it."""
-    return tokenize_clips(tokenizer, clips.audio, clips.sample_rate, window=clips.window_seconds,
-                          overlap=clips.overlap_seconds, batch_size=batch_size)  # fmt: skip
+    """The string of each clean clip, as the archive job writes it (a clip's string does not
+    depend on its batch), with a progress line every 10 s when it takes that long."""
+    progress = Progress(f"measure {what or tokenizer.name}: strings", total=len(clips.audio),
+                        unit="clips", log=log.info)  # fmt: skip
+    strings: list[list[int]] = []
+    for start in range(0, len(clips.audio), 4 * batch_size):
+        strings += tokenize_clips(tokenizer, clips.audio[start : start + 4 * batch_size],
+                                  clips.sample_rate, window=clips.window_seconds,
+                                  overlap=clips.overlap_seconds, batch_size=batch_size)  # fmt: skip
+        progress.update(len(strings))
+    return strings
 
 
 def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *,
@@ -124,7 +136,7 @@ def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *
     """Every figure of `tokenizer` on `clips`, keys `<prefix>/<figure>` (see the module docstring).
     `strings`, one per clip in `clips.ids` order, replaces tokenizing the clean clips."""
     if strings is None:
-        strings = clip_strings(tokenizer, clips, batch_size)
+        strings = clip_strings(tokenizer, clips, batch_size, prefix)
     if len(strings) != len(clips.ids):
         raise ValueError(f"{len(strings)} strings for {len(clips.ids)} clips")
     figures = string_stats(strings, clips.seconds, prefix)
@@ -139,10 +151,14 @@ def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *
         float(distances[unrelated].mean()) if unrelated.any() else float("nan")
     )
     if clips.views:
+        total = sum(len(batch[1]) for batch in clips.views)
+        progress = Progress(f"measure {prefix}: paired views", total=total, unit="pairs",
+                            log=log.info)  # fmt: skip
         strings_a, strings_b = [], []
         for wave_a, secs_a, wave_b, secs_b in clips.views:
             strings_a += tokenizer(wave_a, secs_a)
             strings_b += tokenizer(wave_b, secs_b)
+            progress.update(len(strings_a))
         figures |= cross_view_consistency(strings_a, strings_b, prefix)
     return figures
 

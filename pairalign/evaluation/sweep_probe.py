@@ -6,6 +6,7 @@ length, and drifts from the first window's string in proportion to how far the w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -14,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.progress import Progress
 from pairalign.strings import normalized_edit_distance
 from pairalign.units import SAMPLE_RATE
 
@@ -101,10 +103,15 @@ def sweep_strings(
     tokenizer, utterances: list[np.ndarray], sweep: SweepProbeConfig
 ) -> list[list[list[int]]]:
     out = []
+    progress = Progress(f"sweep probe {getattr(tokenizer, 'name', '')}".rstrip(),
+                        total=len(utterances), unit="utterances",
+                        log=logging.getLogger("pairalign.evaluate").info,
+                        every_seconds=20.0)  # fmt: skip
     for audio in utterances:
         windows = np.stack(sweep_windows(audio, SAMPLE_RATE, sweep.window, sweep.step))
         strings = []
         for i in range(0, len(windows), 64):
             strings += tokenizer(windows[i : i + 64], [sweep.window] * len(windows[i : i + 64]))
         out.append(strings)
+        progress.update(len(out))
     return out

@@ -3,8 +3,10 @@ Pareto front marked, saved as files and logged to MLflow.
 
 Runs come from `run_ids`, else the child runs of the sweep `sweep`, else (`experiment_runs=true`)
 every finished run of `tracking.experiment`. Each row is one run: its `params`, then the latest
-value of each metric in `columns` (a sweep trial's `best/...` metrics are its figures at its best
-checkpoint). A run is on the Pareto front when no other run has both a lower `rate` and a higher
+value of each metric in `columns`. Empty `columns` (the default) means what the runs have
+(`detect_columns`): a sweep trial's `best/dev/<strings>/...` figures (at its best checkpoint) and
+its score, and a plain vq/refine run's end-of-run figures (`eval/pairalign/...`, `eval/vq/...`:
+tokens/s, MAP, consistency); `rate`, `quality` and `sort` follow them unless set. A run is on the Pareto front when no other run has both a lower `rate` and a higher
 first `quality` figure (pairalign/evaluation/pareto.py). Files go to `out_dir` (default
 `<storage_path>/<sweep>/compare` or `<storage_path>/compare`; a temporary directory when
 storage_path is remote): `runs.md`, `runs.csv` and `tradeoff.png` (one panel per `quality` figure
@@ -20,7 +22,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to files
@@ -32,7 +34,6 @@ from pairalign.jobs.tracking import RUN_NAME_TAG, TrackingConfig, find_mlflow_ru
 
 PARENT_TAG, BEST_STEP_TAG = "mlflow.parentRunId", "pairalign.best_step"
 STEP_METRIC = "loss/total"  # every training stage reports it; its last step is how far a run got
-FIGURE = "best/dev/pairalign"
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,11 @@ class CompareConfig:
     sweep: str = ""  # compare the trials of this sweep (its parent run's child runs)
     run_ids: tuple[str, ...] = ()  # or these runs
     experiment_runs: bool = False  # or every finished run of tracking.experiment
-    params: tuple[str, ...] = (
-        "objective.weights.length",
-        "objective.targets.rate",
-        "objective.weights.contrast",
-    )
-    columns: tuple[str, ...] = (f"{FIGURE}/token_rate", f"{FIGURE}/map", f"{FIGURE}/consistency",
-                                f"{FIGURE}/mrr", f"{FIGURE}/vocab_used", "best/tune/score")  # fmt: skip
-    rate: str = f"{FIGURE}/token_rate"  # the plots' x: fewer tokens per second is better
-    quality: tuple[str, ...] = (f"{FIGURE}/map", f"{FIGURE}/consistency")  # y: more is better
-    sort: str = "best/tune/score"  # rows by this metric, highest first ("": as found)
+    params: tuple[str, ...] = ()  # () -> the sweep's searched keys (or none for plain runs)
+    columns: tuple[str, ...] = ()  # metrics; () -> what the runs have (detect_columns)
+    rate: str = ""  # the plots' x: fewer tokens per second is better ("" -> detected)
+    quality: tuple[str, ...] = ()  # y of each panel: more is better (() -> detected)
+    sort: str = ""  # rows by this metric, highest first ("" -> detected; "none": as found)
     out_dir: PathStr = ""
     log: bool = True
 
@@ -90,12 +86,45 @@ def select_runs(config: CompareConfig, uri: str) -> tuple[list[Any], str]:
     raise ValueError("say which runs: sweep=<name>, run_ids=[...] or experiment_runs=true")
 
 
+SWEEP_FIGURES = ("token_rate", "map", "consistency", "mrr", "vocab_used")
+RUN_FIGURES = ("token_rate", "map", "consistency")
+SWEEP_PARAMS = ("objective.weights.length", "objective.targets.rate", "objective.weights.contrast")
+
+
+def detect_columns(runs: Sequence[Any], config: CompareConfig) -> CompareConfig:
+    """`config` with empty columns, rate, quality and sort filled from what `runs` logged: a
+    sweep's best/dev/<strings>/... figures and score, or each tokenizer's end-of-run eval/<kind>/...
+    figures of plain runs (PairAlign first), every run's keys together."""
+    keys = set().union(*(run.data.metrics for run in runs)) if runs else set()
+    columns, quality, rate, sort, params = [], [], "", "", ()
+    for prefix in ("best/dev/pairalign", "best/dev/vq"):
+        if f"{prefix}/map" in keys:
+            columns += [f"{prefix}/{f}" for f in SWEEP_FIGURES]
+            rate = rate or f"{prefix}/token_rate"
+            quality = quality or [f"{prefix}/map", f"{prefix}/consistency"]
+    if columns:
+        columns.append("best/tune/score")
+        sort, params = "best/tune/score", SWEEP_PARAMS
+    for kind in ("pairalign", "vq"):
+        if f"eval/{kind}/map" in keys:
+            columns += [f"eval/{kind}/{f}" for f in RUN_FIGURES]
+            rate = rate or f"eval/{kind}/token_rate"
+            quality = quality or [f"eval/{kind}/map", f"eval/{kind}/consistency"]
+            sort = sort or f"eval/{kind}/map"
+    return replace(
+        config, columns=config.columns or tuple(columns), rate=config.rate or rate,
+        quality=config.quality or tuple(quality), sort=config.sort or sort,
+        params=config.params or tuple(k for k in params if any(k in r.data.params for r in runs)),
+    )  # fmt: skip
+
+
 def build_rows(runs: Sequence[Any], config: CompareConfig, uri: str) -> list[Row]:
     """One row per run, sorted by `sort`, with the rate-vs-first-quality front marked."""
     import mlflow
 
     client = mlflow.MlflowClient(uri)
     keys = [k for k in (*config.columns, config.rate, *config.quality, config.sort) if k]
+    keys = [k for k in keys if k != "none"]
     rows = []
     for run in runs:
         tags, metrics = run.data.tags, run.data.metrics
@@ -109,9 +138,10 @@ def build_rows(runs: Sequence[Any], config: CompareConfig, uri: str) -> list[Row
                         status=status, steps=steps, best_step=tags.get(BEST_STEP_TAG, ""),
                         params={k: run.data.params.get(k, "") for k in config.params},
                         metrics={k: float(metrics.get(k, math.nan)) for k in keys}))  # fmt: skip
-    if config.sort:
+    if config.sort and config.sort != "none":
         rows.sort(key=lambda r: -_finite(r.metrics.get(config.sort, math.nan)))
-    front = set(front_of(rows, config.rate, config.quality[0])) if config.quality else set()
+    plotted = config.rate and config.quality
+    front = set(front_of(rows, config.rate, config.quality[0])) if plotted else set()
     return [Row(**{**r.__dict__, "front": i in front}) for i, r in enumerate(rows)]
 
 
@@ -182,7 +212,7 @@ def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> d
         writer = csv.writer(f)
         writer.writerow(["run_id", *header])
         writer.writerows([r.run_id, *row] for r, row in zip(rows, cells, strict=True))
-    if config.quality:
+    if config.quality and config.rate:
         paths["plot"] = tradeoff_plot(
             rows, config.rate, config.quality, os.path.join(out_dir, "tradeoff.png")
         )
@@ -215,16 +245,40 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     uri = tracking_uri(config.tracking, config.storage_path)
     runs, parent_id = select_runs(config, uri)
     if not runs:
-        raise ValueError("no runs to compare")
+        raise ValueError(f"no runs to compare: {nothing_found(config, uri)}")
+    config = detect_columns(runs, config)
     rows = build_rows(runs, config, uri)
     out_dir = config.out_dir or default_out_dir(config)
     paths = write_outputs(rows, config, out_dir)
     header, cells = table(rows, config)
     print(plain(header, cells))
+    empty = [k for k in config.columns if all(math.isnan(r.metrics[k]) for r in rows)]
+    if not config.columns or len(empty) == len(config.columns):
+        print(f"none of the {len(rows)} runs has any of the columns {list(config.columns)}; "
+              f"their metrics: {', '.join(sorted(metric_names(runs))) or 'none'}")  # fmt: skip
+    elif empty:
+        print(f"no run has {', '.join(empty)}")
     logged_to = log_outputs(uri, parent_id, config, out_dir, rows) if config.log else ""
     log.info("compare: %d runs, %d on the front; %s%s", len(rows), sum(r.front for r in rows),
              ", ".join(paths.values()), f"; logged to run {logged_to}" if logged_to else "")  # fmt: skip
     return {"rows": rows, "paths": paths, "logged_to": logged_to, "tracking_uri": uri}
+
+
+def metric_names(runs: Sequence[Any]) -> set[str]:
+    """Every metric the runs logged, the per-step training ones (loss/, train/, ...) left out."""
+    names = set().union(*(run.data.metrics for run in runs))
+    return {
+        n for n in names if n.startswith(("eval/", "best/", "final/", "dev/", "test/"))
+    } or names
+
+
+def nothing_found(config: CompareConfig, uri: str) -> str:
+    """What was looked for, where, for the message of an empty selection."""
+    if config.run_ids:
+        return f"run_ids {list(config.run_ids)} in {uri}"
+    if config.sweep:
+        return f"sweep {config.sweep!r} has no trial runs in {uri}"
+    return f"experiment {config.tracking.experiment!r} has no FINISHED runs in {uri}"
 
 
 def default_out_dir(config: CompareConfig) -> str:

@@ -3,6 +3,7 @@ as a trainer consumes them, what it prints, and the dense baselines + evaluation
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import soundfile as sf
 
-from pairalign.config import PathStr
+from pairalign.config import PathStr, to_dict
 from pairalign.data.pair_batches import read_rejects
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
@@ -83,9 +84,27 @@ def _write_examples(batch: dict, config: DemoConfig) -> None:
                 sf.write(f, batch[view][i].numpy(), config.views.sample_rate, format="WAV")
 
 
+def demo_line(config: DemoConfig) -> str:
+    """The one line that says what the demo runs and where its results go."""
+    training = (f"{config.vq_steps} + {config.refine_steps} training steps, {config.eval_clips} "
+                "test clips evaluated" if config.vq_steps and config.refine_steps else "no training")  # fmt: skip
+    return (f"== pairalign demo: the built-in corpus in {config.prepare.out_dir}, one epoch of "
+            f"paired views, {training} -> {config.out_dir} (MLflow: "
+            f"{join(config.out_dir, 'mlflow.db')}; config: {join(config.out_dir, 'config.json')}) ==")  # fmt: skip
+
+
+def write_config(config: DemoConfig) -> str:
+    """The demo's whole config as `<out_dir>/config.json` (the console shows it with -v only)."""
+    url = join(config.out_dir, "config.json")
+    fs, path = url_to_fs(url)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "w") as f:
+        json.dump(to_dict(config), f, indent=1)
+    return url
+
+
 def print_views(config: DemoConfig, manifest: pa.Table, results: dict[str, float]) -> None:
     """What the views stage did, as the demo prints it."""
-    print("\n== pairalign demo ==")
     print(f"corpus     {config.prepare.out_dir}: {len(manifest)} utterances")
     rate = results["views/pairs_per_second"]
     rate_text = f"at {rate:.1f} pairs/s" if rate == rate else "(rate: full epochs only)"

@@ -24,6 +24,7 @@ from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.storage import is_remote, join, url_to_fs
 from pairalign.jobs.corpus import CorpusConfig
 from pairalign.models.frontend import LogMel
+from pairalign.progress import Progress
 from pairalign.tokenizing.dense import (
     DENSE_FILE,
     DenseConfig,
@@ -84,7 +85,7 @@ def train_dense_grid(config: DenseGridConfig, manifest: pa.Table) -> dict[str, s
     out_dir = config.out_dir if is_remote(config.out_dir) else os.path.abspath(config.out_dir)
     grid = {c.name: (c, join(out_dir, c.name, DENSE_FILE)) for c in config.dense_configs()}
     todo = {name: item for name, item in grid.items() if not _exists(item[1])}
-    log.info("dense grid: %d points, %d already saved under %s", len(grid), len(grid) - len(todo), out_dir)  # fmt: skip
+    log.debug("dense grid: %d points, %d already saved under %s", len(grid), len(grid) - len(todo), out_dir)  # fmt: skip
     stats: dict[str, dict[str, float]] = {}
     if todo:
         train = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
@@ -92,9 +93,22 @@ def train_dense_grid(config: DenseGridConfig, manifest: pa.Table) -> dict[str, s
         # The costliest fits first, so the last tasks to finish are short ones.
         order = sorted(todo, key=lambda n: todo[n][0].k / todo[n][0].pool, reverse=True)
         refs = {n: _fit_and_save.remote(feature_refs, todo[n][0], todo[n][1]) for n in order}
-        stats = dict(zip(refs, ray.get(list(refs.values())), strict=True))
+        stats = _wait_for_fits(refs)
     print(_table(grid, stats))
     return {name: url for name, (_, url) in grid.items()}
+
+
+def _wait_for_fits(refs: dict[str, ray.ObjectRef]) -> dict[str, dict[str, float]]:
+    """Each fit's statistics, with a progress line every 10 s while they run."""
+    progress = Progress("dense grid: fitted", total=len(refs), unit="baselines", log=log.info)
+    names = {ref: name for name, ref in refs.items()}
+    pending, stats = list(refs.values()), {}
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1, timeout=10.0)
+        for ref in done:
+            stats[names[ref]] = ray.get(ref)
+        progress.update(len(stats))
+    return {name: stats[name] for name in refs}
 
 
 def _features(rows: pa.Table, config: DenseGridConfig) -> list[ray.ObjectRef]:

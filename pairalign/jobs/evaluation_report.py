@@ -16,6 +16,7 @@ import pyarrow as pa
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.storage import url_to_fs
 from pairalign.evaluation.plots import (
+    TokenRow,
     best_per_rate,
     map_vs_rate,
     sweep_drift,
@@ -24,8 +25,9 @@ from pairalign.evaluation.plots import (
 from pairalign.jobs.tokenize_job import TokenizeConfig
 from pairalign.jobs.tracking import end_mlflow_run, mlflow_run, tracking_uri
 from pairalign.models.frontend import LogMel
-from pairalign.tokenizing.kinds import PairAlignStrings, TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.kinds import PairAlignStrings, TokenizerSpec, VQStrings, load_tokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
+from pairalign.tokenizing.windows import token_spans
 from pairalign.units import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -150,9 +152,8 @@ def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[st
                 config.sweep.window,
                 os.path.join(tmp, "sweep_drift.png"),
             )
-        _spectrogram_plot(
-            specs, rows, config.tokenize, os.path.join(tmp, "tokens_on_spectrogram.png")
-        )
+        _spectrogram_plot(specs, rows, config.tokenize,
+                          os.path.join(tmp, "tokens_on_spectrogram.png"), summary)  # fmt: skip
         client.log_artifacts(run_id, tmp)
         out_fs, out_path = url_to_fs(config.out_dir)
         out_fs.makedirs(out_path, exist_ok=True)
@@ -161,33 +162,69 @@ def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[st
     return table
 
 
-def _spectrogram_plot(
-    specs: list[TokenizerSpec], rows: pa.Table, tokenize: TokenizeConfig, path: str
-) -> None:
-    """The first clip's PairAlign string over its spectrogram, each token at its timing-head span;
+def _spectrogram_plot(specs: list[TokenizerSpec], rows: pa.Table, tokenize: TokenizeConfig,
+                      path: str, summary: list[dict]) -> None:  # fmt: skip
+    """The first clip's strings over its spectrogram: one row each for PairAlign, VQ and the dense
+    tokenizer nearest PairAlign's rate (or VQ's), each token at the span its own timing gives;
     the clip is padded to the window as the archive job does (its first window if longer)."""
-    spec = next((s for s in specs if s.kind == TokenizerKind.PAIRALIGN), None)
-    if spec is None:
-        return
-    tokenizer = load_tokenizer(spec)
-    assert isinstance(tokenizer, PairAlignStrings)
-    for row in rows.to_pylist():
-        try:
-            audio = load_row_audio(row, sample_rate=SAMPLE_RATE)
-            break
-        except AudioError:
-            continue
-    else:
+    audio, row = _first_clip(rows)
+    if audio is None:
         return
     width = round(tokenize.window_seconds * SAMPLE_RATE)
     audio = audio[:width]
     padded = np.zeros((1, width), np.float32)
     padded[0, : len(audio)] = audio
-    decoded = tokenizer.tokenizer.decode(padded, [len(audio) / SAMPLE_RATE])
-    spans = decoded.timing[0].numpy() * tokenizer.tokenizer.timing_seconds
+    seconds = len(audio) / SAMPLE_RATE
+    rates = {r["tokenizer"]: r["tokens/s"] for r in summary}
+    token_rows = [_token_row(load_tokenizer(spec), spec, padded, seconds, rates.get(spec.name))
+                  for spec in _plotted(specs, rates)]  # fmt: skip
+    if not token_rows:
+        return
     import torch
 
     with torch.no_grad():
         logmel = LogMel()(torch.from_numpy(audio)[None])[0].numpy()
-    tokens_on_spectrogram(logmel, 0.01, decoded.strings[0], spans, path,
+    tokens_on_spectrogram(logmel, 0.01, token_rows, path,
                           title=f"{row['utterance_id']}: {row.get('text') or ''}")  # fmt: skip
+
+
+def _first_clip(rows: pa.Table) -> tuple[np.ndarray | None, dict]:
+    for row in rows.to_pylist():
+        try:
+            return load_row_audio(row, sample_rate=SAMPLE_RATE), row
+        except AudioError:
+            continue
+    return None, {}
+
+
+def _plotted(specs: list[TokenizerSpec], rates: dict[str, float]) -> list[TokenizerSpec]:
+    """PairAlign and VQ, then the dense tokenizer whose rate is nearest theirs."""
+    learned = [s for s in specs if s.kind in ("pairalign", "vq")]
+    dense = [s for s in specs if s.kind == "dense" and np.isfinite(rates.get(s.name, np.nan))]
+    if learned and dense:
+        rate = rates.get(learned[0].name, np.nan)
+        dense = [min(dense, key=lambda s: abs(rates[s.name] - rate) if np.isfinite(rate) else 0)]
+    return learned + dense[:1]
+
+
+def _token_row(tokenizer, spec: TokenizerSpec, padded: np.ndarray, seconds: float,
+               rate: float | None) -> TokenRow:  # fmt: skip
+    """A tokenizer's string of the clip with spans from its own timing: the PairAlign timing head,
+    the VQ runs' frames, or the dense tokens' pooled frames."""
+    if isinstance(tokenizer, PairAlignStrings):
+        decoded = tokenizer.tokenizer.decode(padded, [seconds])
+        tokens, spans = (
+            decoded.strings[0],
+            decoded.timing[0].numpy() * tokenizer.tokenizer.timing_seconds,
+        )
+    elif isinstance(tokenizer, VQStrings):
+        values, starts, ends = tokenizer.tokenizer.string_runs(padded, [seconds])[0]
+        frame = tokenizer.tokenizer.config.frame_seconds
+        tokens, spans = values.tolist(), np.stack([starts, ends], axis=1) * frame
+    else:
+        tokens, centres = tokenizer.timed(padded, [seconds])[0]
+        tokens, spans = list(tokens), token_spans(centres, seconds)
+    label = (
+        spec.name if rate is None or not np.isfinite(rate) else f"{spec.name}\n{rate:.1f} tokens/s"
+    )
+    return TokenRow(label, spec.kind, [int(t) for t in tokens], np.clip(spans, 0, seconds))

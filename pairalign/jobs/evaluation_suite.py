@@ -3,7 +3,7 @@
 Tokenizers: `pairalign` and `vq` from a refine `checkpoint` (just `vq` from a stage-1 one), every
 dense baseline under `dense_dir` (workflows/dense.py), and any listed in `tokenizers`. Each is
 tokenized into `<out_dir>/archives/<name>` by the tokenization job (skipped when already there),
-then measured (see ../shared/PAPER.md, "How we measure"):
+then measured (docs/method.md, "The measurements"):
 
 - token rate, archive tokens, length spread, vocabulary use (codes, entropy, perplexity),
   distinct strings, strings shared across sentences and the mean distance between clips of
@@ -49,6 +49,7 @@ from pairalign.jobs.evaluation_report import comparisons, format_table, log_run,
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
 from pairalign.jobs.tracking import TrackingConfig
 from pairalign.models.checkpoint import load_checkpoint
+from pairalign.progress import progress_line
 from pairalign.tokenizing.archive import read_archive
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
 
@@ -147,8 +148,9 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
     curves, summary = {}, []
     tokenize_config = replace(config.tokenize, out_dir=archives, split="", max_clips=0)
     all_totals = tokenize_archives(tokenize_config, rows, specs)
-    for spec in specs:
-        start, totals = time.perf_counter(), all_totals[spec.name]
+    began = time.perf_counter()
+    for done, spec in enumerate(specs, 1):
+        totals = all_totals[spec.name]
         tokenizer = load_tokenizer(spec)
         strings = archive_strings(join(archives, spec.name), clips)
         found = measure_tokenizer(tokenizer, clips, spec.name, strings=strings, ks=config.ks)
@@ -159,8 +161,10 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
         found[f"{spec.name}/rejects"] = totals["rejects"]
         figures |= found
         summary.append(summary_row(spec, found))
-        log.info("%s measured in %.1f s: %.2f tokens/s, MAP %.3f", spec.name, time.perf_counter() - start,
-                 found[f"{spec.name}/token_rate"], found[f"{spec.name}/map"])  # fmt: skip
+        figures_now = {f"{spec.name} tokens/s": found[f"{spec.name}/token_rate"],
+                       "MAP": found[f"{spec.name}/map"]}  # fmt: skip
+        log.info(progress_line("measured", done=done, total=len(specs), unit="tokenizers",
+                               elapsed=time.perf_counter() - began, figures=figures_now))  # fmt: skip
     figures |= comparisons(figures, specs)
     tables = []
     for eval_set in config.eval_sets:

@@ -30,7 +30,11 @@ from pairalign.evaluation.string_metrics import (
 from pairalign.jobs.tracking import tracking_uri
 from pairalign.jobs.training import StageRunConfig
 from pairalign.jobs.watch import load_watch, watch_figures
-from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.checkpoint import (
+    checkpoint_model_config,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
@@ -242,8 +246,8 @@ def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
 
 def resolve_init(config: RefineConfig) -> str:
     """The stage-1 checkpoint to start from: a path, or downloaded from an MLflow run."""
-    if config.init_checkpoint:
-        return config.init_checkpoint
+    if config.init_checkpoint:  # a run directory means its latest checkpoint
+        return resolve_checkpoint(config.init_checkpoint)
     if not config.init_mlflow_run_id:
         raise ValueError(
             "set init_checkpoint=<stage-1 checkpoint> or init_mlflow_run_id=<vq run id>"

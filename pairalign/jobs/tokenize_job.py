@@ -31,6 +31,7 @@ from pairalign.config import PathStr, to_dict
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.storage import is_remote, join, url_to_fs
 from pairalign.jobs.corpus import CorpusConfig
+from pairalign.models.checkpoint import resolve_checkpoint
 from pairalign.progress import Throttle, progress_line
 from pairalign.tokenizing.archive import (
     ARCHIVE_SCHEMA,
@@ -178,7 +179,7 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
     import ray
 
     check_windows(config.window_seconds, config.overlap_seconds, SAMPLE_RATE)
-    specs = [replace(s, checkpoint=canonical(s.checkpoint)) for s in specs]
+    specs = [replace(s, checkpoint=canonical(s.checkpoint, s.kind)) for s in specs]
     for spec in specs:  # fail early, on the driver, on a bad checkpoint or a mixed-up archive
         if not spec.checkpoint:
             raise ValueError(
@@ -215,7 +216,7 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             num_cpus=config.cpus_per_actor,
             num_gpus=1 if device == "cuda" else 0,
         )
-        throttle = Throttle(every_seconds=10.0)
+        throttle = Throttle(every_seconds=20.0)
         for summary in ds.iter_batches(batch_size=None, batch_format="pandas"):
             for row in summary.to_dict("records"):
                 for key in ("clips", "rejects", "seconds", "tokens"):
@@ -231,9 +232,11 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
     return {n: _totals(join(config.out_dir, n), done[n], wall) for n in names}
 
 
-def canonical(path: str) -> str:
-    """A local path made absolute (so `runs/x` and `$PWD/runs/x` name one checkpoint); URLs as given."""
-    return path if not path or is_remote(path) else os.path.abspath(path)
+def canonical(path: str, kind: str = "dense") -> str:
+    """A local path made absolute (so `runs/x` and `$PWD/runs/x` name one checkpoint); URLs as given.
+    For a model checkpoint (kind pairalign/vq) a run directory becomes its latest checkpoint."""
+    path = path if not path or is_remote(path) else os.path.abspath(path)
+    return resolve_checkpoint(path) if path and kind != "dense" else path
 
 
 def _device(choice: str, gpus: float) -> str:

@@ -106,3 +106,28 @@ def log_metrics(uri: str, run_id: str, figures: dict[str, float], *, prefix: str
                for k, v in figures.items() if math.isfinite(v)]  # fmt: skip
     for i in range(0, len(metrics), 500):
         client.log_batch(run_id, metrics=metrics[i : i + 500])
+
+
+def log_figures_file(uri: str, run_id: str, figures: dict[str, Any], directory: str,
+                     name: str = "figures.json") -> str:  # fmt: skip
+    """Write `figures` as `<directory>/<name>` and log the file to the MLflow run; return its URL
+    (what the console points to instead of printing every figure)."""
+    import json
+    import tempfile
+
+    import mlflow
+
+    from pairalign.data.storage import url_to_fs
+
+    text = json.dumps(figures, indent=1, sort_keys=True)
+    url = join(directory, name)
+    fs, path = url_to_fs(url)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "w") as f:
+        f.write(text)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = os.path.join(tmp, name)
+        with open(local, "w") as f:
+            f.write(text)
+        mlflow.MlflowClient(uri).log_artifact(run_id, local)
+    return url

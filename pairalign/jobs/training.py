@@ -40,6 +40,7 @@ from ray.train import (
 from ray.train.torch import TorchTrainer
 
 from pairalign.config import ConfigError, PathStr, to_dict
+from pairalign.console import corpus_name, result_block, run_line
 from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
@@ -51,6 +52,7 @@ from pairalign.jobs.tracking import (
     REMOTE_TRACKING_ERROR,
     TrackingConfig,
     end_mlflow_run,
+    log_figures_file,
     log_metrics,
     mlflow_run,
     tracking_uri,
@@ -213,36 +215,39 @@ def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], Non
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
     from pairalign.jobs.corpus import load_manifest
 
-    log = logging.getLogger("pairalign")
+    log, began = logging.getLogger("pairalign"), time.perf_counter()
     manifest = load_manifest(config.corpus)
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     start_step = latest_step(config.storage_path, config.name)
-    log.info(
-        "%s: %d train clips, step %d of %d",
-        stage,
-        len(train_rows),
-        start_step,
-        config.train.max_steps,
-    )
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
+    print(run_line(stage, name=config.name, corpus=corpus_name(config.corpus),
+                   train_clips=len(train_rows), steps=(start_step, config.train.max_steps),
+                   out=join(config.storage_path, config.name), tracking=uri), flush=True)  # fmt: skip
     extra = {**(extra or {}), **config.worker_inputs(manifest, train_rows)}
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
         datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
     )  # fmt: skip
-    log.info("%s: final checkpoint %s", stage, checkpoint)
+    log.debug("%s: final checkpoint %s", stage, checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
     rows = eval_rows.slice(0, config.eval_clips)
+    log.info("%s: measuring the final checkpoint on %d '%s' clips", stage, len(rows),
+             config.corpus.eval_split)  # fmt: skip
     clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
     figures = checkpoint_figures(checkpoint, clips)
     figures |= checkpoint_eval_sets(checkpoint, config.eval_sets, config.views,
                                     view_clips=config.eval_clips)  # fmt: skip
     log_metrics(uri, run_id, figures, prefix="eval/")
     figures |= {f"final/{k}": v for k, v in final.items()}
+    record = {"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}
+    where = log_figures_file(uri, run_id, record, join(config.storage_path, config.name))
     end_mlflow_run(uri, run_id, "FINISHED")
-    print(json.dumps({"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}, indent=1))
+    log.debug("%s figures: %s", stage, json.dumps(record, indent=1))
+    print(result_block(stage, figures, name=config.name, checkpoint=checkpoint,
+                       seconds=time.perf_counter() - began, step=int(final.get("step", start_step)),
+                       details=f"MLflow run {run_id} ({uri}); every figure in {where}"), flush=True)  # fmt: skip
     return figures
 
 

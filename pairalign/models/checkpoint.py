@@ -1,7 +1,10 @@
 """Checkpoint files: one `checkpoint.pt` holding weights, the model config and the stage config.
 
 Loaded with `torch.load(weights_only=True)`: only tensors and plain Python values are stored, so a
-checkpoint can be trusted to load without running code.
+checkpoint can be trusted to load without running code. A checkpoint is named as people name it
+(`resolve_checkpoint`): a checkpoint directory, its `checkpoint.pt`, a run directory (its latest
+checkpoint), or a weights-only tokenizer file (`export_tokenizer`: model config and weights, no
+optimizer state, format `pairalign-tokenizer`).
 
 Versions: 2 names the stage-2 model's stage-1 part `vq` (config and weights) and keeps its
 `DecodingConfig` in the model config. A version-1 file is converted on load (`upgrade_v1`), once,
@@ -11,6 +14,7 @@ here: nothing else reads the old layout.
 from __future__ import annotations
 
 import io
+import json
 import os
 from typing import Any
 
@@ -23,7 +27,14 @@ from pairalign.models.vq_model import ModelConfig
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "pairalign-checkpoint"
 VERSION = 2
-READABLE = (1, 2)
+EXPORT_FORMAT = "pairalign-tokenizer"  # weights-only: what `export_tokenizer` writes
+EXPORT_VERSION = 1  # written from version-2 checkpoints: their layout
+READABLE = {FORMAT: (1, 2), EXPORT_FORMAT: (EXPORT_VERSION,)}
+_NOUN = {FORMAT: "checkpoint", EXPORT_FORMAT: "exported tokenizer"}
+EXPECTED = (
+    "expected a checkpoint directory (checkpoint_<time>/ holding checkpoint.pt), its "
+    "checkpoint.pt, a run directory (its latest checkpoint is used) or an exported tokenizer .pt"
+)
 
 
 class CheckpointError(ValueError):
@@ -61,26 +72,72 @@ def save_checkpoint(
     return url
 
 
+def resolve_checkpoint(path: str) -> str:
+    """The checkpoint `path` names: a checkpoint directory or file as given, a run directory's
+    latest checkpoint (highest step, then newest name). Anything else raises `CheckpointError`
+    in one line saying what was expected; nothing is unpickled here."""
+    path = str(path)
+    fs, fs_path = url_to_fs(path)
+    fs.invalidate_cache()
+    if not path or not fs.exists(fs_path):
+        raise CheckpointError(f"{path or '(empty)'}: no such file or directory; {EXPECTED}")
+    if fs.isdir(fs_path):
+        if fs.exists(f"{fs_path.rstrip('/')}/{CHECKPOINT_FILE}"):
+            return path
+        found = _run_checkpoints(fs, fs_path)
+        if not found:
+            raise CheckpointError(f"{path}: a directory with no {CHECKPOINT_FILE} and no "
+                                  f"checkpoint_*/ holding one; {EXPECTED}")  # fmt: skip
+        return join(path.rstrip("/"), found[-1])
+    name = os.path.basename(fs_path)
+    if name == "checkpoint_manager_snapshot.json":
+        raise CheckpointError(f"{path}: Ray Train's record of a run, not a checkpoint; give the "
+                              f"run directory ({os.path.dirname(path)}) for its latest checkpoint, "
+                              f"or one of its checkpoint_<time>/ directories")  # fmt: skip
+    with fs.open(fs_path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] != b"PK":  # torch.save writes a zip archive
+        raise CheckpointError(
+            f"{path}: not a checkpoint file (not written by torch.save); {EXPECTED}"
+        )
+    return path
+
+
+def _run_checkpoints(fs: Any, run_dir: str) -> list[str]:
+    """A run directory's checkpoint_*/ holding a checkpoint.pt, oldest first (by step, then name)."""
+    found = []
+    for directory in fs.glob(f"{run_dir.rstrip('/')}/checkpoint_*"):
+        if not fs.isdir(directory) or not fs.exists(f"{directory}/{CHECKPOINT_FILE}"):
+            continue
+        step = -1
+        if fs.exists(f"{directory}/step.json"):
+            with fs.open(f"{directory}/step.json") as f:
+                step = int(json.load(f).get("step", -1))
+        found.append((step, os.path.basename(directory.rstrip("/"))))
+    return [name for _, name in sorted(found)]
+
+
 def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint file, or the `checkpoint.pt` inside a checkpoint directory."""
+    """Read a checkpoint (any name `resolve_checkpoint` accepts) or an exported tokenizer file."""
+    path = resolve_checkpoint(path)
     fs, fs_path = url_to_fs(str(path))
     if fs.isdir(fs_path):
         fs_path = f"{fs_path.rstrip('/')}/{CHECKPOINT_FILE}"
-    if not fs.exists(fs_path):
-        raise CheckpointError(f"{path}: no checkpoint found (expected {CHECKPOINT_FILE})")
     with fs.open(fs_path, "rb") as f:
         data = f.read()
     try:
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for foreign pickles
-        raise CheckpointError(f"{path}: not a loadable checkpoint ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a pairalign checkpoint")
-    if payload.get("version") not in READABLE:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a loadable checkpoint ({first}); {EXPECTED}") from err
+    kind = payload.get("format") if isinstance(payload, dict) else None
+    if kind not in READABLE:
+        raise CheckpointError(f"{path}: a torch file, but not a pairalign checkpoint; {EXPECTED}")
+    if payload.get("version") not in READABLE[kind]:
         raise CheckpointError(
-            f"{path}: checkpoint version {payload.get('version')}, expected one of {READABLE}"
+            f"{path}: {_NOUN[kind]} version {payload.get('version')}, expected one of {READABLE[kind]}"
         )
-    return upgrade_v1(payload) if payload["version"] == 1 else payload
+    return upgrade_v1(payload) if (kind, payload["version"]) == (FORMAT, 1) else payload
 
 
 # what version-1 stage-2 checkpoints decoded with when they carried no `decoding` entry
@@ -106,6 +163,40 @@ def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _renamed(key: str) -> str:
     return "vq." + key.removeprefix("tokenizer.") if key.startswith("tokenizer.") else key
+
+
+def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32) -> str:
+    """Write the weights-only tokenizer file of `checkpoint` (any name `resolve_checkpoint`
+    accepts) to `out_path`: model config, weights (as `dtype`), string and decoding settings, the
+    step and where it came from; no optimizer or stage config. `Tokenizer.from_checkpoint` loads
+    it, and so does `torch.load(out_path, weights_only=True)`."""
+    source = resolve_checkpoint(checkpoint)
+    payload = load_checkpoint(source)
+    weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in payload["model"].items()}
+    exported = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "stage": payload["stage"],
+        "step": payload["step"],
+        "model_config": payload["model_config"],
+        "model": weights,
+        "source": _source_name(source),
+        **{k: payload[k] for k in ("vq_strings", "decoding") if k in payload},
+    }
+    fs, path = url_to_fs(out_path)
+    fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(exported, buffer)
+    with fs.open(path, "wb") as f:
+        f.write(buffer.getvalue())
+    return out_path
+
+
+def _source_name(source: str) -> str:
+    """'<run>/<checkpoint dir>' of a checkpoint path: where an export came from, without the
+    machine's own directories."""
+    parts = [p for p in source.rstrip("/").split("/") if p and p != CHECKPOINT_FILE]
+    return "/".join(parts[-2:])
 
 
 # model-config keys added after checkpoints were first written, with the value those checkpoints

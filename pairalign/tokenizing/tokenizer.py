@@ -18,7 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pairalign.models.checkpoint import checkpoint_model_config, load_checkpoint
+from pairalign.models.checkpoint import (
+    checkpoint_model_config,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from pairalign.models.decoder import TokenDecoder
 from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
@@ -59,6 +63,9 @@ class Tokenizer:
 
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu") -> Tokenizer:
+        """A checkpoint directory or file, a run directory (its latest checkpoint) or an exported
+        tokenizer file; anything else raises `CheckpointError` saying what was expected."""
+        path = resolve_checkpoint(path)
         payload = load_checkpoint(path, map_location=device)
         config = checkpoint_model_config(payload)
         checkpoint_id = f"{path}@step{payload['step']}"

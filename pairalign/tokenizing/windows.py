@@ -74,6 +74,51 @@ def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_r
     return [collapse_runs(s) for s in strings] if tokenizer.collapses else strings
 
 
+def tokenize_clips_timed(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, *,
+                         window: float = 3.0, overlap: float = 1.0,
+                         batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """`tokenize_clips` with each token's centre time: per clip (tokens (L,), centres (L,) seconds
+    of clip time), stitched the same way; a collapsed run cut by a window boundary becomes one
+    token at the mean of its pieces' centres."""
+    pieces = [p for i, x in enumerate(audio) for p in cut(len(x), sample_rate, window, overlap, i)]
+    timed = _batched(tokenizer, [audio[p.clip][p.start : p.stop] for p in pieces], sample_rate,
+                     window, batch_size, timed=True)  # fmt: skip
+    tokens: list[list[np.ndarray]] = [[] for _ in audio]
+    centres: list[list[np.ndarray]] = [[] for _ in audio]
+    for piece, (piece_tokens, piece_centres) in zip(pieces, timed, strict=True):
+        at = piece.start / sample_rate + np.asarray(piece_centres, dtype=np.float64)
+        owned = (at >= piece.owns_from) & (at < piece.owns_to)
+        tokens[piece.clip].append(np.asarray(piece_tokens, dtype=np.int64)[owned])
+        centres[piece.clip].append(at[owned])
+    out = []
+    for clip_tokens, clip_centres in zip(tokens, centres, strict=True):
+        joined = np.concatenate(clip_tokens) if clip_tokens else np.zeros(0, np.int64)
+        times = np.concatenate(clip_centres) if clip_centres else np.zeros(0)
+        out.append(_collapse_timed(joined, times) if tokenizer.collapses else (joined, times))
+    return out
+
+
+def _collapse_timed(tokens: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adjacent equal tokens as one, at the mean centre of the run."""
+    if len(tokens) == 0:
+        return tokens, centres
+    starts = np.flatnonzero(np.r_[True, tokens[1:] != tokens[:-1]])
+    sums = np.add.reduceat(centres, starts)
+    counts = np.diff(np.r_[starts, len(tokens)])
+    return tokens[starts], sums / counts
+
+
+def token_spans(centres: np.ndarray, seconds: float) -> np.ndarray:
+    """(start, end) seconds of each token from its centre time: boundaries halfway between
+    neighbouring centres (made non-decreasing first), the first at 0 and the last at `seconds`.
+    # (L,) -> (L, 2)"""
+    centres = np.maximum.accumulate(np.clip(np.asarray(centres, dtype=np.float64), 0, seconds))
+    if len(centres) == 0:
+        return np.zeros((0, 2))
+    bounds = np.r_[0.0, (centres[1:] + centres[:-1]) / 2, seconds]
+    return np.stack([bounds[:-1], bounds[1:]], axis=1)
+
+
 def _batched(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, window: float,
              batch_size: int, *, timed: bool) -> list:  # fmt: skip
     width = max([round(window * sample_rate), *(len(x) for x in audio)])

@@ -1,13 +1,22 @@
+"""Checkpoint files: old model configs, the names people give checkpoints, weights-only export."""
+
+import json
+import shutil
+
+import numpy as np
 import pytest
 import torch
 
 from pairalign.config import to_dict
 from pairalign.models.checkpoint import (
+    EXPORT_FORMAT,
     FORMAT,
     VERSION,
     CheckpointError,
     checkpoint_model_config,
+    export_tokenizer,
     load_checkpoint,
+    resolve_checkpoint,
 )
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
@@ -87,3 +96,78 @@ def test_a_checkpoint_of_a_later_version_is_refused_by_name(tmp_path):
     torch.save({"format": FORMAT, "version": VERSION + 1}, tmp_path / "new" / "checkpoint.pt")
     with pytest.raises(CheckpointError, match=r"new: checkpoint version 3"):
         load_checkpoint(str(tmp_path / "new"))
+
+
+def _run_dir(tmp_path, source: str) -> str:
+    """A Ray Train run directory: two checkpoints (steps 10 and 20, the older one with the newer
+    name) and Ray's snapshot file beside them."""
+    run = tmp_path / "vq-tiny"
+    for name, step in (
+        ("checkpoint_2026-12-03_10-00-00", 20),
+        ("checkpoint_2026-12-03_11-00-00", 10),
+    ):
+        shutil.copytree(source, run / name)
+        (run / name / "step.json").write_text(json.dumps({"step": step, "stage": "vq"}))
+    (run / "checkpoint_manager_snapshot.json").write_text("{}")
+    return str(run)
+
+
+def test_a_run_directory_means_its_latest_checkpoint(tmp_path, small_checkpoints):
+    run = _run_dir(tmp_path, small_checkpoints["vq"])
+    assert (
+        resolve_checkpoint(run) == f"{run}/checkpoint_2026-12-03_10-00-00"
+    )  # step 20, not the name
+    assert resolve_checkpoint(f"{run}/") == f"{run}/checkpoint_2026-12-03_10-00-00"
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_checkpoint(run)
+    assert "checkpoint_2026-12-03_10-00-00" in tokenizer.checkpoint_id
+
+
+def test_what_is_not_a_checkpoint_gets_one_line_saying_what_was_expected(
+    tmp_path, small_checkpoints
+):
+    run = _run_dir(tmp_path, small_checkpoints["vq"])
+    with pytest.raises(
+        CheckpointError, match="Ray Train's record of a run, not a checkpoint"
+    ) as err:
+        load_checkpoint(f"{run}/checkpoint_manager_snapshot.json")
+    assert f"give the run directory ({run})" in str(err.value) and "\n" not in str(err.value)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(
+        CheckpointError, match=r"not a checkpoint file .* expected a checkpoint directory"
+    ):
+        load_checkpoint(str(tmp_path / "notes.txt"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no checkpoint_\\*/ holding one"):
+        resolve_checkpoint(str(tmp_path / "empty"))
+    with pytest.raises(CheckpointError, match="no such file or directory"):
+        resolve_checkpoint(str(tmp_path / "missing"))
+    np.save(tmp_path / "array.npy", np.zeros(3))  # a file that is neither a zip nor a checkpoint
+    with pytest.raises(CheckpointError, match=r"array\.npy: not a checkpoint file"):
+        resolve_checkpoint(str(tmp_path / "array.npy"))
+
+
+@pytest.mark.parametrize("stage", ["vq", "refine"])
+def test_an_export_is_weights_only_and_tokenizes_as_its_checkpoint(
+    tmp_path, small_checkpoints, stage
+):
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    source = small_checkpoints[stage]
+    shutil.copytree(source, tmp_path / "run" / "checkpoint_x")
+    out = export_tokenizer(str(tmp_path / "run"), str(tmp_path / "tok.pt"))
+    payload = torch.load(out, weights_only=True)  # plain values and tensors only
+    assert payload["format"] == EXPORT_FORMAT and payload["version"] == 1
+    assert payload["source"] == "run/checkpoint_x"  # no directories of the machine it came from
+    assert not {"optimizer", "stage_config"} & set(payload)
+    wave = 0.1 * np.random.default_rng(1).standard_normal((2, 48_000)).astype(np.float32)
+    original, exported = Tokenizer.from_checkpoint(source), Tokenizer.from_checkpoint(out)
+    assert exported.kind == stage.replace("refine", "pairalign")
+    assert exported(wave) == original(wave) and exported.vq_strings(wave) == original.vq_strings(
+        wave
+    )
+    assert exported.timing_seconds == original.timing_seconds
+    half = export_tokenizer(source, str(tmp_path / "half.pt"), dtype=torch.float16)
+    assert (tmp_path / "half.pt").stat().st_size < 0.7 * (tmp_path / "tok.pt").stat().st_size
+    assert Tokenizer.from_checkpoint(half).model.quantizer.codebook.dtype == torch.float32

@@ -5,7 +5,7 @@ import pytest
 
 from pairalign.strings import collapse_runs
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
-from pairalign.tokenizing.windows import cut, tokenize_clips
+from pairalign.tokenizing.windows import cut, token_spans, tokenize_clips, tokenize_clips_timed
 
 SR = 16_000
 
@@ -104,3 +104,37 @@ def test_edge_lengths_and_zero_overlap(seconds):
     assert tokenize_clips(FrameClock(collapses=False), [], SR) == []
     with pytest.raises(ValueError, match="overlap"):
         cut(10 * SR, SR, window=3.0, overlap=2.99999)
+
+
+def test_timed_stitching_gives_the_same_strings_with_clip_times():
+    clock = (np.arange(int(10.3 * SR)) / SR).astype(np.float32)
+    (tokens, centres), (short_tokens, _) = tokenize_clips_timed(
+        FrameClock(collapses=False), [clock, clock[: 2 * SR]], SR, window=4.0, overlap=1.0
+    )
+    assert tokens.tolist() == list(range(103)) and short_tokens.tolist() == list(range(20))
+    np.testing.assert_allclose(centres, (np.arange(103) + 0.5) / 10)  # clip time, not window time
+    # a collapsed run cut by a boundary (second 3, cut at 3.5 s) is one token at its mean centre
+    (per_second, at) = tokenize_clips_timed(
+        FrameClock(collapses=True, per_second=True), [clock], SR
+    )[0]
+    assert per_second.tolist() == list(range(11))
+    np.testing.assert_allclose(
+        at[3], 3.5
+    )  # deciseconds 30..39 joined: centre 3.45..3.95 -> 3.5 mean
+    untimed = tokenize_clips(FrameClock(collapses=True, per_second=True), [clock], SR)[0]
+    assert untimed == per_second.tolist()
+
+
+@pytest.mark.parametrize("kind", ["vq", "pairalign"])
+def test_timed_strings_equal_the_archive_strings_of_a_checkpoint(small_checkpoints, kind):
+    tok = load_tokenizer(TokenizerSpec(kind, kind, small_checkpoints["refine"]))
+    rng = np.random.default_rng(2)
+    clips = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (SR, 7 * SR)]
+    timed = tokenize_clips_timed(tok, clips, SR)
+    assert [t.tolist() for t, _ in timed] == tokenize_clips(tok, clips, SR)
+
+
+def test_spans_tile_the_clip_in_order():
+    spans = token_spans(np.array([0.2, 0.6, 0.5, 1.4]), seconds=2.0)  # a centre out of order
+    np.testing.assert_allclose(spans, [[0, 0.4], [0.4, 0.6], [0.6, 1.0], [1.0, 2.0]])
+    assert token_spans(np.zeros(0), 1.0).shape == (0, 2)

@@ -93,7 +93,7 @@ def test_the_comparison_is_logged_to_the_sweeps_run(store):
 
 def test_named_runs_are_compared_in_a_new_run(store, tmp_path):
     ids = [store["ids"]["s/t_00003"], store["ids"]["s/t_00000"]]
-    out = compare.main(_argv(store, f"run_ids=[{','.join(ids)}]", "sort=''", f"out_dir={tmp_path / 'c'}",
+    out = compare.main(_argv(store, f"run_ids=[{','.join(ids)}]", "sort=none", f"out_dir={tmp_path / 'c'}",
                              f"quality=[{CONSISTENCY}]"))  # fmt: skip
     assert [r.run_id for r in out["rows"]] == ids  # as given when unsorted
     assert all(r.front for r in out["rows"])  # fewer tokens vs higher consistency: a trade-off
@@ -107,3 +107,62 @@ def test_asking_for_nothing_or_an_unknown_sweep_fails_with_a_message(store):
         compare.main(_argv(store))
     with pytest.raises(SystemExit, match="no sweep 'nope'"):
         compare.main(_argv(store, "sweep=nope"))
+
+
+def _plain_run(client, experiment, name, figures, training_steps=3):
+    """A vq/refine run as run_stage leaves it: training metrics per step, end-of-run eval/..."""
+    run_id = client.create_run(experiment, run_name=name, tags={RUN_NAME_TAG: name}).info.run_id
+    client.log_param(run_id, "train.max_steps", str(training_steps))
+    for step in range(1, training_steps + 1):
+        client.log_metric(run_id, "loss/total", 1.0 / step, step=step)
+        client.log_metric(run_id, "train/clips_per_second", 30.0, step=step)
+    for key, value in figures.items():
+        client.log_metric(run_id, key, value, step=0)
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def test_plain_vq_and_refine_runs_show_their_end_of_run_figures(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("pairalign", artifact_location=f"file://{tmp_path}/art")
+    vq = {"eval/vq/token_rate": 14.5, "eval/vq/map": 0.94, "eval/vq/consistency": 0.61}
+    refine = {**vq, "eval/vq/map": 0.90, "eval/pairalign/token_rate": 13.6,
+              "eval/pairalign/map": 0.58, "eval/pairalign/consistency": 0.69}  # fmt: skip
+    ids = {"vq-tiny": _plain_run(client, experiment, "vq-tiny", vq),
+           "refine-tiny": _plain_run(client, experiment, "refine-tiny", refine)}  # fmt: skip
+    out = compare.main(
+        [f"tracking.tracking_uri={uri}", f"storage_path={tmp_path}", "experiment_runs=true"]
+    )
+    printed = capsys.readouterr().out
+    rows = {r.name: r for r in out["rows"]}
+    assert set(rows) == set(ids)
+    for name, figures in (("vq-tiny", vq), ("refine-tiny", refine)):
+        assert rows[name].steps == 3
+        for key, value in figures.items():
+            assert rows[name].metrics[key] == pytest.approx(value)
+    assert math.isnan(rows["vq-tiny"].metrics["eval/pairalign/map"])  # stage 1 has no decoder
+    header = printed.splitlines()[0].split()
+    assert {
+        "eval/pairalign/map",
+        "eval/vq/map",
+        "eval/vq/token_rate",
+        "eval/pairalign/consistency",
+    } <= set(header)
+    assert "0.58" in printed and "0.94" in printed and "none of the" not in printed
+    assert (tmp_path / "compare" / "tradeoff.png").stat().st_size > 10_000
+
+
+def test_runs_without_figures_are_listed_with_what_they_have(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("pairalign", artifact_location=f"file://{tmp_path}/art")
+    _plain_run(client, experiment, "cut-short", {})
+    argv = [f"tracking.tracking_uri={uri}", f"storage_path={tmp_path}", "experiment_runs=true"]
+    out = compare.main(argv)
+    printed = capsys.readouterr().out
+    assert [r.name for r in out["rows"]] == ["cut-short"]
+    assert "none of the 1 runs has any of the columns []" in printed
+    assert "loss/total" in printed and "train/clips_per_second" in printed
+    with pytest.raises(SystemExit, match="experiment 'other' has no FINISHED runs in sqlite"):
+        compare.main([*argv, "tracking.experiment=other"])

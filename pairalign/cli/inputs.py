@@ -1,0 +1,81 @@
+"""What `tokenize` reads: one audio file, a folder of them (recursively), or a manifest; and the
+tokenizer it reads them with."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pairalign.cli.default import DEFAULT_TOKENIZER, missing_default_message
+from pairalign.models.checkpoint import CheckpointError, resolve_checkpoint
+from pairalign.tokenizing.kinds import PairAlignStrings, StringTokenizer, VQStrings
+from pairalign.tokenizing.tokenizer import Tokenizer
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph", ".nist")  # what pairalign.data.audio decodes
+MANIFEST_SUFFIXES = (".csv", ".parquet")
+
+
+class CliError(Exception):
+    """A problem the user can fix, said in one line (the file and what is wrong with it)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    utterance_id: str  # the path relative to the folder, or the manifest's id
+    path: str
+    row: dict[str, Any] = field(default_factory=dict)  # a manifest row (embedded audio allowed)
+
+    def manifest_row(self) -> dict[str, Any]:
+        return self.row or {"utterance_id": self.utterance_id, "path": self.path}
+
+
+def collect_sources(source: str) -> list[Source]:
+    """The clips named by `source`: a file, a folder (every audio file under it, sorted) or a
+    CSV/Parquet manifest (its `utterance_id` and `path` or embedded `audio`)."""
+    path = Path(source)
+    if not path.exists() and "://" not in source:
+        raise CliError(f"{source}: no such file or folder")
+    if path.is_dir():
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+        )
+        if not files:
+            raise CliError(f"{source}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
+        return [Source(str(p.relative_to(path)), str(p)) for p in files]
+    if path.suffix.lower() in MANIFEST_SUFFIXES:
+        from pairalign.data.corpora import read_user_manifest
+
+        try:
+            table = read_user_manifest(source)
+        except (ValueError, OSError) as err:
+            raise CliError(str(err)) from err
+        return [Source(str(r["utterance_id"]), r.get("path") or "", r) for r in table.to_pylist()]
+    return [Source(path.name, source)]
+
+
+def open_tokenizer(path: str, kind: str = "auto") -> tuple[StringTokenizer, str]:
+    """(the strings of `path`, the checkpoint it resolved to); `path` defaults to the shipped
+    tokenizer; kind auto means PairAlign for a checkpoint with a decoder, else VQ."""
+    if not path:
+        if not DEFAULT_TOKENIZER.exists():
+            raise CliError(missing_default_message())
+        path = str(DEFAULT_TOKENIZER)
+    try:
+        path = resolve_checkpoint(os.path.abspath(os.path.expanduser(path)))
+        tokenizer = Tokenizer.from_checkpoint(path)
+    except CheckpointError as err:
+        raise CliError(str(err)) from err
+    if kind == "auto":
+        kind = "pairalign" if tokenizer.decoder is not None else "vq"
+    if kind == "pairalign":
+        if tokenizer.decoder is None:
+            raise CliError(f"{path}: a stage-1 tokenizer has no decoder; use --kind vq")
+        return PairAlignStrings(tokenizer), path
+    return VQStrings(tokenizer), path
+
+
+def window_seconds(tokenizer: StringTokenizer) -> float:
+    """The window a tokenizer was trained on (its clips are padded to it, longer ones windowed)."""
+    return float(getattr(getattr(tokenizer, "tokenizer", None), "timing_seconds", 3.0))
