@@ -76,6 +76,12 @@ def open_tokenizer(path: str, kind: str = "auto") -> tuple[StringTokenizer, str]
     return VQStrings(tokenizer), path
 
 
+DEFAULT_WINDOW_SECONDS = 3.0
+
+
 def window_seconds(tokenizer: StringTokenizer) -> float:
     """The window a tokenizer was trained on (its clips are padded to it, longer ones windowed)."""
-    return float(getattr(getattr(tokenizer, "tokenizer", None), "timing_seconds", 3.0))
+    inner = getattr(tokenizer, "tokenizer", None)
+    if isinstance(tokenizer, PairAlignStrings) and inner is not None:
+        return float(inner.timing_seconds)
+    return DEFAULT_WINDOW_SECONDS  # stage 1 and dense: the training views' length

@@ -167,7 +167,8 @@ def test_an_export_is_weights_only_and_tokenizes_as_its_checkpoint(
     assert exported(wave) == original(wave) and exported.vq_strings(wave) == original.vq_strings(
         wave
     )
-    assert exported.timing_seconds == original.timing_seconds
+    if stage == "refine":  # a stage-1 tokenizer has no decoder timing
+        assert exported.timing_seconds == original.timing_seconds
     half = export_tokenizer(source, str(tmp_path / "half.pt"), dtype=torch.float16)
     assert (tmp_path / "half.pt").stat().st_size < 0.7 * (tmp_path / "tok.pt").stat().st_size
     assert Tokenizer.from_checkpoint(half).model.quantizer.codebook.dtype == torch.float32
