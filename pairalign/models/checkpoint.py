@@ -63,13 +63,18 @@ def save_checkpoint(
         **extra,
     }
     url = join(directory, CHECKPOINT_FILE)
+    _write(payload, url)
+    return url
+
+
+def _write(payload: dict[str, Any], url: str) -> None:
+    """`torch.save` of `payload` to a local path or URL, its folder made first."""
     fs, path = url_to_fs(url)
     fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     with fs.open(path, "wb") as f:
         f.write(buffer.getvalue())
-    return url
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -183,12 +188,7 @@ def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = tor
         "source": _source_name(source),
         **{k: payload[k] for k in ("vq_strings", "decoding") if k in payload},
     }
-    fs, path = url_to_fs(out_path)
-    fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(exported, buffer)
-    with fs.open(path, "wb") as f:
-        f.write(buffer.getvalue())
+    _write(exported, out_path)
     return out_path
 
 
