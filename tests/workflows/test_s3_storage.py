@@ -145,11 +145,11 @@ def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(ray_session, s3_s
     (run,) = mlflow.search_runs(experiment_names=["s3"], output_format="list")
     starts = client.get_metric_history(run.info.run_id, "train/start_step")
     assert sorted((m.step, m.value) for m in starts) == [(2, 0.0), (4, 2.0), (6, 2.0)]
-    # MLflow artifacts (config and final checkpoint) went to <storage_path>/mlartifacts on S3.
+    # MLflow artifacts (config, end-of-run figures and final checkpoint) went to <storage_path>/mlartifacts on S3.
     assert run.info.artifact_uri.startswith(f"{storage}/mlartifacts/")
     artifacts = objects(run.info.artifact_uri)
     assert {k.rsplit("/artifacts/", 1)[1] for k in artifacts} == {
-        "config.json", "checkpoint/checkpoint.pt", "checkpoint/step.json"}  # fmt: skip
+        "config.json", "figures.json", "checkpoint/checkpoint.pt", "checkpoint/step.json"}  # fmt: skip
     step, final = latest_checkpoint(storage, "s3")
     assert step == 6 and final.startswith(f"{storage}/s3/checkpoint_")
     assert Tokenizer.from_checkpoint(final).vocab_size == 32
