@@ -71,7 +71,7 @@ def main() -> None:
         path = "/tmp/pairalign-bench-decode"
         model = PairAlignModel(PairAlignConfig())
         save_checkpoint(path, model_config=model.config, model_state=model.state_dict(), stage="refine",
-                        stage_config={}, step=0, decoding={"target_rate": 12.5, "decode_slack": 1.5})  # fmt: skip
+                        stage_config={}, step=0)  # fmt: skip
     tokenizer = Tokenizer.from_checkpoint(path)
     wave, source = clips(args.corpus, args.batch)
     audio_seconds = wave.shape[0] * wave.shape[1] / 16_000

@@ -103,6 +103,8 @@ def read_strings(archive: str) -> tuple[list[str], list[list[int]], list[float],
     except FileNotFoundError as err:
         raise CliError(f"{archive}: not a tokenized archive (no tokenizer.json); expected a "
                        "directory or .jsonl written by `python -m pairalign tokenize --out`") from err  # fmt: skip
+    except ValueError as err:  # a tokenizer.json of a later format version
+        raise CliError(str(err)) from err
     table = read_archive(archive, ["utterance_id", "tokens", "duration"])
     return (table["utterance_id"].to_pylist(), table["tokens"].to_pylist(),
             table["duration"].to_pylist(), info)  # fmt: skip
@@ -157,7 +159,7 @@ def export_command(args: argparse.Namespace) -> int:
 
     dtype = torch.float16 if args.half else torch.float32
     try:
-        out = export_tokenizer(os.path.abspath(args.checkpoint), args.out, dtype=dtype)
+        out = export_tokenizer(_local_abspath(args.checkpoint), args.out, dtype=dtype)
     except CheckpointError as err:
         raise CliError(str(err)) from err
     payload = torch.load(out, weights_only=True)
@@ -165,3 +167,8 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({size:.1f} MB): {payload['stage']} tokenizer from {payload['source']} "
           f"step {payload['step']}, format {payload['format']} v{payload['version']}")  # fmt: skip
     return 0
+
+
+def _local_abspath(path: str) -> str:
+    """A local path made absolute; a URL (s3://...) as given."""
+    return path if "://" in path else os.path.abspath(path)

@@ -63,7 +63,9 @@ def open_tokenizer(path: str, kind: str = "auto") -> tuple[StringTokenizer, str]
             raise CliError(missing_default_message())
         path = str(DEFAULT_TOKENIZER)
     try:
-        path = resolve_checkpoint(os.path.abspath(os.path.expanduser(path)))
+        path = resolve_checkpoint(
+            path if "://" in path else os.path.abspath(os.path.expanduser(path))
+        )
         tokenizer = Tokenizer.from_checkpoint(path)
     except CheckpointError as err:
         raise CliError(str(err)) from err

@@ -3,7 +3,7 @@ teacher-forcing tensors built from any strings, with prefix corruption of the in
 
 The VQ-derived targets are the VQ strings of `pairalign.tokenizing` (one function,
 `pairalign.strings.reduce_runs`, pure numpy), so a target scheme can be measured as a `vq`
-tokenizer with `VQStringConfig(rate=target_rate, reduce=scheme)`."""
+tokenizer with `VQStringConfig(rate=<objective.targets.rate>, reduce=<its scheme>)`."""
 
 from __future__ import annotations
 
