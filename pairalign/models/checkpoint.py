@@ -172,7 +172,7 @@ def _renamed(key: str) -> str:
 
 def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32) -> str:
     """Write the weights-only tokenizer file of `checkpoint` (any name `resolve_checkpoint`
-    accepts) to `out_path`: model config, weights (as `dtype`), string and decoding settings, the
+    accepts) to `out_path`: model config (decoding settings included), weights (as `dtype`), string settings, the
     step and where it came from; no optimizer or stage config. `Tokenizer.from_checkpoint` loads
     it, and so does `torch.load(out_path, weights_only=True)`."""
     source = resolve_checkpoint(checkpoint)
@@ -186,7 +186,7 @@ def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = tor
         "model_config": payload["model_config"],
         "model": weights,
         "source": _source_name(source),
-        **{k: payload[k] for k in ("vq_strings", "decoding") if k in payload},
+        **({"vq_strings": payload["vq_strings"]} if "vq_strings" in payload else {}),
     }
     _write(exported, out_path)
     return out_path
