@@ -235,12 +235,17 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
     """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
-    settings are the stage config's, set by `build_refine`)."""
+    settings are the stage config's, set by `build_refine`). A segment decoder's
+    `min_run_frames` 0 becomes the checkpoint's VQ-string setting, so it starts from exactly the
+    checkpoint's VQ strings; a free decoder's VQ-derived targets keep every run (1)."""
     stage1 = load_checkpoint(init)
     if stage1["stage"] != "vq":
         raise ValueError(
             f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
         )
+    if decoder.min_run_frames <= 0:  # the segments start from the checkpoint's VQ strings
+        merge = stage1.get("vq_strings", {}).get("min_run_frames", 1)
+        decoder = replace(decoder, min_run_frames=merge if decoder.kind == "segment" else 1)
     return PairAlignConfig(vq=checkpoint_model_config(stage1), decoder=decoder)
 
 

@@ -79,9 +79,11 @@ def in_memory_tokenizer(model: PairAlignModel) -> Tokenizer:
     return Tokenizer(model, device=str(next(model.parameters()).device))
 
 
-def target_strings(targets: TargetConfig) -> VQStringConfig:
-    """The VQ string settings that give the objective's VQ-derived targets (`vq_targets`)."""
-    return VQStringConfig(rate=targets.vq_rate, reduce=targets.scheme)
+def target_strings(targets: TargetConfig, min_run_frames: int = 1) -> VQStringConfig:
+    """The VQ string settings that give the objective's VQ-derived targets (`vq_targets`; short
+    runs merged as the model's `decoder.min_run_frames` says)."""
+    return VQStringConfig(min_run_frames=min_run_frames, rate=targets.vq_rate,
+                          reduce=targets.scheme)  # fmt: skip
 
 
 @torch.no_grad()
@@ -99,7 +101,8 @@ def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, 
             teacher_tokenizer = in_memory_tokenizer(teacher)
             target = clip_strings(PairAlignStrings(teacher_tokenizer), clips, batch_size)
         else:
-            vq = VQStrings(tokenizer.with_strings(target_strings(targets)))
+            merge = model.config.decoder.min_run_frames
+            vq = VQStrings(tokenizer.with_strings(target_strings(targets, merge)))
             target = clip_strings(vq, clips, batch_size)
     finally:
         for module, training in modes.items():

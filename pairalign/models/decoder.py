@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,17 @@ class DecoderConfig:
     # the condition also carries each frame's quantized code (its codebook vector mapped back into
     # the encoder space, added to the frame): the decoder reads which code a frame holds directly
     memory_codes: bool = False
+    # "free": soft attention, learns where to read (`TokenDecoder`); "segment": a segment pointer
+    # that emits the VQ strings at initialisation (`SegmentDecoder`, segment_decoder.py)
+    kind: Literal["free", "segment"] = "free"
+    # segment decoder: the VQ strings' short-run merge (0: the stage-1 checkpoint's
+    # `strings.min_run_frames`, set when stage 2 starts; also applied to VQ-derived targets),
+    # prior hazard logit (+ at a VQ boundary, - elsewhere), weight of the segment's code shares
+    # on the token logits, longest duration with its own bias
+    min_run_frames: int = 0
+    boundary_logit: float = 6.0
+    copy_logit: float = 10.0
+    max_segment_frames: int = 64
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,16 @@ class Vocab:
 
 
 LayerCache = dict[str, torch.Tensor]
+
+
+@dataclass
+class Scored:
+    """Strings scored under conditions (teacher forcing), by either decoder."""
+
+    nll: torch.Tensor  # (B, L) per output position (tokens, then EOS); 0 where not scored
+    expected_length: torch.Tensor | None  # (B,) when the decoder gives it directly
+    logits: torch.Tensor  # (B, L, V) token logits
+    timing: torch.Tensor  # (B, L, 2) spans as fractions of the clip
 
 
 class Attention(nn.Module):
@@ -120,6 +142,8 @@ class DecoderLayer(nn.Module):
 
 
 class TokenDecoder(nn.Module):
+    exact_timing = False  # timing comes from a learned head
+
     def __init__(self, config: DecoderConfig, vocab: Vocab, condition_dim: int) -> None:
         super().__init__()
         self.config, self.vocab = config, vocab
@@ -150,6 +174,18 @@ class TokenDecoder(nn.Module):
             x = layer(x, layer_kv, mask, weights=attention)
         x = self.norm(x)
         return self.logits(x), torch.sigmoid(self.timing(x)), x
+
+    def memory_of(self, cond):
+        """The memory of an `Encoded` condition."""
+        return self.memory(cond.frames, cond.mask)
+
+    def score(self, memory, inputs: torch.Tensor, tf, starts: torch.Tensor | None = None,
+              clip_frames: int = 0, attention: list[torch.Tensor] | None = None) -> Scored:  # fmt: skip
+        """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) from the (possibly
+        corrupted) inputs; the token spans `starts` are not used (timing is predicted)."""
+        logits, timing, _ = self(inputs, None, None, memory=memory, attention=attention)
+        nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")
+        return Scored(nll, None, logits, timing)
 
     @staticmethod
     def select(memory, rows: torch.Tensor):

@@ -11,6 +11,7 @@ from torch import nn
 
 from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
 from pairalign.models.decoding import Decoded, DecodingConfig, greedy_decode, max_lengths
+from pairalign.models.segment_decoder import SegmentDecoder
 from pairalign.models.vq_model import Encoded, ModelConfig, VQModel
 
 
@@ -27,7 +28,12 @@ class PairAlignModel(nn.Module):
         self.config = config
         self.vq = VQModel(config.vq)
         self.vocab = Vocab(config.vq.quantizer.codebook_size)
-        self.decoder = TokenDecoder(config.decoder, self.vocab, config.vq.encoder.dim)
+        kind = {"free": TokenDecoder, "segment": SegmentDecoder}.get(config.decoder.kind)
+        if kind is None:
+            raise ValueError(f"decoder.kind={config.decoder.kind!r}: expected 'free' or 'segment'")
+        self.decoder: TokenDecoder | SegmentDecoder = kind(
+            config.decoder, self.vocab, config.vq.encoder.dim
+        )
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """The VQ model's encoding; its `frames` are the decoder's condition (with
@@ -39,10 +45,14 @@ class PairAlignModel(nn.Module):
     def decode(self, waveform: torch.Tensor, seconds: torch.Tensor, *,
                use_cache: bool = True) -> Decoded:  # fmt: skip
         """Greedy strings of waveform (B, N) with seconds (B,) of real audio each, within the
-        budget of `config.decoding`; timing as fractions of `decoding.timing_seconds`. The
-        caller chooses train or eval mode."""
+        budget of `config.decoding` (a segment decoder has none: its strings end at the last
+        frame); timing as fractions of `decoding.timing_seconds`. The caller chooses train or
+        eval mode."""
         encoded = self(waveform, seconds)
         decoding = self.config.decoding
+        if isinstance(self.decoder, SegmentDecoder):
+            return self.decoder.greedy(self.decoder.memory_of(encoded),
+                                       self.config.vq.frame_seconds, decoding.timing_seconds)  # fmt: skip
         budget = max_lengths(seconds, decoding.rate, decoding.slack, self.decoder.config.max_len)
         return greedy_decode(
             self.decoder, encoded.frames, encoded.mask, budget, use_cache=use_cache
@@ -53,6 +63,8 @@ class PairAlignModel(nn.Module):
         """Load the stage-1 weights; code embeddings start from the codebook mapped back into the
         encoder space, and the code logits from the prior head when the widths match."""
         self.vq.load_state_dict(state)
+        if isinstance(self.decoder, SegmentDecoder):  # copies the VQ strings as it is
+            return
         q = self.vq.quantizer
         k = self.vocab.codes
         codes = q.codebook @ q.project.weight  # (K, D_enc)

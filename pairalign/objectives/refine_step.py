@@ -83,9 +83,10 @@ class RefineStep(nn.Module):
         rate, scheme = objective.targets.vq_rate, objective.targets.scheme
         frame_seconds = self.model.config.vq.frame_seconds
         codes, mask = both.quantized.codes, both.mask
+        merge = self.model.config.decoder.min_run_frames
         return PairTargets(
-            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme),
-            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds, scheme),
+            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme, merge),
+            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds, scheme, merge),
         )
 
 

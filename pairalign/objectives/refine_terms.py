@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pairalign.models.decoder import TokenDecoder
+from pairalign.models.decoder import Scored, TokenDecoder
+from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames
 from pairalign.models.vq_model import Encoded
 from pairalign.objectives.refine_config import RefineObjective, TermSettings
 from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix, teacher_forcing
@@ -44,19 +45,35 @@ class PairTargets:
 class Side:
     """One direction of the objective: strings `tf` scored under condition `cond`."""
 
-    decoder: TokenDecoder
+    decoder: TokenDecoder | SegmentDecoder
     cond: Encoded
+    memory: object  # the decoder's memory of `cond` (`decoder.memory_of`)
     tf: TeacherForcing
     timing: list[np.ndarray]  # [(L_i, 2)] target token spans, seconds of the condition's view
-    logits: torch.Tensor  # (B, L, V)
-    pred_timing: torch.Tensor  # (B, L, 2) predicted spans, fractions of the clip
-    token_nll: torch.Tensor  # (B, L)
+    starts: torch.Tensor  # (B, L) target token start frames in the condition (segment decoder)
+    scored: Scored  # the strings scored under `cond`
     attention: list[torch.Tensor] | None  # per layer (B, L, T), when a term reads it
     settings: TermSettings
     rate: float  # target tokens per second
     frame_seconds: float  # one condition frame (`ModelConfig.frame_seconds`)
     clip_seconds: float  # timing fractions are of this
     generator: torch.Generator | None
+
+    @property
+    def logits(self) -> torch.Tensor:  # (B, L, V)
+        return self.scored.logits
+
+    @property
+    def pred_timing(self) -> torch.Tensor:  # (B, L, 2) predicted spans, fractions of the clip
+        return self.scored.timing
+
+    @property
+    def token_nll(self) -> torch.Tensor:  # (B, L)
+        return self.scored.nll
+
+    @property
+    def clip_frames(self) -> int:
+        return round(self.clip_seconds / self.frame_seconds)
 
     @property
     def seconds(self) -> torch.Tensor:
@@ -70,6 +87,7 @@ class Term:
     always: bool = False  # computed (and logged) even at weight 0
     owns_parameters: bool = False  # at weight 0 some parameters may get no gradient
     reads_attention: bool = False
+    learned_timing: bool = False  # only for a decoder whose timing is learned (not exact)
 
 
 def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTargets,
@@ -87,15 +105,18 @@ def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
                  (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
     else:  # y_A under c_A, y_B under c_B; timing in the view's own time
         sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
-    on = {k: t for k, t in TERMS.items() if t.always or getattr(weights, k) > 0}
+    on = {k: t for k, t in TERMS.items()
+          if (t.always or getattr(weights, k) > 0) and applies(t, decoder)}  # fmt: skip
     losses: dict[str, list[torch.Tensor]] = {k: [] for k in on}
+    clip_frames = round(clip_seconds / frame_seconds)
     for cond, tf, timing in sides:
         inputs = corrupt_prefix(tf.inputs, tf.lengths, objective.targets.corruption, vocab,
                                 generator)  # fmt: skip
         attention = [] if any(t.reads_attention for t in on.values()) else None
-        logits, pred_timing, _ = decoder(inputs, cond.frames, cond.mask, attention=attention)
-        token_nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")  # (B, L)
-        side = Side(decoder, cond, tf, timing, logits, pred_timing, token_nll, attention,
+        memory = decoder.memory_of(cond)
+        starts = spans_to_frames(timing, tf.inputs.shape[1], frame_seconds).to(device)
+        scored = decoder.score(memory, inputs, tf, starts, clip_frames, attention=attention)
+        side = Side(decoder, cond, memory, tf, timing, starts, scored, attention,
                     objective.terms, objective.targets.rate, frame_seconds, clip_seconds,
                     generator)  # fmt: skip
         for name, term in on.items():
@@ -103,6 +124,12 @@ def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     out = {f"stage2/{k}": torch.stack(v).mean() for k, v in losses.items()}
     out["total"] = sum(getattr(weights, k) * out[f"stage2/{k}"] for k in losses)
     return out
+
+
+def applies(term: Term, decoder) -> bool:
+    """Whether `term` means anything for `decoder`: timing and attention terms need a decoder
+    whose timing is learned (the segment decoder's timing is its segments)."""
+    return not ((term.learned_timing or term.reads_attention) and decoder.exact_timing)
 
 
 def unused_parameters(objective: RefineObjective, label_head: bool = False) -> bool:
@@ -120,15 +147,21 @@ def _cross(side: Side) -> torch.Tensor:
 
 def _bypass(side: Side) -> torch.Tensor:
     return bypass_loss(side.decoder, side.cond, side.tf, side.token_nll,
-                       side.settings.bypass_margin)  # fmt: skip
+                       side.settings.bypass_margin, memory=side.memory, starts=side.starts,
+                       clip_frames=side.clip_frames)  # fmt: skip
 
 
 def _contrast(side: Side) -> torch.Tensor:
-    return contrast_loss(side.decoder, side.cond, side.tf, side.settings, side.generator)
+    return contrast_loss(side.decoder, side.cond, side.tf, side.settings, side.generator,
+                         memory=side.memory, starts=side.starts,
+                         clip_frames=side.clip_frames)  # fmt: skip
 
 
 def _length(side: Side) -> torch.Tensor:
-    return length_loss(side.logits, side.tf, side.seconds, side.rate, side.decoder.vocab.eos)
+    expected = side.scored.expected_length
+    if expected is None:
+        expected = expected_length(side.logits, side.tf, side.decoder.vocab.eos)
+    return length_gap(expected, side.seconds, side.rate)
 
 
 def _timing(side: Side) -> torch.Tensor:
@@ -145,56 +178,64 @@ TERMS: dict[str, Term] = {
     "bypass": Term(_bypass, owns_parameters=True),
     "contrast": Term(_contrast, owns_parameters=True),
     "length": Term(_length, always=True, owns_parameters=True),
-    "timing": Term(_timing, always=True, owns_parameters=True),
+    "timing": Term(_timing, always=True, owns_parameters=True, learned_timing=True),
     "align": Term(_align, reads_attention=True),
 }
 
 
-def sequence_logprob(decoder: TokenDecoder, memory, tf: TeacherForcing) -> torch.Tensor:
+def sequence_logprob(decoder, memory, tf: TeacherForcing, starts: torch.Tensor | None = None,
+                     clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
     """Per-token mean log p(string + EOS | condition) for each row, `memory` from
-    `decoder.memory` with one row per string.  # (B,)"""
-    logits, _, _ = decoder(tf.inputs, None, None, memory=memory)
-    nll = F.cross_entropy(logits.transpose(1, 2), tf.outputs, reduction="none")
-    return -(nll * tf.mask).sum(1) / tf.mask.sum(1)
+    `decoder.memory_of` with one row per string; `starts` (B, L) the strings' token start frames
+    (the segment decoder scores the segments too).  # (B,)"""
+    scored = decoder.score(memory, tf.inputs, tf, starts, clip_frames)
+    return -(scored.nll * tf.mask).sum(1) / tf.mask.sum(1)
 
 
-def bypass_loss(
-    decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float
-) -> torch.Tensor:
-    """Hinge: the true condition must beat another clip's condition by `margin` nats per token."""
+def bypass_loss(decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float, *,
+                memory=None, starts: torch.Tensor | None = None,
+                clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
+    """Hinge: the true condition must beat another clip's condition by `margin` nats per token.
+    `memory`: the decoder's memory of `cond`, when already made."""
     if len(tf.inputs) < 2:
         return token_nll.new_zeros(())
+    memory = decoder.memory_of(cond) if memory is None else memory
     true_lp = -(token_nll * tf.mask).sum(1) / tf.mask.sum(1)
     other = torch.roll(torch.arange(len(tf.inputs), device=tf.inputs.device), 1)
-    wrong_lp = sequence_logprob(
-        decoder, decoder.select(decoder.memory(cond.frames, cond.mask), other), tf
-    )
+    wrong_lp = sequence_logprob(decoder, decoder.select(memory, other), tf, starts, clip_frames)
     return F.relu(margin - (true_lp - wrong_lp)).mean()
 
 
 def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: TermSettings,
-                  generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+                  generator: torch.Generator | None = None, *, memory=None,
+                  starts: torch.Tensor | None = None, clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
     """InfoNCE over s_ij = log p(y_j | c_i) / |y_j|: the row's own pair against sampled others."""
     n = len(tf.inputs)
     k = min(config.contrast_negatives, n - 1)
     if k < 1:
         return cond.frames.new_zeros(())
+    memory = decoder.memory_of(cond) if memory is None else memory
     offsets = torch.stack([torch.randperm(n - 1, generator=generator)[:k] + 1 for _ in range(n)])
     candidates = torch.cat([torch.arange(n)[:, None], (torch.arange(n)[:, None] + offsets) % n], 1)
     candidates = candidates.to(tf.inputs.device)  # (n, 1 + k): column 0 is the positive
     rows = torch.arange(n, device=tf.inputs.device)[:, None].expand_as(candidates).reshape(-1)
     cols = candidates.reshape(-1)
     pairs = TeacherForcing(tf.inputs[cols], tf.outputs[cols], tf.mask[cols], tf.lengths[cols])
-    memory = decoder.select(decoder.memory(cond.frames, cond.mask), rows)
-    scores = sequence_logprob(decoder, memory, pairs)
+    scores = sequence_logprob(decoder, decoder.select(memory, rows), pairs,
+                              None if starts is None else starts[cols], clip_frames)  # fmt: skip
     logits = scores.view(n, 1 + k) / config.contrast_temperature
     return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=logits.device))
 
 
 def length_loss(logits, tf: TeacherForcing, seconds, rate: float, eos: int) -> torch.Tensor:
     """Squared relative gap between `expected_length` and rate x seconds (at least 1)."""
+    return length_gap(expected_length(logits, tf, eos), seconds, rate)
+
+
+def length_gap(expected: torch.Tensor, seconds: torch.Tensor, rate: float) -> torch.Tensor:
+    """Squared relative gap between expected lengths (B,) and rate x seconds (at least 1)."""
     goal = (seconds * rate).clamp(min=1)
-    return (((expected_length(logits, tf, eos) - goal) / goal) ** 2).mean()
+    return (((expected - goal) / goal) ** 2).mean()
 
 
 def expected_length(logits, tf: TeacherForcing, eos: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
-from pairalign.strings import Reduce, reduce_runs
+from pairalign.strings import Reduce, merge_short_runs, reduce_runs
 
 
 @dataclass
@@ -23,8 +23,10 @@ class Targets:
 
 
 def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
-               frame_seconds: float, reduce: Reduce = "index") -> Targets:  # fmt: skip
-    """Each row's VQ string: its codes' runs cut down to at most max(1, round(seconds x rate))
+               frame_seconds: float, reduce: Reduce = "index",
+               min_run_frames: int = 1) -> Targets:  # fmt: skip
+    """Each row's VQ string: its codes' runs (runs shorter than `min_run_frames` merged first, as
+    the checkpoint's VQ strings do) cut down to at most max(1, round(seconds x rate))
     by `reduce_runs` (`index`: evenly spaced runs, each spanning to the next kept run's start;
     `merge`: the shortest runs merged, each its merged span); `rate` 0 keeps every run."""
     strings, timing = [], []
@@ -34,6 +36,7 @@ def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, r
         row = row[valid]
         if len(row) == 0:
             row = np.zeros(1, dtype=np.int64)
+        row = merge_short_runs(row, min_run_frames)
         values, starts, ends = reduce_runs(row, secs, rate, reduce)
         strings.append(values.tolist())
         timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)

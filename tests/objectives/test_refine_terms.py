@@ -137,14 +137,20 @@ def test_expected_length_of_a_row_does_not_depend_on_its_batch():
 class Recorder(torch.nn.Module):
     """A decoder that notes which (input strings, condition) pairs it scored."""
 
+    exact_timing = False
+
     def __init__(self, decoder: TokenDecoder) -> None:
         super().__init__()
-        self.inner, self.calls = decoder, []
+        self.inner, self.calls, self.frames = decoder, [], None
         self.vocab, self.config = decoder.vocab, decoder.config
 
-    def forward(self, inputs, frames, mask, **kwargs):
-        self.calls.append((inputs[:, 1:].tolist(), frames))
-        return self.inner(inputs, frames, mask, **kwargs)
+    def memory_of(self, cond):
+        self.frames = cond.frames
+        return self.inner.memory_of(cond)
+
+    def score(self, memory, inputs, tf, starts=None, clip_frames=0, **kwargs):
+        self.calls.append((inputs[:, 1:].tolist(), self.frames))
+        return self.inner.score(memory, inputs, tf, starts, clip_frames, **kwargs)
 
 
 @pytest.mark.parametrize("view", ["cross", "same"])

@@ -1,0 +1,247 @@
+"""A decoder that copies the VQ strings by construction: an autoregressive segment pointer.
+
+Each step holds the first frame `s` of the segment it emits. It reads the string so far (causal
+self-attention) and the whole condition (cross-attention), then
+
+- predicts where the segment ends: a hazard per frame after `s`, the segment ending at the
+  first frame whose hazard is above one half (decoding), `log P(end = e) = log sigma(z_e) +
+  sum_{s < t < e} log sigma(-z_t)` (training). The hazard logit is a fixed prior plus a learned
+  part: `z_e = +boundary_logit` where the VQ strings have a boundary (a change of the merged code
+  between frames e - 1 and e), `-boundary_logit` elsewhere, plus query . key and a duration bias,
+  both zero at initialisation. The last valid frame always ends the string (EOS is implied).
+- predicts which token the segment carries: the share of the segment's frames holding each
+  merged code, times `copy_logit`, plus a learned part (zero at initialisation) from the step's
+  state and the mean condition over the segment.
+
+At initialisation greedy decoding therefore returns exactly the VQ strings (runs of the frame
+codes after runs shorter than `min_run_frames` are merged, as `Tokenizer.vq_strings` makes them),
+with exact timing: the segments. Training moves the learned parts: compression is the hazard
+learning to skip boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pairalign.models.decoder import (
+    DecoderConfig,
+    DecoderLayer,
+    LayerCache,
+    Scored,
+    Vocab,
+    sinusoids,
+)
+from pairalign.models.decoding import Decoded
+from pairalign.strings import merge_short_runs
+
+
+@dataclass
+class SegmentMemory:
+    """What the segment decoder reads of a batch of conditions (rows selectable with `select`)."""
+
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer cross-attention keys/values
+    mask: torch.Tensor  # (B, 1, 1, T) attention mask
+    frames: torch.Tensor  # (B, T, D) the projected condition (with positions)
+    end_keys: torch.Tensor  # (B, T, D) key of "the segment ends after frame e - 1", e = 1..T
+    boundary: torch.Tensor  # (B, T) prior hazard logits of ends e = 1..T
+    code_share: torch.Tensor  # (B, T + 1, K) cumulative one-hot merged codes (prefix sums)
+    frame_sums: torch.Tensor  # (B, T + 1, D) cumulative condition (prefix sums)
+    length: torch.Tensor  # (B,) valid frames
+
+    def select(self, rows: torch.Tensor) -> SegmentMemory:
+        return SegmentMemory([(k[rows], v[rows]) for k, v in self.kv], self.mask[rows],
+                             self.frames[rows], self.end_keys[rows], self.boundary[rows],
+                             self.code_share[rows], self.frame_sums[rows],
+                             self.length[rows])  # fmt: skip
+
+
+def merged_codes(codes: torch.Tensor, mask: torch.Tensor, min_run_frames: int) -> torch.Tensor:
+    """Frame codes with runs shorter than `min_run_frames` merged (`merge_short_runs`), per row;
+    -1 past the valid frames.  # (B, T)"""
+    out = torch.full_like(codes, -1)
+    lengths = mask.sum(1).tolist()
+    rows = codes.detach().cpu().numpy()
+    for i, n in enumerate(lengths):
+        out[i, :n] = torch.from_numpy(merge_short_runs(rows[i, :n], min_run_frames))
+    return out
+
+
+class SegmentDecoder(nn.Module):
+    exact_timing = True  # timing comes from the segments, not from a head
+
+    def __init__(self, config: DecoderConfig, vocab: Vocab, condition_dim: int) -> None:
+        super().__init__()
+        self.config, self.vocab = config, vocab
+        d = config.dim
+        self.embed = nn.Embedding(vocab.size, d)
+        self.condition = nn.Linear(condition_dim, d)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(d)
+        self.end_query = nn.Linear(d, d)
+        self.end_key = nn.Linear(2 * d, d)
+        self.duration = nn.Embedding(config.max_segment_frames + 1, 1)
+        self.segment = nn.Linear(d, d)
+        self.token = nn.Linear(d, vocab.size)
+        for layer in (self.end_query, self.token):  # the learned parts start at zero
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.duration.weight)
+
+    def memory(
+        self, frames: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor
+    ) -> SegmentMemory:
+        """frames (B, T, D_enc), mask (B, T), codes (B, T) the frame codes."""
+        b, t, _ = frames.shape
+        c = self.condition(frames) + sinusoids(t, self.config.dim, frames.device)[None]
+        kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
+        merged = merged_codes(codes, mask, self.config.min_run_frames)
+        length = mask.sum(1)
+        change = torch.zeros(b, t, dtype=torch.bool, device=frames.device)  # end e = j + 1
+        change[:, :-1] = (merged[:, 1:] != merged[:, :-1]) & mask[:, 1:]
+        prior = torch.where(change, 1.0, -1.0) * self.config.boundary_logit
+        following = torch.cat([c[:, 1:], torch.zeros_like(c[:, :1])], dim=1)
+        end_keys = self.end_key(torch.cat([c, following], dim=-1))  # frames e - 1 and e
+        onehot = F.one_hot(merged.clamp(min=0), self.vocab.codes).float() * mask[..., None]
+        zero_k = onehot.new_zeros(b, 1, self.vocab.codes)
+        code_share = torch.cat([zero_k, onehot.cumsum(1)], dim=1)
+        frame_sums = torch.cat([c.new_zeros(b, 1, c.shape[-1]), (c * mask[..., None]).cumsum(1)], 1)
+        return SegmentMemory(kv, mask[:, None, None, :], c, end_keys, prior, code_share,
+                             frame_sums, length)  # fmt: skip
+
+    @staticmethod
+    def select(memory: SegmentMemory, rows: torch.Tensor) -> SegmentMemory:
+        return memory.select(rows)
+
+    def memory_of(self, cond) -> SegmentMemory:
+        """The memory of an `Encoded` condition."""
+        return self.memory(cond.frames, cond.mask, cond.quantized.codes)
+
+    def _state(self, tokens: torch.Tensor, starts: torch.Tensor, memory: SegmentMemory,
+               caches: list[LayerCache] | None = None) -> torch.Tensor:  # fmt: skip
+        """Decoder states of steps with input tokens (B, L) starting at frames (B, L)."""
+        at = starts.clamp(max=memory.frames.shape[1] - 1)
+        here = torch.gather(memory.frames, 1, at[..., None].expand(-1, -1, memory.frames.shape[-1]))
+        x = self.embed(tokens) + here
+        for i, (layer, layer_kv) in enumerate(zip(self.layers, memory.kv, strict=True)):
+            x = layer(x, layer_kv, memory.mask, caches[i] if caches is not None else None)
+        return self.norm(x)
+
+    def _hazards(self, state: torch.Tensor, starts: torch.Tensor,
+                 memory: SegmentMemory) -> torch.Tensor:  # fmt: skip
+        """Hazard logits of ends e = 1..T for steps starting at `starts` (B, L); steps cannot
+        end at or before their start (-inf) and must end at the last valid frame (+inf)."""
+        q = self.end_query(state)  # (B, L, D)
+        scores = q @ memory.end_keys.transpose(1, 2) / q.shape[-1] ** 0.5  # (B, L, T)
+        ends = torch.arange(1, memory.frames.shape[1] + 1, device=state.device)
+        duration = (ends[None, None] - starts[..., None]).clamp(0, self.config.max_segment_frames)
+        z = memory.boundary[:, None] + scores + self.duration(duration)[..., 0]
+        z = z.masked_fill(ends[None, None] <= starts[..., None], float("-inf"))
+        last = ends[None, None] == memory.length[:, None, None]
+        z = z.masked_fill(last, float("inf"))
+        return z.masked_fill(ends[None, None] > memory.length[:, None, None], float("-inf"))
+
+    def _token_logits(self, state: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor,
+                      memory: SegmentMemory) -> torch.Tensor:  # fmt: skip
+        """Token logits (B, L, V) of segments [starts, ends) (frames)."""
+        size = (ends - starts).clamp(min=1)[..., None].float()
+
+        def pooled(sums: torch.Tensor) -> torch.Tensor:
+            pick = lambda at: torch.gather(sums, 1, at[..., None].expand(-1, -1, sums.shape[-1]))  # noqa: E731
+            return (pick(ends) - pick(starts)) / size
+
+        learned = self.token(state + self.segment(pooled(memory.frame_sums)))
+        share = pooled(memory.code_share) * self.config.copy_logit
+        codes = self.vocab.codes
+        return torch.cat([learned[..., :codes] + share,
+                          torch.full_like(learned[..., codes:], float("-inf"))], -1)  # fmt: skip
+
+    def score(self, memory: SegmentMemory, inputs: torch.Tensor, tf, starts: torch.Tensor,
+              clip_frames: int, attention: list[torch.Tensor] | None = None) -> Scored:  # fmt: skip
+        """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) whose tokens start at frames
+        `starts` (B, L) of the condition; the spans are made a tiling of each row's valid frames
+        (`tile`). `inputs` are the (possibly corrupted) teacher-forced inputs. Each token's NLL is
+        that of its token and of its end; EOS is implied by the last segment (NLL 0).
+        `expected_length`: segments the hazards would give along the target's frames."""
+        lengths = torch.minimum(tf.lengths, memory.length)
+        starts, ends = tile(starts, lengths, memory.length)
+        state = self._state(inputs, starts, memory)
+        z = self._hazards(state, starts, memory)  # (B, L, T)
+        e = torch.arange(1, z.shape[-1] + 1, device=z.device)[None, None]
+        between = (e > starts[..., None]) & (e < ends[..., None])
+        survive = (F.logsigmoid(-z).nan_to_num(0.0, neginf=0.0) * between).sum(-1)
+        at_end = torch.gather(z, 2, (ends - 1).clamp(min=0)[..., None])[..., 0]
+        end_nll = -(survive + F.logsigmoid(at_end))
+        logits = self._token_logits(state, starts, ends, memory)
+        outputs = tf.outputs.clamp(max=self.vocab.codes - 1)  # EOS/PAD columns scored as 0 below
+        token_nll = F.cross_entropy(logits.transpose(1, 2), outputs, reduction="none")
+        real = torch.arange(tf.outputs.shape[1], device=z.device)[None] < lengths[:, None]
+        nll = torch.where(real, token_nll + end_nll, torch.zeros_like(token_nll))
+        hazard = torch.sigmoid(z).nan_to_num(0.0) * ((e > starts[..., None]) & (e <= ends[..., None])
+                                                     & (e < memory.length[:, None, None]))  # fmt: skip
+        expected = 1 + (hazard.sum(-1) * real).sum(1)  # the last segment's forced end counts 1
+        timing = torch.stack([starts, ends], -1).float() / clip_frames
+        return Scored(nll, expected, logits, timing)
+
+    @torch.no_grad()
+    def greedy(self, memory: SegmentMemory, frame_seconds: float,
+               timing_seconds: float) -> Decoded:  # fmt: skip
+        """Greedy strings: each segment ends at the first hazard above one half, carries its most
+        likely token; the string ends at the last valid frame. Timing as fractions of
+        `timing_seconds`."""
+        b = memory.length.shape[0]
+        device = memory.frames.device
+        start = torch.zeros(b, dtype=torch.long, device=device)
+        token = torch.full((b,), self.vocab.bos, dtype=torch.long, device=device)
+        done = memory.length <= 0
+        caches: list[LayerCache] = [{} for _ in self.layers]
+        strings: list[list[int]] = [[] for _ in range(b)]
+        spans: list[list[tuple[int, int]]] = [[] for _ in range(b)]
+        for _ in range(int(memory.length.max())):
+            state = self._state(token[:, None], start[:, None], memory, caches)
+            z = self._hazards(state, start[:, None], memory)[:, 0]  # (B, T)
+            end = (z > 0).float().argmax(-1) + 1  # the first end above one half (+inf at the last)
+            token = self._token_logits(state, start[:, None], end[:, None], memory)[:, 0].argmax(-1)
+            for i in torch.nonzero(~done).flatten().tolist():
+                strings[i].append(int(token[i]))
+                spans[i].append((int(start[i]), int(end[i])))
+            done = done | (end >= memory.length)
+            start = torch.minimum(end, memory.length - 1).clamp(min=0)
+            if bool(done.all()):
+                break
+        scale = frame_seconds / timing_seconds
+        timing = [torch.tensor(s, dtype=torch.float32).reshape(-1, 2) * scale for s in spans]
+        return Decoded(strings, timing, torch.ones(b, dtype=torch.bool))
+
+
+def tile(starts: torch.Tensor, lengths: torch.Tensor,
+         frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Token start frames (B, L) made a tiling of each row's `frames` valid frames by its first
+    `lengths` tokens: the first starts at 0, starts strictly increase and leave a frame for every
+    later token; each token ends where the next starts, the last at the end. Positions past a
+    row's length get an empty span at its end. -> (starts, ends), both (B, L)."""
+    width = starts.shape[1]
+    idx = torch.arange(width, device=starts.device)[None]
+    s = starts.clone()
+    s[:, 0] = 0
+    s = torch.cummax(s - idx, dim=1).values + idx  # strictly increasing
+    s = torch.minimum(s, frames[:, None] - lengths[:, None] + idx)  # room for the later tokens
+    real = idx < lengths[:, None]
+    s = torch.where(real, s, frames[:, None].expand(-1, width))
+    following = torch.cat([s[:, 1:], frames[:, None]], dim=1)
+    e = torch.where(idx + 1 < lengths[:, None], following, frames[:, None].expand(-1, width))
+    return s.clamp(min=0), e
+
+
+def spans_to_frames(timing: list[np.ndarray], width: int, frame_seconds: float) -> torch.Tensor:
+    """Token start seconds of each row (`Targets.timing`, (n, 2)) as frame indices (B, width)."""
+    out = torch.zeros(len(timing), width, dtype=torch.long)
+    for i, t in enumerate(timing):
+        n = min(len(t), width)
+        out[i, :n] = torch.from_numpy(
+            np.round(np.asarray(t[:n, 0]) / frame_seconds).astype(np.int64)
+        )
+    return out

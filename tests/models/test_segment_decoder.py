@@ -1,0 +1,122 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pairalign.models.decoder import DecoderConfig
+from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.models.segment_decoder import SegmentDecoder, tile
+from pairalign.models.vq_model import model_config
+from pairalign.objectives.targets import teacher_forcing, vq_targets
+from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+
+
+def _model(min_run_frames: int = 2, seed: int = 0) -> PairAlignModel:
+    torch.manual_seed(seed)
+    decoder = DecoderConfig(kind="segment", min_run_frames=min_run_frames, dropout=0.0)
+    return PairAlignModel(PairAlignConfig(model_config("tiny"), decoder)).eval()
+
+
+def _speechlike(n: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Waveforms of tone bursts and noise of changing pitch and level: codes that change often."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16_000 * seconds)) / 16_000
+    out = np.zeros((n, len(t)), np.float32)
+    for i in range(n):
+        edges = np.sort(rng.uniform(0, seconds, 12))
+        pitch = rng.uniform(100, 3000, 13)[np.searchsorted(edges, t)]
+        level = rng.uniform(0.01, 0.5, 13)[np.searchsorted(edges, t)]
+        out[i] = level * np.sin(2 * math.pi * pitch * t) + 0.02 * rng.standard_normal(len(t))
+    return out
+
+
+@pytest.mark.parametrize("min_run_frames", [1, 2, 3])
+def test_at_initialisation_greedy_strings_are_the_vq_strings(min_run_frames):
+    model = _model(min_run_frames)
+    waves = _speechlike(6)
+    seconds = [2.0, 1.5, 2.0, 0.7, 1.9, 2.0]
+    for i, s in enumerate(seconds):
+        waves[i, int(s * 16_000) :] = 0.0
+    decoded = model.decode(torch.from_numpy(waves), torch.tensor(seconds))
+    vq = Tokenizer(model.vq, strings=VQStringConfig(min_run_frames=min_run_frames))
+    expected = vq.vq_strings(waves, seconds)
+    assert decoded.strings == expected
+    assert min(len(s) for s in expected) > 3  # the clips do have several segments
+    # timing is the segments: contiguous, from 0 to the clip's last frame
+    frame = model.config.vq.frame_seconds / model.config.decoding.timing_seconds
+    for timing, runs, secs in zip(decoded.timing, vq.string_runs(waves, seconds), seconds,
+                                  strict=True):  # fmt: skip
+        _, starts, ends = runs
+        torch.testing.assert_close(timing[:, 0], torch.tensor(starts * frame, dtype=torch.float32))
+        torch.testing.assert_close(timing[:, 1], torch.tensor(ends * frame, dtype=torch.float32))
+        assert timing[-1, 1].item() == pytest.approx(math.ceil(secs / 0.02 - 1e-9) * frame)
+
+
+def test_the_vq_strings_are_the_most_likely_strings_at_initialisation():
+    model = _model()
+    waves = torch.from_numpy(_speechlike(4, seed=1))
+    seconds = torch.full((4,), 2.0)
+    with torch.no_grad():
+        cond = model(waves, seconds)
+    decoder = model.decoder
+    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
+    tf = teacher_forcing(targets.strings, model.vocab, 256)
+    starts = torch.zeros(tf.inputs.shape, dtype=torch.long)
+    for i, t in enumerate(targets.timing):
+        starts[i, : len(t)] = torch.from_numpy(np.round(t[:, 0] / 0.02).astype(np.int64))
+    memory = decoder.memory_of(cond)
+    right = decoder.score(memory, tf.inputs, tf, starts, 150)
+    per_token = (right.nll * tf.mask).sum(1) / tf.lengths
+    assert per_token.max().item() < 0.1  # copying costs (almost) nothing
+    # a string with one token changed costs one wrong token; spans moved by a frame cost ends
+    wrong = [[(s[0] + 1) % 32, *s[1:]] for s in targets.strings]
+    tf_wrong = teacher_forcing(wrong, model.vocab, 256)
+    assert (decoder.score(memory, tf_wrong.inputs, tf_wrong, starts, 150).nll[:, 0] > 5).all()
+    late = starts.clone()
+    late[:, 1] += 1
+    assert (decoder.score(memory, tf.inputs, tf, late, 150).nll[:, :2].sum(1) > 5).all()
+    # the expected number of segments along the target's frames is its length
+    torch.testing.assert_close(right.expected_length, tf.lengths.float(), atol=0.5, rtol=0)
+
+
+def test_learned_parts_get_gradients_and_can_skip_boundaries():
+    model = _model()
+    waves = torch.from_numpy(_speechlike(2, seed=2))
+    seconds = torch.full((2,), 2.0)
+    with torch.no_grad():
+        cond = model(waves, seconds)
+    decoder = model.decoder
+    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
+    tf = teacher_forcing(targets.strings, model.vocab, 256)
+    starts = torch.zeros(tf.inputs.shape, dtype=torch.long)
+    for i, t in enumerate(targets.timing):
+        starts[i, : len(t)] = torch.from_numpy(np.round(t[:, 0] / 0.02).astype(np.int64))
+    scored = decoder.score(decoder.memory_of(cond), tf.inputs, tf, starts, 150)
+    (scored.nll.sum() + scored.expected_length.sum()).backward()
+    for name in ("end_query.weight", "token.weight", "duration.weight"):
+        assert dict(decoder.named_parameters())[name].grad.abs().sum() > 0, name
+    before = model.decode(waves, seconds).strings
+    with torch.no_grad():  # short segments now pay more than a boundary is worth: fewer tokens
+        decoder.duration.weight[:6] = -20.0
+    after = model.decode(waves, seconds).strings
+    assert all(len(a) < len(b) for a, b in zip(after, before, strict=True))
+
+
+def test_tile_makes_spans_a_tiling_of_the_valid_frames():
+    starts = torch.tensor([[3, 5, 5, 9, 0], [0, 2, 4, 0, 0], [0, 1, 2, 3, 4]])
+    lengths, frames = torch.tensor([4, 3, 5]), torch.tensor([10, 8, 3])
+    lengths = torch.minimum(lengths, frames)
+    s, e = tile(starts, lengths, frames)
+    assert s[0].tolist() == [0, 5, 6, 9, 10] and e[0].tolist() == [5, 6, 9, 10, 10]
+    assert s[1].tolist() == [0, 2, 4, 8, 8] and e[1].tolist() == [2, 4, 8, 8, 8]
+    assert s[2].tolist() == [0, 1, 2, 3, 3] and e[2].tolist() == [1, 2, 3, 3, 3]
+
+
+def test_a_model_of_either_kind_round_trips_through_its_config():
+    model = _model()
+    assert isinstance(model.decoder, SegmentDecoder)
+    copy = PairAlignModel(model.config)
+    copy.load_state_dict(model.state_dict())
+    with pytest.raises(ValueError, match="decoder.kind"):
+        PairAlignModel(PairAlignConfig(model_config("tiny"), DecoderConfig(kind="soft")))
