@@ -118,5 +118,5 @@ def test_a_model_of_either_kind_round_trips_through_its_config():
     assert isinstance(model.decoder, SegmentDecoder)
     copy = PairAlignModel(model.config)
     copy.load_state_dict(model.state_dict())
-    with pytest.raises(ValueError, match="decoder.kind"):
+    with pytest.raises(ValueError, match=r"decoder\.kind"):
         PairAlignModel(PairAlignConfig(model_config("tiny"), DecoderConfig(kind="soft")))
