@@ -208,8 +208,14 @@ def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: TeacherSch
         return lambda step: {}
 
     def measure(step: int) -> dict[str, float]:
-        return watch_figures(model, clips, objective.targets, teacher=teacher.teacher.model,
-                             teacher_share=teacher.share(step - 1))  # fmt: skip
+        figures = watch_figures(model, clips, objective.targets,
+                                teacher=teacher.teacher.model if teacher.on else None,
+                                teacher_share=teacher.share(step - 1))  # fmt: skip
+        if teacher.on:
+            figures["watch/teacher_gate"] = float(
+                teacher.judge(figures["watch/teacher_map"], figures["watch/vq_target_map"])
+            )
+        return figures
 
     return measure
 

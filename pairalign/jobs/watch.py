@@ -91,26 +91,31 @@ def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, 
                   teacher: PairAlignModel | None = None,
                   teacher_share: float = 0.0, batch_size: int = 32) -> dict[str, float]:  # fmt: skip
     """The watch figures (module docstring) of `model` on `clips`; with `teacher` and a
-    `teacher_share` > 0 the targets are the teacher's greedy strings. Every module's train/eval
-    mode is restored afterwards."""
+    `teacher_share` > 0 the targets are the teacher's greedy strings. With `teacher`, both
+    candidates for the targets are measured too: `watch/teacher_map` (the teacher's greedy
+    strings) and `watch/vq_target_map` (the VQ-derived targets), which the teacher's gate
+    compares. Every module's train/eval mode is restored afterwards."""
     modes = {m: m.training for m in model.modules()}
     try:
         tokenizer = in_memory_tokenizer(model)
         greedy = clip_strings(PairAlignStrings(tokenizer), clips, batch_size)
-        if teacher is not None and teacher_share > 0:
-            teacher_tokenizer = in_memory_tokenizer(teacher)
-            target = clip_strings(PairAlignStrings(teacher_tokenizer), clips, batch_size)
-        else:
-            merge = model.config.decoder.min_run_frames
-            vq = VQStrings(tokenizer.with_strings(target_strings(targets, merge)))
-            target = clip_strings(vq, clips, batch_size)
+        merge = model.config.decoder.min_run_frames
+        vq = clip_strings(VQStrings(tokenizer.with_strings(target_strings(targets, merge))),
+                          clips, batch_size)  # fmt: skip
+        taught = None
+        if teacher is not None:
+            taught = clip_strings(PairAlignStrings(in_memory_tokenizer(teacher)), clips, batch_size)
     finally:
         for module, training in modes.items():
             module.train(training)
     vocab = tokenizer.vocab_size
+    target = taught if taught is not None and teacher_share > 0 else vq
     figures = string_figures(greedy, clips, vocab, "watch/greedy")
     figures |= string_figures(target, clips, vocab, "watch/target")
     figures["watch/chance_map"] = figures.pop("watch/greedy_chance_map")
     del figures["watch/target_chance_map"]  # the same clips: the same chance
     figures["watch/target_teacher_share"] = float(teacher_share) if teacher is not None else 0.0
+    if taught is not None:
+        figures["watch/teacher_map"] = string_figures(taught, clips, vocab, "t")["t_map"]
+        figures["watch/vq_target_map"] = string_figures(vq, clips, vocab, "v")["v_map"]
     return figures

@@ -35,6 +35,9 @@ class TeacherConfig:
     start: int = 150  # steps of VQ-derived targets before the EMA teacher takes over
     ramp: int = 150  # steps over which teacher targets replace VQ-derived ones
     decay: float = 0.99
+    # teacher targets only while the collapse watch finds the teacher's strings at least as good
+    # (dev MAP) as the VQ-derived targets; judged at each checkpoint (needs watch clips)
+    gate: bool = True
 
 
 @dataclass(frozen=True)

@@ -65,14 +65,33 @@ class TeacherSchedule:
         self.teacher = EmaTeacher(model, config.decay)
         self.on = teacher_used(config, max_steps)
         self.generator = torch.Generator().manual_seed(seed)  # which rows take teacher targets
+        self.open = True  # the gate: teacher targets allowed (`judge`)
 
     def share(self, step: int) -> float:
-        return teacher_share(step, self.config) if self.on else 0.0
+        return teacher_share(step, self.config) if self.on and self.open else 0.0
+
+    def judge(self, teacher_map: float, vq_target_map: float) -> bool:
+        """The gate (`teacher.gate`): teacher targets only while the teacher's strings retrieve at
+        least as well as the VQ-derived targets on the watch clips. Returns whether it is open."""
+        if self.config.gate:
+            self.open = teacher_map >= vq_target_map
+        return self.open
+
+    def _sync_gate(self) -> None:
+        """Every worker follows rank 0's gate (only rank 0 runs the watch that judges it)."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            flag = torch.tensor([float(self.open)])
+            if torch.distributed.get_backend() == "nccl":
+                flag = flag.cuda()
+            torch.distributed.broadcast(flag, src=0)
+            self.open = bool(flag.item())
 
     def targets(self, batch: dict[str, torch.Tensor],
                 step: int) -> tuple[PairTargets | None, list[bool] | None]:  # fmt: skip
         """(teacher targets, which rows use them), or (None, None) when no row does."""
-        share = teacher_share(step, self.config)
+        if self.on and self.config.gate:
+            self._sync_gate()
+        share = self.share(step)
         use = (torch.rand(len(batch["source_seconds"]), generator=self.generator) < share).tolist()
         if not any(use):
             return None, None

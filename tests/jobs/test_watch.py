@@ -121,3 +121,15 @@ def test_with_the_teacher_in_use_the_targets_are_its_greedy_strings(model):
     assert figures["watch/target_teacher_share"] == 0.5
     assert figures["watch/target_map"] == figures["watch/greedy_map"]
     assert figures["watch/target_perplexity"] == figures["watch/greedy_perplexity"]
+
+
+def test_with_a_teacher_both_candidates_for_the_targets_are_measured(model):
+    clips = _clips()
+    targets = TargetConfig(rate=8.0, scheme="merge")
+    teacher = copy.deepcopy(model).eval()
+    before = watch_figures(model, clips, targets, teacher=teacher, teacher_share=0.0)
+    assert set(before) == KEYS | {"watch/teacher_map", "watch/vq_target_map"}
+    assert before["watch/teacher_map"] == before["watch/greedy_map"]  # the same weights
+    assert before["watch/vq_target_map"] == before["watch/target_map"]  # not in use yet
+    plain = watch_figures(model, clips, targets)
+    assert plain["watch/target_map"] == before["watch/vq_target_map"]

@@ -23,3 +23,25 @@ def test_unused_parameters_flag_ignores_the_stage1_weight_of_a_frozen_tokenizer(
     assert unused_parameters(RefineObjective(weights=TermWeights(stage1=0.0)))
     assert not unused_parameters(RefineObjective(weights=TermWeights(stage1=0.0), freeze_vq=True))
     assert unused_parameters(RefineObjective(weights=TermWeights(timing=0.0), freeze_vq=True))
+
+
+def test_the_gate_gives_teacher_targets_only_while_the_teacher_retrieves_as_well():
+    import torch
+
+    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+    from pairalign.models.vq_model import model_config
+    from pairalign.objectives.refine_teacher import TeacherSchedule
+
+    model = PairAlignModel(PairAlignConfig(model_config("tiny"), DecoderConfig(kind="segment")))
+    batch = {"view_a": torch.zeros(2, 8000), "view_b": torch.zeros(2, 8000),
+             "source_seconds": torch.full((2,), 0.5), "warp_a": torch.ones(2),
+             "warp_b": torch.ones(2), "shift_a": torch.zeros(2), "shift_b": torch.zeros(2)}  # fmt: skip
+    schedule = TeacherSchedule(model, TeacherConfig(start=0, ramp=1), max_steps=10)
+    assert schedule.share(5) == 1.0
+    assert not schedule.judge(teacher_map=0.70, vq_target_map=0.80)  # worse: closed
+    assert schedule.share(5) == 0.0 and schedule.targets(batch, 5) == (None, None)
+    assert schedule.judge(teacher_map=0.80, vq_target_map=0.80)  # as good: open again
+    assert schedule.share(5) == 1.0
+    ungated = TeacherSchedule(model, TeacherConfig(start=0, ramp=1, gate=False), max_steps=10)
+    assert ungated.judge(teacher_map=0.1, vq_target_map=0.9) and ungated.share(5) == 1.0
