@@ -9,7 +9,7 @@ from typing import Literal
 import editdistance
 import numpy as np
 
-Reduce = Literal["merge", "index"]  # how runs are cut down to a token rate
+Reduce = Literal["merge", "index"]  # how runs of codes alone are cut down to a token rate
 Runs = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, starts, ends (exclusive), in frames
 
 
@@ -56,6 +56,11 @@ def merge_short_runs(codes: Sequence[int] | np.ndarray, min_frames: int) -> np.n
     return np.repeat(values, ends - starts)
 
 
+def run_budget(seconds: float, rate: float) -> int:
+    """The most tokens a clip of `seconds` gets at `rate` tokens per second: at least one."""
+    return max(1, round(seconds * rate))
+
+
 def reduce_runs(codes: Sequence[int] | np.ndarray, seconds: float, rate: float,
                 reduce: Reduce = "merge") -> Runs:  # fmt: skip
     """The runs of `codes` (values, starts, ends in frames) cut down to at most
@@ -66,15 +71,21 @@ def reduce_runs(codes: Sequence[int] | np.ndarray, seconds: float, rate: float,
       extra short run in one view of a clip changes the string only where it is.
     - `index`: the runs at evenly spaced run indices are kept; a kept run spans to the next kept
       run's start. One extra run anywhere shifts every later choice. Two kept neighbours can hold
-      one code (they are not fused)."""
+      one code (they are not fused).
+
+    (`dpdp`, a segmentation from per-frame code costs, is `segmentation.budget_runs`: codes alone
+    are not enough for it.)"""
+    if reduce == "dpdp":
+        raise ValueError("reduce='dpdp' needs per-frame code costs, not codes alone: "
+                         "segmentation.budget_runs (Tokenizer.string_runs calls it)")  # fmt: skip
+    if reduce not in ("merge", "index"):
+        raise ValueError(f"reduce={reduce!r}: expected 'merge' or 'index'")
     values, starts, ends = runs(codes)
-    budget = max(1, round(seconds * rate))
+    budget = run_budget(seconds, rate)
     if rate <= 0 or len(values) <= budget:
         return values, starts, ends
     if reduce == "merge":
         return _merge_shortest(values, starts, ends, lambda _, count: count > budget)
-    if reduce != "index":
-        raise ValueError(f"reduce={reduce!r}: expected 'merge' or 'index'")
     keep = np.round(np.linspace(0, len(values) - 1, budget)).astype(int)
     starts = starts[keep]
     return values[keep], starts, np.r_[starts[1:], ends[-1]]

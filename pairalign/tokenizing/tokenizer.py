@@ -6,14 +6,17 @@
 
 A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes, after the checkpoint's
 `VQStringConfig`: codes optionally grouped, runs shorter than `min_run_frames` merged into a
-neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached decoding bounded by
-duration x rate x slack, the `DecodingConfig` the checkpoint carries).
+neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`; or, with
+`reduce="dpdp"`, a duration-penalised segmentation of the frames' code costs within that budget,
+`segmentation.budget_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached
+decoding bounded by duration x rate x slack, the `DecodingConfig` the checkpoint carries).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,18 +30,38 @@ from pairalign.models.decoder import TokenDecoder
 from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.models.vq_model import Encoded, VQModel
+from pairalign.segmentation import budget_runs
 from pairalign.strings import Reduce, Runs, merge_short_runs, reduce_runs
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 
 @dataclass(frozen=True)
 class VQStringConfig:
-    """How frame codes become a VQ string (stored with a checkpoint, under `vq_strings`)."""
+    """How frame codes become a VQ string (stored with a checkpoint, under `vq_strings`).
+
+    `reduce="dpdp"` segments the frames' code costs (1 - cosine similarity) directly, with the
+    per-segment penalty that fits `rate` (`segmentation.budget_runs`): the DP replaces the
+    short-run merge, so `min_run_frames` is not applied, and it works on codes, not groups."""
 
     min_run_frames: int = 1  # runs shorter than this join a neighbour before runs collapse
     groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
     rate: float = 0.0  # > 0: at most max(1, round(seconds x rate)) tokens (after the above)
-    reduce: Reduce = "merge"  # how: merge the shortest runs, or keep evenly spaced run indices
+    # how: merge the shortest runs, keep evenly spaced run indices, or segment the frame costs
+    reduce: Literal[Reduce, "dpdp"] = "merge"
+
+    def __post_init__(self) -> None:
+        if self.reduce == "dpdp" and self.groups:
+            raise ValueError(f"reduce='dpdp' segments codes, not groups: groups={self.groups} "
+                             "must be 0 with it")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameCodes:
+    """Per-clip frame codes of a batch, trimmed to each clip's real audio."""
+
+    codes: list[np.ndarray]  # [(T_i,)] int64, the nearest code of each frame
+    costs: list[np.ndarray]  # [(T_i, K)] 1 - cosine similarity of each frame's latent and code
+    seconds: list[float]  # real audio of each clip
 
 
 class Tokenizer:
@@ -121,20 +144,34 @@ class Tokenizer:
     @torch.no_grad()
     def frame_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
         """Per-frame codes of each waveform, trimmed to its real audio.  # [(T_i,)]"""
-        return self._frame_codes(waveforms, seconds)[0]
+        return self._frame_codes(waveforms, seconds).codes
 
     @torch.no_grad()
-    def _frame_codes(self, waveforms, seconds) -> tuple[list[np.ndarray], list[float]]:
+    def _frame_codes(self, waveforms, seconds) -> FrameCodes:
         encoded, secs = self._encode(waveforms, seconds)
-        codes = encoded.quantized.codes.cpu().numpy()
-        mask = encoded.mask.cpu().numpy()
-        return [row[m] for row, m in zip(codes, mask, strict=True)], secs.tolist()
+        quantized = encoded.quantized
+        codes = quantized.codes.cpu().numpy()  # (B, T)
+        # logits are cosine similarities (unit-norm latents and codes) over the temperature
+        costs = (1 - quantized.logits * self.config.quantizer.temperature).cpu().numpy()
+        mask = encoded.mask.cpu().numpy()  # (B, T)
+        return FrameCodes(
+            codes=[row[m] for row, m in zip(codes, mask, strict=True)],
+            costs=[row[m] for row, m in zip(costs, mask, strict=True)],
+            seconds=secs.tolist(),
+        )
 
     def string_runs(self, waveforms, seconds: Sequence[float] | None = None) -> list[Runs]:
         """The runs the VQ strings are made of, per clip: (values, starts, ends) in frames, after
-        code groups, short-run merging and rate reduction (`VQStringConfig`)."""
+        code groups, short-run merging and rate reduction (`VQStringConfig`); for `dpdp` the
+        segmentation of the frame costs within the rate's budget instead."""
+        frames = self._frame_codes(waveforms, seconds)
+        if self.strings.reduce == "dpdp":
+            return [
+                budget_runs(costs, secs, self.strings.rate)
+                for costs, secs in zip(frames.costs, frames.seconds, strict=True)
+            ]
         out = []
-        for codes, secs in zip(*self._frame_codes(waveforms, seconds), strict=True):
+        for codes, secs in zip(frames.codes, frames.seconds, strict=True):
             if self.code_map is not None:
                 codes = self.code_map[codes]
             codes = merge_short_runs(codes, self.strings.min_run_frames)

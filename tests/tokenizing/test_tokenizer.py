@@ -107,3 +107,29 @@ def test_a_vq_spec_can_read_with_other_string_settings(small_checkpoints):
     assert reduced.checkpoint_id == plain.checkpoint_id + "+min_run1+groups0+rate2+index"
     with pytest.raises(ValueError, match="vq only"):
         load_tokenizer(TokenizerSpec("x", "pairalign", small_checkpoints["refine"], spec.strings))
+
+
+def test_dpdp_strings_fit_the_budget_and_without_one_are_the_argmax_runs():
+    from pairalign.tokenizing.tokenizer import VQStringConfig
+
+    plain = Tokenizer(trained_model())
+    wave = 0.1 * np.random.default_rng(0).standard_normal((2, 40_000)).astype(np.float32)
+    seconds = [2.5, 1.3]
+    budgets = [max(1, round(s * 4.0)) for s in seconds]  # 10 and 5 tokens at 4 tokens per second
+    assert all(len(s) > b for s, b in zip(plain.vq_strings(wave, seconds), budgets, strict=True))
+    dpdp = plain.with_strings(VQStringConfig(min_run_frames=2, rate=4.0, reduce="dpdp"))
+    strings = dpdp.vq_strings(wave, seconds)
+    assert all(0 < len(s) <= b for s, b in zip(strings, budgets, strict=True))
+    assert all(a != b for s in strings for a, b in itertools.pairwise(s))
+    for (_, starts, ends), frames in zip(dpdp.string_runs(wave, seconds), [125, 65], strict=True):
+        assert starts[0] == 0 and ends[-1] == frames and (starts[1:] == ends[:-1]).all()
+    # a budget that every argmax run fits: the costs' argmin is the quantizer's code
+    roomy = plain.with_strings(VQStringConfig(rate=1000.0, reduce="dpdp"))
+    assert roomy.vq_strings(wave, seconds) == plain.vq_strings(wave, seconds)
+
+
+def test_dpdp_refuses_code_groups():
+    from pairalign.tokenizing.tokenizer import VQStringConfig
+
+    with pytest.raises(ValueError, match="groups=4 must be 0"):
+        VQStringConfig(groups=4, rate=4.0, reduce="dpdp")
