@@ -53,6 +53,13 @@ def main() -> None:
     parser.add_argument("--dense-dir", default="runs/dense")
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--out", default="", help="default: bench/results/<stage>_default.json")
+    parser.add_argument("--vcc-manifest", default="",
+                        help="refine: also measure the test half of this recorded-speech manifest "
+                        "(bench/real_speech.py writes it), vcc_map and vcc_vq_map")  # fmt: skip
+    parser.add_argument("--seed-runs", default="",
+                        help="refine: a bench/refine_variants.py JSON-lines file whose --seed-variant "
+                        "rows (one per seed) are copied under `seeds`")  # fmt: skip
+    parser.add_argument("--seed-variant", default="")
     args = parser.parse_args()
     root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
     dense_dir = Path(args.dense_dir).resolve()
@@ -105,6 +112,7 @@ def main() -> None:
             "vq_map": round(figures["vq/map"], 4),
             "vq_consistency": round(figures["vq/consistency"], 4),
         })  # fmt: skip
+        result |= _refine_extras(checkpoint, corpus, rate, args)
     result.update({
         "dense_best_map_at_or_below_rate": round(dense_map, 4),
         "dense_best_name": dense_name,
@@ -121,6 +129,44 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _refine_extras(checkpoint: str, corpus: str, rate: float, args) -> dict[str, object]:
+    """The stage-1 part's heuristic compressions at the PairAlign rate on the test half
+    (`bench/vq_baselines.py`), the collapsed codes' archive tokens, recorded speech, seeds."""
+    from vq_baselines import baseline_figures, load_half
+
+    from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures
+    from pairalign.jobs.corpus import CorpusConfig
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_checkpoint(checkpoint)
+    test = load_half(CorpusConfig(builtin_dir=corpus), "test")
+    curve = baseline_figures(tokenizer, test, [rate])
+    out: dict[str, object] = {
+        "vq_collapsed_archive_tokens": int(curve["collapsed"]["tokens"]),
+        "vq_collapsed_rate": round(curve["collapsed"]["token_rate"], 2),
+        "merged_vq_map_at_rate": round(curve[f"merge@{rate:g}"]["map"], 4),
+        "merged_vq_rate": round(curve[f"merge@{rate:g}"]["token_rate"], 2),
+        "dpdp_vq_map_at_rate": round(curve[f"dpdp@{rate:g}"]["map"], 4),
+        "dpdp_vq_rate": round(curve[f"dpdp@{rate:g}"]["token_rate"], 2),
+    }
+    if args.vcc_manifest:
+        vcc = load_half(CorpusConfig(manifest=args.vcc_manifest), "test")
+        figures = heldout_figures(tokenizer, vcc, HeldoutConfig(), kinds=("pairalign", "vq"))
+        out |= {"vcc_map": round(figures["test/pairalign/map"], 4),
+                "vcc_rate": round(figures["test/pairalign/token_rate"], 2),
+                "vcc_vq_map": round(figures["test/vq/map"], 4),
+                "vcc_vq_rate": round(figures["test/vq/token_rate"], 2)}  # fmt: skip
+    if args.seed_runs:
+        rows = [json.loads(line) for line in Path(args.seed_runs).read_text().splitlines()]
+        rows = [r for r in rows if r["variant"] == args.seed_variant]
+        out["seeds"] = {
+            "variant": args.seed_variant, "half": "dev", "seed": [r["seed"] for r in rows],
+            "map": [round(r["dev/pairalign/map"], 4) for r in rows],
+            "rate": [round(r["dev/pairalign/token_rate"], 2) for r in rows],
+        }  # fmt: skip
+    return out
 
 
 def _steps(checkpoint: str) -> int:

@@ -17,7 +17,9 @@ from pairalign.units import Seconds
 @dataclass(frozen=True)
 class TargetConfig:
     rate: float = 12.5  # tokens per second of speech (VQ-derived targets, length term, budget)
-    scheme: Reduce = "merge"  # VQ-derived targets: runs cut to the rate by merging or by index
+    # VQ-derived targets cut to the rate: shortest runs merged, evenly spaced runs, or a
+    # duration-penalised segmentation of the frame codes' costs (dpdp)
+    scheme: Reduce | Literal["dpdp"] = "merge"
     reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
     view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A (a copy)
     source: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass

@@ -84,10 +84,15 @@ class RefineStep(nn.Module):
         frame_seconds = self.model.config.vq.frame_seconds
         codes, mask = both.quantized.codes, both.mask
         merge = self.model.config.decoder.min_run_frames
+        costs = None
+        if scheme == "dpdp":  # 1 - cosine similarity of each frame's latent and each code
+            costs = 1 - both.quantized.logits.detach() * self.model.config.vq.quantizer.temperature
         return PairTargets(
-            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme, merge),
-            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds, scheme, merge),
-        )
+            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme, merge,
+                       None if costs is None else costs[:n]),
+            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds, scheme, merge,
+                       None if costs is None else costs[n:]),
+        )  # fmt: skip
 
 
 def _mix(vq: Targets, teacher: Targets, use_teacher: list[bool]) -> Targets:

@@ -8,11 +8,13 @@ tokenizer with `VQStringConfig(rate=<objective.targets.rate>, reduce=<its scheme
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
+from pairalign.segmentation import budget_runs
 from pairalign.strings import Reduce, merge_short_runs, reduce_runs
 
 
@@ -23,21 +25,29 @@ class Targets:
 
 
 def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
-               frame_seconds: float, reduce: Reduce = "index",
-               min_run_frames: int = 1) -> Targets:  # fmt: skip
+               frame_seconds: float, reduce: Reduce | Literal["dpdp"] = "index",
+               min_run_frames: int = 1, costs: torch.Tensor | None = None) -> Targets:  # fmt: skip
     """Each row's VQ string: its codes' runs (runs shorter than `min_run_frames` merged first, as
     the checkpoint's VQ strings do) cut down to at most max(1, round(seconds x rate))
     by `reduce_runs` (`index`: evenly spaced runs, each spanning to the next kept run's start;
-    `merge`: the shortest runs merged, each its merged span); `rate` 0 keeps every run."""
+    `merge`: the shortest runs merged, each its merged span; `dpdp`: a duration-penalised
+    segmentation of the frames' code `costs` (B, T, K) within the budget, `segmentation.budget_runs`,
+    short runs not merged first); `rate` 0 keeps every run."""
+    if reduce == "dpdp" and costs is None:
+        raise ValueError("dpdp targets need the frames' code costs")
     strings, timing = [], []
-    for row, valid, secs in zip(
-        codes.cpu().numpy(), mask.cpu().numpy(), seconds.tolist(), strict=True
+    cost_rows = costs.detach().cpu().numpy() if costs is not None else [None] * len(codes)
+    for row, valid, secs, cost in zip(
+        codes.cpu().numpy(), mask.cpu().numpy(), seconds.tolist(), cost_rows, strict=True
     ):
         row = row[valid]
         if len(row) == 0:
-            row = np.zeros(1, dtype=np.int64)
-        row = merge_short_runs(row, min_run_frames)
-        values, starts, ends = reduce_runs(row, secs, rate, reduce)
+            row, cost = np.zeros(1, dtype=np.int64), None if cost is None else cost[:1]
+        if reduce == "dpdp":
+            values, starts, ends = budget_runs(cost[: len(row)], secs, rate)
+        else:
+            row = merge_short_runs(row, min_run_frames)
+            values, starts, ends = reduce_runs(row, secs, rate, reduce)
         strings.append(values.tolist())
         timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
     return Targets(strings, timing)

@@ -100,3 +100,22 @@ def test_corruption_rate_is_about_the_fraction():
     rate = (corrupted[:, 1:] != tf.inputs[:, 1:]).float().mean().item()
     assert 0.1 < rate < 0.2  # hits that repeat an equal neighbour change nothing
     assert torch.equal(corrupt_prefix(tf.inputs, tf.lengths, 0.0, VOCAB), tf.inputs)
+
+
+def test_dpdp_targets_segment_the_frame_costs_within_the_budget():
+    from pairalign.segmentation import budget_runs
+
+    rng = np.random.default_rng(0)
+    costs = torch.from_numpy(rng.uniform(0, 2, (2, 50, 8)).astype(np.float32))
+    codes = costs.argmin(-1)
+    mask = torch.ones(2, 50, dtype=torch.bool)
+    mask[1, 40:] = False
+    seconds = torch.tensor([1.0, 0.8])
+    targets = vq_targets(codes, mask, seconds, 10.0, 0.02, "dpdp", costs=costs)
+    for i, n in enumerate((50, 40)):
+        values, starts, _ = budget_runs(costs[i, :n].numpy(), float(seconds[i]), 10.0)
+        assert targets.strings[i] == values.tolist()
+        assert len(targets.strings[i]) <= round(float(seconds[i]) * 10)
+        np.testing.assert_allclose(targets.timing[i][:, 0], starts * 0.02, rtol=1e-6)
+    with pytest.raises(ValueError, match="costs"):
+        vq_targets(codes, mask, seconds, 10.0, 0.02, "dpdp")
