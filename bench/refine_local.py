@@ -44,9 +44,10 @@ class LocalRun:
     batch_size: int = 0  # pairs per step (0: train.batch_size x train.num_workers)
     dev_sentences: int = 0  # sentences of the dev half measured (0: all), every voice
     view_clips: int = 100  # dev clips whose fixed views give cross-view consistency
-    # torch threads (0: torch's choice). 1, as each Ray Train worker has: on 2 busy cores, 2 threads
-    # took 16.6 CPU s and 29 s a step where 1 took 3.7 and 15 (BENCHMARKS.md, issue 19)
-    threads: int = 1
+    # torch threads (0: torch's choice, every core). On 2 idle cores 2 threads took 2.4 s a step
+    # where 1 took 3.5; on cores shared with other jobs set 1 (2 threads then took 29 s a step
+    # where 1 took 15; BENCHMARKS.md, issue 19)
+    threads: int = 0
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -38,7 +38,7 @@ from pairalign.models.checkpoint import (
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.objectives.refine_config import RefineObjective
+from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
 from pairalign.objectives.refine_step import RefineStep
 from pairalign.objectives.refine_teacher import TeacherSchedule
 from pairalign.objectives.refine_terms import unused_parameters
@@ -51,11 +51,16 @@ class RefineConfig(StageRunConfig):
     name: str = "refine-tiny"
     init_checkpoint: PathStr = ""  # a stage-1 checkpoint (directory or checkpoint.pt, or s3://)
     init_mlflow_run_id: str = ""  # or the MLflow run of a vq.py run: its checkpoint artifact
-    # the decoder reads where a frame is and which code it holds (issue 13's ladder, BENCHMARKS.md)
+    # the segment decoder, which starts as the stage-1 VQ strings, on a frozen stage-1 model
+    # (issue 20); the condition carries frame positions and codes (issue 13's ladder)
     decoder: DecoderConfig = field(
-        default_factory=lambda: DecoderConfig(memory_positions=True, memory_codes=True)
+        default_factory=lambda: DecoderConfig(
+            kind="segment", memory_positions=True, memory_codes=True
+        )
     )
-    objective: RefineObjective = field(default_factory=RefineObjective)
+    objective: RefineObjective = field(
+        default_factory=lambda: RefineObjective(freeze_vq=True, teacher=TeacherConfig(start=300))
+    )
     stage1: Stage1Weights = field(default_factory=Stage1Weights)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(lr=1e-3, max_steps=300, checkpoint_every=100)
