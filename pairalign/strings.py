@@ -10,6 +10,9 @@ import editdistance
 import numpy as np
 
 Reduce = Literal["merge", "index"]  # how runs of codes alone are cut down to a token rate
+Scheme = Literal[
+    "merge", "index", "dpdp"
+]  # those, or DPDP (`segmentation.budget_runs`, needs costs)
 Runs = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, starts, ends (exclusive), in frames
 
 

@@ -71,6 +71,11 @@ class VectorQuantizer(nn.Module):
         commit = commit[mask].mean() if mask is not None else commit.mean()
         return Quantized(codes, quantized, latents, logits, {"vq/commit": commit})
 
+    def costs(self, quantized: Quantized) -> torch.Tensor:
+        """Each frame's distance to each code, 1 - cosine similarity (latents and codes are unit
+        vectors, the logits their cosine over the temperature): what DPDP segments.  # (B, T, K)"""
+        return 1 - quantized.logits.detach() * self.config.temperature
+
     @torch.no_grad()
     def usage(self) -> dict[str, float]:
         """Codebook health from the EMA counts: share of live codes and perplexity."""

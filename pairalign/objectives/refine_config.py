@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pairalign.models.decoding import DecodingConfig
-from pairalign.strings import Reduce
+from pairalign.strings import Scheme
 from pairalign.units import Seconds
 
 
@@ -19,7 +19,7 @@ class TargetConfig:
     rate: float = 12.5  # tokens per second of speech (VQ-derived targets, length term, budget)
     # VQ-derived targets cut to the rate: shortest runs merged, evenly spaced runs, or a
     # duration-penalised segmentation of the frame codes' costs (dpdp)
-    scheme: Reduce | Literal["dpdp"] = "merge"
+    scheme: Scheme = "merge"
     reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
     view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A (a copy)
     source: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass

@@ -84,9 +84,7 @@ class RefineStep(nn.Module):
         frame_seconds = self.model.config.vq.frame_seconds
         codes, mask = both.quantized.codes, both.mask
         merge = self.model.config.decoder.min_run_frames
-        costs = None
-        if scheme == "dpdp":  # 1 - cosine similarity of each frame's latent and each code
-            costs = 1 - both.quantized.logits.detach() * self.model.config.vq.quantizer.temperature
+        costs = self.model.vq.quantizer.costs(both.quantized) if scheme == "dpdp" else None
         return PairTargets(
             vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme, merge,
                        None if costs is None else costs[:n]),

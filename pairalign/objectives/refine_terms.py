@@ -50,7 +50,7 @@ class Side:
     memory: object  # the decoder's memory of `cond` (`decoder.memory_of`)
     tf: TeacherForcing
     timing: list[np.ndarray]  # [(L_i, 2)] target token spans, seconds of the condition's view
-    starts: torch.Tensor  # (B, L) target token start frames in the condition (segment decoder)
+    starts: torch.Tensor | None  # (B, L) target token start frames (a segment decoder's only)
     scored: Scored  # the strings scored under `cond`
     attention: list[torch.Tensor] | None  # per layer (B, L, T), when a term reads it
     settings: TermSettings
@@ -114,7 +114,8 @@ def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
                                 generator)  # fmt: skip
         attention = [] if any(t.reads_attention for t in on.values()) else None
         memory = decoder.memory_of(cond)
-        starts = spans_to_frames(timing, tf.inputs.shape[1], frame_seconds).to(device)
+        starts = (spans_to_frames(timing, tf.inputs.shape[1], frame_seconds).to(device)
+                  if decoder.exact_timing else None)  # fmt: skip
         scored = decoder.score(memory, inputs, tf, starts, clip_frames, attention=attention)
         side = Side(decoder, cond, memory, tf, timing, starts, scored, attention,
                     objective.terms, objective.targets.rate, frame_seconds, clip_seconds,

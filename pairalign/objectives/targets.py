@@ -8,14 +8,13 @@ tokenizer with `VQStringConfig(rate=<objective.targets.rate>, reduce=<its scheme
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
 from pairalign.segmentation import budget_runs
-from pairalign.strings import Reduce, merge_short_runs, reduce_runs
+from pairalign.strings import Scheme, merge_short_runs, reduce_runs
 
 
 @dataclass
@@ -25,7 +24,7 @@ class Targets:
 
 
 def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
-               frame_seconds: float, reduce: Reduce | Literal["dpdp"] = "index",
+               frame_seconds: float, reduce: Scheme = "index",
                min_run_frames: int = 1, costs: torch.Tensor | None = None) -> Targets:  # fmt: skip
     """Each row's VQ string: its codes' runs (runs shorter than `min_run_frames` merged first, as
     the checkpoint's VQ strings do) cut down to at most max(1, round(seconds x rate))

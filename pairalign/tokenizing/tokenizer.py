@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.models.vq_model import Encoded, VQModel
 from pairalign.segmentation import budget_runs
-from pairalign.strings import Reduce, Runs, merge_short_runs, reduce_runs
+from pairalign.strings import Runs, Scheme, merge_short_runs, reduce_runs
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 
@@ -47,7 +46,7 @@ class VQStringConfig:
     groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
     rate: float = 0.0  # > 0: at most max(1, round(seconds x rate)) tokens (after the above)
     # how: merge the shortest runs, keep evenly spaced run indices, or segment the frame costs
-    reduce: Literal[Reduce, "dpdp"] = "merge"
+    reduce: Scheme = "merge"
 
     def __post_init__(self) -> None:
         if self.reduce == "dpdp" and self.groups:
@@ -151,8 +150,7 @@ class Tokenizer:
         encoded, secs = self._encode(waveforms, seconds)
         quantized = encoded.quantized
         codes = quantized.codes.cpu().numpy()  # (B, T)
-        # logits are cosine similarities (unit-norm latents and codes) over the temperature
-        costs = (1 - quantized.logits * self.config.quantizer.temperature).cpu().numpy()
+        costs = self.model.quantizer.costs(quantized).cpu().numpy()
         mask = encoded.mask.cpu().numpy()  # (B, T)
         return FrameCodes(
             codes=[row[m] for row, m in zip(codes, mask, strict=True)],

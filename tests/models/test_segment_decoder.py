@@ -6,7 +6,7 @@ import torch
 
 from pairalign.models.decoder import DecoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
-from pairalign.models.segment_decoder import SegmentDecoder, tile
+from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames, tile
 from pairalign.models.vq_model import model_config
 from pairalign.objectives.targets import teacher_forcing, vq_targets
 from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
@@ -29,6 +29,15 @@ def _speechlike(n: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
         level = rng.uniform(0.01, 0.5, 13)[np.searchsorted(edges, t)]
         out[i] = level * np.sin(2 * math.pi * pitch * t) + 0.02 * rng.standard_normal(len(t))
     return out
+
+
+def _vq_strings_forced(model: PairAlignModel, waves: torch.Tensor, seconds: torch.Tensor):
+    """(condition, the VQ strings as targets, their teacher forcing, their start frames)."""
+    with torch.no_grad():
+        cond = model(waves, seconds)
+    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
+    tf = teacher_forcing(targets.strings, model.vocab, 256)
+    return cond, targets, tf, spans_to_frames(targets.timing, tf.inputs.shape[1], 0.02)
 
 
 @pytest.mark.parametrize("min_run_frames", [1, 2, 3])
@@ -57,14 +66,8 @@ def test_the_vq_strings_are_the_most_likely_strings_at_initialisation():
     model = _model()
     waves = torch.from_numpy(_speechlike(4, seed=1))
     seconds = torch.full((4,), 2.0)
-    with torch.no_grad():
-        cond = model(waves, seconds)
+    cond, targets, tf, starts = _vq_strings_forced(model, waves, seconds)
     decoder = model.decoder
-    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
-    tf = teacher_forcing(targets.strings, model.vocab, 256)
-    starts = torch.zeros(tf.inputs.shape, dtype=torch.long)
-    for i, t in enumerate(targets.timing):
-        starts[i, : len(t)] = torch.from_numpy(np.round(t[:, 0] / 0.02).astype(np.int64))
     memory = decoder.memory_of(cond)
     right = decoder.score(memory, tf.inputs, tf, starts, 150)
     per_token = (right.nll * tf.mask).sum(1) / tf.lengths
@@ -84,14 +87,8 @@ def test_learned_parts_get_gradients_and_can_skip_boundaries():
     model = _model()
     waves = torch.from_numpy(_speechlike(2, seed=2))
     seconds = torch.full((2,), 2.0)
-    with torch.no_grad():
-        cond = model(waves, seconds)
+    cond, _, tf, starts = _vq_strings_forced(model, waves, seconds)
     decoder = model.decoder
-    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
-    tf = teacher_forcing(targets.strings, model.vocab, 256)
-    starts = torch.zeros(tf.inputs.shape, dtype=torch.long)
-    for i, t in enumerate(targets.timing):
-        starts[i, : len(t)] = torch.from_numpy(np.round(t[:, 0] / 0.02).astype(np.int64))
     scored = decoder.score(decoder.memory_of(cond), tf.inputs, tf, starts, 150)
     (scored.nll.sum() + scored.expected_length.sum()).backward()
     for name in ("end_query.weight", "token.weight", "duration.weight"):
