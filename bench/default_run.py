@@ -19,7 +19,11 @@ import json
 import sys
 from pathlib import Path
 
+from measure_sets import Sets, baselines_at, strings_figures, write_json
 from stage1_variants import checkpoint_of, run  # bench/ is the script's directory
+
+from pairalign.models.checkpoint import load_checkpoint
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 DENSE_POOLS = "[1,2,3,4,5,6,8]"  # 100, 50, 33, 25, 20, 16.7, 12.5 tokens/s
 
@@ -32,15 +36,32 @@ def evaluate(root: Path, name: str, args: list[str], corpus: str, log: Path) -> 
     return json.loads((out / "figures.json").read_text())
 
 
-def best_dense(dense: dict[str, float], rate: float) -> tuple[str, float, float]:
+def best_dense(dense: dict[str, float], rate: float) -> tuple[str, float, float] | None:
     """(name, MAP, tokens/s) of the dense baseline with the highest MAP whose rate is at or below
-    `rate`."""
+    `rate`; None when every dense baseline is above it."""
     names = sorted({k.split("/")[0] for k in dense if k.startswith("dense-")})
     below = [n for n in names if dense[f"{n}/token_rate"] <= rate]
     if not below:
-        raise SystemExit(f"no dense baseline at or below {rate:.1f} tokens/s")
+        return None
     name = max(below, key=lambda n: dense[f"{n}/map"])
     return name, dense[f"{name}/map"], dense[f"{name}/token_rate"]
+
+
+def dense_fields(dense: dict[str, float], rate: float) -> dict:
+    """The best dense baseline at or below `rate` (null, with the lowest dense rate, if none)."""
+    found = best_dense(dense, rate)
+    if found is None:
+        lowest = min(v for k, v in dense.items() if k.endswith("/token_rate") and "dense-" in k)
+        return {"dense_best_map_at_or_below_rate": None,
+                "dense_note": f"no dense grid point at or below {rate:.2f} tokens/s "
+                f"(the lowest is {lowest:.2f}/s)"}  # fmt: skip
+    name, found_map, found_rate = found
+    return {
+        "dense_best_map_at_or_below_rate": round(found_map, 4),
+        "dense_best_name": name,
+        "dense_rate": round(found_rate, 2),
+        "dense_consistency": round(dense[f"{name}/consistency"], 4),
+    }
 
 
 def main() -> None:
@@ -51,47 +72,113 @@ def main() -> None:
     parser.add_argument("--root", default="runs/bench-default")
     parser.add_argument("--corpus", default="data/builtin")
     parser.add_argument("--dense-dir", default="runs/dense")
+    parser.add_argument(
+        "--foreign",
+        default="",
+        help="unseen voices: bench/foreign_corpus.py's "
+        "manifest.parquet (foreign_map, foreign_vq_map)",
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="refine: one run per seed (seed=s views.seed=s) from the same "
+        "stage-1 checkpoint; top-level figures from the first",
+    )
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--out", default="", help="default: bench/results/<stage>_default.json")
-    parser.add_argument("--vcc-manifest", default="",
-                        help="refine: also measure the test half of this recorded-speech manifest "
-                        "(bench/real_speech.py writes it), vcc_map and vcc_vq_map")  # fmt: skip
-    parser.add_argument("--seed-runs", default="",
-                        help="refine: a bench/refine_variants.py JSON-lines file whose --seed-variant "
-                        "rows (one per seed) are copied under `seeds`")  # fmt: skip
-    parser.add_argument("--seed-variant", default="")
     args = parser.parse_args()
     root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
-    dense_dir = Path(args.dense_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"{args.stage}.log"
-    py = sys.executable
-
-    name = {"vq": "vq-tiny", "refine": "refine-tiny"}[args.stage]
-    extra = []
-    if args.stage == "refine":
+    sets = Sets(corpus, str(Path(args.foreign).resolve()) if args.foreign else "")
+    if args.stage == "vq":
+        result = measure_run(
+            root, "vq-tiny", "vq", [], corpus, Path(args.dense_dir), log, args.retrain
+        )
+        result |= {
+            f"vcc_{k}": v
+            for k, v in strings_figures(
+                Tokenizer.from_checkpoint(result["checkpoint"]), sets.get("vcc_test"), ("vq",)
+            )["vq"].items()
+        }
+    else:
         init = checkpoint_of(root, "vq-tiny")
         if not init:
             raise SystemExit(f"{root}/vq-tiny: no checkpoint (run `default_run.py vq` first)")
-        extra = [f"init_checkpoint={init}"]
-    timing = root / f"{name}.train_seconds"
-    if args.retrain or not checkpoint_of(root, name):
-        seconds = run([py, f"workflows/{args.stage}.py", f"storage_path={root}",
-                       f"corpus.builtin_dir={corpus}", *extra], log)  # fmt: skip
-        timing.write_text(f"{seconds:.1f}\n")
-        (root / "eval" / name).mkdir(parents=True, exist_ok=True)
-        (root / "eval" / name / "figures.json").unlink(missing_ok=True)
-    checkpoint = checkpoint_of(root, name)
+        runs = []
+        for seed in args.seeds:
+            name = "refine-tiny" if seed == 0 else f"refine-tiny-seed{seed}"
+            extra = [
+                f"init_checkpoint={init}",
+                f"name={name}",
+                f"seed={seed}",
+                f"views.seed={seed}",
+            ]
+            runs.append(
+                measure_run(
+                    root, name, "refine", extra, corpus, Path(args.dense_dir), log, args.retrain
+                )
+            )
+        result = refine_result(runs, sets)
+    result["date"] = datetime.date.today().isoformat()
+    write_json(args.out or f"bench/results/{args.stage}_default.json", result)
+    print(json.dumps(result, indent=2))
 
+
+def measure_run(
+    root: Path,
+    name: str,
+    stage: str,
+    extra: list[str],
+    corpus: str,
+    dense_dir: Path,
+    log: Path,
+    retrain: bool,
+) -> dict:
+    """Train `workflows/<stage>.py` as the README types it (once), then its test-half figures from
+    `workflows/evaluate.py half=test`, beside the best dense baseline at or below its rate."""
+    timing = root / f"{name}.train_seconds"
+    if retrain or not checkpoint_of(root, name):
+        seconds = run(
+            [
+                sys.executable,
+                f"workflows/{stage}.py",
+                f"storage_path={root}",
+                f"corpus.builtin_dir={corpus}",
+                *extra,
+            ],
+            log,
+        )
+        timing.write_text(f"{seconds:.1f}\n")
+        (root / "eval" / name / "figures.json").unlink(missing_ok=True)
+    return measure_checkpoint(
+        root, name, checkpoint_of(root, name), stage, corpus, dense_dir, log
+    ) | {"train_minutes": round(float(timing.read_text()) / 60, 1) if timing.exists() else None}
+
+
+def measure_checkpoint(
+    root: Path, name: str, checkpoint: str, stage: str, corpus: str, dense_dir: Path, log: Path
+) -> dict:
+    """`checkpoint`'s test-half figures (`workflows/evaluate.py half=test`, kept under
+    <root>/eval/<name>) beside the best dense baseline at or below its rate."""
+    dense_dir = dense_dir.resolve()
     if not list(dense_dir.glob("dense-k*-p*/dense.pt")):
-        run([py, "workflows/dense.py", f"out_dir={dense_dir}", f"corpus.builtin_dir={corpus}",
-             f"pools={DENSE_POOLS}"], log)  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "workflows/dense.py",
+                f"out_dir={dense_dir}",
+                f"corpus.builtin_dir={corpus}",
+                f"pools={DENSE_POOLS}",
+            ],
+            log,
+        )
     dense = evaluate(root, "dense", [f"dense_dir={dense_dir}"], corpus, log)
     figures = evaluate(root, name, [f"checkpoint={checkpoint}"], corpus, log)
-
-    key = "pairalign" if args.stage == "refine" else "vq"
+    key = "pairalign" if stage == "refine" else "vq"
     rate = figures[f"{key}/token_rate"]
-    dense_name, dense_map, dense_rate = best_dense(dense, rate)
     result = {
         "rate": round(rate, 2),
         "archive_tokens": int(figures[f"{key}/tokens"]),
@@ -100,79 +187,95 @@ def main() -> None:
         "consistency": round(figures[f"{key}/consistency"], 4),
         "vocab_used": round(figures[f"{key}/vocab_used"], 4),
     }
-    if args.stage == "vq":
-        from pairalign.tokenizing.tokenizer import Tokenizer
-
-        result["codebook"] = Tokenizer.from_checkpoint(checkpoint).vocab_size
-    else:
+    if stage == "refine":
         result["distinct_across_content"] = round(figures["pairalign/distinct_across_content"], 4)
-        result.update({
-            "vq_rate": round(figures["vq/token_rate"], 2),
-            "vq_archive_tokens": int(figures["vq/tokens"]),
-            "vq_map": round(figures["vq/map"], 4),
-            "vq_consistency": round(figures["vq/consistency"], 4),
-        })  # fmt: skip
-        result |= _refine_extras(checkpoint, corpus, rate, args)
-    result.update({
-        "dense_best_map_at_or_below_rate": round(dense_map, 4),
-        "dense_best_name": dense_name,
-        "dense_rate": round(dense_rate, 2),
-        "dense_consistency": round(dense[f"{dense_name}/consistency"], 4),
-        "train_minutes": round(float(timing.read_text()) / 60, 1) if timing.exists() else None,
-        "split": "test half",
-        "checkpoint": checkpoint,
-        "date": datetime.date.today().isoformat(),
-    })  # fmt: skip
-    if args.stage == "vq":
-        result["steps"] = _steps(checkpoint)
-    out = Path(args.out or f"bench/results/{args.stage}_default.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+        result.update(
+            {
+                "vq_rate": round(figures["vq/token_rate"], 2),
+                "vq_archive_tokens": int(figures["vq/tokens"]),
+                "vq_map": round(figures["vq/map"], 4),
+                "vq_consistency": round(figures["vq/consistency"], 4),
+            }
+        )
+    else:
+        result["codebook"] = Tokenizer.from_checkpoint(checkpoint).vocab_size
+    return (
+        result
+        | dense_fields(dense, rate)
+        | {
+            "split": "test half",
+            "checkpoint": checkpoint,
+            "steps": int(load_checkpoint(checkpoint)["step"]),
+        }
+    )
 
 
-def _refine_extras(checkpoint: str, corpus: str, rate: float, args) -> dict[str, object]:
-    """The stage-1 part's heuristic compressions at the PairAlign rate on the test half
-    (`bench/vq_baselines.py`), the collapsed codes' archive tokens, recorded speech, seeds."""
-    from vq_baselines import baseline_figures, load_half
+def refine_result(runs: list[dict], sets: Sets) -> dict:
+    """Seed 0's figures with the heuristics at its rate and the other sets; every seed's rate, MAP
+    and archive tokens (built-in and vcc2016-dev test halves) with their mean and spread."""
+    first = runs[0]
+    result = dict(first) | extra_sets(first["checkpoint"], first["rate"], sets)
+    seeds = []
+    for found in runs:
+        vcc = strings_figures(Tokenizer.from_checkpoint(found["checkpoint"]), sets.get("vcc_test"))
+        seeds.append(
+            {
+                "seed": seed_of(found["checkpoint"]),
+                "rate": found["rate"],
+                "map": found["map"],
+                "archive_tokens": found["archive_tokens"],
+                "vq_map": found["vq_map"],
+                "vcc_rate": vcc["pairalign"]["rate"],
+                "vcc_map": vcc["pairalign"]["map"],
+            }
+        )
+    result["seeds"] = {"runs": seeds} | spread(seeds, ("rate", "map", "archive_tokens", "vcc_map"))
+    return result
 
-    from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures
-    from pairalign.jobs.corpus import CorpusConfig
-    from pairalign.tokenizing.tokenizer import Tokenizer
 
+def extra_sets(checkpoint: str, rate: float, sets: Sets) -> dict:
+    """The heuristic compressions (merge, DPDP, BPE) of the checkpoint's VQ strings at `rate` on the
+    built-in test half; its strings on the vcc2016-dev test half and the unseen voices."""
     tokenizer = Tokenizer.from_checkpoint(checkpoint)
-    test = load_half(CorpusConfig(builtin_dir=corpus), "test")
-    curve = baseline_figures(tokenizer, test, [rate])
-    out: dict[str, object] = {
-        "vq_collapsed_archive_tokens": int(curve["collapsed"]["tokens"]),
-        "vq_collapsed_rate": round(curve["collapsed"]["token_rate"], 2),
-        "merged_vq_map_at_rate": round(curve[f"merge@{rate:g}"]["map"], 4),
-        "merged_vq_rate": round(curve[f"merge@{rate:g}"]["token_rate"], 2),
-        "dpdp_vq_map_at_rate": round(curve[f"dpdp@{rate:g}"]["map"], 4),
-        "dpdp_vq_rate": round(curve[f"dpdp@{rate:g}"]["token_rate"], 2),
+    base = baselines_at(tokenizer, sets, "builtin_test", rate)
+    out: dict = {
+        "vq_collapsed_archive_tokens": base["collapsed_archive_tokens"],
+        "vq_collapsed_rate": base["collapsed_rate"],
+        "merged_vq_map_at_rate": base["merge_map"],
+        "dpdp_vq_map_at_rate": base["dpdp_map"],
+        "bpe_vq_map_at_rate": base["bpe_map"],
     }
-    if args.vcc_manifest:
-        vcc = load_half(CorpusConfig(manifest=args.vcc_manifest), "test")
-        figures = heldout_figures(tokenizer, vcc, HeldoutConfig(), kinds=("pairalign", "vq"))
-        out |= {"vcc_map": round(figures["test/pairalign/map"], 4),
-                "vcc_rate": round(figures["test/pairalign/token_rate"], 2),
-                "vcc_vq_map": round(figures["test/vq/map"], 4),
-                "vcc_vq_rate": round(figures["test/vq/token_rate"], 2)}  # fmt: skip
-    if args.seed_runs:
-        rows = [json.loads(line) for line in Path(args.seed_runs).read_text().splitlines()]
-        rows = [r for r in rows if r["variant"] == args.seed_variant]
-        out["seeds"] = {
-            "variant": args.seed_variant, "half": "dev", "seed": [r["seed"] for r in rows],
-            "map": [round(r["dev/pairalign/map"], 4) for r in rows],
-            "rate": [round(r["dev/pairalign/token_rate"], 2) for r in rows],
-        }  # fmt: skip
+    for name, prefix in (("vcc_test", "vcc"), ("foreign", "foreign")):
+        if name not in sets.names():
+            continue
+        found = strings_figures(tokenizer, sets.get(name))
+        out |= {
+            f"{prefix}_map": found["pairalign"]["map"],
+            f"{prefix}_rate": found["pairalign"]["rate"],
+            f"{prefix}_vq_map": found["vq"]["map"],
+            f"{prefix}_vq_rate": found["vq"]["rate"],
+        }
+        if name == "vcc_test":
+            at = baselines_at(tokenizer, sets, name, found["pairalign"]["rate"])
+            out |= {f"vcc_{k}": v for k, v in at.items()}
     return out
 
 
-def _steps(checkpoint: str) -> int:
-    from pairalign.models.checkpoint import load_checkpoint
+def spread(rows: list[dict], keys: tuple[str, ...]) -> dict:
+    """{key: {mean, std}} over rows (population standard deviation)."""
+    import numpy as np
 
-    return int(load_checkpoint(checkpoint)["step"])
+    return {
+        k: {
+            "mean": round(float(np.mean([r[k] for r in rows])), 4),
+            "std": round(float(np.std([r[k] for r in rows])), 4),
+        }
+        for k in keys
+    }
+
+
+def seed_of(checkpoint: str) -> int:
+    return int(load_checkpoint(checkpoint)["stage_config"]["seed"])
 
 
 if __name__ == "__main__":

@@ -1,23 +1,18 @@
 """Strings of a checkpoint on recorded human speech, beside the dense baselines fitted on the same
 corpus: vcc2016-dev (6 people x the same 120 sentences; Voice Conversion Challenge 2016 training
-data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0).
+data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0), by issue 21's split
+(bench/vcc.py): dense grid fitted on the train part, checkpoint and grid measured on one half.
 
-    # 1. the manifest: the sentences shared out 60/30/30 to train/dev/test (no sentence in two)
-    PYTHONPATH=. python bench/real_speech.py manifest --out runs/vcc
-    # 2. a stage-1 (VQ) or stage-2 (VQ + PairAlign) checkpoint on one part, and the dense grid
-    #    fitted on the train part and measured on the same clips
-    PYTHONPATH=. python bench/real_speech.py measure --checkpoint runs/vq-tiny/checkpoint_... \
-        --manifest runs/vcc/manifest.parquet --split test --out runs/vcc/vq_test.json
+    # a stage-1 (VQ) or stage-2 (VQ + PairAlign) checkpoint on the test half, and the dense grid
+    PYTHONPATH=. python bench/real_speech.py --checkpoint runs/vq-tiny/checkpoint_... \
+        --half test --out runs/vcc/vq_test.json
 
-`manifest` is `workflows/prepare.py kind=manifest splits=train:60,dev:30,test:30` on the corpus's
-`manifest.csv`; train stage 1 on its train part with `corpus.manifest=runs/vcc/manifest.parquet`,
-or on the built-in corpus and it mixed with `corpus.more_manifests=[runs/vcc/manifest.parquet]`
-(both then have a `test` split). `measure`: every figure of `measure_tokenizer` (retrieval by
-normalised edit distance, each speaker's own recordings left out; chance MAP; cross-view
-consistency; token rate), clips longer than 3 s tokenized in windows as the archive job does.
-Dense tokenizers are fitted once per (k, pool) and kept under --dense-dir. Select on `dev`,
-report on `test`. Writes JSON: per tokenizer figures, the best dense MAP at or below the VQ (and
-PairAlign) rate and at any rate, and the flat `vcc_*` keys of bench/results/vq_default.json.
+Every figure of `measure_tokenizer` (retrieval by normalised edit distance, each speaker's own
+recordings left out; chance MAP; cross-view consistency; token rate), clips longer than 3 s
+tokenized in windows as the archive job does. Dense tokenizers are fitted once per (k, pool) and
+kept under --dense-dir. Select on `dev`, report on `test`. Writes JSON: per tokenizer figures, the
+best dense MAP at or below the VQ (and PairAlign) rate and at any rate, and the flat `vcc_*` keys
+of bench/results/vq_default.json.
 """
 
 from __future__ import annotations
@@ -30,37 +25,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+from vcc import VCC_MANIFEST, VCC_SPLIT, vcc_half, vcc_rows  # bench/ is the script's directory
 
 import pairalign.tokenizing.dense as dense_module
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.views import ViewConfig
-from pairalign.evaluation.eval_sets import EvalSetSpec, eval_set_rows, load_eval_set
 from pairalign.evaluation.figures import ClipSet, measure_tokenizer
-from pairalign.jobs.corpus import PrepareConfig, prepare_user, read_corpus
+from pairalign.evaluation.heldout import HeldoutConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.models.frontend import LogMel
 from pairalign.tokenizing.dense import DenseConfig, DenseTokenizer, clip_log_mel, fit_dense
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
-VCC = Path(__file__).resolve().parents[2] / "shared" / "data" / "vcc2016-dev" / "manifest.csv"
 KEPT = ("map", "token_rate", "consistency", "chance_map", "mrr", "precision_at_1", "vocab_used",
         "queries", "tokens")  # fmt: skip
 
 
-def write_manifest(args: argparse.Namespace) -> None:
-    config = PrepareConfig(out_dir=str(Path(args.out).resolve()), kind="manifest",
-                           source=str(Path(args.source).resolve()), splits=args.splits,
-                           split_seed=args.seed)  # fmt: skip
-    table = prepare_user(config)
-    parts = {}
-    for row in table.to_pylist():
-        parts.setdefault(row["split"], set()).add(row["content_id"])
-    print(json.dumps({"manifest": f"{config.out_dir}/manifest.parquet", "rows": table.num_rows,
-                      **{f"{k}/sentences": len(v) for k, v in sorted(parts.items())}}))  # fmt: skip
-
-
-def dense_tokenizers(args: argparse.Namespace, manifest: str) -> dict[str, DenseTokenizer]:
+def dense_tokenizers(args: argparse.Namespace) -> dict[str, DenseTokenizer]:
     """Each (k, pool) of the grid, fitted on the train part once and kept under --dense-dir."""
     configs = [DenseConfig(k=k, pool=p, iters=args.dense_iters, seed=args.seed)
                for k, p in itertools.product(args.ks, args.pools)]  # fmt: skip
@@ -69,7 +51,7 @@ def dense_tokenizers(args: argparse.Namespace, manifest: str) -> dict[str, Dense
         path = Path(args.dense_dir) / config.name / "dense.pt"
         if not path.exists():
             if features is None:
-                features = train_features(manifest, args.train_split)
+                features = train_features()
             start = time.perf_counter()
             fit_dense(features, config).save(str(path))
             print(f"fitted {config.name} in {time.perf_counter() - start:.1f} s", flush=True)
@@ -92,15 +74,16 @@ def share_log_mel() -> None:
     dense_module.clip_log_mel = clip_log_mel_once
 
 
-def train_features(manifest: str, split: str) -> list:
-    rows = eval_set_rows(EvalSetSpec("train", manifest, split=split), read_corpus(manifest))
+def train_features() -> list:
+    """Log-mel frames of the train part's clips."""
+    rows = vcc_rows("train")
     frontend, features = LogMel(), []
     for row in rows.to_pylist():
         try:
             features.append(clip_log_mel(load_row_audio(row), frontend))
         except AudioError as err:
             print(f"skipped {err}")
-    print(f"log-mel frames of {len(features)} {split} clips", flush=True)
+    print(f"log-mel frames of {len(features)} train clips", flush=True)
     return features
 
 
@@ -124,13 +107,12 @@ def best(dense: dict[str, dict[str, float]], rate: float = float("inf")) -> dict
 
 def measure(args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    manifest = str(Path(args.manifest).resolve())
-    spec = EvalSetSpec("vcc", manifest, split=args.split, max_clips=args.max_clips)
-    clips = load_eval_set(spec, ViewConfig(), view_clips=args.view_clips)
+    config = HeldoutConfig(sentences=args.sentences, view_clips=args.view_clips)
+    clips = vcc_half(args.half, config, ViewConfig())
     payload = load_checkpoint(args.checkpoint)
     tokenizer = Tokenizer.from_checkpoint(args.checkpoint)
-    result: dict = {"data": "vcc2016-dev (VCC 2016, Toda et al.; DOI 10.7488/ds/1575; CC BY 4.0)",
-                    "manifest": manifest, "split": args.split, "clips": len(clips.ids),
+    result: dict = {"data": VCC_SPLIT, "manifest": str(VCC_MANIFEST), "half": args.half,
+                    "clips": len(clips.ids),
                     "sentences": len(set(clips.content)), "speakers": len(set(clips.speakers)),
                     "checkpoint": str(args.checkpoint), "stage": payload["stage"],
                     "step": int(payload["step"])}  # fmt: skip
@@ -142,7 +124,7 @@ def measure(args: argparse.Namespace) -> None:
     if args.pools and args.ks:
         share_log_mel()
         result["dense"] = {}
-        for name, tok in dense_tokenizers(args, manifest).items():
+        for name, tok in dense_tokenizers(args).items():
             result["dense"][name] = figures_of(tok, clips, name)
             write(args.out, summarise(result, kinds, start))  # a partial file, should it stop
     print(write(args.out, summarise(result, kinds, start)))
@@ -188,33 +170,23 @@ def flat_keys(result: dict, kinds: dict) -> dict[str, float | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("manifest", help="write manifest.parquet with parts by sentence")
-    make.add_argument("--source", default=str(VCC), help="the corpus's manifest.csv")
-    make.add_argument("--out", required=True, help="directory for manifest.parquet")
-    make.add_argument("--splits", default="train:60,dev:30,test:30")
-    make.add_argument("--seed", type=int, default=0)
-    run = sub.add_parser("measure", help="a checkpoint and the dense grid on one part")
-    run.add_argument("--checkpoint", required=True)
-    run.add_argument("--manifest", required=True, help="written by the manifest command")
-    run.add_argument("--split", default="test", help="the part measured: dev (select) or test")
-    run.add_argument("--train-split", default="train", help="the part the dense grid is fitted on")
-    run.add_argument("--dense-dir", default="runs/vcc-dense")
-    run.add_argument("--ks", type=int, nargs="*", default=[8, 16, 32, 64, 128, 256])
-    run.add_argument("--pools", type=int, nargs="*", default=[1, 2, 4, 6, 8, 10],
-                     help="10 ms frames per token (100, 50, 25, 16.7, 12.5, 10 tokens/s); none: no dense")  # fmt: skip
-    run.add_argument("--dense-iters", type=int, default=50)
-    run.add_argument(
-        "--view-clips", type=int, default=200, help="clips whose views give consistency"
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--half", default="test", choices=("dev", "test"),
+                        help="the half measured: dev (select) or test (report)")  # fmt: skip
+    parser.add_argument("--dense-dir", default="runs/vcc-train-dense",
+                        help="fits of the grid on the train part (not the old hashed split's)")  # fmt: skip
+    parser.add_argument("--ks", type=int, nargs="*", default=[8, 16, 32, 64, 128, 256])
+    parser.add_argument("--pools", type=int, nargs="*", default=[1, 2, 4, 6, 8, 10],
+                        help="10 ms frames per token (100, 50, 25, 16.7, 12.5, 10 tokens/s); none: no dense")  # fmt: skip
+    parser.add_argument("--dense-iters", type=int, default=50)
+    parser.add_argument("--view-clips", type=int, default=200,
+                        help="clips whose views give consistency")  # fmt: skip
+    parser.add_argument(
+        "--sentences", type=int, default=0, help="the half's first sentences (0: all)"
     )
-    run.add_argument("--max-clips", type=int, default=0)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--out", default="", help="JSON file (also printed)")
-    args = parser.parse_args()
-    if args.command == "manifest":
-        write_manifest(args)
-    else:
-        measure(args)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="", help="JSON file (also printed)")
+    measure(parser.parse_args())
 
 
 if __name__ == "__main__":

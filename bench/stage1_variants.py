@@ -10,6 +10,8 @@ Each variant is `name:override override ...` (overrides of workflows/vq.py, or o
 workflows/refine.py with `--stage refine`, which measures the PairAlign strings). A variant whose
 checkpoint exists is not trained again; its evaluation is redone only if `--remeasure`. The table
 (`<root>/<half>.md`) lists tokens/s, MAP, P@1, MRR, consistency, vocabulary used and perplexity.
+`--vcc` measures on vcc2016-dev's `--half` instead (issue 21's split, bench/vcc.py; its manifest
+is written to `<root>/vcc/manifest.parquet` for workflows/evaluate.py).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument(
         "--manifest", default="", help="measure on this manifest instead (split test)"
     )
+    parser.add_argument("--vcc", action="store_true", help="measure on vcc2016-dev's --half")
     parser.add_argument(
         "--tag", default="", help="suffix of the evaluation's name (another corpus)"
     )
@@ -63,6 +66,14 @@ def main() -> None:
     root = Path(args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     py = sys.executable
+    vcc = root / "vcc" / "manifest.parquet"
+    if args.vcc:
+        from vcc import vcc_manifest  # bench/ is the script's directory
+
+        from pairalign.data.manifest import write_manifest
+
+        write_manifest(vcc_manifest(), str(vcc))
+        args.tag = args.tag or "-vcc"
     rows = []
     for spec in args.variant:
         name, _, overrides = spec.partition(":")
@@ -80,6 +91,8 @@ def main() -> None:
         if args.remeasure or not figures_file.exists():
             corpus = [f"corpus.manifest={args.manifest}", "half="] if args.manifest else [
                 f"corpus.builtin_dir={args.corpus}", f"half={args.half}"]  # fmt: skip
+            if args.vcc:
+                corpus = [f"corpus.manifest={vcc}", f"half={args.half}"]
             run([py, "workflows/evaluate.py", f"name=eval-{name}-{tag}", f"out_dir={out}",
                  f"storage_path={root}", *corpus,
                  f"tokenizers=[{{name: {name}, kind: {'pairalign' if args.stage == 'refine' else 'vq'}, "

@@ -2,12 +2,16 @@
 
     python workflows/tokenize_archive.py tokenizer.checkpoint=runs/refine-tiny/checkpoint_... out_dir=runs/archive
     python workflows/tokenize_archive.py corpus.manifest=s3://bucket/manifest.parquet out_dir=s3://bucket/archive \
-        tokenizer.name=vq tokenizer.kind=vq tokenizer.checkpoint=s3://bucket/runs/refine/checkpoint_...
+        tokenizer.kind=vq tokenizer.checkpoint=s3://bucket/runs/refine/checkpoint_...
     ray job submit --working-dir . -- python workflows/tokenize_archive.py ... pool_size=8 device=cuda
 
-Writes `<out_dir>/<tokenizer.name>/tokens/part-*.parquet`, rejects beside them, and resumes where
-it stopped; the job itself: pairalign/jobs/tokenize_job.py. (Not `tokenize.py`: a script of that
-name in workflows/ would shadow the standard library's `tokenize` module.)
+`tokenizer.kind=auto` (the default) takes the kind the checkpoint's export records as measured
+best, else pairalign for a checkpoint with a decoder, vq otherwise (as `python -m pairalign
+tokenize` does); the line before the job starts says which and why. Writes
+`<out_dir>/<tokenizer.name>/tokens/part-*.parquet` (the name defaults to the kind), rejects beside
+them, and resumes where it stopped; the job itself: pairalign/jobs/tokenize_job.py. (Not
+`tokenize.py`: a script of that name in workflows/ would shadow the standard library's `tokenize`
+module.)
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pairalign.jobs.tokenize_job import (
     TokenizeConfig,
     archive_dir,
     print_totals,
+    resolve_tokenizer,
     tokenize_archive,
 )
-from pairalign.models.checkpoint import CheckpointError, resolve_checkpoint
+from pairalign.models.checkpoint import CheckpointError
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -29,13 +34,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     config = parse_args(TokenizeConfig, "tokenize_archive.yaml", argv, description=__doc__)
     setup_logging()
     seed_everything(config.seed)
-    if (
-        config.tokenizer.kind != "dense"
-    ):  # a wrong checkpoint says so in one line, before Ray starts
-        try:
-            resolve_checkpoint(config.tokenizer.checkpoint)
-        except CheckpointError as err:
-            raise SystemExit(f"error: tokenizer.checkpoint: {err}") from None
+    try:  # a wrong checkpoint says so in one line, before Ray starts
+        config, reason = resolve_tokenizer(config)
+    except CheckpointError as err:
+        raise SystemExit(f"error: tokenizer.checkpoint: {err}") from None
+    except ValueError as err:
+        raise SystemExit(f"error: tokenizer: {err}") from None
+    spec = config.tokenizer
+    print(f"tokenizer {spec.name}: kind {spec.kind}" + (f" ({reason})" if reason else ""))
     init_ray()
     totals = tokenize_archive(config, load_manifest(config.corpus))
     print_totals(archive_dir(config), totals)

@@ -4,10 +4,14 @@
     python -m pairalign tokenize recordings/ --out runs/mine      # ... as a searchable archive
     python -m pairalign search runs/mine query.wav -k 10          # the archive ranked against a clip
     python -m pairalign export runs/refine-tiny pairalign/assets/default_tokenizer.pt
+    python -m pairalign export runs/refine-tiny tok.pt --default-kind vq --kind-note "<why>"
 
 `tokenize` and `search` use the tokenizer shipped with the package
 (`pairalign/assets/default_tokenizer.pt`) unless `--tokenizer` names a checkpoint, a run directory
-or an exported file. Errors are one line on stderr and exit status 2.
+or an exported file, and its strings of `--kind auto`: the kind the export records as measured
+best (`export --default-kind`), else PairAlign when it has a decoder, VQ otherwise. A folder's
+files are named by their path in it without the extension (`SM2/200001`), the id `search` takes.
+Errors are one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a checkpoint directory or a run directory (latest)")
     export.add_argument("out", help="the .pt file to write")
     export.add_argument("--half", action="store_true", help="weights as float16 (half the size)")
+    export.add_argument("--default-kind", choices=("pairalign", "vq"), default="",
+                        help="the strings `--kind auto` gives with this file (default: PairAlign "
+                        "when it has a decoder, else VQ)")  # fmt: skip
+    export.add_argument("--kind-note", default="", help="the measurement that decided "
+                        "--default-kind, stored with it and printed when auto uses it")  # fmt: skip
     return parser
 
 
@@ -49,7 +58,8 @@ def _tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokenizer", default="", help=f"a checkpoint, run directory or "
                         f"exported .pt (default: {DEFAULT_TOKENIZER.name} shipped with pairalign)")  # fmt: skip
     parser.add_argument("--kind", choices=("auto", "pairalign", "vq"), default="auto",
-                        help="which strings: auto = PairAlign when the tokenizer has a decoder")  # fmt: skip
+                        help="which strings: auto = the kind the export records as measured "
+                        "best, else PairAlign when the tokenizer has a decoder, else VQ")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ against a query clip by normalised edit distance) and `export` (a weights-only t
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -31,8 +32,9 @@ def tokenize_command(args: argparse.Namespace) -> int:
     """Tokenize every clip of `args.source`; a clip that fails to decode is reported (file and
     reason) and skipped. Status 0 when any clip was tokenized, else 1."""
     sources = collect_sources(args.source)
-    tokenizer, checkpoint = open_tokenizer(args.tokenizer, args.kind)
-    sink = open_sink(args.out, tokenizer, checkpoint)
+    opened = open_tokenizer(args.tokenizer, args.kind)
+    tokenizer = opened.strings
+    sink = open_sink(args.out, tokenizer, opened.checkpoint)
     throttle, totals = Throttle(every_seconds=10.0), {"clips": 0, "seconds": 0.0, "tokens": 0}
     failed: list[tuple[Source, str]] = []
     for i in range(0, len(sources), args.batch_size):
@@ -48,7 +50,8 @@ def tokenize_command(args: argparse.Namespace) -> int:
             print(progress_line("tokenize", done=done, total=len(sources), unit="files",
                                 elapsed=throttle.elapsed), file=sys.stderr)  # fmt: skip
     sink.close()
-    print(summary_line(tokenizer, totals, failed, sink.where, throttle.elapsed), file=sys.stderr)
+    print(summary_line(tokenizer, totals, failed, sink.where, throttle.elapsed, opened.choice.reason),
+          file=sys.stderr)  # fmt: skip
     return 0 if totals["clips"] else 1
 
 
@@ -74,10 +77,12 @@ def tokenize_batch(tokenizer: StringTokenizer, batch: list[Source],
 
 
 def summary_line(tokenizer: StringTokenizer, totals: dict, failed: list, where: str,
-                 elapsed: float) -> str:  # fmt: skip
+                 elapsed: float, reason: str = "") -> str:  # fmt: skip
+    """The closing line; `reason`: why kind auto chose the tokenizer's kind ("" if named)."""
     rate = totals["tokens"] / totals["seconds"] if totals["seconds"] else float("nan")
+    why = f" ({reason})" if reason else ""
     text = (f"tokenized {totals['clips']} files ({totals['seconds']:.1f} s of audio, "
-            f"{totals['tokens']} tokens, {rate:.1f} tokens/s) with {tokenizer.kind} "
+            f"{totals['tokens']} tokens, {rate:.1f} tokens/s) with {tokenizer.kind}{why} "
             f"{tokenizer.checkpoint_id} in {format_duration(elapsed)}; to {where}")  # fmt: skip
     if failed:
         text += f"; {len(failed)} skipped (reasons above)"
@@ -131,14 +136,17 @@ def search_command(args: argparse.Namespace) -> int:
 
 def query_string(args: argparse.Namespace, ids: list[str], strings: list[list[int]],
                  info: dict) -> list[int]:  # fmt: skip
-    """The query's tokens: an audio file tokenized as the archive was (or with --tokenizer), or
-    the string of an utterance id of the archive."""
-    if not os.path.exists(args.query) and args.query in ids:
+    """The query's tokens: the string of an utterance id of the archive (as `tokenize` printed
+    it), or an audio file tokenized as the archive was (or with --tokenizer)."""
+    if args.query in ids and not os.path.isfile(args.query):
         return strings[ids.index(args.query)]
+    if "://" not in args.query and not os.path.exists(args.query):
+        raise CliError(f"{args.query}: neither an audio file nor an utterance id of "
+                       f"{args.archive}; {nearest_ids(args.query, ids)}")  # fmt: skip
     checkpoint = args.tokenizer or info.get("checkpoint", "")
     if not checkpoint:
         raise CliError(f"{args.archive} does not record its tokenizer's file; pass --tokenizer")
-    tokenizer, _ = open_tokenizer(checkpoint, info.get("kind", "auto"))
+    tokenizer = open_tokenizer(checkpoint, info.get("kind", "auto")).strings
     if info.get("checkpoint_id") and tokenizer.checkpoint_id != info["checkpoint_id"]:
         print(f"note: the archive was written by {info['checkpoint_id']}, the query is tokenized "
               f"by {tokenizer.checkpoint_id}", file=sys.stderr)  # fmt: skip
@@ -152,6 +160,17 @@ def query_string(args: argparse.Namespace, ids: list[str], strings: list[list[in
     return np.asarray(tokens).tolist()
 
 
+def nearest_ids(query: str, ids: list[str], n: int = 5) -> str:
+    """'nearest ids: a, b, c' (by difflib's similarity), for an id or file that is not there."""
+    near = difflib.get_close_matches(query, ids, n=n, cutoff=0.5)
+    if not near:  # e.g. an id with its folder left off: the ids that end like it
+        stem = os.path.splitext(query.replace(os.sep, "/").rsplit("/", 1)[-1])[0]
+        near = [u for u in ids if os.path.splitext(u.rsplit("/", 1)[-1])[0] == stem][:n]
+    if near:
+        return "nearest ids: " + ", ".join(near)
+    return f"no id is near it; ids look like {', '.join(ids[:3])}"
+
+
 def export_command(args: argparse.Namespace) -> int:
     import torch
 
@@ -159,13 +178,18 @@ def export_command(args: argparse.Namespace) -> int:
 
     dtype = torch.float16 if args.half else torch.float32
     try:
-        out = export_tokenizer(_local_abspath(args.checkpoint), args.out, dtype=dtype)
+        out = export_tokenizer(_local_abspath(args.checkpoint), args.out, dtype=dtype,
+                               default_kind=args.default_kind, kind_note=args.kind_note)  # fmt: skip
     except CheckpointError as err:
         raise CliError(str(err)) from err
     payload = torch.load(out, weights_only=True)
     size = os.path.getsize(out) / 1e6
+    chosen = ""
+    if "default_kind" in payload:
+        note = f" ({payload['kind_note']})" if payload["kind_note"] else ""
+        chosen = f"; default kind {payload['default_kind']}{note}"
     print(f"wrote {out} ({size:.1f} MB): {payload['stage']} tokenizer from {payload['source']} "
-          f"step {payload['step']}, format {payload['format']} v{payload['version']}")  # fmt: skip
+          f"step {payload['step']}, format {payload['format']} v{payload['version']}{chosen}")  # fmt: skip
     return 0
 
 

@@ -9,11 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from pairalign.cli.default import DEFAULT_TOKENIZER, missing_default_message
+from pairalign.data.corpora.folder import AUDIO_SUFFIXES, folder_ids
+from pairalign.data.manifest import ManifestError
 from pairalign.models.checkpoint import CheckpointError, resolve_checkpoint
-from pairalign.tokenizing.kinds import PairAlignStrings, StringTokenizer, VQStrings
+from pairalign.tokenizing.kinds import (
+    KindChoice,
+    PairAlignStrings,
+    StringTokenizer,
+    choose_kind,
+    string_tokenizer,
+)
 from pairalign.tokenizing.tokenizer import Tokenizer
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph", ".nist")  # what pairalign.data.audio decodes
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
 
@@ -23,7 +30,7 @@ class CliError(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    utterance_id: str  # the path relative to the folder, or the manifest's id
+    utterance_id: str  # the path in the folder without its extension, or the manifest's id
     path: str
     row: dict[str, Any] = field(default_factory=dict)  # a manifest row (embedded audio allowed)
 
@@ -33,7 +40,8 @@ class Source:
 
 def collect_sources(source: str) -> list[Source]:
     """The clips named by `source`: a file, a folder (every audio file under it, sorted) or a
-    CSV/Parquet manifest (its `utterance_id` and `path` or embedded `audio`)."""
+    CSV/Parquet manifest (its `utterance_id` and `path` or embedded `audio`). A file's id is its
+    path in the folder without the extension (`folder_ids`, as the folder corpus names it)."""
     path = Path(source)
     if not path.exists() and "://" not in source:
         raise CliError(f"{source}: no such file or folder")
@@ -43,7 +51,11 @@ def collect_sources(source: str) -> list[Source]:
         )
         if not files:
             raise CliError(f"{source}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
-        return [Source(str(p.relative_to(path)), str(p)) for p in files]
+        try:
+            ids = folder_ids([p.relative_to(path).as_posix() for p in files], source)
+        except ManifestError as err:
+            raise CliError(str(err)) from err
+        return [Source(uid, str(p)) for uid, p in zip(ids, files, strict=True)]
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         from pairalign.data.corpora import read_user_manifest
 
@@ -52,12 +64,19 @@ def collect_sources(source: str) -> list[Source]:
         except (ValueError, OSError) as err:
             raise CliError(str(err)) from err
         return [Source(str(r["utterance_id"]), r.get("path") or "", r) for r in table.to_pylist()]
-    return [Source(path.name, source)]
+    return [Source(folder_ids([path.name])[0], source)]
 
 
-def open_tokenizer(path: str, kind: str = "auto") -> tuple[StringTokenizer, str]:
-    """(the strings of `path`, the checkpoint it resolved to); `path` defaults to the shipped
-    tokenizer; kind auto means PairAlign for a checkpoint with a decoder, else VQ."""
+@dataclass(frozen=True)
+class Opened:
+    strings: StringTokenizer
+    checkpoint: str  # the checkpoint `--tokenizer` resolved to
+    choice: KindChoice  # its kind, and why when auto chose it
+
+
+def open_tokenizer(path: str, kind: str = "auto") -> Opened:
+    """The strings of `path` (default: the shipped tokenizer) of `kind`; auto is chosen by
+    `pairalign.tokenizing.kinds.choose_kind`, as the workflows choose it."""
     if not path:
         if not DEFAULT_TOKENIZER.exists():
             raise CliError(missing_default_message())
@@ -67,15 +86,10 @@ def open_tokenizer(path: str, kind: str = "auto") -> tuple[StringTokenizer, str]
             path if "://" in path else os.path.abspath(os.path.expanduser(path))
         )
         tokenizer = Tokenizer.from_checkpoint(path)
-    except CheckpointError as err:
-        raise CliError(str(err)) from err
-    if kind == "auto":
-        kind = "pairalign" if tokenizer.decoder is not None else "vq"
-    if kind == "pairalign":
-        if tokenizer.decoder is None:
-            raise CliError(f"{path}: a stage-1 tokenizer has no decoder; use --kind vq")
-        return PairAlignStrings(tokenizer), path
-    return VQStrings(tokenizer), path
+        choice = choose_kind(kind, tokenizer)
+    except ValueError as err:  # CheckpointError included
+        raise CliError(str(err) if isinstance(err, CheckpointError) else f"{path}: {err}") from err
+    return Opened(string_tokenizer(tokenizer, choice.kind), path, choice)
 
 
 DEFAULT_WINDOW_SECONDS = 3.0

@@ -12,6 +12,11 @@ first `quality` figure (pairalign/evaluation/pareto.py). Files go to `out_dir` (
 storage_path is remote): `runs.md`, `runs.csv` and `tradeoff.png` (one panel per `quality` figure
 against `rate`, each panel's front joined); with `log=true` they are logged under `compare/` to
 the sweep's parent run, or to a new run `compare`.
+
+The plot shows every run's strings, not only the kind `rate` names (`tradeoff_points`): where the
+figures' keys name a kind (`eval/pairalign/map`), each kind among the columns is a point of its
+own, marked by kind and labelled by run: a refine run gives a PairAlign and a VQ point, a stage-1
+run a VQ point. Each panel's front is over all its points.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from matplotlib.figure import Figure  # no pyplot: figures are drawn straight to
 from pairalign.config import PathStr
 from pairalign.data.storage import is_remote, join
 from pairalign.evaluation.pareto import pareto_front
+from pairalign.evaluation.plots import COLOURS
 from pairalign.jobs.tracking import RUN_NAME_TAG, TrackingConfig, find_mlflow_run, tracking_uri
 
 PARENT_TAG, BEST_STEP_TAG = "mlflow.parentRunId", "pairalign.best_step"
@@ -89,6 +95,9 @@ def select_runs(config: CompareConfig, uri: str) -> tuple[list[Any], str]:
 SWEEP_FIGURES = ("token_rate", "map", "consistency", "mrr", "vocab_used")
 RUN_FIGURES = ("token_rate", "map", "consistency")
 SWEEP_PARAMS = ("objective.weights.length", "objective.targets.rate", "objective.weights.contrast")
+STRING_KINDS = ("pairalign", "vq")  # the strings a run's figures can be of: the plot's markers
+MARKERS = {"pairalign": "o", "vq": "s", "": "D"}
+LEGEND = {"pairalign": "PairAlign strings", "vq": "VQ strings", "": "strings"}
 
 
 def detect_columns(runs: Sequence[Any], config: CompareConfig) -> CompareConfig:
@@ -168,38 +177,79 @@ def plain(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
                      for row in [header, *cells]) + "\n"  # fmt: skip
 
 
-def tradeoff_plot(rows: Sequence[Row], rate: str, quality: Sequence[str], path: str) -> str:
-    """One panel per quality figure against the rate; the panel's Pareto front joined and ringed."""
+@dataclass(frozen=True)
+class Point:
+    """One run's strings of one kind in the trade-off plot."""
+
+    run: str  # the run's name
+    kind: str  # the strings: pairalign or vq ("" when the figures' keys name no kind)
+    status: str  # the run's
+    rate: float
+    quality: tuple[float, ...]  # one per panel, NaN where the run lacks it
+
+
+def kind_keys(key: str) -> dict[str, str]:
+    """`key` for each kind of strings: "eval/vq/map" -> {"pairalign": "eval/pairalign/map", "vq":
+    "eval/vq/map"}; {"": key} when it names no kind."""
+    parts = key.split("/")
+    at = next((i for i, part in enumerate(parts) if part in STRING_KINDS), None)
+    if at is None:
+        return {"": key}
+    return {kind: "/".join([*parts[:at], kind, *parts[at + 1 :]]) for kind in STRING_KINDS}
+
+
+def tradeoff_points(rows: Sequence[Row], rate: str, quality: Sequence[str]) -> list[Point]:
+    """A point per run and kind of strings whose rate and some quality figure are among the
+    rows' metrics (see the module docstring), in row order, PairAlign before VQ."""
+    points = []
+    for row in rows:
+        for kind, rate_key in kind_keys(rate).items():
+            x = row.metrics.get(rate_key, math.nan)
+            ys = tuple(row.metrics.get(kind_keys(q).get(kind, q), math.nan) for q in quality)
+            if math.isfinite(x) and any(math.isfinite(y) for y in ys):
+                points.append(Point(row.name, kind, row.status, x, ys))
+    return points
+
+
+def tradeoff_plot(points: Sequence[Point], rate: str, quality: Sequence[str], path: str) -> str:
+    """One panel per quality figure against the rate: each run's strings marked by kind (hollow:
+    stopped early or failed) and labelled by run; the panel's Pareto front joined and ringed."""
     fig = Figure(figsize=(5.5 * len(quality), 4.5))
-    for ax, key in zip(fig.subplots(1, len(quality), squeeze=False)[0], quality, strict=True):
-        points = [(r.metrics[rate], r.metrics[key], r) for r in rows]
-        points = [p for p in points if math.isfinite(p[0]) and math.isfinite(p[1])]
-        colours = {"stopped": "tab:grey", "failed": "tab:red"}
-        for x, y, r in points:
-            ax.scatter(x, y, s=36, color=colours.get(r.status, "tab:blue"), zorder=3)
-            ax.annotate(
-                _label(r.name), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points"
-            )
-        front = sorted(points[i][:2] for i in pareto_front([p[:2] for p in points], ("min", "max")))
+    for i, (ax, key) in enumerate(zip(fig.subplots(1, len(quality), squeeze=False)[0], quality,
+                                      strict=True)):  # fmt: skip
+        shown = [p for p in points if math.isfinite(p.quality[i])]
+        for p in shown:
+            colour = COLOURS.get(p.kind, "k")
+            hollow = p.status in ("stopped", "failed")
+            ax.scatter(p.rate, p.quality[i], s=40, marker=MARKERS[p.kind], zorder=3,
+                       edgecolors=colour, facecolors="none" if hollow else colour)  # fmt: skip
+            ax.annotate(_label(p.run), (p.rate, p.quality[i]), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points", color=colour)  # fmt: skip
+        xy = [(p.rate, p.quality[i]) for p in shown]
+        front = sorted(xy[j] for j in pareto_front(xy, ("min", "max")))
         if front:
-            ax.plot(
-                *zip(*front, strict=True),
-                color="tab:red",
-                drawstyle="steps-post",
-                label="Pareto front",
-            )
-            ax.scatter(
-                *zip(*front, strict=True), s=110, facecolors="none", edgecolors="tab:red", zorder=4
-            )
-        ax.scatter([], [], color="tab:blue", label="ran to the end")
-        ax.scatter([], [], color="tab:grey", label="stopped early")
-        ax.set_xlabel(f"{rate} (tokens/s, fewer is better)")
-        ax.set_ylabel(key)
+            ax.plot(*zip(*front, strict=True), color="k", linewidth=1, drawstyle="steps-post",
+                    label="Pareto front")  # fmt: skip
+            ax.scatter(*zip(*front, strict=True), s=130, facecolors="none", edgecolors="k",
+                       zorder=4)  # fmt: skip
+        for kind in (k for k in MARKERS if any(p.kind == k for p in shown)):
+            ax.scatter([], [], marker=MARKERS[kind], color=COLOURS.get(kind, "k"),
+                       label=LEGEND[kind])  # fmt: skip
+        if any(p.status in ("stopped", "failed") for p in shown):
+            ax.scatter([], [], marker="o", facecolors="none", edgecolors="k",
+                       label="stopped early or failed")  # fmt: skip
+        ax.set_xlabel(f"{_any_kind(rate)} (tokens/s, fewer is better)")
+        ax.set_ylabel(_any_kind(key))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return path
+
+
+def _any_kind(key: str) -> str:
+    """The axis of every kind's points: eval/vq/map -> eval/<strings>/map."""
+    return "/".join("<strings>" if part in STRING_KINDS else part for part in key.split("/"))
 
 
 def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> dict[str, str]:
@@ -213,8 +263,9 @@ def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> d
         writer.writerow(["run_id", *header])
         writer.writerows([r.run_id, *row] for r, row in zip(rows, cells, strict=True))
     if config.quality and config.rate:
+        points = tradeoff_points(rows, config.rate, config.quality)
         paths["plot"] = tradeoff_plot(
-            rows, config.rate, config.quality, os.path.join(out_dir, "tradeoff.png")
+            points, config.rate, config.quality, os.path.join(out_dir, "tradeoff.png")
         )
     return paths
 
@@ -240,7 +291,8 @@ def log_outputs(
 
 
 def compare(config: CompareConfig) -> dict[str, Any]:
-    """Select, tabulate, plot, print and log; returns the rows, file paths and the run logged to."""
+    """Select, tabulate, plot, print and log; returns the rows, the plot's points, file paths and
+    the run logged to."""
     log = logging.getLogger("pairalign")
     uri = tracking_uri(config.tracking, config.storage_path)
     runs, parent_id = select_runs(config, uri)
@@ -261,7 +313,9 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     logged_to = log_outputs(uri, parent_id, config, out_dir, rows) if config.log else ""
     log.info("compare: %d runs, %d on the front; %s%s", len(rows), sum(r.front for r in rows),
              ", ".join(paths.values()), f"; logged to run {logged_to}" if logged_to else "")  # fmt: skip
-    return {"rows": rows, "paths": paths, "logged_to": logged_to, "tracking_uri": uri}
+    points = tradeoff_points(rows, config.rate, config.quality) if config.rate else []
+    return {"rows": rows, "points": points, "paths": paths, "logged_to": logged_to,
+            "tracking_uri": uri}  # fmt: skip
 
 
 def metric_names(runs: Sequence[Any]) -> set[str]:

@@ -51,7 +51,7 @@ from pairalign.jobs.tracking import TrackingConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.progress import progress_line
 from pairalign.tokenizing.archive import read_archive
-from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer, resolve_spec
 
 log = logging.getLogger("pairalign.evaluate")
 
@@ -100,7 +100,7 @@ def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
                 else f"{config.dense_dir.split('://')[0]}://{path}"
             )
             specs.append(TokenizerSpec(name, "dense", url))
-    specs += list(config.tokenizers)
+    specs += [resolve_spec(s)[0] for s in config.tokenizers]  # kind auto chosen, "" names set
     if not specs:
         raise ValueError("nothing to evaluate: set checkpoint=, dense_dir= or tokenizers=")
     names = [s.name for s in specs]

@@ -42,7 +42,7 @@ from pairalign.tokenizing.archive import (
     write_info,
     write_part,
 )
-from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
+from pairalign.tokenizing.kinds import AUTO, TokenizerSpec, load_tokenizer, resolve_spec
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 from pairalign.tokenizing.windows import check_windows, tokenize_clips
 from pairalign.units import SAMPLE_RATE
@@ -57,9 +57,8 @@ class TokenizeConfig:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     split: str = ""  # "" -> every split of the manifest
     max_clips: int = 0  # 0 -> all (the first N by utterance id otherwise)
-    tokenizer: TokenizerSpec = field(
-        default_factory=lambda: TokenizerSpec("pairalign", "pairalign", "")
-    )
+    # kind auto and name "" are chosen from the checkpoint (`resolve_spec`) before the job runs
+    tokenizer: TokenizerSpec = field(default_factory=lambda: TokenizerSpec("", AUTO, ""))
     batch_size: int = 32  # clips per actor call (and per Parquet part)
     pool_size: int = 2  # actors
     cpus_per_actor: float = 1.0
@@ -135,7 +134,11 @@ class TokenizeWorker:
 
 
 def archive_dir(config: TokenizeConfig) -> str:
-    return join(config.out_dir, config.tokenizer.name)
+    """`<out_dir>/<name>` of a resolved tokenizer (`resolve_tokenizer`; name "" -> its kind)."""
+    spec = config.tokenizer
+    if spec.kind == AUTO:
+        raise ValueError("archive_dir: kind auto is chosen by resolve_tokenizer(config) first")
+    return join(config.out_dir, spec.name or spec.kind)
 
 
 def selected_rows(config: TokenizeConfig, manifest: pa.Table) -> pa.Table:
@@ -168,7 +171,18 @@ def pending_rows(config: TokenizeConfig, manifest: pa.Table, names: Sequence[str
 
 def tokenize_archive(config: TokenizeConfig, manifest: pa.Table) -> dict[str, float]:
     """Tokenize what is pending with `config.tokenizer`; the archive's totals (see tokenize_archives)."""
-    return tokenize_archives(config, manifest, [config.tokenizer])[config.tokenizer.name]
+    ((_, totals),) = tokenize_archives(config, manifest, [config.tokenizer]).items()
+    return totals
+
+
+def resolve_tokenizer(config: TokenizeConfig) -> tuple[TokenizeConfig, str]:
+    """(`config` with its tokenizer's kind and name chosen, why auto chose the kind or ""), before
+    the job runs: the archive is named after, and its tokenizer.json records, the kind it holds."""
+    spec = config.tokenizer
+    if spec.kind != TokenizerKind.DENSE:
+        resolve_checkpoint(spec.checkpoint)  # a missing or wrong one: CheckpointError, one line
+    spec, choice = resolve_spec(replace(spec, checkpoint=canonical(spec.checkpoint, spec.kind)))
+    return replace(config, tokenizer=spec), choice.reason
 
 
 def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
@@ -185,6 +199,8 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             raise ValueError(
                 f"tokenizer {spec.name!r}: no checkpoint (a refine/vq checkpoint or a dense.pt)"
             )
+    specs = [resolve_spec(s)[0] for s in specs]  # kind auto chosen, names set
+    for spec in specs:
         tokenizer = load_tokenizer(spec)
         span = tokenizer.tokenizer.timing_seconds if spec.kind == TokenizerKind.PAIRALIGN else 0
         if span and config.window_seconds > span + 1e-6:

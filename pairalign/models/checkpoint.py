@@ -8,7 +8,9 @@ optimizer state, format `pairalign-tokenizer`).
 
 Versions: 2 names the stage-2 model's stage-1 part `vq` (config and weights) and keeps its
 `DecodingConfig` in the model config. A version-1 file is converted on load (`upgrade_v1`), once,
-here: nothing else reads the old layout.
+here: nothing else reads the old layout. Exported tokenizer files: version 2 may record the kind
+of strings measured best (`default_kind`: pairalign or vq, with `kind_note`, the measurement);
+version 1 has neither and reads as "no recorded choice".
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "pairalign-checkpoint"
 VERSION = 2
 EXPORT_FORMAT = "pairalign-tokenizer"  # weights-only: what `export_tokenizer` writes
-EXPORT_VERSION = 1  # written from version-2 checkpoints: their layout
-READABLE = {FORMAT: (1, 2), EXPORT_FORMAT: (EXPORT_VERSION,)}
+EXPORT_VERSION = 2  # version-2 checkpoints' layout; 2 adds the optional default_kind, kind_note
+READABLE = {FORMAT: (1, 2), EXPORT_FORMAT: (1, EXPORT_VERSION)}
+EXPORT_KINDS = ("pairalign", "vq")  # what an export may record as its default kind
 _NOUN = {FORMAT: "checkpoint", EXPORT_FORMAT: "exported tokenizer"}
 EXPECTED = (
     "expected a checkpoint directory (checkpoint_<time>/ holding checkpoint.pt), its "
@@ -170,13 +173,17 @@ def _renamed(key: str) -> str:
     return "vq." + key.removeprefix("tokenizer.") if key.startswith("tokenizer.") else key
 
 
-def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32) -> str:
+def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32,
+                     default_kind: str = "", kind_note: str = "") -> str:  # fmt: skip
     """Write the weights-only tokenizer file of `checkpoint` (any name `resolve_checkpoint`
-    accepts) to `out_path`: model config (decoding settings included), weights (as `dtype`), string settings, the
-    step and where it came from; no optimizer or stage config. `Tokenizer.from_checkpoint` loads
-    it, and so does `torch.load(out_path, weights_only=True)`."""
+    accepts) to `out_path`: model config (decoding settings included), weights (as `dtype`),
+    string settings, the step and where it came from; no optimizer or stage config. With
+    `default_kind` (pairalign or vq) the file records which strings `kind: auto` gives, and
+    `kind_note` the measurement that decided it. `Tokenizer.from_checkpoint` loads it, and so does
+    `torch.load(out_path, weights_only=True)`."""
     source = resolve_checkpoint(checkpoint)
     payload = load_checkpoint(source)
+    chosen = _default_kind(payload["stage"], default_kind, kind_note)
     weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in payload["model"].items()}
     exported = {
         "format": EXPORT_FORMAT,
@@ -187,9 +194,24 @@ def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = tor
         "model": weights,
         "source": _source_name(source),
         **({"vq_strings": payload["vq_strings"]} if "vq_strings" in payload else {}),
+        **chosen,
     }
     _write(exported, out_path)
     return out_path
+
+
+def _default_kind(stage: str, kind: str, note: str) -> dict[str, str]:
+    """The export's `default_kind` and `kind_note` entries ({} when no kind is chosen)."""
+    if not kind:
+        if note:
+            raise CheckpointError("a kind note explains a default kind: give the default kind too")
+        return {}
+    if kind not in EXPORT_KINDS:
+        raise CheckpointError(f"default kind {kind!r} is not one of {list(EXPORT_KINDS)}")
+    if kind == "pairalign" and stage != "refine":
+        raise CheckpointError(f"default kind pairalign needs a decoder; a {stage} checkpoint has "
+                              "none (its strings are vq)")  # fmt: skip
+    return {"default_kind": kind, "kind_note": note}
 
 
 def _source_name(source: str) -> str:

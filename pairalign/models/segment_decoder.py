@@ -190,7 +190,8 @@ class SegmentDecoder(nn.Module):
     def greedy(self, memory: SegmentMemory, frame_seconds: float,
                timing_seconds: float) -> Decoded:  # fmt: skip
         """Greedy strings: each segment ends at the first hazard above one half, carries its most
-        likely token; the string ends at the last valid frame. Timing as fractions of
+        likely token (a token equal to the previous one extends that token's span, as VQ runs
+        collapse); the string ends at the last valid frame. Timing as fractions of
         `timing_seconds`."""
         b = memory.length.shape[0]
         device = memory.frames.device
@@ -206,8 +207,11 @@ class SegmentDecoder(nn.Module):
             end = (z > 0).float().argmax(-1) + 1  # the first end above one half (+inf at the last)
             token = self._token_logits(state, start[:, None], end[:, None], memory)[:, 0].argmax(-1)
             for i in torch.nonzero(~done).flatten().tolist():
-                strings[i].append(int(token[i]))
-                spans[i].append((int(start[i]), int(end[i])))
+                if strings[i] and strings[i][-1] == int(token[i]):  # one token, one run: the
+                    spans[i][-1] = (spans[i][-1][0], int(end[i]))  # repeat joins its segment
+                else:
+                    strings[i].append(int(token[i]))
+                    spans[i].append((int(start[i]), int(end[i])))
             done = done | (end >= memory.length)
             start = torch.minimum(end, memory.length - 1).clamp(min=0)
             if bool(done.all()):

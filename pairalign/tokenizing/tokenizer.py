@@ -10,6 +10,8 @@ neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`
 `reduce="dpdp"`, a duration-penalised segmentation of the frames' code costs within that budget,
 `segmentation.budget_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached
 decoding bounded by duration x rate x slack, the `DecodingConfig` the checkpoint carries).
+An exported tokenizer may record which of its kinds was measured best (`tok.default_kind`, with
+`tok.kind_note` saying by what measurement): `kind: auto` (`pairalign.tokenizing.kinds`) uses it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from pairalign.models.checkpoint import (
+    CheckpointError,
     checkpoint_model_config,
     load_checkpoint,
     resolve_checkpoint,
@@ -69,7 +72,8 @@ class Tokenizer:
     stage-1 part). The model is put in eval mode on `device`."""
 
     def __init__(self, model: VQModel | PairAlignModel, *, checkpoint_id: str = "",
-                 device: str = "cpu", strings: VQStringConfig | None = None) -> None:  # fmt: skip
+                 device: str = "cpu", strings: VQStringConfig | None = None,
+                 default_kind: TokenizerKind | str | None = None, kind_note: str = "") -> None:  # fmt: skip
         model = model.to(device).eval()
         self.pairalign = model if isinstance(model, PairAlignModel) else None
         self.model: VQModel = model.vq if isinstance(model, PairAlignModel) else model
@@ -82,6 +86,9 @@ class Tokenizer:
             if self.strings.groups
             else None
         )  # (K,) code -> group
+        # the kind its export records as measured best (`kind: auto` uses it), and the measurement
+        self.default_kind = _default_kind(default_kind, self.pairalign is not None, checkpoint_id)
+        self.kind_note = kind_note
 
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu") -> Tokenizer:
@@ -94,7 +101,8 @@ class Tokenizer:
         strings = VQStringConfig(**payload.get("vq_strings", {}))
         model = PairAlignModel(config) if payload["stage"] == "refine" else VQModel(config)
         model.load_state_dict(payload["model"])
-        return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings)
+        return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings,
+                   default_kind=payload.get("default_kind"), kind_note=payload.get("kind_note", ""))  # fmt: skip
 
     @property
     def decoder(self) -> TokenDecoder | None:
@@ -123,7 +131,8 @@ class Tokenizer:
     def with_strings(self, strings: VQStringConfig) -> Tokenizer:
         """The same model with other VQ-string settings (e.g. to compare them)."""
         return Tokenizer(self.pairalign or self.model, checkpoint_id=self.checkpoint_id,
-                         device=str(self.device), strings=strings)  # fmt: skip
+                         device=str(self.device), strings=strings,
+                         default_kind=self.default_kind, kind_note=self.kind_note)  # fmt: skip
 
     def _waves(self, waveforms, seconds) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) float on the device, a copy, and (B,) seconds of real audio (on the CPU)."""
@@ -216,6 +225,21 @@ class Tokenizer:
         if self.pairalign is None:
             return self.vq_strings(waveforms, seconds)
         return self.pairalign_strings(waveforms, seconds)
+
+
+def _default_kind(value: TokenizerKind | str | None, has_decoder: bool,
+                  where: str) -> TokenizerKind | None:  # fmt: skip
+    """A recorded default kind, checked: pairalign (which needs a decoder) or vq; or None."""
+    if value is None:
+        return None
+    try:
+        kind = TokenizerKind.parse(value, f"{where}: default_kind")
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
+    if kind == TokenizerKind.DENSE or (kind == TokenizerKind.PAIRALIGN and not has_decoder):
+        raise CheckpointError(f"{where}: default_kind {kind.value!r} is not a kind of its strings "
+                              f"({'pairalign or vq' if has_decoder else 'vq: no decoder'})")  # fmt: skip
+    return kind
 
 
 def group_codes(codebook: torch.Tensor, groups: int, iters: int = 50, seed: int = 0) -> np.ndarray:

@@ -10,6 +10,7 @@ import torch
 from pairalign.config import to_dict
 from pairalign.models.checkpoint import (
     EXPORT_FORMAT,
+    EXPORT_VERSION,
     FORMAT,
     VERSION,
     CheckpointError,
@@ -158,9 +159,9 @@ def test_an_export_is_weights_only_and_tokenizes_as_its_checkpoint(
     shutil.copytree(source, tmp_path / "run" / "checkpoint_x")
     out = export_tokenizer(str(tmp_path / "run"), str(tmp_path / "tok.pt"))
     payload = torch.load(out, weights_only=True)  # plain values and tensors only
-    assert payload["format"] == EXPORT_FORMAT and payload["version"] == 1
+    assert payload["format"] == EXPORT_FORMAT and payload["version"] == EXPORT_VERSION == 2
     assert payload["source"] == "run/checkpoint_x"  # no directories of the machine it came from
-    assert not {"optimizer", "stage_config"} & set(payload)
+    assert not {"optimizer", "stage_config", "default_kind", "kind_note"} & set(payload)
     wave = 0.1 * np.random.default_rng(1).standard_normal((2, 48_000)).astype(np.float32)
     original, exported = Tokenizer.from_checkpoint(source), Tokenizer.from_checkpoint(out)
     assert exported.kind == stage.replace("refine", "pairalign")
@@ -172,3 +173,39 @@ def test_an_export_is_weights_only_and_tokenizes_as_its_checkpoint(
     half = export_tokenizer(source, str(tmp_path / "half.pt"), dtype=torch.float16)
     assert (tmp_path / "half.pt").stat().st_size < 0.7 * (tmp_path / "tok.pt").stat().st_size
     assert Tokenizer.from_checkpoint(half).model.quantizer.codebook.dtype == torch.float32
+
+
+def test_an_export_records_its_default_kind_and_a_version_1_export_still_loads(
+    tmp_path, small_checkpoints
+):
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    note = "retrieval MAP 0.93 (vq) vs 0.58 (pairalign), test half"
+    chosen = export_tokenizer(small_checkpoints["refine"], str(tmp_path / "vq.pt"),
+                              default_kind="vq", kind_note=note)  # fmt: skip
+    payload = torch.load(chosen, weights_only=True)
+    assert (payload["default_kind"], payload["kind_note"]) == ("vq", note)
+    tokenizer = Tokenizer.from_checkpoint(chosen)
+    assert (tokenizer.default_kind, tokenizer.kind_note) == ("vq", note)
+    assert tokenizer.decoder is not None  # the choice does not drop the decoder
+    # a version-1 export (before default kinds) loads, with no recorded choice
+    old = {k: v for k, v in payload.items() if k not in ("default_kind", "kind_note")}
+    torch.save({**old, "version": 1}, tmp_path / "v1.pt")
+    before = Tokenizer.from_checkpoint(str(tmp_path / "v1.pt"))
+    assert (before.default_kind, before.kind_note) == (None, "")
+    torch.save({**payload, "version": EXPORT_VERSION + 1}, tmp_path / "later.pt")
+    with pytest.raises(CheckpointError, match=r"exported tokenizer version 3, expected one of"):
+        Tokenizer.from_checkpoint(str(tmp_path / "later.pt"))
+    torch.save({**payload, "default_kind": "dense"}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match=r"default_kind 'dense' is not a kind of its strings"):
+        Tokenizer.from_checkpoint(str(tmp_path / "odd.pt"))
+
+
+def test_an_export_refuses_a_default_kind_its_model_cannot_give(tmp_path, small_checkpoints):
+    with pytest.raises(CheckpointError, match="pairalign needs a decoder; a vq checkpoint"):
+        export_tokenizer(small_checkpoints["vq"], str(tmp_path / "a.pt"), default_kind="pairalign")
+    with pytest.raises(CheckpointError, match=r"'bpe' is not one of \['pairalign', 'vq'\]"):
+        export_tokenizer(small_checkpoints["refine"], str(tmp_path / "b.pt"), default_kind="bpe")
+    with pytest.raises(CheckpointError, match="give the default kind too"):
+        export_tokenizer(small_checkpoints["refine"], str(tmp_path / "c.pt"), kind_note="why")
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -117,3 +118,24 @@ def test_a_model_of_either_kind_round_trips_through_its_config():
     copy.load_state_dict(model.state_dict())
     with pytest.raises(ValueError, match=r"decoder\.kind"):
         PairAlignModel(PairAlignConfig(model_config("tiny"), DecoderConfig(kind="soft")))
+
+
+def test_greedy_never_repeats_a_token_nor_emits_an_empty_span():
+    """A decoder whose learned token part prefers one code everywhere emits that code once, its span
+    the whole clip: a repeat joins the previous segment, as VQ runs collapse."""
+    model = _model()
+    with torch.no_grad():
+        model.decoder.token.bias[7] = 1e4  # every segment's most likely token is 7
+    waves = torch.from_numpy(_speechlike(3, seed=2))
+    seconds = torch.tensor([2.0, 1.2, 2.0])
+    decoded = model.decode(waves, seconds)
+    frame = model.config.vq.frame_seconds / model.config.decoding.timing_seconds
+    for string, timing, secs in zip(decoded.strings, decoded.timing, seconds.tolist(), strict=True):
+        assert string == [7]
+        assert timing[0, 0].item() == 0.0
+        assert timing[0, 1].item() == pytest.approx(math.ceil(secs / 0.02 - 1e-9) * frame)
+    # untouched decoders too: no two equal neighbours, every span longer than zero
+    decoded = _model(seed=3).decode(waves, seconds)
+    for string, timing in zip(decoded.strings, decoded.timing, strict=True):
+        assert all(a != b for a, b in itertools.pairwise(string))
+        assert bool((timing[:, 1] > timing[:, 0]).all())

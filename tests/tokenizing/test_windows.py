@@ -138,3 +138,28 @@ def test_spans_tile_the_clip_in_order():
     spans = token_spans(np.array([0.2, 0.6, 0.5, 1.4]), seconds=2.0)  # a centre out of order
     np.testing.assert_allclose(spans, [[0, 0.4], [0.4, 0.6], [0.6, 1.0], [1.0, 2.0]])
     assert token_spans(np.zeros(0), 1.0).shape == (0, 2)
+
+
+def test_a_segment_decoders_strings_never_repeat_a_token_across_window_seams(tmp_path):
+    """A segment decoder that prefers one token everywhere gives one token for a 9 s clip cut in
+    four windows: each window's run of it joins at the seams, as VQ runs do."""
+    import torch
+
+    from pairalign.models.checkpoint import save_checkpoint
+    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+    from pairalign.models.vq_model import model_config
+
+    torch.manual_seed(0)
+    config = PairAlignConfig(model_config("tiny"), DecoderConfig(kind="segment", dropout=0.0))
+    model = PairAlignModel(config).eval()
+    with torch.no_grad():
+        model.decoder.token.bias[5] = 1e4
+    save_checkpoint(str(tmp_path / "seg"), model_config=config, model_state=model.state_dict(),
+                    stage="refine", stage_config={}, step=1)  # fmt: skip
+    tok = load_tokenizer(TokenizerSpec("pairalign", "pairalign", str(tmp_path / "seg")))
+    assert tok.collapses
+    wave = 0.1 * np.random.default_rng(2).standard_normal(9 * SR).astype(np.float32)
+    assert tokenize_clips(tok, [wave], SR) == [[5]]
+    (tokens, centres) = tokenize_clips_timed(tok, [wave], SR)[0]
+    assert tokens.tolist() == [5] and 0 < centres[0] < 9

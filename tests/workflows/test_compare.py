@@ -8,6 +8,7 @@ import math
 import mlflow
 import pytest
 
+from pairalign.jobs.comparison import kind_keys
 from pairalign.jobs.tracking import RUN_NAME_TAG
 from workflows import compare
 
@@ -151,6 +152,38 @@ def test_plain_vq_and_refine_runs_show_their_end_of_run_figures(tmp_path, capsys
     } <= set(header)
     assert "0.58" in printed and "0.94" in printed and "none of the" not in printed
     assert (tmp_path / "compare" / "tradeoff.png").stat().st_size > 10_000
+
+
+def test_the_plot_has_a_point_per_run_and_kind_of_strings(tmp_path):
+    """A stage-1 run's VQ strings and a refine run's PairAlign and VQ strings, each at its logged
+    figures; a run without figures has no point."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.create_experiment("pairalign", artifact_location=f"file://{tmp_path}/art")
+    vq = {"eval/vq/token_rate": 14.5, "eval/vq/map": 0.94, "eval/vq/consistency": 0.61}
+    refine = {"eval/vq/token_rate": 14.4, "eval/vq/map": 0.90, "eval/vq/consistency": 0.64,
+              "eval/pairalign/token_rate": 13.6, "eval/pairalign/map": 0.58}  # fmt: skip
+    _plain_run(client, experiment, "vq-tiny", vq)
+    _plain_run(client, experiment, "refine-tiny", refine)
+    _plain_run(client, experiment, "cut-short", {})
+    out = compare.main(
+        [f"tracking.tracking_uri={uri}", f"storage_path={tmp_path}", "experiment_runs=true"]
+    )
+    found = {(p.run, p.kind): (p.rate, p.quality) for p in out["points"]}
+    assert set(found) == {("vq-tiny", "vq"), ("refine-tiny", "pairalign"), ("refine-tiny", "vq")}
+    nan = float("nan")
+    for (run, kind), (rate, quality) in found.items():
+        figures = vq if run == "vq-tiny" else refine
+        assert rate == pytest.approx(figures[f"eval/{kind}/token_rate"])
+        expected = [figures.get(f"eval/{kind}/{q}", nan) for q in ("map", "consistency")]
+        assert list(quality) == pytest.approx(expected, nan_ok=True)  # no PairAlign consistency
+    assert (tmp_path / "compare" / "tradeoff.png").stat().st_size > 10_000
+
+
+def test_kind_keys_name_the_same_figure_of_each_kind_of_strings():
+    assert kind_keys("best/dev/vq/map") == {"pairalign": "best/dev/pairalign/map",
+                                           "vq": "best/dev/vq/map"}  # fmt: skip
+    assert kind_keys("dev/score") == {"": "dev/score"}  # names no kind: one point per run
 
 
 def test_runs_without_figures_are_listed_with_what_they_have(tmp_path, capsys):

@@ -19,6 +19,7 @@ from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
 
 STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
           "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,
+          "vq_ship.yaml": VQStageConfig, "refine_ship.yaml": RefineConfig,
           "dense.yaml": DenseGridConfig, "tokenize_archive.yaml": TokenizeConfig,
           "evaluate.yaml": EvaluateConfig, "tune.yaml": SweepConfig, "compare.yaml": CompareConfig}  # fmt: skip
 

@@ -17,6 +17,7 @@ import soundfile as sf
 from pairalign.data.audio import load_audio
 from pairalign.data.manifest import manifest_table, read_manifest, write_manifest
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
+from pairalign.models.checkpoint import export_tokenizer
 from pairalign.tokenizing.archive import read_archive, read_archive_rejects, read_info
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
 from pairalign.tokenizing.windows import tokenize_clips
@@ -152,8 +153,36 @@ def test_a_csv_manifest_on_s3(ray_session, s3_server, small_checkpoints, tmp_pat
     assert totals["rejects"] == 1
 
 
+def test_no_kind_needed_the_archive_is_named_after_and_records_the_kind_it_holds(
+    ray_session, small_checkpoints, tmp_path, write_tone, capsys
+):
+    """tokenizer.kind=auto (the default): a stage-1 checkpoint gives vq, and so does a refine
+    export that records vq as its measured choice; the archive is `<out_dir>/vq` either way."""
+    csv = str(user_csv(tmp_path / "data", write_tone))
+    export = export_tokenizer(small_checkpoints["refine"], str(tmp_path / "tok.pt"),
+                              default_kind="vq", kind_note="MAP 0.93 vs 0.58")  # fmt: skip
+    for out, checkpoint, why in (
+        (tmp_path / "stage1", small_checkpoints["vq"], "auto: a stage-1 tokenizer, no decoder"),
+        (tmp_path / "export", export, "auto: the export's measured choice: MAP 0.93 vs 0.58"),
+    ):
+        main([f"corpus.manifest={csv}", f"out_dir={out}", f"tokenizer.checkpoint={checkpoint}",
+              "pool_size=1", "cpus_per_actor=0.5"])  # fmt: skip
+        assert f"tokenizer vq: kind vq ({why})" in capsys.readouterr().out
+        assert sorted(p.name for p in out.iterdir()) == ["vq"]
+        info = read_info(str(out / "vq"))
+        assert (info["name"], info["kind"]) == ("vq", "vq")
+        assert len(read_archive(str(out / "vq"))) == 3
+    # the export's archive holds the VQ strings of the refine checkpoint
+    table = read_archive(str(tmp_path / "export" / "vq"))
+    long = table.filter(pc.equal(table["utterance_id"], "0003")).to_pylist()[0]
+    vq = load_tokenizer(TokenizerSpec("vq", "vq", small_checkpoints["refine"]))
+    (expected,) = tokenize_clips(vq, [load_audio(str(tmp_path / "data/clips/2.wav"))], SR)
+    assert long["tokens"] == expected
+
+
 def test_shipped_yaml_documents_the_defaults():
-    assert load_config(TokenizeConfig, CONFIG_DIR / "tokenize_archive.yaml") == TokenizeConfig()
+    config = load_config(TokenizeConfig, CONFIG_DIR / "tokenize_archive.yaml")
+    assert config == TokenizeConfig() and config.tokenizer.kind == "auto"
 
 
 def _actor_pids(marker: str = "MapBatches(TokenizeWorker)") -> list[int]:

@@ -1,7 +1,9 @@
 """A folder of recordings, with no listing of its own: `root/<speaker>/<content>.<ext>`.
 
 Every audio file under `root` (WAV, FLAC, OGG, NIST SPHERE; any depth) is one utterance:
-`utterance_id` = its path under `root` without the extension, `speaker` = its directory's name
+`utterance_id` = its path under `root` without the extension, '/'-separated (`folder_ids`, the
+ids `python -m pairalign tokenize <folder>` prints too; two files that differ only by their
+extension are an error naming both), `speaker` = its directory's name
 (none for files directly in `root`), `content_id` = the file name without the extension (so
 `alice/s01.wav` and `bob/s01.wav` are the same sentence by two people), `split` = "train".
 A folder that holds a `manifest.csv` or `manifest.parquet` is read through that file instead
@@ -10,7 +12,7 @@ A folder that holds a `manifest.csv` or `manifest.parquet` is read through that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 
@@ -19,7 +21,7 @@ from pairalign.data.corpora.user import read_user_manifest
 from pairalign.data.manifest import ManifestError, manifest_table
 from pairalign.data.storage import join
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph", ".nist")  # what pairalign.data.audio decodes
 MANIFEST_NAMES = ("manifest.csv", "manifest.parquet")
 
 
@@ -29,17 +31,38 @@ def scan_folder(root: str) -> pa.Table:
     for name in MANIFEST_NAMES:
         if name in names:
             return read_user_manifest(join(root, name))
+    files = list(_audio_files(root, ()))
+    ids = folder_ids(["/".join((*parents, entry.name)) for parents, entry in files], root)
     rows = [
-        {"utterance_id": "/".join((*parents, entry.name.rsplit(".", 1)[0])), "path": entry.url,
-         "speaker": parents[-1] if parents else None, "content_id": entry.name.rsplit(".", 1)[0],
-         "split": "train"}
-        for parents, entry in _audio_files(root, ())
-    ]  # fmt: skip
+        {
+            "utterance_id": uid,
+            "path": entry.url,
+            "speaker": parents[-1] if parents else None,
+            "content_id": uid.rsplit("/", 1)[-1],
+            "split": "train",
+        }
+        for uid, (parents, entry) in zip(ids, files, strict=True)
+    ]
     if not rows:
         raise ManifestError(f"{root}: no audio files found ({', '.join(AUDIO_SUFFIXES)})")
     for row, seconds in zip(rows, known_durations([r["path"] for r in rows]), strict=True):
         row["duration"] = seconds
     return manifest_table(rows)
+
+
+def folder_ids(relative_paths: Sequence[str], root: str = "") -> list[str]:
+    """The utterance id of each audio file of a folder, from its '/'-separated path under the
+    folder: the path without its extension (`SM2/200001.wav` -> `SM2/200001`). Two files with
+    one id (`a.wav`, `a.flac`) raise a ManifestError naming both."""
+    ids = [path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+           for path in relative_paths]  # fmt: skip
+    first: dict[str, str] = {}
+    for uid, path in zip(ids, relative_paths, strict=True):
+        if uid in first:
+            raise ManifestError(f"{root or '.'}: {first[uid]} and {path} would both be utterance "
+                                f"{uid!r} (ids drop the extension); rename or move one")  # fmt: skip
+        first[uid] = path
+    return ids
 
 
 def _audio_files(url: str, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Entry]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pairalign.data.corpora import detect_kind, load_corpus
+from pairalign.data.corpora.folder import folder_ids
 from pairalign.data.manifest import ManifestError
 
 
@@ -45,3 +46,15 @@ def test_detect_kind(tmp_path, write_tone):
         load_corpus("auto", str(tmp_path / "timit/TRAIN/DR1"))
     with pytest.raises(ManifestError, match="not a manifest file nor a directory"):
         detect_kind(str(tmp_path / "missing"))
+
+
+def test_ids_drop_the_extension_and_two_files_with_one_id_are_named(tmp_path, write_tone):
+    assert folder_ids(["SM2/200001.wav", "a.b/c.FLAC", "loose.sph", "noext"]) == [
+        "SM2/200001", "a.b/c", "loose", "noext"]  # fmt: skip
+    (tmp_path / "bob").mkdir()
+    write_tone(tmp_path / "bob" / "s1.wav", seconds=0.25)
+    write_tone(tmp_path / "bob" / "s1.flac", seconds=0.25, format="FLAC")
+    with pytest.raises(
+        ManifestError, match=r"bob/s1\.flac and bob/s1\.wav would both be .*'bob/s1'"
+    ):
+        load_corpus("folder", str(tmp_path))
