@@ -216,8 +216,14 @@ def refine_result(runs: list[dict], sets: Sets) -> dict:
     first = runs[0]
     result = dict(first) | extra_sets(first["checkpoint"], first["rate"], sets)
     seeds = []
-    for found in runs:
-        vcc = strings_figures(Tokenizer.from_checkpoint(found["checkpoint"]), sets.get("vcc_test"))
+    for i, found in enumerate(runs):
+        vcc = (  # the first run's vcc figures are extra_sets' already
+            {"pairalign": {"rate": result["vcc_rate"], "map": result["vcc_map"]}}
+            if i == 0
+            else strings_figures(
+                Tokenizer.from_checkpoint(found["checkpoint"]), sets.get("vcc_test")
+            )
+        )
         seeds.append(
             {
                 "seed": seed_of(found["checkpoint"]),

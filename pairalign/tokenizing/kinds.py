@@ -67,13 +67,7 @@ def choose_kind(requested: TokenizerKind | str, tokenizer: Tokenizer) -> KindCho
     pairalign for a checkpoint with a decoder, vq otherwise. A ValueError says what is wrong."""
     has_decoder = tokenizer.decoder is not None
     if requested != AUTO:
-        kind = TokenizerKind.parse(requested)
-        if kind == TokenizerKind.DENSE:
-            raise ValueError("kind dense is a dense.pt's, not a model checkpoint's")
-        if kind == TokenizerKind.PAIRALIGN and not has_decoder:
-            raise ValueError("a stage-1 tokenizer has no decoder, so no pairalign strings; "
-                             "use kind vq")  # fmt: skip
-        return KindChoice(kind, "")
+        return KindChoice(TokenizerKind.of_model(requested, has_decoder), "")
     if tokenizer.default_kind is not None:
         note = f": {tokenizer.kind_note}" if tokenizer.kind_note else ""
         return KindChoice(tokenizer.default_kind, f"auto: the export's measured choice{note}")

@@ -229,17 +229,13 @@ class Tokenizer:
 
 def _default_kind(value: TokenizerKind | str | None, has_decoder: bool,
                   where: str) -> TokenizerKind | None:  # fmt: skip
-    """A recorded default kind, checked: pairalign (which needs a decoder) or vq; or None."""
+    """A recorded default kind, checked (`TokenizerKind.of_model`); or None."""
     if value is None:
         return None
     try:
-        kind = TokenizerKind.parse(value, f"{where}: default_kind")
+        return TokenizerKind.of_model(value, has_decoder, f"{where}: default_kind")
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    if kind == TokenizerKind.DENSE or (kind == TokenizerKind.PAIRALIGN and not has_decoder):
-        raise CheckpointError(f"{where}: default_kind {kind.value!r} is not a kind of its strings "
-                              f"({'pairalign or vq' if has_decoder else 'vq: no decoder'})")  # fmt: skip
-    return kind
 
 
 def group_codes(codebook: torch.Tensor, groups: int, iters: int = 50, seed: int = 0) -> np.ndarray:

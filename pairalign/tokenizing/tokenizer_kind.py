@@ -20,3 +20,14 @@ class TokenizerKind(StrEnum):
         except ValueError:
             kinds = [k.value for k in cls]
             raise ValueError(f"{where}: {value!r} is not one of {kinds}") from None
+
+    @classmethod
+    def of_model(cls, value: str | TokenizerKind, has_decoder: bool,
+                 where: str = "kind") -> TokenizerKind:  # fmt: skip
+        """`value` as a kind of a model checkpoint's strings: vq, or pairalign when it has a
+        decoder; a ValueError naming `where` otherwise."""
+        kind = cls.parse(value, where)
+        if kind == cls.DENSE or (kind == cls.PAIRALIGN and not has_decoder):
+            allowed = "pairalign or vq" if has_decoder else "vq: a stage-1 tokenizer has no decoder"
+            raise ValueError(f"{where} {kind.value!r} is not a kind of its strings ({allowed})")
+        return kind
