@@ -252,7 +252,8 @@ def _any_kind(key: str) -> str:
     return "/".join("<strings>" if part in STRING_KINDS else part for part in key.split("/"))
 
 
-def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> dict[str, str]:
+def write_outputs(rows: Sequence[Row], points: Sequence[Point], config: CompareConfig,
+                  out_dir: str) -> dict[str, str]:  # fmt: skip
     os.makedirs(out_dir, exist_ok=True)
     header, cells = table(rows, config)
     paths = {"markdown": os.path.join(out_dir, "runs.md"), "csv": os.path.join(out_dir, "runs.csv")}
@@ -263,7 +264,6 @@ def write_outputs(rows: Sequence[Row], config: CompareConfig, out_dir: str) -> d
         writer.writerow(["run_id", *header])
         writer.writerows([r.run_id, *row] for r, row in zip(rows, cells, strict=True))
     if config.quality and config.rate:
-        points = tradeoff_points(rows, config.rate, config.quality)
         paths["plot"] = tradeoff_plot(
             points, config.rate, config.quality, os.path.join(out_dir, "tradeoff.png")
         )
@@ -301,7 +301,8 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     config = detect_columns(runs, config)
     rows = build_rows(runs, config, uri)
     out_dir = config.out_dir or default_out_dir(config)
-    paths = write_outputs(rows, config, out_dir)
+    points = tradeoff_points(rows, config.rate, config.quality) if config.rate else []
+    paths = write_outputs(rows, points, config, out_dir)
     header, cells = table(rows, config)
     print(plain(header, cells))
     empty = [k for k in config.columns if all(math.isnan(r.metrics[k]) for r in rows)]
@@ -313,7 +314,6 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     logged_to = log_outputs(uri, parent_id, config, out_dir, rows) if config.log else ""
     log.info("compare: %d runs, %d on the front; %s%s", len(rows), sum(r.front for r in rows),
              ", ".join(paths.values()), f"; logged to run {logged_to}" if logged_to else "")  # fmt: skip
-    points = tradeoff_points(rows, config.rate, config.quality) if config.rate else []
     return {"rows": rows, "points": points, "paths": paths, "logged_to": logged_to,
             "tracking_uri": uri}  # fmt: skip
 
