@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pairalign.cli.default import DEFAULT_TOKENIZER, missing_default_message
-from pairalign.data.corpora.folder import AUDIO_SUFFIXES, folder_ids
+from pairalign.data.corpora.folder import AUDIO_SUFFIXES, audio_files, folder_ids
 from pairalign.data.manifest import ManifestError
 from pairalign.models.checkpoint import CheckpointError, resolve_checkpoint
 from pairalign.tokenizing.kinds import (
@@ -46,16 +46,14 @@ def collect_sources(source: str) -> list[Source]:
     if not path.exists() and "://" not in source:
         raise CliError(f"{source}: no such file or folder")
     if path.is_dir():
-        files = sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-        )
+        files = audio_files(source)
         if not files:
             raise CliError(f"{source}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
         try:
-            ids = folder_ids([p.relative_to(path).as_posix() for p in files], source)
+            ids = folder_ids([relative for relative, _ in files], source)
         except ManifestError as err:
             raise CliError(str(err)) from err
-        return [Source(uid, str(p)) for uid, p in zip(ids, files, strict=True)]
+        return [Source(uid, url) for uid, (_, url) in zip(ids, files, strict=True)]
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         from pairalign.data.corpora import read_user_manifest
 

@@ -31,17 +31,17 @@ def scan_folder(root: str) -> pa.Table:
     for name in MANIFEST_NAMES:
         if name in names:
             return read_user_manifest(join(root, name))
-    files = list(_audio_files(root, ()))
-    ids = folder_ids(["/".join((*parents, entry.name)) for parents, entry in files], root)
+    files = audio_files(root)
+    ids = folder_ids([relative for relative, _ in files], root)
     rows = [
         {
             "utterance_id": uid,
-            "path": entry.url,
-            "speaker": parents[-1] if parents else None,
+            "path": url,
+            "speaker": uid.rsplit("/", 2)[-2] if "/" in uid else None,
             "content_id": uid.rsplit("/", 1)[-1],
             "split": "train",
         }
-        for uid, (parents, entry) in zip(ids, files, strict=True)
+        for uid, (_, url) in zip(ids, files, strict=True)
     ]
     if not rows:
         raise ManifestError(f"{root}: no audio files found ({', '.join(AUDIO_SUFFIXES)})")
@@ -63,6 +63,13 @@ def folder_ids(relative_paths: Sequence[str], root: str = "") -> list[str]:
                                 f"{uid!r} (ids drop the extension); rename or move one")  # fmt: skip
         first[uid] = path
     return ids
+
+
+def audio_files(root: str) -> list[tuple[str, str]]:
+    """(path under `root`, '/'-separated; its url) of every audio file under `root`, by path: the
+    one listing of a folder, for the folder corpus and `python -m pairalign tokenize <folder>`."""
+    found = [("/".join((*parents, e.name)), e.url) for parents, e in _audio_files(root, ())]
+    return sorted(found)
 
 
 def _audio_files(url: str, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Entry]]:
