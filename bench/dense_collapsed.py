@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from pairalign.data.manifest import read_manifest
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import load_clips, measure_tokenizer
 from pairalign.evaluation.heldout import half_rows
-from pairalign.strings import collapse_runs, merge_short_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 from pairalign.tokenizing.dense import DenseTokenizer
 
 COLUMNS = ("token_rate", "map", "precision_at_1", "consistency", "vocab_used")
 
 
 class CollapsedDense:
-    """Dense frame codes -> short runs merged -> runs collapsed."""
+    """Dense frame codes -> short runs merged -> runs collapsed (the VQ-string rule, no rate)."""
 
     kind, collapses = "dense-collapsed", True
 
@@ -34,8 +32,9 @@ class CollapsedDense:
         self.name = f"{dense.name}-collapsed-r{min_run}"
         self.checkpoint_id, self.vocab_size = self.name, dense.vocab_size
 
-    def __call__(self, waveforms, seconds=None) -> list[np.ndarray]:
-        return [collapse_runs(merge_short_runs(codes, self.min_run))
+    def __call__(self, waveforms, seconds=None) -> list[list[int]]:
+        strings = VQStringConfig(min_run_frames=self.min_run)  # every run: no rate
+        return [string_runs(StringContext(codes), strings)[0].tolist()
                 for codes in self.dense(waveforms, seconds)]  # fmt: skip
 
 

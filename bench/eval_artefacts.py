@@ -36,9 +36,10 @@ from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figur
 from pairalign.evaluation.retrieval import retrieval_metrics
 from pairalign.evaluation.search import distance_matrix
 from pairalign.models.decoding import max_lengths
-from pairalign.strings import collapse_runs
+from pairalign.strings.rule import VQStringConfig
+from pairalign.strings.runs import collapse_runs
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.windows import cut
 
 DPDP_KEYS = ("token_rate", "mean_length", "map", "precision_at_1", "consistency", "vocab_used")

@@ -22,8 +22,9 @@ from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import load_clips, measure_tokenizer
 from pairalign.evaluation.heldout import half_rows
+from pairalign.strings.rule import VQStringConfig
 from pairalign.tokenizing.kinds import VQStrings
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 COLUMNS = ("token_rate", "map", "precision_at_1", "mrr", "consistency", "vocab_used", "perplexity")
 

@@ -1,9 +1,10 @@
 """Nearest token strings by normalised edit distance: a batched distance matrix and an exact top-k
 index that computes edit distances only where a cheap lower bound cannot rule a string out.
 
-Distances are `pairalign.strings.normalized_edit_distance` (Levenshtein / longer length, 0 for two
-empty strings) as float32; rapidfuzz computes them on every core, over strings encoded as `str`
-(one code point per token), which is about twice as fast as handing it lists of ints.
+Distances are `pairalign.strings.distance.normalized_edit_distance` (Levenshtein / longer
+length, 0 for two empty strings) as float32; rapidfuzz computes them on every core, over strings
+encoded as `str` (one code point per token), which is about twice as fast as handing it lists of
+ints.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pairalign.strings import normalized_edit_distance
+from pairalign.strings.distance import normalized_edit_distance
 
 
 def vocabulary_usage(

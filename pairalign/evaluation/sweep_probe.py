@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.progress import Progress
-from pairalign.strings import normalized_edit_distance
+from pairalign.strings.distance import normalized_edit_distance
 from pairalign.units import SAMPLE_RATE
 
 

@@ -16,7 +16,7 @@ from pairalign.config import PathStr, from_dict, to_dict
 from pairalign.jobs.training import Session, StageRunConfig, ray_batches
 from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
-from pairalign.tokenizing.tokenizer import VQStringConfig
+from pairalign.strings.rule import VQStringConfig
 from pairalign.training.loop import StageHooks, run_loop
 
 

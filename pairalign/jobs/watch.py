@@ -9,7 +9,7 @@ rank 0 measures (`watch_figures`) two sets of strings of them:
 - `watch/greedy_...`: the in-memory model's greedy strings, as the PairAlign tokenizer would emit
   them (eval mode, clips padded to the training window, longer ones windowed and stitched);
 - `watch/target_...`: the strings the objective trains on: the VQ-derived targets
-  (`objective.targets`: `TargetConfig.vq_rate` and `scheme`) or, once the EMA teacher gives
+  (`objective.targets`: `TargetConfig.string_config`) or, once the EMA teacher gives
   targets (`watch/target_teacher_share` > 0), the teacher's greedy strings.
 
 Each gets its MAP (every clip queries the others by normalised edit distance, renditions of its
@@ -33,7 +33,7 @@ from pairalign.evaluation.string_metrics import vocabulary_usage
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.objectives.refine_config import TargetConfig
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 WATCH_VOICES = 6  # renditions (voices) of each watched sentence
 
@@ -79,13 +79,6 @@ def in_memory_tokenizer(model: PairAlignModel) -> Tokenizer:
     return Tokenizer(model, device=str(next(model.parameters()).device))
 
 
-def target_strings(targets: TargetConfig, min_run_frames: int = 1) -> VQStringConfig:
-    """The VQ string settings that give the objective's VQ-derived targets (`vq_targets`; short
-    runs merged as the model's `decoder.min_run_frames` says)."""
-    return VQStringConfig(min_run_frames=min_run_frames, rate=targets.vq_rate,
-                          reduce=targets.scheme)  # fmt: skip
-
-
 @torch.no_grad()
 def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, *,
                   teacher: PairAlignModel | None = None,
@@ -99,9 +92,8 @@ def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, 
     try:
         tokenizer = in_memory_tokenizer(model)
         greedy = clip_strings(PairAlignStrings(tokenizer), clips, batch_size)
-        merge = model.config.decoder.min_run_frames
-        vq = clip_strings(VQStrings(tokenizer.with_strings(target_strings(targets, merge))),
-                          clips, batch_size)  # fmt: skip
+        strings = targets.string_config(model.config.decoder.min_run_frames)
+        vq = clip_strings(VQStrings(tokenizer.with_strings(strings)), clips, batch_size)
         taught = None
         if teacher is not None:
             taught = clip_strings(PairAlignStrings(in_memory_tokenizer(teacher)), clips, batch_size)

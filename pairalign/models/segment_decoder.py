@@ -13,10 +13,11 @@ self-attention) and the whole condition (cross-attention), then
   merged code, times `copy_logit`, plus a learned part (zero at initialisation) from the step's
   state and the mean condition over the segment.
 
-At initialisation greedy decoding therefore returns exactly the VQ strings (runs of the frame
-codes after runs shorter than `min_run_frames` are merged, as `Tokenizer.vq_strings` makes them),
-with exact timing: the segments. Training moves the learned parts: compression is the hazard
-learning to skip boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS)."""
+At initialisation greedy decoding therefore returns exactly the VQ strings (the runs of the
+VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`: runs shorter
+than `min_run_frames` merged, as `Tokenizer.vq_strings` makes them), with exact timing: the
+segments. Training moves the learned parts: compression is the hazard learning to skip
+boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from pairalign.models.decoder import (
     sinusoids,
 )
 from pairalign.models.decoding import Decoded
-from pairalign.strings import merge_short_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 
 
 @dataclass
@@ -59,14 +60,15 @@ class SegmentMemory:
                              self.length[rows])  # fmt: skip
 
 
-def merged_codes(codes: torch.Tensor, mask: torch.Tensor, min_run_frames: int) -> torch.Tensor:
-    """Frame codes with runs shorter than `min_run_frames` merged (`merge_short_runs`), per row;
-    -1 past the valid frames.  # (B, T)"""
+def prior_codes(codes: torch.Tensor, mask: torch.Tensor, strings: VQStringConfig) -> torch.Tensor:
+    """Frame codes as the VQ strings see them, per row: the runs of the VQ-string rule
+    (`string_runs` under `strings`) spread over their frames; -1 past the valid frames.  # (B, T)"""
     out = torch.full_like(codes, -1)
     lengths = mask.sum(1).tolist()
     rows = codes.detach().cpu().numpy()
     for i, n in enumerate(lengths):
-        out[i, :n] = torch.from_numpy(merge_short_runs(rows[i, :n], min_run_frames))
+        values, starts, ends = string_runs(StringContext(rows[i, :n]), strings)
+        out[i, :n] = torch.from_numpy(np.repeat(values, ends - starts))
     return out
 
 
@@ -91,6 +93,12 @@ class SegmentDecoder(nn.Module):
             nn.init.zeros_(layer.bias)
         nn.init.zeros_(self.duration.weight)
 
+    @property
+    def strings(self) -> VQStringConfig:
+        """The VQ strings the prior reproduces: runs shorter than `min_run_frames` merged (the
+        decoder's config holds no other VQ-string setting)."""
+        return VQStringConfig(min_run_frames=self.config.min_run_frames)
+
     def memory(
         self, frames: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor
     ) -> SegmentMemory:
@@ -98,7 +106,7 @@ class SegmentDecoder(nn.Module):
         b, t, _ = frames.shape
         c = self.condition(frames) + sinusoids(t, self.config.dim, frames.device)[None]
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
-        merged = merged_codes(codes, mask, self.config.min_run_frames)
+        merged = prior_codes(codes, mask, self.strings)
         length = mask.sum(1)
         change = torch.zeros(b, t, dtype=torch.bool, device=frames.device)  # end e = j + 1
         change[:, :-1] = (merged[:, 1:] != merged[:, :-1]) & mask[:, 1:]

@@ -10,26 +10,36 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pairalign.models.decoding import DecodingConfig
-from pairalign.strings import Scheme
+from pairalign.strings.rule import VQStringConfig, scheme_of
 from pairalign.units import Seconds
 
 
 @dataclass(frozen=True)
 class TargetConfig:
     rate: float = 12.5  # tokens per second of speech (VQ-derived targets, length term, budget)
-    # VQ-derived targets cut to the rate: shortest runs merged, evenly spaced runs, or a
-    # duration-penalised segmentation of the frame codes' costs (dpdp)
-    scheme: Scheme = "merge"
+    # VQ-derived targets cut to the rate by this scheme of the VQ-string rule (a key of
+    # `pairalign.strings.SCHEMES`): shortest runs merged, evenly spaced runs, or a
+    # duration-penalised segmentation of the frame codes' costs (merge, index, dpdp)
+    scheme: str = "merge"
     reduce: bool = True  # False: VQ-derived targets keep every run (no rate reduction)
     view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A (a copy)
     source: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
     corruption: float = 0.15  # fraction of teacher-forced input tokens corrupted (0: off)
 
+    def __post_init__(self) -> None:
+        scheme_of(self.scheme, "scheme")
+
     @property
     def vq_rate(self) -> float:
-        """The rate VQ-derived targets are cut to: `rate`, or 0 (every run) without `reduce`.
-        The one place the target-string rule is written (targets and the collapse watch)."""
+        """The rate VQ-derived targets are cut to: `rate`, or 0 (every run) without `reduce`."""
         return self.rate if self.reduce else 0.0
+
+    def string_config(self, min_run_frames: int = 1) -> VQStringConfig:
+        """The VQ-string settings of the VQ-derived targets (the training targets and the collapse
+        watch): this scheme at `vq_rate`, runs shorter than the model's `min_run_frames` merged
+        first (schemes that merge runs)."""
+        return VQStringConfig(min_run_frames=min_run_frames, rate=self.vq_rate,
+                              reduce=self.scheme)  # fmt: skip
 
 
 @dataclass(frozen=True)

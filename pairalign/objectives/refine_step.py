@@ -80,15 +80,14 @@ class RefineStep(nn.Module):
                 both = vq(stacked_views(batch), seconds)
             vq.train(was_training)
         n = len(batch["source_seconds"])
-        rate, scheme = objective.targets.vq_rate, objective.targets.scheme
+        strings = objective.targets.string_config(self.model.config.decoder.min_run_frames)
         frame_seconds = self.model.config.vq.frame_seconds
         codes, mask = both.quantized.codes, both.mask
-        merge = self.model.config.decoder.min_run_frames
-        costs = self.model.vq.quantizer.costs(both.quantized) if scheme == "dpdp" else None
+        costs = vq.quantizer.costs(both.quantized) if "costs" in strings.needs else None
         return PairTargets(
-            vq_targets(codes[:n], mask[:n], seconds[:n], rate, frame_seconds, scheme, merge,
+            vq_targets(codes[:n], mask[:n], seconds[:n], strings, frame_seconds,
                        None if costs is None else costs[:n]),
-            vq_targets(codes[n:], mask[n:], seconds[n:], rate, frame_seconds, scheme, merge,
+            vq_targets(codes[n:], mask[n:], seconds[n:], strings, frame_seconds,
                        None if costs is None else costs[n:]),
         )  # fmt: skip
 

@@ -1,9 +1,9 @@
 """Target strings for stage 2: VQ-derived (collapsed frame codes cut down to a token rate) and
 teacher-forcing tensors built from any strings, with prefix corruption of the inputs only.
 
-The VQ-derived targets are the VQ strings of `pairalign.tokenizing` (one function,
-`pairalign.strings.reduce_runs`, pure numpy), so a target scheme can be measured as a `vq`
-tokenizer with `VQStringConfig(rate=<objective.targets.rate>, reduce=<its scheme>)`."""
+The VQ-derived targets are VQ strings made by the one VQ-string rule
+(`pairalign.strings.rule.string_runs`, pure numpy) under `TargetConfig.string_config`, so a
+target scheme can be measured as a `vq` tokenizer with those `VQStringConfig` settings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
-from pairalign.segmentation import budget_runs
-from pairalign.strings import Scheme, merge_short_runs, reduce_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 
 
 @dataclass
@@ -23,18 +22,15 @@ class Targets:
     timing: list[np.ndarray]  # (L_i, 2) token (start, end) in seconds of the view's own time
 
 
-def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, rate: float,
-               frame_seconds: float, reduce: Scheme = "index",
-               min_run_frames: int = 1, costs: torch.Tensor | None = None) -> Targets:  # fmt: skip
-    """Each row's VQ string: its codes' runs (runs shorter than `min_run_frames` merged first, as
-    the checkpoint's VQ strings do) cut down to at most max(1, round(seconds x rate))
-    by `reduce_runs` (`index`: evenly spaced runs, each spanning to the next kept run's start;
-    `merge`: the shortest runs merged, each its merged span; `dpdp`: a duration-penalised
-    segmentation of the frames' code `costs` (B, T, K) within the budget, `segmentation.budget_runs`,
-    short runs not merged first); `rate` 0 keeps every run."""
-    if reduce == "dpdp" and costs is None:
-        raise ValueError("dpdp targets need the frames' code costs")
-    strings, timing = [], []
+def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor,
+               strings: VQStringConfig, frame_seconds: float,
+               costs: torch.Tensor | None = None) -> Targets:  # fmt: skip
+    """Each row's VQ string under `strings` (`string_runs`: e.g. runs shorter than
+    `min_run_frames` merged, then cut down to at most max(1, round(seconds x rate)) runs; `rate`
+    0 keeps every run), with each run's (start, end) in seconds. codes (B, T), mask (B, T), the
+    frames' code `costs` (B, T, K) for the schemes that need them (`dpdp`). A row without valid
+    frames is one frame of code 0."""
+    strings_out, timing = [], []
     cost_rows = costs.detach().cpu().numpy() if costs is not None else [None] * len(codes)
     for row, valid, secs, cost in zip(
         codes.cpu().numpy(), mask.cpu().numpy(), seconds.tolist(), cost_rows, strict=True
@@ -42,14 +38,11 @@ def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, r
         row = row[valid]
         if len(row) == 0:
             row, cost = np.zeros(1, dtype=np.int64), None if cost is None else cost[:1]
-        if reduce == "dpdp":
-            values, starts, ends = budget_runs(cost[: len(row)], secs, rate)
-        else:
-            row = merge_short_runs(row, min_run_frames)
-            values, starts, ends = reduce_runs(row, secs, rate, reduce)
-        strings.append(values.tolist())
+        cost = None if cost is None else cost[: len(row)]
+        values, starts, ends = string_runs(StringContext(row, secs, cost), strings)
+        strings_out.append(values.tolist())
         timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
-    return Targets(strings, timing)
+    return Targets(strings_out, timing)
 
 
 @dataclass

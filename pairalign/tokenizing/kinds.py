@@ -28,7 +28,8 @@ from typing import Protocol
 import numpy as np
 
 from pairalign.config import ConfigError, PathStr
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.strings.rule import VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 KINDS = tuple(k.value for k in TokenizerKind)

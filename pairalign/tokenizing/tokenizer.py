@@ -4,12 +4,13 @@
     strings = tok(waveform)             # (N,) or (B, N) float at 16 kHz -> list of token lists
     tok.vq_strings(waveform)            # the VQ baseline of the same checkpoint
 
-A stage-1 checkpoint gives VQ strings (collapsed runs of frame codes, after the checkpoint's
-`VQStringConfig`: codes optionally grouped, runs shorter than `min_run_frames` merged into a
-neighbour, then optionally cut down to `rate` tokens per second by `reduce_runs`; or, with
-`reduce="dpdp"`, a duration-penalised segmentation of the frames' code costs within that budget,
-`segmentation.budget_runs`); a stage-2 checkpoint gives PairAlign strings (greedy, KV-cached
-decoding bounded by duration x rate x slack, the `DecodingConfig` the checkpoint carries).
+A stage-1 checkpoint gives VQ strings (runs of frame codes made by the VQ-string rule,
+`pairalign.strings.rule.string_runs`, under the checkpoint's `VQStringConfig`: codes optionally
+grouped, runs shorter than `min_run_frames` merged into a neighbour, then optionally cut down to
+`rate` tokens per second; or, with `reduce="dpdp"`, a duration-penalised segmentation of the
+frames' code costs within that budget); a stage-2 checkpoint gives PairAlign strings (greedy,
+KV-cached decoding bounded by duration x rate x slack, the `DecodingConfig` the checkpoint
+carries).
 An exported tokenizer may record which of its kinds was measured best (`tok.default_kind`, with
 `tok.kind_note` saying by what measurement): `kind: auto` (`pairalign.tokenizing.kinds`) uses it.
 """
@@ -32,29 +33,9 @@ from pairalign.models.decoder import TokenDecoder
 from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.models.vq_model import Encoded, VQModel
-from pairalign.segmentation import budget_runs
-from pairalign.strings import Runs, Scheme, merge_short_runs, reduce_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
+from pairalign.strings.runs import Runs
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
-
-
-@dataclass(frozen=True)
-class VQStringConfig:
-    """How frame codes become a VQ string (stored with a checkpoint, under `vq_strings`).
-
-    `reduce="dpdp"` segments the frames' code costs (1 - cosine similarity) directly, with the
-    per-segment penalty that fits `rate` (`segmentation.budget_runs`): the DP replaces the
-    short-run merge, so `min_run_frames` is not applied, and it works on codes, not groups."""
-
-    min_run_frames: int = 1  # runs shorter than this join a neighbour before runs collapse
-    groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
-    rate: float = 0.0  # > 0: at most max(1, round(seconds x rate)) tokens (after the above)
-    # how: merge the shortest runs, keep evenly spaced run indices, or segment the frame costs
-    reduce: Scheme = "merge"
-
-    def __post_init__(self) -> None:
-        if self.reduce == "dpdp" and self.groups:
-            raise ValueError(f"reduce='dpdp' segments codes, not groups: groups={self.groups} "
-                             "must be 0 with it")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -168,22 +149,13 @@ class Tokenizer:
         )
 
     def string_runs(self, waveforms, seconds: Sequence[float] | None = None) -> list[Runs]:
-        """The runs the VQ strings are made of, per clip: (values, starts, ends) in frames, after
-        code groups, short-run merging and rate reduction (`VQStringConfig`); for `dpdp` the
-        segmentation of the frame costs within the rate's budget instead."""
+        """The runs the VQ strings are made of, per clip: (values, starts, ends) in frames, by the
+        VQ-string rule (`strings.rule.string_runs`) under `self.strings`."""
         frames = self._frame_codes(waveforms, seconds)
-        if self.strings.reduce == "dpdp":
-            return [
-                budget_runs(costs, secs, self.strings.rate)
-                for costs, secs in zip(frames.costs, frames.seconds, strict=True)
-            ]
-        out = []
-        for codes, secs in zip(frames.codes, frames.seconds, strict=True):
-            if self.code_map is not None:
-                codes = self.code_map[codes]
-            codes = merge_short_runs(codes, self.strings.min_run_frames)
-            out.append(reduce_runs(codes, secs, self.strings.rate, self.strings.reduce))
-        return out
+        return [
+            string_runs(StringContext(codes, secs, costs, self.code_map), self.strings)
+            for codes, costs, secs in zip(frames.codes, frames.costs, frames.seconds, strict=True)
+        ]
 
     def string_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
         """Per-frame codes as the VQ strings see them: grouped, short runs merged, rate-reduced

@@ -23,7 +23,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from pairalign.strings import collapse_runs
+from pairalign.strings.runs import collapse_runs
 from pairalign.tokenizing.kinds import StringTokenizer
 
 

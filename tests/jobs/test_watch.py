@@ -19,6 +19,7 @@ from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
 from pairalign.objectives.refine_config import TargetConfig
 from pairalign.objectives.targets import vq_targets
+from pairalign.strings.rule import VQStringConfig
 
 SMALL = PairAlignConfig(
     vq=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
@@ -103,8 +104,9 @@ def test_the_targets_are_the_objectives_vq_targets(model):
         seconds = torch.tensor(clips.seconds)
         encoded = model.vq(wave, seconds)
     model.train()
-    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, 8.0,
-                         SMALL.vq.frame_seconds, "index").strings  # fmt: skip
+    index = VQStringConfig(rate=8.0, reduce="index")
+    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, index,
+                         SMALL.vq.frame_seconds).strings  # fmt: skip
     expected = string_figures(targets, clips, 16, "t")
     assert figures["watch/target_map"] == pytest.approx(expected["t_map"])
     assert figures["watch/target_perplexity"] == pytest.approx(

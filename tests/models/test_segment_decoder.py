@@ -10,7 +10,8 @@ from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames, tile
 from pairalign.models.vq_model import model_config
 from pairalign.objectives.targets import teacher_forcing, vq_targets
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.strings.rule import VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 
 def _model(min_run_frames: int = 2, seed: int = 0) -> PairAlignModel:
@@ -36,7 +37,9 @@ def _vq_strings_forced(model: PairAlignModel, waves: torch.Tensor, seconds: torc
     """(condition, the VQ strings as targets, their teacher forcing, their start frames)."""
     with torch.no_grad():
         cond = model(waves, seconds)
-    targets = vq_targets(cond.quantized.codes, cond.mask, seconds, 0.0, 0.02, "merge", 2)
+    targets = vq_targets(
+        cond.quantized.codes, cond.mask, seconds, VQStringConfig(min_run_frames=2), 0.02
+    )
     tf = teacher_forcing(targets.strings, model.vocab, 256)
     return cond, targets, tf, spans_to_frames(targets.timing, tf.inputs.shape[1], 0.02)
 

@@ -1,6 +1,8 @@
 """Stage-2 targets: VQ-derived strings at a token rate (the tokenizer's VQ strings under the same
 settings), teacher forcing, prefix corruption."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -10,19 +12,21 @@ from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.targets import corrupt_prefix, teacher_forcing, vq_targets
+from pairalign.strings.rule import VQStringConfig
 from pairalign.tokenizing.kinds import VQStrings
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 
 VOCAB = Vocab(10)
+INDEX = partial(VQStringConfig, reduce="index")  # evenly spaced runs
 
 
 def test_vq_targets_collapse_runs_and_thin_to_the_rate():
     codes = torch.tensor([[1, 1, 2, 2, 3, 4, 4, 5, 6, 6], [7, 7, 7, 7, 7, 7, 7, 7, 7, 7]])
     mask = torch.ones_like(codes, dtype=torch.bool)
-    out = vq_targets(codes, mask, torch.tensor([1.0, 1.0]), rate=100.0, frame_seconds=0.1)
+    out = vq_targets(codes, mask, torch.tensor([1.0, 1.0]), INDEX(rate=100.0), frame_seconds=0.1)
     assert out.strings == [[1, 2, 3, 4, 5, 6], [7]]
     np.testing.assert_allclose(out.timing[0][:, 0], [0.0, 0.2, 0.4, 0.5, 0.7, 0.8], atol=1e-6)
-    thinned = vq_targets(codes, mask, torch.tensor([1.0, 1.0]), rate=3.0, frame_seconds=0.1)
+    thinned = vq_targets(codes, mask, torch.tensor([1.0, 1.0]), INDEX(rate=3.0), frame_seconds=0.1)
     assert thinned.strings[0] == [1, 3, 6]  # 3 of the 6 runs, evenly spaced, in order
     spans = thinned.timing[0]
     np.testing.assert_allclose(spans[0], [0.0, 0.4], atol=1e-6)
@@ -32,10 +36,12 @@ def test_vq_targets_collapse_runs_and_thin_to_the_rate():
 def test_merge_targets_span_their_merged_runs_and_rate_zero_keeps_every_run():
     codes = torch.tensor([[1, 1, 1, 2, 3, 3, 4, 4, 4, 4]])
     mask = torch.ones_like(codes, dtype=torch.bool)
-    merged = vq_targets(codes, mask, torch.tensor([1.0]), 3.0, 0.1, reduce="merge")
+    merged = vq_targets(
+        codes, mask, torch.tensor([1.0]), VQStringConfig(rate=3.0, reduce="merge"), 0.1
+    )
     assert merged.strings == [[1, 3, 4]]  # the 1-frame 2 joins its longer (left) neighbour
     np.testing.assert_allclose(merged.timing[0], [[0.0, 0.4], [0.4, 0.6], [0.6, 1.0]], atol=1e-6)
-    every = vq_targets(codes, mask, torch.tensor([1.0]), 0.0, 0.1)
+    every = vq_targets(codes, mask, torch.tensor([1.0]), INDEX(rate=0.0), 0.1)
     assert every.strings == [[1, 2, 3, 4]]
 
 
@@ -56,13 +62,14 @@ def test_vq_targets_are_the_tokenizers_vq_strings(tiny_tokenizer_model, rate, re
     seconds = torch.tensor([2.0, 1.3, 0.7])
     with torch.no_grad():
         encoded = model(wave, seconds)
-    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, rate,
-                         model.config.frame_seconds, reduce)  # fmt: skip
+    strings = VQStringConfig(rate=rate, reduce=reduce)
+    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, strings,
+                         model.config.frame_seconds)  # fmt: skip
     tokenizer = Tokenizer(model, strings=VQStringConfig(rate=rate, reduce=reduce))
     assert tokenizer.vq_strings(wave.numpy(), seconds.tolist()) == targets.strings
     if rate:  # round(seconds x 6) at most, fewer than all the runs
         assert all(len(s) <= n for s, n in zip(targets.strings, [12, 8, 4], strict=True))
-        every = vq_targets(encoded.quantized.codes, encoded.mask, seconds, 0.0, 0.02).strings
+        every = vq_targets(encoded.quantized.codes, encoded.mask, seconds, INDEX(), 0.02).strings
         assert all(len(e) > len(s) for e, s in zip(every, targets.strings, strict=True))
     timed = VQStrings(tokenizer).timed(wave.numpy(), seconds.tolist())
     for (tokens, centres), strings, spans in zip(
@@ -103,7 +110,9 @@ def test_corruption_rate_is_about_the_fraction():
 
 
 def test_dpdp_targets_segment_the_frame_costs_within_the_budget():
-    from pairalign.segmentation import budget_runs
+    from pairalign.strings.dpdp import budget_runs
+
+    dpdp = VQStringConfig(rate=10.0, reduce="dpdp")
 
     rng = np.random.default_rng(0)
     costs = torch.from_numpy(rng.uniform(0, 2, (2, 50, 8)).astype(np.float32))
@@ -111,11 +120,11 @@ def test_dpdp_targets_segment_the_frame_costs_within_the_budget():
     mask = torch.ones(2, 50, dtype=torch.bool)
     mask[1, 40:] = False
     seconds = torch.tensor([1.0, 0.8])
-    targets = vq_targets(codes, mask, seconds, 10.0, 0.02, "dpdp", costs=costs)
+    targets = vq_targets(codes, mask, seconds, dpdp, 0.02, costs=costs)
     for i, n in enumerate((50, 40)):
         values, starts, _ = budget_runs(costs[i, :n].numpy(), float(seconds[i]), 10.0)
         assert targets.strings[i] == values.tolist()
         assert len(targets.strings[i]) <= round(float(seconds[i]) * 10)
         np.testing.assert_allclose(targets.timing[i][:, 0], starts * 0.02, rtol=1e-6)
     with pytest.raises(ValueError, match="costs"):
-        vq_targets(codes, mask, seconds, 10.0, 0.02, "dpdp")
+        vq_targets(codes, mask, seconds, dpdp, 0.02)

@@ -7,6 +7,7 @@ import pytest
 
 from pairalign.config import from_dict, to_dict
 from pairalign.models.checkpoint import export_tokenizer
+from pairalign.strings.rule import VQStringConfig
 from pairalign.tokenizing.kinds import (
     AUTO,
     TokenizerSpec,
@@ -14,7 +15,7 @@ from pairalign.tokenizing.kinds import (
     load_tokenizer,
     resolve_spec,
 )
-from pairalign.tokenizing.tokenizer import Tokenizer, VQStringConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 NOTE = "retrieval MAP 0.93 (vq) vs 0.58 (pairalign)"

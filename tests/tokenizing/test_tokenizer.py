@@ -73,9 +73,10 @@ def test_named_sizes_match_the_shipped_base_config():
 
 def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
     from pairalign.models.checkpoint import checkpoint_model_config
-    from pairalign.strings import collapse_runs, merge_short_runs
+    from pairalign.strings.rule import VQStringConfig
+    from pairalign.strings.runs import collapse_runs, merge_short_runs
     from pairalign.tokenizing.kinds import VQStrings
-    from pairalign.tokenizing.tokenizer import VQStringConfig, group_codes
+    from pairalign.tokenizing.tokenizer import group_codes
 
     payload = load_checkpoint(small_checkpoints["vq"])
     save_checkpoint(str(tmp_path / "grouped"), model_config=checkpoint_model_config(payload),
@@ -110,7 +111,7 @@ def test_a_vq_spec_can_read_with_other_string_settings(small_checkpoints):
 
 
 def test_dpdp_strings_fit_the_budget_and_without_one_are_the_argmax_runs():
-    from pairalign.tokenizing.tokenizer import VQStringConfig
+    from pairalign.strings.rule import VQStringConfig
 
     plain = Tokenizer(trained_model())
     wave = 0.1 * np.random.default_rng(0).standard_normal((2, 40_000)).astype(np.float32)
@@ -129,7 +130,7 @@ def test_dpdp_strings_fit_the_budget_and_without_one_are_the_argmax_runs():
 
 
 def test_dpdp_refuses_code_groups():
-    from pairalign.tokenizing.tokenizer import VQStringConfig
+    from pairalign.strings.rule import VQStringConfig
 
     with pytest.raises(ValueError, match="groups=4 must be 0"):
         VQStringConfig(groups=4, rate=4.0, reduce="dpdp")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pairalign.strings import collapse_runs
+from pairalign.strings.runs import collapse_runs
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
 from pairalign.tokenizing.windows import cut, token_spans, tokenize_clips, tokenize_clips_timed
 

@@ -6,7 +6,8 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from pairalign.bpe import (
+from pairalign.strings import collapse_runs
+from pairalign.strings.bpe import (
     _merge,
     apply_merges,
     apply_merges_all,
@@ -14,7 +15,6 @@ from pairalign.bpe import (
     merge_runs,
     merges_for_rate,
 )
-from pairalign.strings import collapse_runs
 
 
 def _collapsed_strings(seed: int, count: int = 40, vocab: int = 6) -> list[list[int]]:

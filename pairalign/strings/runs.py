@@ -1,4 +1,4 @@
-"""Token strings: run collapsing, short-run merging, rate reduction and edit distances."""
+"""Runs of frame codes: run collapsing, short-run merging and rate reduction (pure numpy)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-import editdistance
 import numpy as np
 
 Reduce = Literal["merge", "index"]  # how runs of codes alone are cut down to a token rate
-Scheme = Literal[
-    "merge", "index", "dpdp"
-]  # those, or DPDP (`segmentation.budget_runs`, needs costs)
 Runs = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, starts, ends (exclusive), in frames
 
 
@@ -24,16 +20,6 @@ def collapse_runs(codes: Sequence[int] | np.ndarray) -> list[int]:
     keep = np.ones(len(codes), dtype=bool)
     keep[1:] = codes[1:] != codes[:-1]
     return codes[keep].tolist()
-
-
-def edit_distance(a: Sequence[int], b: Sequence[int]) -> int:
-    return int(editdistance.eval(list(a), list(b)))
-
-
-def normalized_edit_distance(a: Sequence[int], b: Sequence[int]) -> float:
-    """Levenshtein distance over the longer length; 0 for two empty strings."""
-    longest = max(len(a), len(b))
-    return edit_distance(a, b) / longest if longest else 0.0
 
 
 def runs(codes: Sequence[int] | np.ndarray) -> Runs:
@@ -76,11 +62,13 @@ def reduce_runs(codes: Sequence[int] | np.ndarray, seconds: float, rate: float,
       run's start. One extra run anywhere shifts every later choice. Two kept neighbours can hold
       one code (they are not fused).
 
-    (`dpdp`, a segmentation from per-frame code costs, is `segmentation.budget_runs`: codes alone
-    are not enough for it.)"""
+    (`dpdp`, a segmentation from per-frame code costs, is `strings.dpdp.budget_runs`: codes
+    alone are not enough for it.) `strings.rule.string_runs` chooses among them."""
     if reduce == "dpdp":
-        raise ValueError("reduce='dpdp' needs per-frame code costs, not codes alone: "
-                         "segmentation.budget_runs (Tokenizer.string_runs calls it)")  # fmt: skip
+        raise ValueError(
+            "reduce='dpdp' needs per-frame code costs, not codes alone: "
+            "strings.dpdp.budget_runs (strings.rule.string_runs calls it)"
+        )
     if reduce not in ("merge", "index"):
         raise ValueError(f"reduce={reduce!r}: expected 'merge' or 'index'")
     values, starts, ends = runs(codes)

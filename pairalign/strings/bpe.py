@@ -28,7 +28,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from pairalign.strings import Runs
+from pairalign.strings.runs import Runs
 
 Pair = tuple[int, int]
 

@@ -6,8 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from pairalign.segmentation import budget_runs, segment
-from pairalign.strings import reduce_runs, runs
+from pairalign.strings.dpdp import budget_runs, segment
+from pairalign.strings.runs import reduce_runs, runs
 
 
 def cost_of(costs: np.ndarray, values, starts, ends, penalty: float) -> float:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.strings import collapse_runs, merge_short_runs, reduce_runs, runs
+from pairalign.strings.runs import collapse_runs, merge_short_runs, reduce_runs, runs
 from pairalign.tokenizing.tokenizer import group_codes
 
 

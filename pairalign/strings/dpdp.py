@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from pairalign.strings import Runs, run_budget
+from pairalign.strings.runs import Runs, run_budget
 
 BISECTION_STEPS = 50  # halvings of the penalty interval: far finer than any gap between costs
 
 
 def segment(costs: np.ndarray, penalty: float) -> Runs:
     """The segmentation minimising sum of costs + penalty x segments, as (values, starts, ends)
-    in frames (ends exclusive), like `strings.runs`. Adjacent segments hold different codes (a
+    in frames (ends exclusive), like `strings.runs.runs`. Adjacent segments hold different codes (a
     new segment with the same code never beats continuing). Ties keep the current segment and
     take the lowest code.  # costs (T, K)"""
     costs = np.asarray(costs, dtype=np.float64)

@@ -1,0 +1,117 @@
+"""The VQ-string rule, written once: a scheme registered in one place is what the tokenizer's VQ
+strings and the stage-2 training targets both use, and an input a scheme needs and is not given
+is an error naming the scheme."""
+
+import numpy as np
+import pytest
+import torch
+
+from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoding import DecodingConfig
+from pairalign.models.encoder import EncoderConfig
+from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
+from pairalign.models.quantizer import QuantizerConfig
+from pairalign.models.vq_model import ModelConfig
+from pairalign.objectives.refine_config import RefineObjective, TargetConfig
+from pairalign.objectives.refine_step import RefineStep
+from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
+from pairalign.strings.rule import (
+    SCHEMES,
+    Scheme,
+    StringContext,
+    VQStringConfig,
+    string_runs,
+)
+from pairalign.strings.runs import Runs
+from pairalign.tokenizing.tokenizer import Tokenizer
+
+CONFIG = PairAlignConfig(
+    vq=ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    ),
+    decoder=DecoderConfig(dim=32, layers=1, heads=2),
+    decoding=DecodingConfig(timing_seconds=1.0),
+)
+
+
+def cheapest(context: StringContext, config: VQStringConfig) -> Runs:
+    """A dummy scheme: one token, the code of least summed cost over the clip's frames."""
+    code = np.asarray([context.costs.sum(axis=0).argmin()], dtype=np.int64)
+    return code, np.zeros(1, dtype=np.int64), np.asarray([len(context.codes)], dtype=np.int64)
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """The dummy scheme under its key, for this test only."""
+    monkeypatch.setitem(SCHEMES, "cheapest", Scheme(cheapest, needs=frozenset({"costs"})))
+    return "cheapest"
+
+
+def batch(n=3, samples=16_000):
+    generator = torch.Generator().manual_seed(0)
+    wave = 0.1 * torch.randn(n, samples, generator=generator)
+    return {
+        "view_a": wave,
+        "view_b": wave + 0.01 * torch.randn(n, samples, generator=generator),
+        "warp_a": torch.ones(n),
+        "shift_a": torch.zeros(n),
+        "warp_b": torch.full((n,), 1.1),
+        "shift_b": torch.full((n,), 0.05),
+        "source_seconds": torch.tensor([1.0, 0.8, 0.5]),
+    }
+
+
+def test_a_registered_scheme_makes_the_tokenizers_strings_and_the_training_targets(registered):
+    torch.manual_seed(0)
+    model = PairAlignModel(CONFIG).train()
+    model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
+    targets = TargetConfig(scheme=registered, source="eval")  # the config accepts the new key
+    step = RefineStep(model, RefineObjective(targets=targets), Stage1Weights())
+    data = batch()
+    seconds = stacked_seconds(data)
+    both = model(stacked_views(data), seconds)
+    found = step.vq_targets(data, seconds, both)  # the costs it needs are computed for it
+    assert all(len(s) == 1 for s in found.a.strings + found.b.strings)
+
+    tokenizer = Tokenizer(model, strings=VQStringConfig(reduce=registered))
+    n = len(data["source_seconds"])
+    vq = tokenizer.vq_strings(data["view_a"].numpy(), seconds[:n].tolist())
+    assert vq == found.a.strings
+    frames = [len(c) for c in tokenizer.frame_codes(data["view_a"].numpy(), seconds[:n].tolist())]
+    frame = CONFIG.vq.frame_seconds
+    for spans, length in zip(found.a.timing, frames, strict=True):  # the whole clip
+        np.testing.assert_allclose(spans, [[0.0, length * frame]], atol=1e-6)
+
+
+def test_a_scheme_without_an_input_it_needs_is_refused_by_name():
+    codes = np.asarray([1, 1, 2, 3, 3])
+    with pytest.raises(ValueError, match=r"scheme 'dpdp' needs costs"):
+        string_runs(StringContext(codes, seconds=1.0), VQStringConfig(rate=2.0, reduce="dpdp"))
+    with pytest.raises(ValueError, match=r"scheme 'merge' needs seconds"):  # a rate's budget
+        string_runs(StringContext(codes), VQStringConfig(rate=2.0))
+    with pytest.raises(ValueError, match=r"scheme 'index' needs code_map"):  # groups
+        string_runs(StringContext(codes), VQStringConfig(groups=2, reduce="index"))
+    costs = np.eye(4)[codes] * -1.0 + 1.0  # each frame nearest its own code
+    found = string_runs(StringContext(codes, 1.0, costs), VQStringConfig(rate=2.0, reduce="dpdp"))
+    assert len(found[0]) <= 2
+
+
+def test_unknown_schemes_are_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"reduce='nope': expected one of \['dpdp', 'index'"):
+        VQStringConfig(reduce="nope")
+    with pytest.raises(ValueError, match=r"scheme='nope': expected one of \['dpdp', 'index'"):
+        TargetConfig(scheme="nope")
+
+
+def test_the_rule_is_the_run_operations_it_names():
+    """merge/index: groups, short-run merge, then the rate; no rate keeps every run."""
+    codes = np.asarray([0, 0, 0, 1, 2, 2, 3, 3, 3, 3])
+    code_map = np.asarray([0, 0, 1, 1])  # codes 0, 1 -> group 0; 2, 3 -> group 1
+    grouped = VQStringConfig(min_run_frames=1, groups=2)
+    assert string_runs(StringContext(codes, code_map=code_map), grouped)[0].tolist() == [0, 1]
+    merged = string_runs(StringContext(codes), VQStringConfig(min_run_frames=2))
+    assert merged[0].tolist() == [0, 2, 3] and merged[2][-1] == len(codes)
+    assert string_runs(StringContext(codes), VQStringConfig())[0].tolist() == [0, 1, 2, 3]
+    index = string_runs(StringContext(codes, 1.0), VQStringConfig(rate=2.0, reduce="index"))
+    assert index[0].tolist() == [0, 3]
