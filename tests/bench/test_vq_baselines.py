@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bench.vq_baselines import BPEStrings, baseline_figures, map_at_rate
-from pairalign.strings.bpe import apply_merges_all, learn_merges
 from pairalign.evaluation.figures import ClipSet
+from pairalign.strings.bpe import apply_merges_all, learn_merges
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
