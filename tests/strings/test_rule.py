@@ -84,7 +84,14 @@ def test_a_registered_scheme_makes_the_tokenizers_strings_and_the_training_targe
         np.testing.assert_allclose(spans, [[0.0, length * frame]], atol=1e-6)
 
 
-def test_a_scheme_without_an_input_it_needs_is_refused_by_name():
+def partnered(context: StringContext, config: VQStringConfig) -> Runs:
+    """A dummy scheme reading an input of its own: its partner's first code, over the clip."""
+    code = np.asarray(context.extras["partner"][:1], dtype=np.int64)
+    return code, np.zeros(1, dtype=np.int64), np.asarray([len(context.codes)], dtype=np.int64)
+
+
+def test_a_scheme_without_an_input_it_needs_is_refused_by_name(monkeypatch):
+    monkeypatch.setitem(SCHEMES, "partnered", Scheme(partnered, needs=frozenset({"partner"})))
     codes = np.asarray([1, 1, 2, 3, 3])
     with pytest.raises(ValueError, match=r"scheme 'dpdp' needs costs"):
         string_runs(StringContext(codes, seconds=1.0), VQStringConfig(rate=2.0, reduce="dpdp"))
@@ -92,6 +99,10 @@ def test_a_scheme_without_an_input_it_needs_is_refused_by_name():
         string_runs(StringContext(codes), VQStringConfig(rate=2.0))
     with pytest.raises(ValueError, match=r"scheme 'index' needs code_map"):  # groups
         string_runs(StringContext(codes), VQStringConfig(groups=2, reduce="index"))
+    with pytest.raises(ValueError, match=r"scheme 'partnered' needs partner"):
+        string_runs(StringContext(codes), VQStringConfig(reduce="partnered"))
+    partner = StringContext(codes, extras={"partner": np.asarray([3, 3])})  # an input of its own
+    assert string_runs(partner, VQStringConfig(reduce="partnered"))[0].tolist() == [3]
     costs = np.eye(4)[codes] * -1.0 + 1.0  # each frame nearest its own code
     found = string_runs(StringContext(codes, 1.0, costs), VQStringConfig(rate=2.0, reduce="dpdp"))
     assert len(found[0]) <= 2
