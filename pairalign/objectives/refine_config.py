@@ -38,8 +38,7 @@ class TargetConfig:
         """The VQ-string settings of the VQ-derived targets (the training targets and the collapse
         watch): this scheme at `vq_rate`, runs shorter than the model's `min_run_frames` merged
         first (schemes that merge runs)."""
-        return VQStringConfig(min_run_frames=min_run_frames, rate=self.vq_rate,
-                              reduce=self.scheme)  # fmt: skip
+        return VQStringConfig(min_run_frames=min_run_frames, rate=self.vq_rate, reduce=self.scheme)
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,12 @@ class RefineStep(nn.Module):
         frame_seconds = self.model.config.vq.frame_seconds
         codes, mask = both.quantized.codes, both.mask
         costs = vq.quantizer.costs(both.quantized) if "costs" in strings.needs else None
-        return PairTargets(
-            vq_targets(codes[:n], mask[:n], seconds[:n], strings, frame_seconds,
-                       None if costs is None else costs[:n]),
-            vq_targets(codes[n:], mask[n:], seconds[n:], strings, frame_seconds,
-                       None if costs is None else costs[n:]),
-        )  # fmt: skip
+
+        def view(rows: slice) -> Targets:
+            cost = None if costs is None else costs[rows]
+            return vq_targets(codes[rows], mask[rows], seconds[rows], strings, frame_seconds, cost)
+
+        return PairTargets(view(slice(0, n)), view(slice(n, None)))
 
 
 def _mix(vq: Targets, teacher: Targets, use_teacher: list[bool]) -> Targets:

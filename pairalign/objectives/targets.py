@@ -22,9 +22,14 @@ class Targets:
     timing: list[np.ndarray]  # (L_i, 2) token (start, end) in seconds of the view's own time
 
 
-def vq_targets(codes: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor,
-               strings: VQStringConfig, frame_seconds: float,
-               costs: torch.Tensor | None = None) -> Targets:  # fmt: skip
+def vq_targets(
+    codes: torch.Tensor,
+    mask: torch.Tensor,
+    seconds: torch.Tensor,
+    strings: VQStringConfig,
+    frame_seconds: float,
+    costs: torch.Tensor | None = None,
+) -> Targets:
     """Each row's VQ string under `strings` (`string_runs`: e.g. runs shorter than
     `min_run_frames` merged, then cut down to at most max(1, round(seconds x rate)) runs; `rate`
     0 keeps every run), with each run's (start, end) in seconds. codes (B, T), mask (B, T), the

@@ -74,8 +74,10 @@ class VQStringConfig:
     def __post_init__(self) -> None:
         found = scheme_of(self.reduce, "reduce")
         if self.groups and not found.groups:
-            raise ValueError(f"reduce={self.reduce!r} segments codes, not groups: "
-                             f"groups={self.groups} must be 0 with it")  # fmt: skip
+            raise ValueError(
+                f"reduce={self.reduce!r} segments codes, not groups: "
+                f"groups={self.groups} must be 0 with it"
+            )
 
     @property
     def needs(self) -> frozenset[str]:
@@ -112,8 +114,10 @@ def scheme_of(key: str, what: str = "scheme") -> Scheme:
     """The scheme `key`; an unknown key is a ValueError naming the known ones."""
     found = SCHEMES.get(key)
     if found is None:
-        raise ValueError(f"{what}={key!r}: expected one of {sorted(SCHEMES)} "
-                         "(the schemes of pairalign.strings.rule.SCHEMES)")  # fmt: skip
+        raise ValueError(
+            f"{what}={key!r}: expected one of {sorted(SCHEMES)} "
+            "(the schemes of pairalign.strings.rule.SCHEMES)"
+        )
     return found
 
 
@@ -122,8 +126,10 @@ def string_runs(context: StringContext, config: VQStringConfig) -> Runs:
     `config`; an input the scheme needs and the context lacks is a ValueError naming both."""
     missing = sorted(n for n in config.needs if not context.has(n))
     if missing:
-        raise ValueError(f"scheme {config.reduce!r} needs {', '.join(missing)} "
-                         f"(VQStringConfig {config}): not in the string context")  # fmt: skip
+        raise ValueError(
+            f"scheme {config.reduce!r} needs {', '.join(missing)} "
+            f"(VQStringConfig {config}): not in the string context"
+        )
     return scheme_of(config.reduce, "reduce").rule(context, config)
 
 

@@ -105,8 +105,9 @@ def test_the_targets_are_the_objectives_vq_targets(model):
         encoded = model.vq(wave, seconds)
     model.train()
     index = VQStringConfig(rate=8.0, reduce="index")
-    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, index,
-                         SMALL.vq.frame_seconds).strings  # fmt: skip
+    targets = vq_targets(
+        encoded.quantized.codes, encoded.mask, seconds, index, SMALL.vq.frame_seconds
+    ).strings
     expected = string_figures(targets, clips, 16, "t")
     assert figures["watch/target_map"] == pytest.approx(expected["t_map"])
     assert figures["watch/target_perplexity"] == pytest.approx(

@@ -63,8 +63,9 @@ def test_vq_targets_are_the_tokenizers_vq_strings(tiny_tokenizer_model, rate, re
     with torch.no_grad():
         encoded = model(wave, seconds)
     strings = VQStringConfig(rate=rate, reduce=reduce)
-    targets = vq_targets(encoded.quantized.codes, encoded.mask, seconds, strings,
-                         model.config.frame_seconds)  # fmt: skip
+    targets = vq_targets(
+        encoded.quantized.codes, encoded.mask, seconds, strings, model.config.frame_seconds
+    )
     tokenizer = Tokenizer(model, strings=VQStringConfig(rate=rate, reduce=reduce))
     assert tokenizer.vq_strings(wave.numpy(), seconds.tolist()) == targets.strings
     if rate:  # round(seconds x 6) at most, fewer than all the runs
