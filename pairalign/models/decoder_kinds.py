@@ -50,8 +50,8 @@ class Decoder(Protocol):
         attention: list[torch.Tensor] | None = None,
     ) -> Scored:
         """Teacher-forced NLL of strings `tf` (a `TeacherForcing`: outputs, mask, lengths) from
-        the (possibly corrupted) `inputs`; `starts`
-        (B, L) the tokens' start frames, for a decoder with `exact_timing` (None otherwise)."""
+        the (possibly corrupted) `inputs`; `starts` (B, L) the tokens' start frames, for a
+        decoder with `exact_timing` (None otherwise)."""
 
     def greedy(
         self,
@@ -132,28 +132,33 @@ class DecoderConfig:
         """The section from YAML or a checkpoint: shared keys, `kind` and `<kind>: {...}`; a
         non-empty section of another kind raises `ConfigError` naming its keys and the kind."""
         data = dict(data)
+
+        def at(*keys: str) -> str:
+            return ".".join((where, *keys) if where else keys)
+
         kind = data.get("kind", cls.kind)
-        entry = decoder_kind(kind, f"{where}.kind")
+        entry = decoder_kind(kind, at("kind"))
         shared = [f.name for f in dataclasses.fields(cls) if f.name != "settings"]
         unknown = sorted(set(data) - set(shared) - set(DECODERS))
         if unknown:
-            names = ", ".join(f"{where}.{k}" for k in unknown)
+            names = ", ".join(at(k) for k in unknown)
             raise ConfigError(
                 f"unknown config key(s): {names}; {cls.__name__} accepts: "
                 f"{', '.join(shared)} and a section per kind ({', '.join(DECODERS)})"
             )
         for other in (k for k in DECODERS if k != kind and data.get(k)):
-            names = ", ".join(f"{where}.{other}.{k}" for k in data[other])
+            keys = data[other] if isinstance(data[other], Mapping) else ()
+            names = ", ".join(at(other, k) for k in keys) or at(other)
             raise ConfigError(
-                f"{names}: does not apply to {where}.kind={kind} (set it only with "
-                f"{where}.kind={other})"
+                f"{names}: does not apply to {at('kind')}={kind} (set it only with "
+                f"{at('kind')}={other})"
             )
         section = data.get(kind) or {}
         if not isinstance(section, Mapping):
             raise ConfigError(
-                f"{where}.{kind}: expected a section ({entry.config.__name__}), got {section!r}"
+                f"{at(kind)}: expected a section ({entry.config.__name__}), got {section!r}"
             )
-        settings = from_fields(entry.config, section, where=f"{where}.{kind}")
+        settings = from_fields(entry.config, section, where=at(kind))
         values = from_fields(cls, {k: data[k] for k in shared if k in data}, where=where)
         return dataclasses.replace(values, settings=settings)
 
