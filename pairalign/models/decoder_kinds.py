@@ -32,8 +32,6 @@ class Decoder(Protocol):
     exact_timing: bool  # timing is the decoder's own (segments), not a learned head
     copies_vq_strings: bool  # its strings at initialisation are the VQ strings
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-
     def memory_of(self, cond: Encoded) -> Any:
         """What the decoder reads of a batch of conditions (rows selectable with `select`)."""
 
