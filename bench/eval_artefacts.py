@@ -2,7 +2,7 @@
 (`pairalign.evaluation.heldout`), printed as JSON:
 
 - budget: how many of a stage-2 checkpoint's PairAlign strings stop at the decoding budget
-  ceil(seconds x decoding.rate x decoding.slack) instead of at EOS (`Decoded.ended` False), per
+  ceil(seconds x decoding.rate x decoder.free.slack) instead of at EOS (`Decoded.ended` False), per
   decoded window as the evaluation decodes them; and, for a hypothetical model that copies VQ
   strings at `--copy-rate` tokens/s with the same slack, the share of the dev clips' collapsed VQ
   code strings (min_run_frames=1, same checkpoint) that such a budget would cut.
@@ -66,6 +66,8 @@ def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
     """PairAlign strings that hit the budget, and VQ strings a copy at `copy_rate` would cut."""
     assert tokenizer.pairalign is not None, "budget figures need a stage-2 checkpoint"
     decoding = tokenizer.pairalign.config.decoding
+    slack = getattr(tokenizer.pairalign.config.decoder.settings, "slack", None)
+    assert slack is not None, "budget figures need a decoder with a budget (decoder.kind=free)"
     cap = tokenizer.pairalign.decoder.config.max_len
     collapsed = tokenizer.with_strings(VQStringConfig(min_run_frames=1))
     waves, seconds, windowed = windows_of(data)
@@ -78,8 +80,8 @@ def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
         ended += decoded.ended.tolist()
         vq_lengths += [len(s) for s in collapsed.vq_strings(batch, secs)]
     secs_t = torch.tensor(seconds)
-    budget = max_lengths(secs_t, decoding.rate, decoding.slack, cap).numpy()
-    copy_budget = max_lengths(secs_t, copy_rate, decoding.slack, cap).numpy()
+    budget = max_lengths(secs_t, decoding.rate, slack, cap).numpy()
+    copy_budget = max_lengths(secs_t, copy_rate, slack, cap).numpy()
     hit, windowed = ~np.asarray(ended), np.asarray(windowed)
     lengths, vq_lengths = np.asarray([len(s) for s in strings]), np.asarray(vq_lengths)
     vq_rate = vq_lengths / np.asarray(seconds)
@@ -87,7 +89,7 @@ def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
     return {
         "windows": float(len(waves)),
         "decoding_rate": decoding.rate,
-        "decoding_slack": decoding.slack,
+        "decoding_slack": slack,
         "pairalign/hit_budget": float(hit.sum()),
         "pairalign/hit_budget_share": float(hit.mean()),
         "pairalign/hit_budget_windowed": float((hit & windowed).sum()),

@@ -4,6 +4,10 @@ The library never reads YAML or parses a command line: workflows hand it a mappi
 `key=value` overrides applied, see `workflows/cli.py`). Unknown keys and wrong types fail with a
 `ConfigError` that names the key and the problem.
 
+A section whose shape depends on one of its keys (the `decoder` section: its `kind` chooses which
+per-kind subsection it may hold) defines `from_mapping(data, where)` (a classmethod) and
+`to_mapping()`; `from_dict` and `to_dict` use them for that section.
+
 A field typed `PathStr` holds a local path or a URL. Ray workers and actors run in other working
 directories than the process that read the config, so `resolve_paths` makes every such path
 absolute against the caller's directory before the config is handed on (URLs are kept).
@@ -38,9 +42,17 @@ class ConfigError(ValueError):
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") -> T:
-    """Build the dataclass `cls` from `data`, checking every key and value type."""
+    """Build the dataclass `cls` from `data`, checking every key and value type (through
+    `cls.from_mapping` where the section defines one)."""
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
+    if hasattr(cls, "from_mapping"):
+        return cls.from_mapping(dict(data or {}), where)
+    return from_fields(cls, data, where=where)
+
+
+def from_fields(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") -> T:
+    """`from_dict` field by field: what a `from_mapping` builds its section's fields with."""
     data = dict(data or {})
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -66,8 +78,21 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A plain, YAML- and JSON-safe dict of a config dataclass (tuples become lists)."""
-    return _plain(dataclasses.asdict(config))
+    """A plain, YAML- and JSON-safe dict of a config dataclass (tuples become lists); a section
+    with `to_mapping` is written as that gives it."""
+    return _plain(_as_dict(config))
+
+
+def _as_dict(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_mapping"):
+            return value.to_mapping()
+        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_as_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
+    return value
 
 
 def resolve_paths(config: T, base_dir: str | os.PathLike[str]) -> T:

@@ -101,7 +101,7 @@ def small_checkpoints(tmp_path_factory) -> dict[str, str]:
     import torch
 
     from pairalign.models.checkpoint import save_checkpoint
-    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.decoder_kinds import DecoderConfig
     from pairalign.models.encoder import EncoderConfig
     from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
     from pairalign.models.quantizer import QuantizerConfig

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from pairalign.cli import main
 from pairalign.cli.default import DEFAULT_TOKENIZER
 from pairalign.config import to_dict
 from pairalign.jobs.refine_stage import RefineConfig, refine_decoding
 from pairalign.jobs.vq_stage import VQStageConfig
+from pairalign.models.checkpoint import load_checkpoint
 from workflows.cli import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "configs"
@@ -27,7 +27,9 @@ pytestmark = pytest.mark.skipif(not DEFAULT_TOKENIZER.exists(), reason="no shipp
 
 @pytest.fixture(scope="module")
 def payload() -> dict:
-    return torch.load(DEFAULT_TOKENIZER, weights_only=True)
+    """The asset as the library reads it: a version-2 export, converted to the current layout on
+    load (`checkpoint.upgrade_v2`)."""
+    return load_checkpoint(str(DEFAULT_TOKENIZER))
 
 
 def test_the_asset_is_built_by_its_recipe(payload):

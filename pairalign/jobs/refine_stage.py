@@ -35,7 +35,7 @@ from pairalign.models.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
 )
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
@@ -54,9 +54,7 @@ class RefineConfig(StageRunConfig):
     # the segment decoder, which starts as the stage-1 VQ strings, on a frozen stage-1 model
     # (issue 20); the condition carries frame positions and codes (issue 13's ladder)
     decoder: DecoderConfig = field(
-        default_factory=lambda: DecoderConfig(
-            kind="segment", memory_positions=True, memory_codes=True
-        )
+        default_factory=lambda: DecoderConfig(kind="segment", memory_codes=True)
     )
     objective: RefineObjective = field(
         default_factory=lambda: RefineObjective(freeze_vq=True, teacher=TeacherConfig(start=300))
@@ -254,9 +252,7 @@ def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
         raise ValueError(
             f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
         )
-    if decoder.min_run_frames <= 0:  # the segments start from the checkpoint's VQ strings
-        merge = stage1.get("vq_strings", {}).get("min_run_frames", 1)
-        decoder = replace(decoder, min_run_frames=merge if decoder.kind == "segment" else 1)
+    decoder = decoder.with_vq_strings(stage1.get("vq_strings", {}).get("min_run_frames", 1))
     return PairAlignConfig(vq=checkpoint_model_config(stage1), decoder=decoder)
 
 

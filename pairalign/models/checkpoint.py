@@ -7,10 +7,13 @@ checkpoint), or a weights-only tokenizer file (`export_tokenizer`: model config 
 optimizer state, format `pairalign-tokenizer`).
 
 Versions: 2 names the stage-2 model's stage-1 part `vq` (config and weights) and keeps its
-`DecodingConfig` in the model config. A version-1 file is converted on load (`upgrade_v1`), once,
-here: nothing else reads the old layout. Exported tokenizer files: version 2 may record the kind
-of strings measured best (`default_kind`: pairalign or vq, with `kind_note`, the measurement);
-version 1 has neither and reads as "no recorded choice".
+`DecodingConfig` in the model config. 3 writes the decoder section per kind (`DecoderConfig`:
+shared keys, `kind`, and only that kind's own section, `decoder.free` or `decoder.segment`) and
+moves the decoding budget's slack into `decoder.free`. Older files are converted on load, once,
+here (`upgrade_v1`, then `upgrade_v2`): nothing else reads an old layout. Exported tokenizer files:
+version 2 may record the kind of strings measured best (`default_kind`: pairalign or vq, with
+`kind_note`, the measurement); version 1 has neither and reads as "no recorded choice"; both have
+the version-2 checkpoints' layout, and version 3 that of version-3 checkpoints.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from pairalign.models.vq_model import ModelConfig
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "pairalign-checkpoint"
-VERSION = 2
+VERSION = 3
 EXPORT_FORMAT = "pairalign-tokenizer"  # weights-only: what `export_tokenizer` writes
-EXPORT_VERSION = 2  # version-2 checkpoints' layout; 2 adds the optional default_kind, kind_note
-READABLE = {FORMAT: (1, 2), EXPORT_FORMAT: (1, EXPORT_VERSION)}
+EXPORT_VERSION = 3  # version-3 checkpoints' layout; 2 added the optional default_kind, kind_note
+READABLE = {FORMAT: (1, 2, VERSION), EXPORT_FORMAT: (1, 2, EXPORT_VERSION)}
+CURRENT = {FORMAT: VERSION, EXPORT_FORMAT: EXPORT_VERSION}
 EXPORT_KINDS = ("pairalign", "vq")  # what an export may record as its default kind
 _NOUN = {FORMAT: "checkpoint", EXPORT_FORMAT: "exported tokenizer"}
 EXPECTED = (
@@ -145,7 +149,9 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
         raise CheckpointError(
             f"{path}: {_NOUN[kind]} version {payload.get('version')}, expected one of {READABLE[kind]}"
         )
-    return upgrade_v1(payload) if (kind, payload["version"]) == (FORMAT, 1) else payload
+    if (kind, payload["version"]) == (FORMAT, 1):
+        payload = upgrade_v1(payload)
+    return upgrade_v2(payload) if payload["version"] < CURRENT[kind] else payload
 
 
 # what version-1 stage-2 checkpoints decoded with when they carried no `decoding` entry
@@ -155,7 +161,7 @@ V1_DECODING = {"target_rate": 12.5, "decode_slack": 1.5, "clip_seconds": 3.0}
 def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """A version-1 payload in the version-2 layout: a stage-2 model's `tokenizer` config and
     weights become `vq`, and its untyped `decoding` dict the model config's `decoding`."""
-    out = {**payload, "version": VERSION}
+    out = {**payload, "version": 2}
     if payload["stage"] != "refine":
         return out
     config = {("vq" if k == "tokenizer" else k): v for k, v in payload["model_config"].items()}
@@ -171,6 +177,43 @@ def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _renamed(key: str) -> str:
     return "vq." + key.removeprefix("tokenizer.") if key.startswith("tokenizer.") else key
+
+
+# version-2 keys (model-config section, key) that only one decoder kind reads, by kind
+V2_OWN_KEYS = {
+    "free": (("decoder", "memory_positions"), ("decoding", "slack")),
+    "segment": (
+        ("decoder", "boundary_logit"),
+        ("decoder", "copy_logit"),
+        ("decoder", "max_segment_frames"),
+    ),
+}
+
+
+def upgrade_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 payload (checkpoint, or exported tokenizer of version 1 or 2) in the
+    version-3 layout: the keys that only the decoder's kind reads move into `decoder.<kind>`
+    (`decoding.slack` becomes `decoder.free.slack`), the other kind's are dropped (that decoder
+    never read them). Weights as they are; keys a file lacks stay missing (the defaults)."""
+    out = {**payload, "version": CURRENT[payload["format"]]}
+    if payload["stage"] != "refine":
+        return out
+    config = dict(payload["model_config"])
+    sections = {name: dict(config.get(name, {})) for name in ("decoder", "decoding")}
+    kind = sections["decoder"].get("kind", "free")
+    own = {}
+    for owner, keys in V2_OWN_KEYS.items():
+        for section, key in keys:
+            if key in sections[section]:
+                value = sections[section].pop(key)
+                if owner == kind:
+                    own[key] = value
+    out["model_config"] = {
+        **config,
+        "decoder": {"kind": kind, **sections["decoder"], kind: own},
+        "decoding": sections["decoding"],
+    }
+    return out
 
 
 def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32,

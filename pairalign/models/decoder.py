@@ -2,45 +2,35 @@
 the encoder condition, next-token logits and a timing head. Supports a key/value cache so greedy
 decoding costs one position per step instead of re-running the prefix.
 
-Vocabulary: the codebook's K codes, then PAD = K, BOS = K + 1, EOS = K + 2.
+Vocabulary: the codebook's K codes, then PAD = K, BOS = K + 1, EOS = K + 2. The decoder of
+`decoder.kind=free` (`decoder_kinds.py`), its own settings in `FreeDecoderConfig`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pairalign.models.decoding import Decoded, DecodingConfig, greedy_decode, max_lengths
+
+if TYPE_CHECKING:
+    from pairalign.models.decoder_kinds import DecoderConfig
+    from pairalign.models.vq_model import Encoded, VQModel
+
 
 @dataclass(frozen=True)
-class DecoderConfig:
-    dim: int = 128
-    layers: int = 2
-    heads: int = 4
-    ff_mult: int = 4
-    dropout: float = 0.1
-    max_len: int = 128  # longest string (BOS and EOS included)
+class FreeDecoderConfig:
+    """The free decoder's own settings (`decoder.free`)."""
+
     # add sinusoidal positions of the condition's frames to its keys/values (the decoder can then
     # find "where" in the clip to read, even when the encoder gives no absolute positions)
     memory_positions: bool = False
-    # the condition also carries each frame's quantized code (its codebook vector mapped back into
-    # the encoder space, added to the frame): the decoder reads which code a frame holds directly
-    memory_codes: bool = False
-    # "free": soft attention, learns where to read (`TokenDecoder`); "segment": a segment pointer
-    # that emits the VQ strings at initialisation (`SegmentDecoder`, segment_decoder.py)
-    kind: Literal["free", "segment"] = "free"
-    # segment decoder: the VQ strings' short-run merge (0: the stage-1 checkpoint's
-    # `strings.min_run_frames`, set when stage 2 starts; also applied to VQ-derived targets),
-    # prior hazard logit (+ at a VQ boundary, - elsewhere), weight of the segment's code shares
-    # on the token logits, longest duration with its own bias
-    min_run_frames: int = 0
-    boundary_logit: float = 6.0
-    copy_logit: float = 10.0
-    max_segment_frames: int = 64
+    slack: float = 1.5  # decoding budget: ceil(seconds x decoding.rate x slack) tokens
 
 
 @dataclass(frozen=True)
@@ -65,6 +55,8 @@ class Vocab:
 
 
 LayerCache = dict[str, torch.Tensor]
+# per layer cross-attention keys/values (B, H, T, D/H) of a condition, and its mask (B, 1, 1, T)
+Memory = tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]
 
 
 @dataclass
@@ -143,10 +135,12 @@ class DecoderLayer(nn.Module):
 
 class TokenDecoder(nn.Module):
     exact_timing = False  # timing comes from a learned head
+    copies_vq_strings = False  # learns its strings; its VQ-derived targets keep every run
 
     def __init__(self, config: DecoderConfig, vocab: Vocab, condition_dim: int) -> None:
         super().__init__()
         self.config, self.vocab = config, vocab
+        self.settings: FreeDecoderConfig = config.settings
         self.embed = nn.Embedding(vocab.size, config.dim)
         self.position = nn.Embedding(config.max_len, config.dim)
         self.condition = nn.Linear(condition_dim, config.dim)
@@ -155,10 +149,10 @@ class TokenDecoder(nn.Module):
         self.logits = nn.Linear(config.dim, vocab.size)
         self.timing = nn.Linear(config.dim, 2)  # (start, end) as fractions of the clip
 
-    def memory(self, frames: torch.Tensor, mask: torch.Tensor):
+    def memory(self, frames: torch.Tensor, mask: torch.Tensor) -> Memory:
         """Per-layer cross-attention keys/values of the condition, and its attention mask."""
         c = self.condition(frames)  # (B, T, D)
-        if self.config.memory_positions:
+        if self.settings.memory_positions:
             c = c + sinusoids(c.shape[1], c.shape[2], c.device)[None]
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
         return kv, mask[:, None, None, :]  # (B, 1, 1, T)
@@ -175,11 +169,11 @@ class TokenDecoder(nn.Module):
         x = self.norm(x)
         return self.logits(x), torch.sigmoid(self.timing(x)), x
 
-    def memory_of(self, cond):
+    def memory_of(self, cond: Encoded) -> Memory:
         """The memory of an `Encoded` condition."""
         return self.memory(cond.frames, cond.mask)
 
-    def score(self, memory, inputs: torch.Tensor, tf, starts: torch.Tensor | None = None,
+    def score(self, memory: Memory, inputs: torch.Tensor, tf, starts: torch.Tensor | None = None,
               clip_frames: int = 0, attention: list[torch.Tensor] | None = None) -> Scored:  # fmt: skip
         """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) from the (possibly
         corrupted) inputs; the token spans `starts` are not used (timing is predicted)."""
@@ -188,12 +182,42 @@ class TokenDecoder(nn.Module):
         return Scored(nll, None, logits, timing)
 
     @staticmethod
-    def select(memory, rows: torch.Tensor):
+    def select(memory: Memory, rows: torch.Tensor) -> Memory:
         """The memory of conditions `rows` (an index tensor), without recomputing projections."""
         kv, mask = memory
         return [(k[rows], v[rows]) for k, v in kv], mask[rows]
 
-    def step(self, tokens: torch.Tensor, position: int, memory, caches: list[LayerCache]):
+    @torch.no_grad()
+    def greedy(
+        self,
+        memory: Memory,
+        seconds: torch.Tensor,
+        decoding: DecodingConfig,
+        frame_seconds: float,
+        *,
+        use_cache: bool = True,
+    ) -> Decoded:
+        """Greedy strings within the budget ceil(seconds x decoding.rate x slack) tokens (at most
+        `max_len` - 2); timing from the head. Without `use_cache` the prefix is re-run every
+        step (the reference the cached path must match)."""
+        budget = max_lengths(seconds, decoding.rate, self.settings.slack, self.config.max_len)
+        return greedy_decode(self, memory, budget, use_cache=use_cache)
+
+    @torch.no_grad()
+    def init_from_vq(self, vq: VQModel) -> None:
+        """Code embeddings from the codebook mapped back into the encoder space, and the code
+        logits from the VQ model's prior head when the widths match."""
+        q = vq.quantizer
+        k = self.vocab.codes
+        codes = q.codebook @ q.project.weight  # (K, D_enc)
+        codes = self.condition(codes)  # (K, D_dec)
+        self.embed.weight[:k] = codes / (codes.norm(dim=-1, keepdim=True) + 1e-6)
+        prior_out = vq.prior[-1]
+        if prior_out.in_features == self.config.dim:
+            self.logits.weight[:k] = prior_out.weight
+            self.logits.bias[:k] = prior_out.bias
+
+    def step(self, tokens: torch.Tensor, position: int, memory: Memory, caches: list[LayerCache]):
         """One cached step: tokens (B,) at `position` -> (logits (B, V), timing (B, 2))."""
         kv, mask = memory
         x = self.embed(tokens)[:, None] + self.position.weight[position]

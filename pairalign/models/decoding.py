@@ -4,20 +4,24 @@ prefix re-run every step, kept as the reference the cached path must match exact
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from pairalign.models.decoder import LayerCache, TokenDecoder
 from pairalign.units import Seconds
+
+if TYPE_CHECKING:
+    from pairalign.models.decoder import LayerCache, Memory, TokenDecoder
 
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    """What greedy decoding needs besides the weights; part of `PairAlignConfig`, so it travels
-    in every stage-2 checkpoint. The length cap is the decoder's `max_len`."""
+    """What greedy decoding needs besides the weights, whatever the decoder; part of
+    `PairAlignConfig`, so it travels in every stage-2 checkpoint. A decoder's own settings (the
+    free decoder's budget slack) are in its section of `DecoderConfig`; the length cap is the
+    decoder's `max_len`."""
 
-    rate: float = 12.5  # tokens per second the budget is sized from (the target rate)
-    slack: float = 1.5  # budget: ceil(seconds x rate x slack) tokens
+    rate: float = 12.5  # tokens per second the model was trained toward (the targets' rate)
     timing_seconds: Seconds = 3.0  # timing-head fractions are of this many seconds (the clip)
 
 
@@ -37,20 +41,22 @@ def max_lengths(seconds: torch.Tensor, rate: float, slack: float, cap: int) -> t
 
 
 @torch.no_grad()
-def greedy_decode(decoder: TokenDecoder, frames: torch.Tensor, frame_mask: torch.Tensor,
-                  max_len: torch.Tensor, *, use_cache: bool = True) -> Decoded:  # fmt: skip
-    """frames (B, T, D), frame_mask (B, T), max_len (B,) tokens before a forced stop."""
+def greedy_decode(
+    decoder: TokenDecoder, memory: Memory, max_len: torch.Tensor, *, use_cache: bool = True
+) -> Decoded:
+    """Greedy strings of a `TokenDecoder` from its `memory` of B conditions, max_len (B,) tokens
+    before a forced stop. Without `use_cache` the prefix is re-run every step (the reference)."""
     vocab = decoder.vocab
-    tokens = torch.full((frames.shape[0], 1), vocab.bos, dtype=torch.long, device=frames.device)
-    done = torch.zeros(frames.shape[0], dtype=torch.bool, device=frames.device)
-    memory = decoder.memory(frames, frame_mask) if use_cache else None
+    mask = memory[1]  # (B, 1, 1, T)
+    tokens = torch.full((mask.shape[0], 1), vocab.bos, dtype=torch.long, device=mask.device)
+    done = torch.zeros(mask.shape[0], dtype=torch.bool, device=mask.device)
     caches: list[LayerCache] = [{} for _ in decoder.layers]
     timings = []
     for position in range(int(max_len.max())):
         if use_cache:
             logits, timing = decoder.step(tokens[:, -1], position, memory, caches)
         else:
-            all_logits, all_timing, _ = decoder(tokens, frames, frame_mask)
+            all_logits, all_timing, _ = decoder(tokens, None, None, memory=memory)
             logits, timing = all_logits[:, -1], all_timing[:, -1]
         logits[:, [vocab.pad, vocab.bos]] = float("-inf")
         if position == 0:

@@ -1,6 +1,6 @@
-"""The stage-2 model: the stage-1 VQ model (encoder, codebook, prior) plus the token decoder, and
-its one decoding path (`PairAlignModel.decode`), which the `Tokenizer`, the EMA teacher, the
-collapse watch and the batch metrics all call."""
+"""The stage-2 model: the stage-1 VQ model (encoder, codebook, prior) plus a decoder of the kind
+its config names (`decoder_kinds.DECODERS`), and its one decoding path (`PairAlignModel.decode`),
+which the `Tokenizer`, the EMA teacher, the collapse watch and the batch metrics all call."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
-from pairalign.models.decoding import Decoded, DecodingConfig, greedy_decode, max_lengths
-from pairalign.models.segment_decoder import SegmentDecoder
+from pairalign.models.decoder import Vocab
+from pairalign.models.decoder_kinds import Decoder, DecoderConfig, build_decoder
+from pairalign.models.decoding import Decoded, DecodingConfig
 from pairalign.models.vq_model import Encoded, ModelConfig, VQModel
 
 
@@ -28,12 +28,7 @@ class PairAlignModel(nn.Module):
         self.config = config
         self.vq = VQModel(config.vq)
         self.vocab = Vocab(config.vq.quantizer.codebook_size)
-        kind = {"free": TokenDecoder, "segment": SegmentDecoder}.get(config.decoder.kind)
-        if kind is None:
-            raise ValueError(f"decoder.kind={config.decoder.kind!r}: expected 'free' or 'segment'")
-        self.decoder: TokenDecoder | SegmentDecoder = kind(
-            config.decoder, self.vocab, config.vq.encoder.dim
-        )
+        self.decoder: Decoder = build_decoder(config.decoder, self.vocab, config.vq.encoder.dim)
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """The VQ model's encoding; its `frames` are the decoder's condition (with
@@ -44,36 +39,21 @@ class PairAlignModel(nn.Module):
     @torch.no_grad()
     def decode(self, waveform: torch.Tensor, seconds: torch.Tensor, *,
                use_cache: bool = True) -> Decoded:  # fmt: skip
-        """Greedy strings of waveform (B, N) with seconds (B,) of real audio each, within the
-        budget of `config.decoding` (a segment decoder has none: its strings end at the last
-        frame); timing as fractions of `decoding.timing_seconds`. The caller chooses train or
-        eval mode."""
+        """Greedy strings of waveform (B, N) with seconds (B,) of real audio each, as the decoder
+        makes them (`Decoder.greedy`: the free decoder within its budget, the segment decoder to
+        the last frame); timing as fractions of `decoding.timing_seconds`. The caller chooses
+        train or eval mode."""
         encoded = self(waveform, seconds)
-        decoding = self.config.decoding
-        if isinstance(self.decoder, SegmentDecoder):
-            return self.decoder.greedy(self.decoder.memory_of(encoded),
-                                       self.config.vq.frame_seconds, decoding.timing_seconds)  # fmt: skip
-        budget = max_lengths(seconds, decoding.rate, decoding.slack, self.decoder.config.max_len)
-        return greedy_decode(
-            self.decoder, encoded.frames, encoded.mask, budget, use_cache=use_cache
+        memory, frame_seconds = self.decoder.memory_of(encoded), self.config.vq.frame_seconds
+        return self.decoder.greedy(
+            memory, seconds, self.config.decoding, frame_seconds, use_cache=use_cache
         )
 
     @torch.no_grad()
     def init_from_stage1(self, state: dict[str, torch.Tensor]) -> None:
-        """Load the stage-1 weights; code embeddings start from the codebook mapped back into the
-        encoder space, and the code logits from the prior head when the widths match."""
+        """Load the stage-1 weights, then let the decoder start from them (`init_from_vq`)."""
         self.vq.load_state_dict(state)
-        if isinstance(self.decoder, SegmentDecoder):  # copies the VQ strings as it is
-            return
-        q = self.vq.quantizer
-        k = self.vocab.codes
-        codes = q.codebook @ q.project.weight  # (K, D_enc)
-        codes = self.decoder.condition(codes)  # (K, D_dec)
-        self.decoder.embed.weight[:k] = codes / (codes.norm(dim=-1, keepdim=True) + 1e-6)
-        prior_out = self.vq.prior[-1]
-        if prior_out.in_features == self.decoder.config.dim:
-            self.decoder.logits.weight[:k] = prior_out.weight
-            self.decoder.logits.bias[:k] = prior_out.bias
+        self.decoder.init_from_vq(self.vq)
 
 
 def decoder_condition(vq: VQModel, encoded: Encoded, memory_codes: bool) -> Encoded:

@@ -17,27 +17,38 @@ At initialisation greedy decoding therefore returns exactly the VQ strings (the 
 VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`: runs shorter
 than `min_run_frames` merged, as `Tokenizer.vq_strings` makes them), with exact timing: the
 segments. Training moves the learned parts: compression is the hazard learning to skip
-boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS)."""
+boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS). The decoder of
+`decoder.kind=segment` (`decoder_kinds.py`), its own settings in `SegmentDecoderConfig`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pairalign.models.decoder import (
-    DecoderConfig,
-    DecoderLayer,
-    LayerCache,
-    Scored,
-    Vocab,
-    sinusoids,
-)
-from pairalign.models.decoding import Decoded
+from pairalign.models.decoder import DecoderLayer, LayerCache, Scored, Vocab, sinusoids
+from pairalign.models.decoding import Decoded, DecodingConfig
 from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
+
+if TYPE_CHECKING:
+    from pairalign.models.decoder_kinds import DecoderConfig
+    from pairalign.models.vq_model import Encoded, VQModel
+
+
+@dataclass(frozen=True)
+class SegmentDecoderConfig:
+    """The segment decoder's own settings (`decoder.segment`): the prior hazard logit (+ at a VQ
+    boundary, - elsewhere), the weight of the segment's code shares on the token logits, the
+    longest duration with its own bias. (The VQ strings' short-run merge is the shared
+    `decoder.min_run_frames`: it also makes the VQ-derived targets.)"""
+
+    boundary_logit: float = 6.0
+    copy_logit: float = 10.0
+    max_segment_frames: int = 64
 
 
 @dataclass
@@ -74,10 +85,12 @@ def prior_codes(codes: torch.Tensor, mask: torch.Tensor, strings: VQStringConfig
 
 class SegmentDecoder(nn.Module):
     exact_timing = True  # timing comes from the segments, not from a head
+    copies_vq_strings = True  # its strings at initialisation are the VQ strings
 
     def __init__(self, config: DecoderConfig, vocab: Vocab, condition_dim: int) -> None:
         super().__init__()
         self.config, self.vocab = config, vocab
+        self.settings: SegmentDecoderConfig = config.settings
         d = config.dim
         self.embed = nn.Embedding(vocab.size, d)
         self.condition = nn.Linear(condition_dim, d)
@@ -85,7 +98,7 @@ class SegmentDecoder(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.end_query = nn.Linear(d, d)
         self.end_key = nn.Linear(2 * d, d)
-        self.duration = nn.Embedding(config.max_segment_frames + 1, 1)
+        self.duration = nn.Embedding(self.settings.max_segment_frames + 1, 1)
         self.segment = nn.Linear(d, d)
         self.token = nn.Linear(d, vocab.size)
         for layer in (self.end_query, self.token):  # the learned parts start at zero
@@ -110,7 +123,7 @@ class SegmentDecoder(nn.Module):
         length = mask.sum(1)
         change = torch.zeros(b, t, dtype=torch.bool, device=frames.device)  # end e = j + 1
         change[:, :-1] = (merged[:, 1:] != merged[:, :-1]) & mask[:, 1:]
-        prior = torch.where(change, 1.0, -1.0) * self.config.boundary_logit
+        prior = torch.where(change, 1.0, -1.0) * self.settings.boundary_logit
         following = torch.cat([c[:, 1:], torch.zeros_like(c[:, :1])], dim=1)
         end_keys = self.end_key(torch.cat([c, following], dim=-1))  # frames e - 1 and e
         onehot = F.one_hot(merged.clamp(min=0), self.vocab.codes).float() * mask[..., None]
@@ -124,7 +137,7 @@ class SegmentDecoder(nn.Module):
     def select(memory: SegmentMemory, rows: torch.Tensor) -> SegmentMemory:
         return memory.select(rows)
 
-    def memory_of(self, cond) -> SegmentMemory:
+    def memory_of(self, cond: Encoded) -> SegmentMemory:
         """The memory of an `Encoded` condition."""
         return self.memory(cond.frames, cond.mask, cond.quantized.codes)
 
@@ -145,7 +158,7 @@ class SegmentDecoder(nn.Module):
         q = self.end_query(state)  # (B, L, D)
         scores = q @ memory.end_keys.transpose(1, 2) / q.shape[-1] ** 0.5  # (B, L, T)
         ends = torch.arange(1, memory.frames.shape[1] + 1, device=state.device)
-        duration = (ends[None, None] - starts[..., None]).clamp(0, self.config.max_segment_frames)
+        duration = (ends[None, None] - starts[..., None]).clamp(0, self.settings.max_segment_frames)
         z = memory.boundary[:, None] + scores + self.duration(duration)[..., 0]
         z = z.masked_fill(ends[None, None] <= starts[..., None], float("-inf"))
         last = ends[None, None] == memory.length[:, None, None]
@@ -162,7 +175,7 @@ class SegmentDecoder(nn.Module):
             return (pick(ends) - pick(starts)) / size
 
         learned = self.token(state + self.segment(pooled(memory.frame_sums)))
-        share = pooled(memory.code_share) * self.config.copy_logit
+        share = pooled(memory.code_share) * self.settings.copy_logit
         codes = self.vocab.codes
         return torch.cat([learned[..., :codes] + share,
                           torch.full_like(learned[..., codes:], float("-inf"))], -1)  # fmt: skip
@@ -195,12 +208,24 @@ class SegmentDecoder(nn.Module):
         return Scored(nll, expected, logits, timing)
 
     @torch.no_grad()
-    def greedy(self, memory: SegmentMemory, frame_seconds: float,
-               timing_seconds: float) -> Decoded:  # fmt: skip
+    def init_from_vq(self, vq: VQModel) -> None:
+        """Nothing to copy: the decoder emits the VQ strings as it is."""
+
+    @torch.no_grad()
+    def greedy(
+        self,
+        memory: SegmentMemory,
+        seconds: torch.Tensor,
+        decoding: DecodingConfig,
+        frame_seconds: float,
+        *,
+        use_cache: bool = True,
+    ) -> Decoded:
         """Greedy strings: each segment ends at the first hazard above one half, carries its most
         likely token (a token equal to the previous one extends that token's span, as VQ runs
-        collapse); the string ends at the last valid frame. Timing as fractions of
-        `timing_seconds`."""
+        collapse); the string ends at the last valid frame, so there is no budget (`seconds`
+        and `decoding.rate` are not used) and the steps always use the cache. Timing as
+        fractions of `decoding.timing_seconds`."""
         b = memory.length.shape[0]
         device = memory.frames.device
         start = torch.zeros(b, dtype=torch.long, device=device)
@@ -224,7 +249,7 @@ class SegmentDecoder(nn.Module):
             start = torch.minimum(end, memory.length - 1).clamp(min=0)
             if bool(done.all()):
                 break
-        scale = frame_seconds / timing_seconds
+        scale = frame_seconds / decoding.timing_seconds
         timing = [torch.tensor(s, dtype=torch.float32).reshape(-1, 2) * scale for s in spans]
         return Decoded(strings, timing, torch.ones(b, dtype=torch.bool))
 

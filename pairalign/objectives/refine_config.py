@@ -1,5 +1,6 @@
 """The stage-2 (refine) objective's config, in sections: where the targets come from, when the
-EMA teacher takes over, the decoding budget, the terms' settings and their weights.
+EMA teacher takes over, the terms' settings and their weights. (The free decoder's decoding
+budget is its own setting, `decoder.free.slack`.)
 
 Every weight in `TermWeights` is a term of `refine_terms.TERMS` (plus `stage1`, the stage-1
 terms that anchor a VQ model that trains); weight 0 switches a term off."""
@@ -52,11 +53,6 @@ class TeacherConfig:
 
 
 @dataclass(frozen=True)
-class DecodingSection:
-    slack: float = 1.5  # decoding budget: seconds x targets.rate x slack tokens
-
-
-@dataclass(frozen=True)
 class TermSettings:
     bypass_margin: float = 1.0  # nats per token
     contrast_negatives: int = 3
@@ -78,13 +74,11 @@ class TermWeights:
 class RefineObjective:
     targets: TargetConfig = field(default_factory=TargetConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    decoding: DecodingSection = field(default_factory=DecodingSection)
     terms: TermSettings = field(default_factory=TermSettings)
     weights: TermWeights = field(default_factory=TermWeights)
     freeze_vq: bool = False  # stage-1 model frozen (eval mode, no grad): decoder only
 
     def decoding_config(self, clip_seconds: Seconds) -> DecodingConfig:
-        """How the model decodes (saved in its config): the targets' rate, this slack, timing
-        fractions of the training clip."""
-        return DecodingConfig(rate=self.targets.rate, slack=self.decoding.slack,
-                              timing_seconds=clip_seconds)  # fmt: skip
+        """How the model decodes (saved in its config): the targets' rate, timing fractions of the
+        training clip."""
+        return DecodingConfig(rate=self.targets.rate, timing_seconds=clip_seconds)

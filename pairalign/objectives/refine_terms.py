@@ -28,8 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pairalign.models.decoder import Scored, TokenDecoder
-from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames
+from pairalign.models.decoder import Scored
+from pairalign.models.decoder_kinds import Decoder
+from pairalign.models.segment_decoder import spans_to_frames
 from pairalign.models.vq_model import Encoded
 from pairalign.objectives.refine_config import RefineObjective, TermSettings
 from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix, teacher_forcing
@@ -45,7 +46,7 @@ class PairTargets:
 class Side:
     """One direction of the objective: strings `tf` scored under condition `cond`."""
 
-    decoder: TokenDecoder | SegmentDecoder
+    decoder: Decoder
     cond: Encoded
     memory: object  # the decoder's memory of `cond` (`decoder.memory_of`)
     tf: TeacherForcing
@@ -90,7 +91,7 @@ class Term:
     learned_timing: bool = False  # only for a decoder whose timing is learned (not exact)
 
 
-def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTargets,
+def refine_losses(decoder: Decoder, a: Encoded, b: Encoded, targets: PairTargets,
                   batch: dict[str, torch.Tensor], objective: RefineObjective, *,
                   frame_seconds: float, clip_seconds: float,
                   generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
@@ -127,7 +128,7 @@ def refine_losses(decoder: TokenDecoder, a: Encoded, b: Encoded, targets: PairTa
     return out
 
 
-def applies(term: Term, decoder) -> bool:
+def applies(term: Term, decoder: Decoder) -> bool:
     """Whether `term` means anything for `decoder`: timing and attention terms need a decoder
     whose timing is learned (the segment decoder's timing is its segments)."""
     return not ((term.learned_timing or term.reads_attention) and decoder.exact_timing)
@@ -184,8 +185,13 @@ TERMS: dict[str, Term] = {
 }
 
 
-def sequence_logprob(decoder, memory, tf: TeacherForcing, starts: torch.Tensor | None = None,
-                     clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
+def sequence_logprob(
+    decoder: Decoder,
+    memory,
+    tf: TeacherForcing,
+    starts: torch.Tensor | None = None,
+    clip_frames: int = 0,
+) -> torch.Tensor:
     """Per-token mean log p(string + EOS | condition) for each row, `memory` from
     `decoder.memory_of` with one row per string; `starts` (B, L) the strings' token start frames
     (the segment decoder scores the segments too).  # (B,)"""
@@ -193,7 +199,7 @@ def sequence_logprob(decoder, memory, tf: TeacherForcing, starts: torch.Tensor |
     return -(scored.nll * tf.mask).sum(1) / tf.mask.sum(1)
 
 
-def bypass_loss(decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float, *,
+def bypass_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float, *,
                 memory=None, starts: torch.Tensor | None = None,
                 clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
     """Hinge: the true condition must beat another clip's condition by `margin` nats per token.
@@ -207,7 +213,7 @@ def bypass_loss(decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: f
     return F.relu(margin - (true_lp - wrong_lp)).mean()
 
 
-def contrast_loss(decoder, cond: Encoded, tf: TeacherForcing, config: TermSettings,
+def contrast_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, config: TermSettings,
                   generator: torch.Generator | None = None, *, memory=None,
                   starts: torch.Tensor | None = None, clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
     """InfoNCE over s_ij = log p(y_j | c_i) / |y_j|: the row's own pair against sampled others."""

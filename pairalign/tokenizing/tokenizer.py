@@ -8,9 +8,8 @@ A stage-1 checkpoint gives VQ strings (runs of frame codes made by the VQ-string
 `pairalign.strings.rule.string_runs`, under the checkpoint's `VQStringConfig`: codes optionally
 grouped, runs shorter than `min_run_frames` merged into a neighbour, then optionally cut down to
 `rate` tokens per second; or, with `reduce="dpdp"`, a duration-penalised segmentation of the
-frames' code costs within that budget); a stage-2 checkpoint gives PairAlign strings (greedy,
-KV-cached decoding bounded by duration x rate x slack, the `DecodingConfig` the checkpoint
-carries).
+frames' code costs within that budget); a stage-2 checkpoint gives PairAlign strings (greedy, as
+the checkpoint's decoder makes them: `Decoder.greedy`).
 An exported tokenizer may record which of its kinds was measured best (`tok.default_kind`, with
 `tok.kind_note` saying by what measurement): `kind: auto` (`pairalign.tokenizing.kinds`) uses it.
 """
@@ -29,7 +28,7 @@ from pairalign.models.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
 )
-from pairalign.models.decoder import TokenDecoder
+from pairalign.models.decoder_kinds import Decoder
 from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.models.vq_model import Encoded, VQModel
@@ -86,7 +85,7 @@ class Tokenizer:
                    default_kind=payload.get("default_kind"), kind_note=payload.get("kind_note", ""))  # fmt: skip
 
     @property
-    def decoder(self) -> TokenDecoder | None:
+    def decoder(self) -> Decoder | None:
         return self.pairalign.decoder if self.pairalign is not None else None
 
     @property
@@ -171,7 +170,7 @@ class Tokenizer:
         self, waveforms, seconds: Sequence[float] | None = None, *, use_cache: bool = True
     ) -> Decoded:
         """PairAlign strings with per-token (start, end) timing as fractions of `timing_seconds`
-        (`PairAlignModel.decode`, bounded by the checkpoint's `DecodingConfig`)."""
+        (`PairAlignModel.decode`: the free decoder's within its budget)."""
         if self.pairalign is None:
             raise ValueError(
                 f"{self.checkpoint_id}: a stage-1 checkpoint has no decoder; use vq_strings"

@@ -141,7 +141,7 @@ def test_export_then_tokenize_with_the_exported_file_from_the_command_line(
                            str(exported)], capture_output=True, text=True, env=env, check=True)  # fmt: skip
     assert (
         done.stdout.startswith(f"wrote {exported} (")
-        and "format pairalign-tokenizer v2" in done.stdout
+        and "format pairalign-tokenizer v3" in done.stdout
     )
     clip = recordings["folder"] / "a.wav"
     by_export = subprocess.run([sys.executable, "-m", "pairalign", "tokenize", str(clip),

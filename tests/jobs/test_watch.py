@@ -12,7 +12,7 @@ import torch
 from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.string_metrics import vocabulary_usage
 from pairalign.jobs.watch import string_figures, watch_figures, watch_rows
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.quantizer import QuantizerConfig

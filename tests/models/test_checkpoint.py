@@ -19,7 +19,8 @@ from pairalign.models.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
 )
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder import FreeDecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
@@ -52,10 +53,20 @@ def test_a_key_the_checkpoint_has_is_read_as_written():
     assert checkpoint_model_config(payload) == config
 
 
+def _v2_layout(model_config: dict) -> dict:
+    """A stage-2 model config as version 2 wrote it: the decoder's own section flattened into the
+    decoder section, the free decoder's slack in `decoding`."""
+    decoder, decoding = dict(model_config["decoder"]), dict(model_config["decoding"])
+    own = dict(decoder.pop(decoder["kind"]))
+    if "slack" in own:
+        decoding["slack"] = own.pop("slack")
+    return {**model_config, "decoder": {**decoder, **own}, "decoding": decoding}
+
+
 def _v1_refine_checkpoint(directory, model, decoding=None) -> None:
     """A stage-2 checkpoint as version 1 wrote it: `tokenizer` config and weights, and the
     decoding settings as an untyped dict beside them."""
-    config = to_dict(model.config)
+    config = _v2_layout(to_dict(model.config))
     del config["decoding"]
     config["tokenizer"] = config.pop("vq")
     state = {k.replace("vq.", "tokenizer.", 1): v for k, v in model.state_dict().items()}
@@ -68,14 +79,18 @@ def _v1_refine_checkpoint(directory, model, decoding=None) -> None:
     torch.save(payload, directory / "checkpoint.pt")
 
 
-def test_a_version_1_stage2_checkpoint_loads_as_version_2(tmp_path):
+def test_a_version_1_stage2_checkpoint_loads_in_the_current_layout(tmp_path):
     from pairalign.tokenizing.tokenizer import Tokenizer
 
     torch.manual_seed(0)
     small = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
                         quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
-    config = PairAlignConfig(vq=small, decoder=DecoderConfig(dim=32, layers=1, heads=2),
-                             decoding=DecodingConfig(rate=8.0, slack=2.0, timing_seconds=2.0))  # fmt: skip
+    free = FreeDecoderConfig(slack=2.0)
+    config = PairAlignConfig(
+        vq=small,
+        decoder=DecoderConfig(dim=32, layers=1, heads=2, settings=free),
+        decoding=DecodingConfig(rate=8.0, timing_seconds=2.0),
+    )
     model = PairAlignModel(config).eval()
     _v1_refine_checkpoint(tmp_path / "old", model,
                           {"target_rate": 8.0, "decode_slack": 2.0, "clip_seconds": 2.0})  # fmt: skip
@@ -87,15 +102,69 @@ def test_a_version_1_stage2_checkpoint_loads_as_version_2(tmp_path):
     wave = 0.1 * torch.randn(2, 16_000)
     assert tokenizer(wave.numpy()) == model.decode(wave, torch.ones(2)).strings
     _v1_refine_checkpoint(tmp_path / "older", model)  # no decoding entry: what v1 defaulted to
-    assert checkpoint_model_config(load_checkpoint(str(tmp_path / "older"))).decoding == (
-        DecodingConfig(rate=12.5, slack=1.5, timing_seconds=3.0)
+    older = checkpoint_model_config(load_checkpoint(str(tmp_path / "older")))
+    assert older.decoding == DecodingConfig(rate=12.5, timing_seconds=3.0)
+    assert older.decoder.settings.slack == 1.5
+
+
+@pytest.mark.parametrize("kind", ["free", "segment"])
+def test_a_version_2_stage2_checkpoint_loads_in_the_current_layout(tmp_path, kind):
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    torch.manual_seed(0)
+    small = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
     )
+    settings = FreeDecoderConfig(memory_positions=True, slack=2.0) if kind == "free" else None
+    decoder = DecoderConfig(
+        kind=kind, dim=32, layers=1, heads=2, min_run_frames=2, settings=settings
+    )
+    config = PairAlignConfig(vq=small, decoder=decoder, decoding=DecodingConfig(rate=8.0))
+    model = PairAlignModel(config).eval()
+    written = _v2_layout(to_dict(config))
+    # version 2 wrote every key of both kinds, read or not by the decoder it built
+    other = {"boundary_logit": 1.0} if kind == "free" else {"memory_positions": True, "slack": 3.0}
+    written["decoder"] |= {k: v for k, v in other.items() if k != "slack"}
+    written["decoding"] |= {k: v for k, v in other.items() if k == "slack"}
+    (tmp_path / "v2").mkdir()
+    torch.save(
+        {
+            "format": FORMAT,
+            "version": 2,
+            "stage": "refine",
+            "step": 3,
+            "model_config": written,
+            "stage_config": {},
+            "model": model.state_dict(),
+        },
+        tmp_path / "v2" / "checkpoint.pt",
+    )
+    payload = load_checkpoint(str(tmp_path / "v2"))
+    assert payload["version"] == VERSION and payload["model_config"] == to_dict(config)
+    tokenizer = Tokenizer.from_checkpoint(str(tmp_path / "v2"))
+    assert tokenizer.pairalign.config == config
+    wave = 0.1 * torch.randn(2, 16_000)
+    assert tokenizer(wave.numpy()) == model.decode(wave, torch.ones(2)).strings
+
+
+def test_a_version_2_stage1_checkpoint_loads_as_written(tmp_path, small_checkpoints):
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    payload = torch.load(f"{small_checkpoints['vq']}/checkpoint.pt", weights_only=True)
+    (tmp_path / "v2").mkdir()
+    torch.save({**payload, "version": 2}, tmp_path / "v2" / "checkpoint.pt")
+    loaded = load_checkpoint(str(tmp_path / "v2"))
+    assert loaded["version"] == VERSION and loaded["model_config"] == payload["model_config"]
+    wave = 0.1 * np.random.default_rng(2).standard_normal((2, 16_000)).astype(np.float32)
+    before = Tokenizer.from_checkpoint(small_checkpoints["vq"])
+    assert Tokenizer.from_checkpoint(str(tmp_path / "v2"))(wave) == before(wave)
 
 
 def test_a_checkpoint_of_a_later_version_is_refused_by_name(tmp_path):
     (tmp_path / "new").mkdir()
     torch.save({"format": FORMAT, "version": VERSION + 1}, tmp_path / "new" / "checkpoint.pt")
-    with pytest.raises(CheckpointError, match=r"new: checkpoint version 3"):
+    with pytest.raises(CheckpointError, match=rf"new: checkpoint version {VERSION + 1}"):
         load_checkpoint(str(tmp_path / "new"))
 
 
@@ -159,7 +228,7 @@ def test_an_export_is_weights_only_and_tokenizes_as_its_checkpoint(
     shutil.copytree(source, tmp_path / "run" / "checkpoint_x")
     out = export_tokenizer(str(tmp_path / "run"), str(tmp_path / "tok.pt"))
     payload = torch.load(out, weights_only=True)  # plain values and tensors only
-    assert payload["format"] == EXPORT_FORMAT and payload["version"] == EXPORT_VERSION == 2
+    assert payload["format"] == EXPORT_FORMAT and payload["version"] == EXPORT_VERSION == 3
     assert payload["source"] == "run/checkpoint_x"  # no directories of the machine it came from
     assert not {"optimizer", "stage_config", "default_kind", "kind_note"} & set(payload)
     wave = 0.1 * np.random.default_rng(1).standard_normal((2, 48_000)).astype(np.float32)
@@ -190,11 +259,12 @@ def test_an_export_records_its_default_kind_and_a_version_1_export_still_loads(
     assert tokenizer.decoder is not None  # the choice does not drop the decoder
     # a version-1 export (before default kinds) loads, with no recorded choice
     old = {k: v for k, v in payload.items() if k not in ("default_kind", "kind_note")}
+    old["model_config"] = _v2_layout(old["model_config"])  # version-2 checkpoints' layout
     torch.save({**old, "version": 1}, tmp_path / "v1.pt")
     before = Tokenizer.from_checkpoint(str(tmp_path / "v1.pt"))
     assert (before.default_kind, before.kind_note) == (None, "")
     torch.save({**payload, "version": EXPORT_VERSION + 1}, tmp_path / "later.pt")
-    with pytest.raises(CheckpointError, match=r"exported tokenizer version 3, expected one of"):
+    with pytest.raises(CheckpointError, match=rf"tokenizer version {EXPORT_VERSION + 1}, expected"):
         Tokenizer.from_checkpoint(str(tmp_path / "later.pt"))
     torch.save({**payload, "default_kind": "dense"}, tmp_path / "odd.pt")
     with pytest.raises(CheckpointError, match=r"default_kind 'dense' is not a kind of its strings"):

@@ -2,7 +2,8 @@
 
 import torch
 
-from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.models.decoder import TokenDecoder, Vocab
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.decoding import greedy_decode, max_lengths
 
 
@@ -20,8 +21,8 @@ def test_cached_decoding_gives_exactly_the_uncached_strings():
     for seed in range(3):
         decoder, frames, mask = decoder_and_condition(seed)
         budget = torch.tensor([20, 35, 5, 12, 38])
-        cached = greedy_decode(decoder, frames, mask, budget, use_cache=True)
-        plain = greedy_decode(decoder, frames, mask, budget, use_cache=False)
+        cached = greedy_decode(decoder, decoder.memory(frames, mask), budget, use_cache=True)
+        plain = greedy_decode(decoder, decoder.memory(frames, mask), budget, use_cache=False)
         assert cached.strings == plain.strings
         for a, b in zip(cached.timing, plain.timing, strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -30,7 +31,7 @@ def test_cached_decoding_gives_exactly_the_uncached_strings():
 def test_strings_respect_budget_vocabulary_and_have_timing():
     decoder, frames, mask = decoder_and_condition()
     budget = torch.tensor([3, 7, 1, 12, 38])
-    out = greedy_decode(decoder, frames, mask, budget)
+    out = greedy_decode(decoder, decoder.memory(frames, mask), budget)
     for s, t, cap in zip(out.strings, out.timing, budget.tolist(), strict=True):
         assert 1 <= len(s) <= cap
         assert all(0 <= x < 12 for x in s)  # codes only: no PAD, BOS or EOS
@@ -42,7 +43,7 @@ def test_eos_ends_a_string():
     with torch.no_grad():  # make EOS the top choice after the first token
         decoder.logits.bias.zero_()
         decoder.logits.bias[decoder.vocab.eos] = 1e4
-    out = greedy_decode(decoder, frames, mask, torch.full((5,), 30))
+    out = greedy_decode(decoder, decoder.memory(frames, mask), torch.full((5,), 30))
     assert [len(s) for s in out.strings] == [1] * 5 and out.ended.all()
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.vq_model import model_config
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames, tile
 from pairalign.models.vq_model import model_config

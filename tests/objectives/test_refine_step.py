@@ -4,7 +4,7 @@ frozen tokenizer (no gradient, no dropout, no codebook updates, no stage-1 terms
 import pytest
 import torch
 
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel

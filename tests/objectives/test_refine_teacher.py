@@ -28,7 +28,7 @@ def test_unused_parameters_flag_ignores_the_stage1_weight_of_a_frozen_tokenizer(
 def test_the_gate_gives_teacher_targets_only_while_the_teacher_retrieves_as_well():
     import torch
 
-    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.decoder_kinds import DecoderConfig
     from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
     from pairalign.models.vq_model import model_config
     from pairalign.objectives.refine_teacher import TeacherSchedule

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.models.decoder import DecoderConfig, TokenDecoder, Vocab
+from pairalign.models.decoder import FreeDecoderConfig, TokenDecoder, Vocab
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.quantizer import Quantized
 from pairalign.models.vq_model import Encoded
 from pairalign.objectives import refine_terms
@@ -247,8 +248,10 @@ def test_memory_positions_tell_identical_frames_apart():
     torch.manual_seed(0)
     frames, mask = torch.ones(1, 6, 12), torch.ones(1, 6, dtype=torch.bool)
     for on in (False, True):
-        decoder = TokenDecoder(DecoderConfig(dim=16, layers=1, heads=2, memory_positions=on),
-                               Vocab(8), 12)  # fmt: skip
+        free = FreeDecoderConfig(memory_positions=on)
+        decoder = TokenDecoder(
+            DecoderConfig(dim=16, layers=1, heads=2, settings=free), Vocab(8), 12
+        )
         keys, _ = decoder.memory(frames, mask)[0][0]  # the layer's keys (B, H, T, D/H)
         distinct = len({tuple(row.round(decimals=5).tolist()) for row in keys[0, 0]})
         assert distinct == (6 if on else 1)

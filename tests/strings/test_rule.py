@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.decoding import DecodingConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel

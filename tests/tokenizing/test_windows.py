@@ -146,7 +146,7 @@ def test_a_segment_decoders_strings_never_repeat_a_token_across_window_seams(tmp
     import torch
 
     from pairalign.models.checkpoint import save_checkpoint
-    from pairalign.models.decoder import DecoderConfig
+    from pairalign.models.decoder_kinds import DecoderConfig
     from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
     from pairalign.models.vq_model import model_config
 

@@ -12,7 +12,7 @@ import torch
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.refine_stage import RefineConfig, build_refine, refine_model_config
 from pairalign.models.checkpoint import load_checkpoint
-from pairalign.models.decoder import DecoderConfig
+from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.training.local import LocalReporter, ViewCache

@@ -48,10 +48,21 @@ def test_overrides_apply_with_types():
     assert (config.train.max_steps, config.loss.agree, config.name) == (7, 0.5, "x")
 
 
+def test_a_decoder_kinds_own_settings_go_in_its_section():
+    config = load_config(
+        RefineConfig,
+        CONFIG_DIR / "refine.yaml",
+        ["decoder.kind=free", "decoder.free.memory_positions=true"],
+    )
+    assert config.decoder.kind == "free" and config.decoder.settings.memory_positions
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [("train.max_step=7", "train.max_step"), ("train.max_steps=seven", "train.max_steps"),
-     ("objective.weights.contrast=[1]", "objective.weights.contrast"), ("nokey", "key=value")],
+     ("objective.weights.contrast=[1]", "objective.weights.contrast"), ("nokey", "key=value"),
+     ("decoder.free.memory_positions=true", "decoder.free.memory_positions: does not apply"),
+     ("objective.decoding.slack=2.0", "objective.decoding")],
 )  # fmt: skip
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
