@@ -1,38 +1,44 @@
 """Stage-2 variants, one after another, each by `bench/refine_local.py` (no Ray), each figure set
-appended as one JSON line to `--out`: the ladder and the rate sweep of issue 20.
+appended as one JSON line to `out`: the ladder and the rate sweep of issue 20.
 
-    PYTHONPATH=. python bench/refine_variants.py --out /work/runs20/variants.jsonl \\
-        --common init_checkpoint=<stage-1 ckpt> storage_path=/work/runs20 objective.freeze_vq=true \\
-        --variant "copy:decoder.kind=segment train.lr=0 train.max_steps=1" \\
-        --variant "r9.7:decoder.kind=segment objective.targets.rate=9.7" --seeds 0 1 2
+    PYTHONPATH=. python -m bench.experiments.refine_variants --config refine_variants_issue20.yaml \\
+        init_checkpoint=<stage-1 ckpt> out=runs/variants.jsonl "seeds=[0,1,2]"
 
-A variant is `name:key=value key=value ...` (refine.yaml keys and `local.` keys); each runs once
-per seed (`seed=<s>`, also the views' seed stays fixed so every seed trains on the same views).
+A variant is a name and its overrides (refine.yaml keys and `local.` keys), after `common`'s; each
+runs once per seed (`seed=<s>`, also the views' seed stays fixed so every seed trains on the same
+views). Several variants are best kept in a YAML file (bench/experiments/configs/).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import shlex
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from bench.cli import parse
+from bench.experiments.stage1_variants import Variant
 from bench.refine_local import main as refine_local
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--common", nargs="*", default=[])
-    parser.add_argument("--variant", action="append", required=True)
-    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
-    args = parser.parse_args()
-    for variant in args.variant:
-        name, _, overrides = variant.partition(":")
+@dataclass(frozen=True)
+class RefineVariants:
+    out: str  # JSON lines, appended
+    variants: tuple[Variant, ...]
+    init_checkpoint: str = ""  # the stage-1 checkpoint ("": set it in common)
+    common: tuple[str, ...] = ()  # key=value of every variant
+    seeds: tuple[int, ...] = (0,)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(RefineVariants, argv, __doc__)
+    init = [f"init_checkpoint={args.init_checkpoint}"] if args.init_checkpoint else []
+    for variant in args.variants:
+        name, overrides = variant.name, " ".join(variant.overrides)
         for seed in args.seeds:
-            argv = [*args.common, *shlex.split(overrides), f"seed={seed}", f"name={name}-s{seed}"]
+            run = [*init, *args.common, *variant.overrides, f"seed={seed}", f"name={name}-s{seed}"]
             began = time.perf_counter()
-            figures = refine_local(argv)
+            figures = refine_local(run)
             row = {"variant": name, "seed": seed, "overrides": overrides,
                    "minutes": (time.perf_counter() - began) / 60, **figures,
                    "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip
