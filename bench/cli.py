@@ -33,7 +33,9 @@ def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | No
         epilog="Overrides are key=value (dotted for nested keys). Keys and defaults:\n"
         + "\n".join(f"  {key} = {value}" for key, value in defaults(cls)),
     )
-    parser.add_argument("--config", default="", help="YAML settings (a bare name: in bench/experiments/configs/)")
+    parser.add_argument(
+        "--config", default="", help="YAML settings (a bare name: in bench/experiments/configs/)"
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides")
     args = parser.parse_args(argv)
     try:

@@ -76,8 +76,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if not path:
             path = untrained
             model = PairAlignModel(PairAlignConfig())
-            save_checkpoint(path, model_config=model.config, model_state=model.state_dict(),
-                            stage="refine", stage_config={}, step=0)  # fmt: skip
+            save_checkpoint(
+                path,
+                model_config=model.config,
+                model_state=model.state_dict(),
+                stage="refine",
+                stage_config={},
+                step=0,
+            )
         tokenizer = Tokenizer.from_checkpoint(path)
     wave, source = clips(args.corpus, args.batch)
     audio_seconds = wave.shape[0] * wave.shape[1] / 16_000
@@ -85,16 +91,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
     uncached, _ = timed(lambda w: tokenizer.decode(w, use_cache=False).strings, wave, repeats=1)
     vq, _ = timed(tokenizer.vq_strings, wave, repeats=args.repeats)
     result = {
-        "bench": "decode", "checkpoint": args.checkpoint or "untrained tiny", "clips": source,
-        "batch": len(wave), "audio_seconds": audio_seconds,
+        "bench": "decode",
+        "checkpoint": args.checkpoint or "untrained tiny",
+        "clips": source,
+        "batch": len(wave),
+        "audio_seconds": audio_seconds,
         "mean_tokens": float(np.mean([len(s) for s in strings])),
         "realtime_per_core_cached": round(audio_seconds / cached, 1),
         "realtime_per_core_uncached": round(audio_seconds / uncached, 1),
         "realtime_per_core_vq": round(audio_seconds / vq, 1),
         "model": to_dict(tokenizer.config)["encoder"],
-        "cpu": platform.machine(), "torch": torch.__version__,
+        "cpu": platform.machine(),
+        "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
-    }  # fmt: skip
+    }
     print(json.dumps(result))
     return result
 

@@ -45,8 +45,9 @@ class SearchBench:
     archive: int = ARCHIVE  # strings searched (synthetic: archive / queries renditions each)
 
 
-def synthetic(rate: float, edit_rate: float, seed: int = 0, queries: int = QUERIES,
-              archive: int = ARCHIVE) -> tuple[list, list]:  # fmt: skip
+def synthetic(
+    rate: float, edit_rate: float, seed: int = 0, queries: int = QUERIES, archive: int = ARCHIVE
+) -> tuple[list, list]:
     """Queries and archive: renditions of sentence templates with random edits."""
     rng = np.random.default_rng(seed)
     unigram = 1.0 / (np.arange(VOCAB) + 20.0)
@@ -123,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if args.archives:
             results[name], _ = bench(*from_parquet(args.archives[i], args.queries, args.archive))
             continue
-        queries, archive = synthetic(*POPULATIONS[name], queries=args.queries,
-                                     archive=args.archive)  # fmt: skip
+        queries, archive = synthetic(*POPULATIONS[name], queries=args.queries, archive=args.archive)
         results[name], top = bench(queries, archive)
         template = top // (args.archive // args.queries)  # archive rows are grouped by template
         results[name]["top10_same_template"] = float(
@@ -132,15 +132,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
         )
     compact, wide = names[0], names[-1]
     result = {
-        "bench": "search", "archives": list(args.archives) or "synthetic", "k": K,
+        "bench": "search",
+        "archives": list(args.archives) or "synthetic",
+        "k": K,
         **{f"{n}/{key}": v for n, r in results.items() for key, v in r.items()},
-        f"{compact}_vs_{wide}_brute_force":
-            round(results[wide]["brute_force_s"] / results[compact]["brute_force_s"], 2),
-        f"{compact}_vs_{wide}_search":
-            round(results[wide]["search_s"] / results[compact]["search_s"], 2),
-        "cpus": os.cpu_count(), "cpu": platform.machine(), "rapidfuzz": rapidfuzz.__version__,
+        f"{compact}_vs_{wide}_brute_force": round(
+            results[wide]["brute_force_s"] / results[compact]["brute_force_s"], 2
+        ),
+        f"{compact}_vs_{wide}_search": round(
+            results[wide]["search_s"] / results[compact]["search_s"], 2
+        ),
+        "cpus": os.cpu_count(),
+        "cpu": platform.machine(),
+        "rapidfuzz": rapidfuzz.__version__,
         "date": datetime.date.today().isoformat(),
-    }  # fmt: skip
+    }
     print(json.dumps(result))
     return result
 

@@ -88,8 +88,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"{args.stage}.log"
-    sets = Sets(corpus, str(Path(args.foreign).resolve()) if args.foreign else "",
-                vcc_manifest=args.vcc_manifest)  # fmt: skip
+    sets = Sets(
+        corpus,
+        str(Path(args.foreign).resolve()) if args.foreign else "",
+        vcc_manifest=args.vcc_manifest,
+    )
     if args.stage == "vq":
         result = measure_run(
             root, "vq-tiny", "vq", [], corpus, Path(args.dense_dir), log, args.retrain

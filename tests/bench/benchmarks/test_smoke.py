@@ -29,8 +29,9 @@ def noisy_tones(folder, count: int, seconds: float = 1.0) -> list[str]:
 
 
 def test_decode_on_noise_without_a_corpus(tmp_path, small_checkpoints, capsys):
-    result = decode.main([f"checkpoint={small_checkpoints['refine']}", f"corpus={tmp_path}",
-                          "batch=2", "repeats=1"])  # fmt: skip
+    result = decode.main(
+        [f"checkpoint={small_checkpoints['refine']}", f"corpus={tmp_path}", "batch=2", "repeats=1"]
+    )
     assert result["clips"] == "noise" and result["batch"] == 2 and result["audio_seconds"] == 6.0
     assert min(result[f"realtime_per_core_{k}"] for k in ("cached", "uncached", "vq")) > 0
     assert json.loads(capsys.readouterr().out) == result
@@ -61,17 +62,34 @@ def test_tokenize_three_kinds_on_a_folder(tmp_path, small_checkpoints):
     (tmp_path / "v").mkdir()
     noisy_tones(tmp_path / "v", 2)
     out = tmp_path / "tokenize.json"
-    results = tokenize.main([f"checkpoint={small_checkpoints['refine']}", f"corpus={tmp_path}",
-                             "split=", "clips=2", "dense_k=4", "dense_pool=4", "batch=2",
-                             f"out={out}"])  # fmt: skip
+    results = tokenize.main(
+        [
+            f"checkpoint={small_checkpoints['refine']}",
+            f"corpus={tmp_path}",
+            "split=",
+            "clips=2",
+            "dense_k=4",
+            "dense_pool=4",
+            "batch=2",
+            f"out={out}",
+        ]
+    )
     assert [r.kind for r in results] == ["pairalign", "vq", "dense"]
     report = json.loads(out.read_text())
     assert report["args"]["clips"] == 2 and len(report["results"]) == 3
 
 
 def test_views_core_only_on_a_small_manifest(tmp_path):
-    rows = [{"utterance_id": f"u{i}", "path": p, "speaker": "x", "content_id": f"c{i}",
-             "split": "train"} for i, p in enumerate(noisy_tones(tmp_path, 3, seconds=2.0))]  # fmt: skip
+    rows = [
+        {
+            "utterance_id": f"u{i}",
+            "path": p,
+            "speaker": "x",
+            "content_id": f"c{i}",
+            "split": "train",
+        }
+        for i, p in enumerate(noisy_tones(tmp_path, 3, seconds=2.0))
+    ]
     write_manifest(manifest_table(rows), str(tmp_path / "manifest.parquet"))
     result = views.main([f"corpus={tmp_path}", "pairs=3", "ray=false"])
     assert result["pairs"] == 3 and result["core_pairs_per_second"] > 0
