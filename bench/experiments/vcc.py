@@ -68,8 +68,12 @@ def vcc_rows(part: Part, sentences: int = 0, source: str | Path = VCC_MANIFEST) 
     return half_rows(manifest, "test", part, sentences)
 
 
-def vcc_half(half: Half, config: HeldoutConfig | None = None, views: ViewConfig | None = None,
-             source: str | Path = VCC_MANIFEST) -> ClipSet:  # fmt: skip
+def vcc_half(
+    half: Half,
+    config: HeldoutConfig | None = None,
+    views: ViewConfig | None = None,
+    source: str | Path = VCC_MANIFEST,
+) -> ClipSet:
     """The clips of the `dev` or `test` half (a ClipSet named `half`, like
     vq_baselines.load_half), with the fixed views of the first `config.view_clips`."""
     config = config or HeldoutConfig()
