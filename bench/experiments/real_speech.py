@@ -1,7 +1,8 @@
 """Strings of a checkpoint on recorded human speech, beside the dense baselines fitted on the same
 corpus: vcc2016-dev (6 people x the same 120 sentences; Voice Conversion Challenge 2016 training
 data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0), by issue 21's split
-(vcc.py): dense grid fitted on the train part, checkpoint and grid measured on one half.
+(vcc.py): dense grid fitted on the train part (by workflows/dense.py), checkpoint and grid
+measured on one half.
 
     # a stage-1 (VQ) or stage-2 (VQ + PairAlign) checkpoint on the test half, and the dense grid
     PYTHONPATH=. python -m bench.experiments.real_speech checkpoint=runs/vq-tiny/checkpoint_... \\
@@ -9,17 +10,18 @@ data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0), by issue 2
 
 Every figure of `measure_tokenizer` (retrieval by normalised edit distance, each speaker's own
 recordings left out; chance MAP; cross-view consistency; token rate), clips longer than 3 s
-tokenized in windows as the archive job does. Dense tokenizers are fitted once per (k, pool) and
-kept under `dense_dir`; measured, they share each clip's log-mel frames (`share_log_mel`). Select
-on `dev`, report on `test`. Writes JSON: per tokenizer figures, the
-best dense MAP at or below the VQ (and PairAlign) rate and at any rate, and the flat `vcc_*` keys
-of bench/results/vq_default.json.
+tokenized in windows as the archive job does. Dense tokenizers are fitted once per (k, pool) by
+`workflows/dense.py` (Ray, on this machine) and kept under `dense_dir`; measured, they share each
+clip's log-mel frames (`share_log_mel`). Select on `dev`, report on `test`. Writes JSON: per
+tokenizer figures, the best dense MAP at or below the VQ (and PairAlign) rate and at any rate, and
+the flat `vcc_*` keys of bench/results/vq_default.json.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,20 +29,14 @@ from pathlib import Path
 from typing import Literal
 
 from bench.cli import parse
-from bench.experiments.vcc import VCC_MANIFEST, VCC_SPLIT, vcc_half, vcc_rows
-from pairalign.data.audio import AudioError, load_row_audio
+from bench.experiments.stage1_variants import run
+from bench.experiments.vcc import VCC_MANIFEST, VCC_SPLIT, vcc_half, vcc_manifest
+from pairalign.data.manifest import write_manifest
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, measure_tokenizer
 from pairalign.evaluation.heldout import HeldoutConfig
 from pairalign.models.checkpoint import load_checkpoint
-from pairalign.models.frontend import LogMel
-from pairalign.tokenizing.dense import (
-    DenseConfig,
-    DenseTokenizer,
-    clip_log_mel,
-    fit_dense,
-    share_log_mel,
-)
+from pairalign.tokenizing.dense import DENSE_FILE, DenseConfig, DenseTokenizer, share_log_mel
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
@@ -65,33 +61,19 @@ class RealSpeech:
 
 
 def dense_tokenizers(args: RealSpeech) -> dict[str, DenseTokenizer]:
-    """Each (k, pool) of the grid, fitted on the train part once and kept under `dense_dir`."""
+    """Each (k, pool) of the grid, fitted on the train part by the dense workflow
+    (`workflows/dense.py` on the split's manifest, written under `dense_dir`; a grid point already
+    there is not fitted again) and loaded."""
+    dense_dir = Path(args.dense_dir).resolve()
     configs = [DenseConfig(k=k, pool=p, iters=args.dense_iters, seed=args.seed)
                for k, p in itertools.product(args.ks, args.pools)]  # fmt: skip
-    out, features = {}, None
-    for config in configs:
-        path = Path(args.dense_dir) / config.name / "dense.pt"
-        if not path.exists():
-            if features is None:
-                features = train_features(args.vcc_manifest)
-            start = time.perf_counter()
-            fit_dense(features, config).save(str(path))
-            print(f"fitted {config.name} in {time.perf_counter() - start:.1f} s", flush=True)
-        out[config.name] = DenseTokenizer.load(str(path))
-    return out
-
-
-def train_features(vcc_manifest: str = "") -> list:
-    """Log-mel frames of the train part's clips."""
-    rows = vcc_rows("train", source=vcc_manifest)
-    frontend, features = LogMel(), []
-    for row in rows.to_pylist():
-        try:
-            features.append(clip_log_mel(load_row_audio(row), frontend))
-        except AudioError as err:
-            print(f"skipped {err}")
-    print(f"log-mel frames of {len(features)} train clips", flush=True)
-    return features
+    if not all((dense_dir / c.name / DENSE_FILE).exists() for c in configs):
+        manifest = dense_dir / "vcc-split" / "manifest.parquet"
+        write_manifest(vcc_manifest(args.vcc_manifest), str(manifest))
+        grid = [f"ks={list(args.ks)}", f"pools={list(args.pools)}", f"iters={args.dense_iters}"]
+        run([sys.executable, "workflows/dense.py", f"out_dir={dense_dir}", f"seed={args.seed}",
+             f"corpus.manifest={manifest}", *grid], dense_dir / "dense.log")  # fmt: skip
+    return {c.name: DenseTokenizer.load(str(dense_dir / c.name / DENSE_FILE)) for c in configs}
 
 
 def figures_of(tokenizer, clips: ClipSet, name: str) -> dict[str, float]:
