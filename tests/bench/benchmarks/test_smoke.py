@@ -96,6 +96,24 @@ def test_views_core_only_on_a_small_manifest(tmp_path):
     assert "ray_pairs_per_second" not in result
 
 
+@pytest.mark.slow  # starts a local Ray cluster
+def test_views_through_ray_on_a_small_manifest(tmp_path):
+    paths = noisy_tones(tmp_path, 4, seconds=2.0)
+    rows = [
+        {
+            "utterance_id": f"u{i}",
+            "path": p,
+            "speaker": "x",
+            "content_id": f"c{i}",
+            "split": "train",
+        }
+        for i, p in enumerate(paths)
+    ]
+    write_manifest(manifest_table(rows), str(tmp_path / "manifest.parquet"))
+    result = views.main([f"corpus={tmp_path}", "pairs=4"])
+    assert result["pairs"] == 4 and result["ray_pairs_per_second"] > 0
+
+
 def test_vq_train_one_step():
     result = vq_train.main(["batch=2", "steps=1"])
     assert result["size"] == "tiny" and result["model_clips_per_second_one_core"] > 0
