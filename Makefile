@@ -24,11 +24,21 @@ test: check-env espeak  ## Lint, then the default test suite (slow and GPU tests
 test-slow: check-env espeak  ## The long end-to-end tests (CI runs them after make test).
 	$(PY) -m pytest -m slow --durations=15 $(PYTEST_ARGS)
 
+# Every speed/memory benchmark of bench/benchmarks/, one JSON line (or table) each, at the settings
+# below: each script's defaults (BENCHMARKS.md's figures), except the determinism check (16 clips
+# x 3 repeats instead of 80 x 10) and tokenize, which reads the shipped tokenizer (64 clips).
+# Settings are key=value (python -m bench.benchmarks.<name> -h lists them); `views` prepares
+# data/builtin first when it is missing (decode and tokenize then read its test split).
+BENCH_DETERMINISM ?= utterances=16 repeats=3
+BENCH_TOKENIZE ?= checkpoint=pairalign/assets/default_tokenizer.pt clips=64
 bench: check-env espeak  ## Benchmarks; results go to BENCHMARKS.md by hand, with machine and date.
-	$(PY) bench/bench_views.py
-	$(PY) bench/bench_synth.py
-	$(PY) bench/bench_vq_train.py
-	$(PY) bench/bench_decode.py
+	$(PY) -m bench.benchmarks.views
+	$(PY) -m bench.benchmarks.synth
+	$(PY) -m bench.benchmarks.synth_determinism $(BENCH_DETERMINISM)
+	$(PY) -m bench.benchmarks.vq_train
+	$(PY) -m bench.benchmarks.decode
+	$(PY) -m bench.benchmarks.search
+	$(PY) -m bench.benchmarks.tokenize $(BENCH_TOKENIZE)
 
 lint: venv
 	$(VENV)/bin/ruff check pairalign workflows tests bench .ci

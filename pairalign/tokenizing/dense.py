@@ -5,6 +5,7 @@
     tok(waveforms, seconds)                                          # list of token lists
     tok.timed(waveforms, seconds)                                    # [(tokens, centre seconds)]
     tok.save("runs/dense/dense-k8-p8/dense.pt"); DenseTokenizer.load("runs/dense/dense-k8-p8")
+    share_log_mel(grid)          # tokenizers of a grid measured on the same clips: frames once
 
 Frames: `LogMel` (25 ms window, 10 ms hop, normalised per utterance and bin) of each clip's real
 audio alone, so padding never reaches its features. A clip of N samples keeps the ceil(N / 160)
@@ -79,14 +80,36 @@ def clip_log_mel(
     return frames[:n_frames].numpy()
 
 
+class LogMelCache:
+    """Log-mel frames of the clips seen before, keyed by their samples and the front end's shape:
+    the dense tokenizers of a grid share one front end, so measuring every one of them on the same
+    clips (or windows) needs each clip's frames once (`share_log_mel`). Holds every clip it saw:
+    one per measured clip set."""
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple, np.ndarray] = {}
+
+    def __call__(
+        self, waveform: np.ndarray, frontend: LogMel, sample_rate: Hertz = SAMPLE_RATE
+    ) -> np.ndarray:
+        """`clip_log_mel(waveform, frontend, sample_rate)`, computed once per clip."""
+        wave = np.ascontiguousarray(waveform, dtype=np.float32)
+        shape = (frontend.mel.n_mels, frontend.hop_length, frontend.mel.n_fft)
+        key = (hashlib.sha1(wave.tobytes()).digest(), sample_rate, shape)
+        if key not in self._frames:
+            self._frames[key] = clip_log_mel(wave, frontend, sample_rate)
+        return self._frames[key]
+
+
 def batch_log_mel(
     waveforms: np.ndarray | torch.Tensor | Sequence[np.ndarray],
     seconds: Sequence[Seconds] | None = None,
     frontend: LogMel | None = None,
     sample_rate: Hertz = SAMPLE_RATE,
+    cache: LogMelCache | None = None,
 ) -> list[np.ndarray]:
     """Per-clip frames of a zero-padded batch (B, N), a clip (N,) or a list of clips, each clip
-    cut to its `seconds` first.  # -> [(T_i, M)]"""
+    cut to its `seconds` first; through `cache` when given.  # -> [(T_i, M)]"""
     if isinstance(waveforms, list | tuple) and waveforms and np.ndim(waveforms[0]) == 1:
         clips = [np.asarray(w, dtype=np.float32) for w in waveforms]
     else:
@@ -97,7 +120,8 @@ def batch_log_mel(
             raise ValueError(f"{len(seconds)} durations for {len(clips)} clips")
         clips = [w[: round(float(s) * sample_rate)] for w, s in zip(clips, seconds, strict=True)]
     frontend = frontend or LogMel(sample_rate)
-    return [clip_log_mel(w, frontend, sample_rate) for w in clips]
+    frames_of = cache or clip_log_mel
+    return [frames_of(w, frontend, sample_rate) for w in clips]
 
 
 def pooled_length(n_frames: int, pool: int) -> int:
@@ -265,6 +289,7 @@ class DenseTokenizer:
         digest = hashlib.sha1(self.centroids.cpu().numpy().tobytes()).hexdigest()[:12]
         self.checkpoint_id = f"{path or 'unsaved'}@{digest}"
         self.frontend = LogMel(SAMPLE_RATE, config.n_mels)
+        self.log_mel_cache: LogMelCache | None = None  # shared by a grid: `share_log_mel`
 
     @property
     def vocab_size(self) -> int:
@@ -285,7 +310,7 @@ class DenseTokenizer:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per clip: (tokens int64, centre time of each token in seconds).  # [((n,), (n,))]"""
         out = []
-        for frames in batch_log_mel(waveforms, seconds, self.frontend):
+        for frames in batch_log_mel(waveforms, seconds, self.frontend, cache=self.log_mel_cache):
             out.append((self.encode_features(frames), token_centres(len(frames), self.config.pool)))
         return out
 
@@ -328,6 +353,15 @@ class DenseTokenizer:
         config = from_dict(DenseConfig, payload["config"])
         return cls(payload["centroids"], config, path=url, fit_stats=payload["fit_stats"],
                    device=device)  # fmt: skip
+
+
+def share_log_mel(tokenizers: Iterable[DenseTokenizer]) -> LogMelCache:
+    """Give `tokenizers` (a grid measured on the same clips) one `LogMelCache`: each clip's frames
+    are computed once for all of them. Their strings are unchanged."""
+    cache = LogMelCache()
+    for tokenizer in tokenizers:
+        tokenizer.log_mel_cache = cache
+    return cache
 
 
 def _file_url(path: str) -> str:

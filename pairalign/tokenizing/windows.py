@@ -18,6 +18,7 @@ input, so a fixed padded length makes a clip's string independent of the batch i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -119,16 +120,25 @@ def token_spans(centres: np.ndarray, seconds: float) -> np.ndarray:
     return np.stack([bounds[:-1], bounds[1:]], axis=1)
 
 
-def _batched(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, window: float,
-             batch_size: int, *, timed: bool) -> list:  # fmt: skip
+def padded_batches(
+    audio: list[np.ndarray], sample_rate: int, window: float, batch_size: int
+) -> Iterator[tuple[range, np.ndarray, list[float]]]:
+    """Clips as a tokenizer is given them: batches of `batch_size`, each clip zero-padded to the
+    window (or to the longest clip, if longer), with its seconds of real audio (one sample at
+    least). Yields (the clips' indices, (B, width) float32, seconds)."""
     width = max([round(window * sample_rate), *(len(x) for x in audio)])
-    out: list = [None] * len(audio)
     for i in range(0, len(audio), batch_size):
         idx = range(i, min(i + batch_size, len(audio)))
         padded = np.zeros((len(idx), width), np.float32)
         for row, j in enumerate(idx):
             padded[row, : len(audio[j])] = audio[j]
-        seconds = [max(len(audio[j]), 1) / sample_rate for j in idx]
+        yield idx, padded, [max(len(audio[j]), 1) / sample_rate for j in idx]
+
+
+def _batched(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, window: float,
+             batch_size: int, *, timed: bool) -> list:  # fmt: skip
+    out: list = [None] * len(audio)
+    for idx, padded, seconds in padded_batches(audio, sample_rate, window, batch_size):
         results = tokenizer.timed(padded, seconds) if timed else tokenizer(padded, seconds)
         for j, result in zip(idx, results, strict=True):
             out[j] = result

@@ -17,6 +17,7 @@ from pairalign.tokenizing.dense import (
     kmeans,
     pool_frames,
     pooled_length,
+    share_log_mel,
     token_centres,
 )
 
@@ -119,6 +120,18 @@ def test_padded_batch_gives_each_clip_its_own_tokens(tokenizer):
         np.testing.assert_array_equal(tok_a, tok_b)
         np.testing.assert_array_equal(t_a, t_b)
     assert tokenizer(batch)[1] != alone[1]  # without `seconds` the noise is part of each clip
+
+
+def test_a_grid_sharing_log_mel_frames_computes_each_clip_once_with_the_same_strings(tokenizer):
+    other = fit_dense(batch_log_mel(sounds([1.5, 2.0], seed=2)), DenseConfig(k=4, pool=1, iters=5))
+    clips = sounds([0.8, 1.7], seed=6)
+    alone = [tokenizer(clips), other(clips)]
+    cache = share_log_mel([tokenizer, other])
+    try:
+        assert [tokenizer(clips), other(clips)] == alone
+        assert len(cache._frames) == 2  # both clips, once for both tokenizers
+    finally:
+        tokenizer.log_mel_cache = None  # the module's fixture is shared
 
 
 def test_timed_centres_increase_and_lie_inside_the_clip(tokenizer):

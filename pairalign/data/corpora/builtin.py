@@ -4,7 +4,7 @@ Every sentence is spoken by several voice identities, so retrieval can ask "find
 renditions of this sentence". Train and test share neither sentences nor voices. Everything is
 planned up front from the seed (`plan_corpus`), so any single utterance can be re-rendered on its
 own (`render`) and the same seed gives byte-identical files, however many render threads run and
-however busy the machine is (`bench/bench_synth_determinism.py` checks this under load).
+however busy the machine is (`bench/benchmarks/synth_determinism.py` checks this under load).
 
     table = synthesize_corpus(BuiltinCorpusConfig(), "data/builtin")
 

@@ -1,7 +1,7 @@
 """Stage-1 training throughput (clips/s, a clip being one pair of 3 s views).
 
-    PYTHONPATH=. python bench/bench_vq_train.py                 # model only, one core
-    PYTHONPATH=. python bench/bench_vq_train.py --run /tmp/vq   # + read a finished vq.py run
+    PYTHONPATH=. python -m bench.benchmarks.vq_train                  # model only, one core
+    PYTHONPATH=. python -m bench.benchmarks.vq_train run=runs/vq      # + read a finished vq.py run
 
 model: forward + backward + AdamW step of the stage-1 objective on synthetic 3 s pairs, one
 thread (the model's own cost per core). run: the median `train/clips_per_second` that a finished
@@ -11,18 +11,29 @@ report excluded. Prints one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
 import platform
 import statistics
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
+from bench.cli import parse
 from pairalign.models.vq_model import VQModel, model_config
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
+
+
+@dataclass(frozen=True)
+class VQTrainBench:
+    size: str = "tiny"  # model size (model_config)
+    batch: int = 16  # pairs per step
+    steps: int = 10  # timed steps, after two untimed
+    run: str = ""  # storage_path of a finished vq.py run
+    name: str = "vq-tiny"  # its run name
 
 
 def model_throughput(size: str, batch: int, steps: int) -> float:
@@ -60,16 +71,8 @@ def run_throughput(storage: str, name: str) -> float:
     return statistics.median(values)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size", default="tiny")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--run", default="", help="storage_path of a finished vq.py run")
-    parser.add_argument("--name", default="vq-tiny")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse(VQTrainBench, argv, __doc__)
     result = {
         "bench": "vq_train",
         "size": args.size,
@@ -83,6 +86,7 @@ def main() -> None:
     result |= {"cores": os.cpu_count(), "cpu": platform.machine(), "torch": torch.__version__,
                "date": datetime.date.today().isoformat()}  # fmt: skip
     print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The evaluation sets every shipped figure is measured on, and a checkpoint's figures on them.
 
 Sets: `builtin_test` (the built-in eval split's test half), `vcc_test` (the vcc2016-dev test half,
-`bench/vcc.py`: one definition), `foreign` (unseen voices, `bench/foreign_corpus.py`; skipped when
-no manifest is given). Each figure is the library's `measure_tokenizer` on clean clips tokenized as
-the archive job does (3 s windows overlapping by 1 s). Used by `bench/default_run.py` and
-`bench/ship.py`, so the default and the shipped tokenizer are measured the same way.
+`bench/experiments/vcc.py`: one definition), `foreign` (unseen voices,
+`bench/experiments/foreign_corpus.py`; skipped when no manifest is given). Each figure is the library's `measure_tokenizer` on clean clips tokenized as
+the archive job does (3 s windows overlapping by 1 s). Used by `bench/experiments/default_run.py`
+and `bench/experiments/ship.py`, so the default and the shipped tokenizer are measured the same way.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcc import vcc_half  # bench/ is the script's directory
-from vq_baselines import baseline_figures, load_half, load_train, map_at_rate
-
+from bench.experiments.vcc import vcc_half
+from bench.experiments.vq_baselines import baseline_figures, load_half, load_train, map_at_rate
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec, load_eval_set
 from pairalign.evaluation.figures import ClipSet
@@ -32,6 +31,7 @@ class Sets:
 
     corpus: str
     foreign_manifest: str = ""
+    vcc_manifest: str = ""  # vcc2016-dev's manifest.csv; "": vcc.VCC_MANIFEST
     clips: dict[str, ClipSet] = field(default_factory=dict)
     train: ClipSet | None = None
 
@@ -42,7 +42,7 @@ class Sets:
             elif name == "builtin_dev":
                 self.clips[name] = load_half(CorpusConfig(builtin_dir=self.corpus), "dev")
             elif name in ("vcc_test", "vcc_dev"):
-                self.clips[name] = vcc_half(name.split("_")[1])
+                self.clips[name] = vcc_half(name.split("_")[1], source=self.vcc_manifest)
             elif name == "foreign":
                 spec = EvalSetSpec(name="foreign", manifest=self.foreign_manifest, split="test")
                 self.clips[name] = load_eval_set(spec, ViewConfig(), view_clips=100)

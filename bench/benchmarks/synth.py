@@ -1,30 +1,38 @@
 """How fast the built-in corpus renders: utterances/s and seconds of audio per wall-clock second.
 
-    PYTHONPATH=. python bench/bench_synth.py [--utterances 40] [--workers 0]
+    PYTHONPATH=. python -m bench.benchmarks.synth [utterances=40] [workers=0]
 
-Renders the first `--utterances` of the default corpus plan to encoded FLAC bytes (what
+Renders the first `utterances` of the default corpus plan to encoded FLAC bytes (what
 `synthesize_corpus` writes) once serially and once with the thread pool, and prints one JSON line.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import io
 import json
 import os
 import platform
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import soundfile as sf
 
+from bench.cli import parse
 from pairalign.data.corpora.builtin import (
     BuiltinCorpusConfig,
     plan_corpus,
     render_encoded,
     thread_map,
 )
+
+
+@dataclass(frozen=True)
+class SynthBench:
+    utterances: int = 40  # spread over the default corpus plan
+    workers: int = 0  # render threads; 0 = cpu count
 
 
 def measure(specs: list, workers: int, config: BuiltinCorpusConfig) -> dict[str, float]:
@@ -41,11 +49,8 @@ def measure(specs: list, workers: int, config: BuiltinCorpusConfig) -> dict[str,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--utterances", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=0, help="threads; 0 = cpu count")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse(SynthBench, argv, __doc__)
     config = BuiltinCorpusConfig()
     # Spread the subset over the plan so it mixes voices, sentences and splits.
     plan = plan_corpus(config)
@@ -70,6 +75,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

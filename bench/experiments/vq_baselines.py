@@ -1,13 +1,13 @@
 """Heuristic compressions of a checkpoint's VQ strings on one half, the baselines PairAlign strings
 must beat at their rate: the shortest runs merged (`merge`), a duration-penalised segmentation of
 the frames (`dpdp`) and byte-pair encoding of the collapsed codes (`bpe`: merges learned on
---train-clips clips of the built-in corpus's train split, the fewest that meet the rate on the
+`train_clips` clips of the built-in corpus's train split, the fewest that meet the rate on the
 half), each at a grid of rates; MAP at any rate by linear interpolation.
 
-    PYTHONPATH=. python bench/vq_baselines.py --checkpoint <ckpt> --corpus /work/data/builtin \\
-        --half dev --rates 6 7 8 9 10 11 12 13 14 --out /work/runs20/baselines-dev.json
-    PYTHONPATH=. python bench/vq_baselines.py --checkpoint <ckpt> --corpus /work/data/builtin \\
-        --vcc --half test --out /work/runs20/baselines-vcc-test.json  # vcc2016-dev (bench/vcc.py)
+    PYTHONPATH=. python -m bench.experiments.vq_baselines checkpoint=<ckpt> corpus=data/builtin \\
+        half=dev "rates=[6,7,8,9,10,11,12,13,14]" out=runs/baselines-dev.json
+    PYTHONPATH=. python -m bench.experiments.vq_baselines checkpoint=<ckpt> corpus=data/builtin \\
+        vcc=true half=test out=runs/baselines-vcc-test.json  # vcc2016-dev (vcc.py)
 
 Also the collapsed codes (every run, `min_run_frames=1`) and the checkpoint's own VQ strings.
 A `bpe@<rate>` entry also gives the merges used (`merges`); when all the merges learned cannot
@@ -16,14 +16,16 @@ reach the rate, all are used and its token_rate says how far they got.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import pyarrow.compute as pc
 
+from bench.cli import parse
+from bench.experiments.vcc import VCC_SPLIT, vcc_half
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, clip_strings, load_clips, measure_tokenizer
 from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures, load_heldout
@@ -134,24 +136,28 @@ def map_at_rate(curve: dict[str, dict[str, float]], reduce: str, rate: float) ->
     return float(np.interp(rate, rates, maps))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--corpus", default="data/builtin", help="built-in corpus: halves, BPE")
-    parser.add_argument("--vcc", action="store_true", help="measure on vcc2016-dev's half")
-    parser.add_argument("--half", default="dev", choices=("dev", "test"))
-    parser.add_argument("--rates", nargs="*", type=float, default=[6, 7, 8, 9, 10, 11, 12, 13, 14])
-    parser.add_argument("--reduces", nargs="*", default=["merge", "dpdp", "bpe"])
-    parser.add_argument("--train-clips", type=int, default=400,
-                        help="built-in train clips BPE learns its merges on (0: all)")  # fmt: skip
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    from vcc import VCC_SPLIT, vcc_half  # bench/ is the script's directory
+@dataclass(frozen=True)
+class VQBaselines:
+    checkpoint: str
+    out: str  # JSON file
+    corpus: str = "data/builtin"  # built-in corpus: halves, BPE
+    vcc: bool = False  # measure on vcc2016-dev's half
+    vcc_manifest: str = ""  # vcc2016-dev's manifest.csv; "": vcc.VCC_MANIFEST
+    half: Literal["dev", "test"] = "dev"
+    rates: tuple[float, ...] = (6, 7, 8, 9, 10, 11, 12, 13, 14)
+    reduces: tuple[str, ...] = ("merge", "dpdp", "bpe")
+    train_clips: int = 400  # built-in train clips BPE learns its merges on (0: all)
 
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(VQBaselines, argv, __doc__)
     corpus = CorpusConfig(builtin_dir=args.corpus)
-    data = vcc_half(args.half) if args.vcc else load_half(corpus, args.half)
+    if args.vcc:
+        data = vcc_half(args.half, source=args.vcc_manifest)
+    else:
+        data = load_half(corpus, args.half)
     train = load_train(corpus, args.train_clips) if "bpe" in args.reduces else None
-    curve = baseline_figures(Tokenizer.from_checkpoint(args.checkpoint), data, args.rates,
+    curve = baseline_figures(Tokenizer.from_checkpoint(args.checkpoint), data, list(args.rates),
                              tuple(args.reduces), train=train)  # fmt: skip
     source = VCC_SPLIT if args.vcc else f"{args.corpus}, split test"
     with open(args.out, "w") as f:

@@ -1,32 +1,31 @@
 """Tokenization throughput: seconds of audio tokenized per CPU second, PairAlign vs VQ vs dense.
 
-    PYTHONPATH=. python bench/bench_tokenize.py --checkpoint runs/refine-tiny \
-        --corpus data/builtin --split test --clips 256 --threads 1,all --out /tmp/tokenize.json
-    # --dense runs/dense/dense-k8-p8/dense.pt; without it a dense tokenizer (--dense-k, --dense-pool)
+    PYTHONPATH=. python -m bench.benchmarks.tokenize checkpoint=runs/refine-tiny \
+        corpus=data/builtin split=test clips=256 threads=1,all out=runs/tokenize.json
+    # dense=runs/dense/dense-k8-p8/dense.pt; without it a dense tokenizer (dense_k, dense_pool)
     # is fitted on the same clips first (not timed)
 
-One set of clips (the first `--clips` of `--corpus` by utterance id, as tokenize_archive's
+One set of clips (the first `clips` of `corpus` by utterance id, as tokenize_archive's
 `max_clips` picks them; any manifest, corpus directory or folder of audio) is tokenized three ways,
 by the tokenizer kinds of pairalign/tokenizing/kinds.py: the PairAlign strings and the VQ strings
-of `--checkpoint` (a refine checkpoint, run directory or exported tokenizer .pt) and a dense
+of `checkpoint` (a refine checkpoint, run directory or exported tokenizer .pt) and a dense
 tokenizer. Each runs as an actor of workflows/tokenize_archive.py does: `batch_size` clips per
 `tokenize_clips` call, clips padded to the archive job's 3 s window and longer ones cut into
 windows overlapping by 1 s and stitched (its `TokenizeConfig` defaults).
 
 Audio decoding is excluded for every kind: each clip is decoded and resampled to 16 kHz once,
 before any timing. Per thread count (`torch.set_num_threads`), each tokenizer runs one warm-up
-batch, then all clips `--repeats` times; the run with the least CPU time is reported. CPU time is
+batch, then all clips `repeats` times; the run with the least CPU time is reported. CPU time is
 the whole process's `time.process_time` (summed over its threads), so other processes' load hardly
 counts; wall time is beside it (the figure that counts on a GPU). `x dense` is how many times
 slower than the dense tokenizer a row is in audio seconds per CPU second (issue 26: PairAlign
-within 3x). Prints a markdown table and the load average; `--out` writes it all as JSON.
+within 3x). Prints a markdown table and the load average; `out` writes it all as JSON.
 More threads than idle cores make torch's worker threads spin against other processes, which
-inflates CPU time as well as wall time: measure `--threads all` on an otherwise idle machine.
+inflates CPU time as well as wall time: measure `threads=all` on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -38,6 +37,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from bench.cli import parse
 from pairalign.data.audio import load_row_audio
 from pairalign.jobs.corpus import read_corpus
 from pairalign.jobs.tokenize_job import TokenizeConfig, selected_rows
@@ -47,6 +47,22 @@ from pairalign.tokenizing.windows import tokenize_clips
 from pairalign.units import SAMPLE_RATE
 
 ARCHIVE = TokenizeConfig()  # the archive job's window, overlap and batch size
+
+
+@dataclass(frozen=True)
+class TokenizeBench:
+    checkpoint: str  # a refine checkpoint, run directory or exported tokenizer .pt
+    dense: str = ""  # a dense.pt; "": fit one (dense_k, dense_pool) on the clips
+    dense_k: int = 8
+    dense_pool: int = 8
+    corpus: str = "data/builtin"  # a manifest, corpus directory or folder of audio
+    split: str = "test"  # "" for every split
+    clips: int = 256
+    batch: int = ARCHIVE.batch_size
+    threads: str | int = 1  # torch threads: 1, all or 1,all
+    repeats: int = 1
+    device: str = "cpu"
+    out: str = ""  # write the results as JSON here
 
 
 @dataclass(frozen=True)
@@ -153,34 +169,19 @@ def parse_threads(text: str) -> list[int]:
     return [(cores or 1) if t.strip() == "all" else int(t) for t in text.split(",")]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", required=True,
-                        help="a refine checkpoint, run directory or exported tokenizer .pt")  # fmt: skip
-    parser.add_argument("--dense", default="", help="a dense.pt; default: fit one on the clips")
-    parser.add_argument("--dense-k", type=int, default=8)
-    parser.add_argument("--dense-pool", type=int, default=8)
-    parser.add_argument("--corpus", default="data/builtin",
-                        help="a manifest, corpus directory or folder of audio")  # fmt: skip
-    parser.add_argument("--split", default="test", help='"" for every split')
-    parser.add_argument("--clips", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=ARCHIVE.batch_size)
-    parser.add_argument("--threads", default="1", help='torch threads: "1", "all" or "1,all"')
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default="", help="write the results as JSON here")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> list[Throughput]:
+    args = parse(TokenizeBench, argv, __doc__)
     rows, audio = load_clips(args.corpus, args.split, args.clips)
     dense = args.dense or DenseConfig(k=args.dense_k, pool=args.dense_pool)
     tokenizers = load_tokenizers(args.checkpoint, dense, audio, device=args.device)
-    results = bench_tokenizers(tokenizers, audio, threads=parse_threads(args.threads),
+    results = bench_tokenizers(tokenizers, audio, threads=parse_threads(str(args.threads)),
                                batch_size=args.batch, repeats=args.repeats)  # fmt: skip
     print(markdown_table(results))
     load = os.getloadavg()
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.out:
         report = {
-            "bench": "tokenize", "args": vars(args), "device": args.device,
+            "bench": "tokenize", "args": asdict(args), "device": args.device,
             "audio_decoding": "excluded (decoded once, before timing)",
             "window_seconds": ARCHIVE.window_seconds, "overlap_seconds": ARCHIVE.overlap_seconds,
             "clips": [r["utterance_id"] for r in rows],
@@ -195,6 +196,7 @@ def main() -> None:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
         print(f"wrote {args.out}")
+    return results
 
 
 if __name__ == "__main__":

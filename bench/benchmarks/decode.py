@@ -1,7 +1,7 @@
 """Decoding throughput: seconds of audio tokenized per second, per CPU core, batch of 64 clips.
 
-    PYTHONPATH=. python bench/bench_decode.py --checkpoint runs/refine-tiny/checkpoint_...
-    PYTHONPATH=. python bench/bench_decode.py            # an untrained tiny model (same cost)
+    PYTHONPATH=. python -m bench.benchmarks.decode checkpoint=runs/refine-tiny/checkpoint_...
+    PYTHONPATH=. python -m bench.benchmarks.decode     # an untrained tiny model (same cost)
 
 Times `Tokenizer.pairalign_strings` (encoder + greedy decoding with the KV cache) and, for
 reference, the same decoding without the cache (the prefix re-run every step) and the VQ strings,
@@ -11,20 +11,31 @@ Prints one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
 import platform
+import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from bench.cli import parse
 from pairalign.config import to_dict
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.tokenizing.tokenizer import Tokenizer
+
+
+@dataclass(frozen=True)
+class DecodeBench:
+    checkpoint: str = ""  # a refine checkpoint; "": an untrained tiny model
+    corpus: str = "data/builtin"  # its test split's clips; noise when it has no manifest
+    batch: int = 64  # clips
+    repeats: int = 3  # timed runs after a warm-up (the best counts; the uncached run once)
 
 
 def clips(corpus: str, n: int) -> tuple[np.ndarray, str]:
@@ -57,37 +68,45 @@ def timed(fn, *args, repeats: int = 3, **kwargs) -> tuple[float, object]:
     return best, out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--checkpoint", default="")
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--batch", type=int, default=64)
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse(DecodeBench, argv, __doc__)
     torch.set_num_threads(1)
-    path = args.checkpoint
-    if not path:
-        path = "/tmp/pairalign-bench-decode"
-        model = PairAlignModel(PairAlignConfig())
-        save_checkpoint(path, model_config=model.config, model_state=model.state_dict(), stage="refine",
-                        stage_config={}, step=0)  # fmt: skip
-    tokenizer = Tokenizer.from_checkpoint(path)
+    with tempfile.TemporaryDirectory(prefix="pairalign-bench-decode-") as untrained:
+        path = args.checkpoint
+        if not path:
+            path = untrained
+            model = PairAlignModel(PairAlignConfig())
+            save_checkpoint(
+                path,
+                model_config=model.config,
+                model_state=model.state_dict(),
+                stage="refine",
+                stage_config={},
+                step=0,
+            )
+        tokenizer = Tokenizer.from_checkpoint(path)
     wave, source = clips(args.corpus, args.batch)
     audio_seconds = wave.shape[0] * wave.shape[1] / 16_000
-    cached, strings = timed(tokenizer.pairalign_strings, wave)
+    cached, strings = timed(tokenizer.pairalign_strings, wave, repeats=args.repeats)
     uncached, _ = timed(lambda w: tokenizer.decode(w, use_cache=False).strings, wave, repeats=1)
-    vq, _ = timed(tokenizer.vq_strings, wave)
-    print(json.dumps({
-        "bench": "decode", "checkpoint": args.checkpoint or "untrained tiny", "clips": source,
-        "batch": len(wave), "audio_seconds": audio_seconds,
+    vq, _ = timed(tokenizer.vq_strings, wave, repeats=args.repeats)
+    result = {
+        "bench": "decode",
+        "checkpoint": args.checkpoint or "untrained tiny",
+        "clips": source,
+        "batch": len(wave),
+        "audio_seconds": audio_seconds,
         "mean_tokens": float(np.mean([len(s) for s in strings])),
         "realtime_per_core_cached": round(audio_seconds / cached, 1),
         "realtime_per_core_uncached": round(audio_seconds / uncached, 1),
         "realtime_per_core_vq": round(audio_seconds / vq, 1),
         "model": to_dict(tokenizer.config)["encoder"],
-        "cpu": platform.machine(), "torch": torch.__version__, "date": datetime.date.today().isoformat(),
-    }))  # fmt: skip
+        "cpu": platform.machine(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,19 +1,19 @@
 """The shipped tokenizer: trained until dev MAP stops rising, measured like the default, exported.
 
-    PYTHONPATH=. python bench/ship.py --root runs/ship --corpus data/builtin --dense-dir runs/dense \\
-        --foreign data/foreign/manifest.parquet
+    PYTHONPATH=. python -m bench.experiments.ship root=runs/ship corpus=data/builtin \\
+        dense_dir=runs/dense foreign=data/foreign/manifest.parquet
 
 1. Stage 1: `workflows/vq.py --config workflows/configs/vq_ship.yaml` (every checkpoint kept).
 2. Its learning curve: each checkpoint's VQ strings on the dev halves (built-in eval split's dev
-   half; vcc2016-dev's dev half, `bench/vcc.py`). The chosen step is the first whose mean dev MAP
-   (built-in and vcc2016-dev) is within `--tolerance` of the best point: where it stops rising.
+   half; vcc2016-dev's dev half, `vcc.py`). The chosen step is the first whose mean dev MAP
+   (built-in and vcc2016-dev) is within `tolerance` of the best point: where it stops rising.
 3. Stage 2: `workflows/refine.py --config workflows/configs/refine_ship.yaml` from that checkpoint;
    its learning curve on the PairAlign strings (step 0: the VQ strings it starts from); chosen alike.
-4. The chosen stage-2 checkpoint measured as `bench/default_run.py refine` measures the default
+4. The chosen stage-2 checkpoint measured as `default_run stage=refine` measures the default
    (test halves, unseen voices, merge/DPDP/BPE at its rate, best dense at or below its rate).
 5. Which strings `--kind auto` gives: PairAlign only when, on both test halves (built-in and
    vcc2016-dev), its strings retrieve at least as well as the VQ strings at a lower rate; else VQ.
-6. Exported with that choice (`python -m pairalign export ... --default-kind`) to `--export`, and
+6. Exported with that choice (`python -m pairalign export ... --default-kind`) to `export`, and
    `bench/results/ship.json` and `bench/results/ship_learning_curve.png` written.
 
 Trained runs and measured points are reused when the script is run again (`<root>/curve.json`).
@@ -21,23 +21,37 @@ Trained runs and measured points are reused when the script is run again (`<root
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from default_run import measure_checkpoint, refine_result  # bench/ is the script's directory
-from measure_sets import Sets, strings_figures, write_json
-from stage1_variants import run
 
+from bench.cli import parse
+from bench.experiments.default_run import measure_checkpoint, refine_result
+from bench.experiments.measure_sets import Sets, strings_figures, write_json
+from bench.experiments.stage1_variants import run
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import load_yaml
 
-CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "workflows" / "configs"
+
+
+@dataclass(frozen=True)
+class Ship:
+    root: str = "runs/ship"
+    corpus: str = "data/builtin"
+    dense_dir: str = "runs/dense"
+    foreign: str = ""  # unseen voices: foreign_corpus.py's manifest.parquet
+    vcc_manifest: str = ""  # vcc2016-dev's manifest.csv; "": vcc.VCC_MANIFEST
+    tolerance: float = 0.005  # of the best mean dev MAP
+    export: str = "pairalign/assets/default_tokenizer.pt"
+    out: str = "bench/results/ship.json"
 
 
 def checkpoints(run_dir: Path) -> list[tuple[int, str]]:
@@ -162,23 +176,14 @@ def plot(points: list[dict], stage1_steps: int, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--root", default="runs/ship")
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--dense-dir", default="runs/dense")
-    parser.add_argument("--foreign", default="")
-    parser.add_argument("--tolerance", type=float, default=0.005)
-    parser.add_argument("--export", default="pairalign/assets/default_tokenizer.pt")
-    parser.add_argument("--out", default="bench/results/ship.json")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(Ship, argv, __doc__)
     root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
     root.mkdir(parents=True, exist_ok=True)
     log, cache_file = root / "ship.log", root / "curve.json"
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-    sets = Sets(corpus, str(Path(args.foreign).resolve()) if args.foreign else "")
+    foreign = str(Path(args.foreign).resolve()) if args.foreign else ""
+    sets = Sets(corpus, foreign, vcc_manifest=args.vcc_manifest)
 
     vq_dir = train("vq_ship.yaml", root, corpus, "vq", [], log)
     curve1 = curve_points(1, vq_dir, "vq", sets, cache)

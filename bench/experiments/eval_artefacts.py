@@ -4,30 +4,31 @@
 - budget: how many of a stage-2 checkpoint's PairAlign strings stop at the decoding budget
   ceil(seconds x decoding.rate x decoder.free.slack) instead of at EOS (`Decoded.ended` False), per
   decoded window as the evaluation decodes them; and, for a hypothetical model that copies VQ
-  strings at `--copy-rate` tokens/s with the same slack, the share of the dev clips' collapsed VQ
+  strings at `copy_rate` tokens/s with the same slack, the share of the dev clips' collapsed VQ
   code strings (min_run_frames=1, same checkpoint) that such a budget would cut.
 - windows: the dev clips' durations, and MAP of the PairAlign and VQ strings over all queries and
   separately over queries up to and over the window (clips longer than it are cut into windows
   and stitched, `pairalign.tokenizing.windows`); the archive is always every clip. `_whole`:
   the same with no windows, every clip padded to the longest (a padding the model never saw);
   `pairalign_collapsed`: the PairAlign strings with adjacent repeats collapsed.
-- dpdp (`--dpdp`): a stage-1 checkpoint's VQ strings with min_run_frames=2 cut to each rate by
+- dpdp (`dpdp=true`): a stage-1 checkpoint's VQ strings with min_run_frames=2 cut to each rate by
   `merge` and by `dpdp` (`heldout_figures`, kinds ("vq",)): token rate, MAP, consistency.
 
-    PYTHONPATH=. python bench/eval_artefacts.py --refine /work/runs-after/refine-tiny \\
-        --corpus /work/data/builtin [--dpdp --vq /work/runs/vq-tiny/checkpoint_...]
+    PYTHONPATH=. python -m bench.experiments.eval_artefacts refine=runs/refine-tiny \\
+        corpus=data/builtin [dpdp=true vq=runs/vq-tiny/checkpoint_...]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from bench.cli import parse
 from pairalign.data.manifest import read_manifest
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
@@ -40,25 +41,20 @@ from pairalign.strings.rule import VQStringConfig
 from pairalign.strings.runs import collapse_runs
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
-from pairalign.tokenizing.windows import cut
+from pairalign.tokenizing.windows import cut, padded_batches
 
 DPDP_KEYS = ("token_rate", "mean_length", "map", "precision_at_1", "consistency", "vocab_used")
 
 
-def windows_of(data: ClipSet) -> tuple[list[np.ndarray], list[float], list[bool]]:
-    """The pieces the evaluation tokenizes (`windows.tokenize_clips`): each zero-padded to the
-    window, with its seconds of real audio and whether its clip was cut into windows."""
-    size = round(data.window_seconds * data.sample_rate)
-    waves, seconds, windowed = [], [], []
+def windows_of(data: ClipSet) -> tuple[list[np.ndarray], list[bool]]:
+    """The pieces the evaluation tokenizes (`windows.tokenize_clips`: clips cut by `windows.cut`)
+    and whether each one's clip was cut into windows."""
+    waves, windowed = [], []
     for i, wave in enumerate(data.audio):
         pieces = cut(len(wave), data.sample_rate, data.window_seconds, data.overlap_seconds, i)
-        for piece in pieces:
-            padded = np.zeros(max(size, piece.stop - piece.start), np.float32)
-            padded[: piece.stop - piece.start] = wave[piece.start : piece.stop]
-            waves.append(padded)
-            seconds.append(max(piece.stop - piece.start, 1) / data.sample_rate)
-            windowed.append(len(pieces) > 1)
-    return waves, seconds, windowed
+        waves += [wave[piece.start : piece.stop] for piece in pieces]
+        windowed += [len(pieces) > 1] * len(pieces)
+    return waves, windowed
 
 
 def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
@@ -70,11 +66,11 @@ def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
     assert slack is not None, "budget figures need a decoder with a budget (decoder.kind=free)"
     cap = tokenizer.pairalign.decoder.config.max_len
     collapsed = tokenizer.with_strings(VQStringConfig(min_run_frames=1))
-    waves, seconds, windowed = windows_of(data)
-    strings, ended, vq_lengths = [], [], []
-    for start in range(0, len(waves), batch_size):
-        batch = np.stack(waves[start : start + batch_size])
-        secs = seconds[start : start + batch_size]
+    waves, windowed = windows_of(data)
+    strings, ended, vq_lengths, seconds = [], [], [], []
+    # each piece zero-padded to the window, as the evaluation pads it
+    for _, batch, secs in padded_batches(waves, data.sample_rate, data.window_seconds, batch_size):
+        seconds += secs
         decoded = tokenizer.decode(batch, secs)
         strings += decoded.strings
         ended += decoded.ended.tolist()
@@ -158,20 +154,21 @@ def dpdp_figures(checkpoint: str, data: ClipSet, rates: list[float]) -> dict[str
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--refine", default="", help="a stage-2 run directory or checkpoint")
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--copy-rate", type=float, default=21.5)
-    parser.add_argument("--dpdp", action="store_true", help="also merge vs dpdp on --vq")
-    parser.add_argument("--vq", default="", help="a stage-1 checkpoint (for --dpdp)")
-    parser.add_argument("--rates", default="6.5,9.7,12.5")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--sentences", type=int, default=0, help="of the dev half (0: all)")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class EvalArtefacts:
+    refine: str = ""  # a stage-2 run directory or checkpoint
+    corpus: str = "data/builtin"
+    copy_rate: float = 21.5
+    dpdp: bool = False  # also merge vs dpdp on `vq`
+    vq: str = ""  # a stage-1 checkpoint (for dpdp)
+    rates: tuple[float, ...] = (6.5, 9.7, 12.5)
+    threads: int = 1
+    batch_size: int = 32
+    sentences: int = 0  # of the dev half (0: all)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(EvalArtefacts, argv, __doc__)
     torch.set_num_threads(args.threads)
     began = time.perf_counter()
     manifest = read_manifest(join(args.corpus, "manifest.parquet"))
@@ -196,7 +193,7 @@ def main() -> None:
                     out |= split_map(collapsed, data, f"map/{kind}_collapsed", data.window_seconds)
     if args.dpdp:
         out["vq"] = args.vq
-        out |= dpdp_figures(args.vq, data, [float(r) for r in args.rates.split(",")])
+        out |= dpdp_figures(args.vq, data, list(args.rates))
     out["seconds"] = time.perf_counter() - began
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()},
                      indent=1))  # fmt: skip

@@ -2,15 +2,21 @@
 frames whose runs shorter than `min_run` frames join a neighbour and then collapse, as the VQ
 strings do. Measured on one half of the eval split (or any manifest) by `measure_tokenizer`.
 
-    PYTHONPATH=. python bench/dense_collapsed.py --dense runs/dense/dense-k8-p1 \
-        --corpus data/builtin --half test --min-runs 1,2,3
-    PYTHONPATH=. python bench/dense_collapsed.py --dense ... --manifest /tmp/foreign/manifest.parquet
+    PYTHONPATH=. python -m bench.experiments.dense_collapsed dense=runs/dense/dense-k8-p1 \\
+        corpus=data/builtin half=test "min_runs=[1,2,3]"
+    PYTHONPATH=. python -m bench.experiments.dense_collapsed dense=... \\
+        manifest=data/foreign/manifest.parquet
+
+The strings are the dense tokenizer's (kind `dense`), read with a string rule: no new kind.
 """
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
+from bench.cli import parse
 from pairalign.data.manifest import read_manifest
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
@@ -18,14 +24,26 @@ from pairalign.evaluation.figures import load_clips, measure_tokenizer
 from pairalign.evaluation.heldout import half_rows
 from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 from pairalign.tokenizing.dense import DenseTokenizer
+from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
 COLUMNS = ("token_rate", "map", "precision_at_1", "consistency", "vocab_used")
 
 
-class CollapsedDense:
-    """Dense frame codes -> short runs merged -> runs collapsed (the VQ-string rule, no rate)."""
+@dataclass(frozen=True)
+class DenseCollapsed:
+    dense: str  # a dense-k*-p1 directory (workflows/dense.py)
+    corpus: str = "data/builtin"
+    manifest: str = ""  # any manifest instead of corpus
+    half: Literal["dev", "test"] = "test"
+    min_runs: tuple[int, ...] = (1, 2, 3)
+    view_clips: int = 200
 
-    kind, collapses = "dense-collapsed", True
+
+class CollapsedDense:
+    """Dense frame codes -> short runs merged -> runs collapsed: the dense kind's strings read
+    with the VQ strings' run rule (a wrapper, not a kind of its own)."""
+
+    kind, collapses = TokenizerKind.DENSE, True
 
     def __init__(self, dense: DenseTokenizer, min_run: int) -> None:
         self.dense, self.min_run = dense, min_run
@@ -38,19 +56,8 @@ class CollapsedDense:
                 for codes in self.dense(waveforms, seconds)]  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dense", required=True, help="a dense-k*-p1 directory (workflows/dense.py)"
-    )
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--manifest", default="")
-    parser.add_argument("--half", default="test", choices=("dev", "test"))
-    parser.add_argument("--min-runs", default="1,2,3")
-    parser.add_argument("--view-clips", type=int, default=200)
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(DenseCollapsed, argv, __doc__)
     manifest = read_manifest(args.manifest or join(args.corpus, "manifest.parquet"))
     clips = load_clips(half_rows(manifest, "test", args.half), ViewConfig(), name=args.half,
                        view_clips=args.view_clips)  # fmt: skip
@@ -59,7 +66,7 @@ def main() -> None:
     print(f"{len(clips.ids)} clips ({args.half} half of test)")
     print("| tokenizer | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
-    for min_run in (int(x) for x in args.min_runs.split(",")):
+    for min_run in args.min_runs:
         tokenizer = CollapsedDense(dense, min_run)
         found = measure_tokenizer(tokenizer, clips, "x")
         cells = [f"{found[f'x/{c}']:.3f}" for c in COLUMNS]

@@ -1,18 +1,17 @@
 """Paired-view throughput: pairs per second per CPU core, 3 s clips, default augmentations.
 
-    PYTHONPATH=. python bench/bench_views.py [--corpus data/builtin] [--pairs 400] [--all-on]
+    PYTHONPATH=. python -m bench.benchmarks.views [corpus=data/builtin] [pairs=400] [all_on=true]
 
-Two measurements on clips of the built-in corpus (prepared first if `--corpus` has no manifest):
+Two measurements on clips of the built-in corpus (prepared first if `corpus` has no manifest):
   core: decode + two views in one process on one core (the library's cost per pair);
   ray:  the Ray Data pipeline end to end (`build_paired_views` -> `iter_pair_batches`) on a local
-        cluster of all cores, divided by the number of cores.
-`--all-on` sets every augmentation's probability to 1 (the defaults apply pitch, reverb and band
+        cluster of all cores, divided by the number of cores (`ray=false`: not measured).
+`all_on=true` sets every augmentation's probability to 1 (the defaults apply pitch, reverb and band
 limiting to half of the views). Prints one JSON line.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -20,13 +19,23 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 
 import pyarrow.compute as pc
 import torch
 
+from bench.cli import parse
 from pairalign.data.audio import load_row_audio
 from pairalign.data.manifest import read_manifest
 from pairalign.data.views import ViewConfig, make_views, pair_rng
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewsBench:
+    corpus: str = "data/builtin"  # a corpus directory (the built-in corpus is prepared if missing)
+    pairs: int = 400  # of its train split
+    all_on: bool = False  # every augmentation at p=1
+    ray: bool = True  # also the Ray Data pipeline on a local cluster of all cores
 
 
 def all_on(views: ViewConfig) -> ViewConfig:
@@ -70,12 +79,8 @@ def bench_ray(manifest, views: ViewConfig, cores: int) -> float:
         ray.shutdown()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--pairs", type=int, default=400)
-    parser.add_argument("--all-on", action="store_true")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse(ViewsBench, argv, __doc__)
     if not os.path.exists(os.path.join(args.corpus, "manifest.parquet")):
         from pairalign.jobs.corpus import main as prepare
 
@@ -85,24 +90,27 @@ def main() -> None:
     views = all_on(ViewConfig()) if args.all_on else ViewConfig()
     cores = os.cpu_count() or 1
     core = bench_core(manifest.to_pylist(), views)
-    ray_rate = bench_ray(manifest, views, cores)
-    print(
-        json.dumps(
-            {
-                "bench": "paired_views",
-                "augmentations": "all p=1" if args.all_on else "defaults",
-                "pairs": len(manifest),
-                "clip_seconds": views.clip_seconds,
-                "core_pairs_per_second": round(core, 1),
-                "ray_pairs_per_second": round(ray_rate, 1),
-                "ray_pairs_per_second_per_core": round(ray_rate / cores, 1),
-                "cores": cores,
-                "cpu": platform.processor() or platform.machine(),
-                "torch": torch.__version__,
-                "date": datetime.date.today().isoformat(),
-            }
-        )
-    )
+    result = {
+        "bench": "paired_views",
+        "augmentations": "all p=1" if args.all_on else "defaults",
+        "pairs": len(manifest),
+        "clip_seconds": views.clip_seconds,
+        "core_pairs_per_second": round(core, 1),
+    }
+    if args.ray:
+        ray_rate = bench_ray(manifest, views, cores)
+        result |= {
+            "ray_pairs_per_second": round(ray_rate, 1),
+            "ray_pairs_per_second_per_core": round(ray_rate / cores, 1),
+        }
+    result |= {
+        "cores": cores,
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

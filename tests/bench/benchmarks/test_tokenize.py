@@ -1,4 +1,4 @@
-"""bench/bench_tokenize.py: the three kinds timed on the same clips, short and windowed."""
+"""bench/benchmarks/tokenize.py: the three kinds timed on the same clips, short and windowed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.bench_tokenize import (
+from bench.benchmarks.tokenize import (
     bench_tokenizers,
     load_clips,
     load_tokenizers,

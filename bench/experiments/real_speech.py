@@ -1,40 +1,42 @@
 """Strings of a checkpoint on recorded human speech, beside the dense baselines fitted on the same
 corpus: vcc2016-dev (6 people x the same 120 sentences; Voice Conversion Challenge 2016 training
 data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0), by issue 21's split
-(bench/vcc.py): dense grid fitted on the train part, checkpoint and grid measured on one half.
+(vcc.py): dense grid fitted on the train part (by workflows/dense.py), checkpoint and grid
+measured on one half.
 
     # a stage-1 (VQ) or stage-2 (VQ + PairAlign) checkpoint on the test half, and the dense grid
-    PYTHONPATH=. python bench/real_speech.py --checkpoint runs/vq-tiny/checkpoint_... \
-        --half test --out runs/vcc/vq_test.json
+    PYTHONPATH=. python -m bench.experiments.real_speech checkpoint=runs/vq-tiny/checkpoint_... \\
+        half=test out=runs/vcc/vq_test.json
 
 Every figure of `measure_tokenizer` (retrieval by normalised edit distance, each speaker's own
 recordings left out; chance MAP; cross-view consistency; token rate), clips longer than 3 s
-tokenized in windows as the archive job does. Dense tokenizers are fitted once per (k, pool) and
-kept under --dense-dir. Select on `dev`, report on `test`. Writes JSON: per tokenizer figures, the
-best dense MAP at or below the VQ (and PairAlign) rate and at any rate, and the flat `vcc_*` keys
-of bench/results/vq_default.json.
+tokenized in windows as the archive job does. Dense tokenizers are fitted once per (k, pool) by
+`workflows/dense.py` (Ray, on this machine) and kept under `dense_dir`; measured, they share each
+clip's log-mel frames (`share_log_mel`). Select on `dev`, report on `test`. Writes JSON: per
+tokenizer figures, the best dense MAP at or below the VQ (and PairAlign) rate and at any rate, and
+the flat `vcc_*` keys of bench/results/vq_default.json.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import itertools
 import json
+import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import numpy as np
-from vcc import VCC_MANIFEST, VCC_SPLIT, vcc_half, vcc_rows  # bench/ is the script's directory
-
-import pairalign.tokenizing.dense as dense_module
-from pairalign.data.audio import AudioError, load_row_audio
+from bench.cli import parse
+from bench.experiments.stage1_variants import run
+from bench.experiments.vcc import VCC_MANIFEST, VCC_SPLIT, vcc_half, vcc_manifest
+from pairalign.data.manifest import write_manifest
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, measure_tokenizer
 from pairalign.evaluation.heldout import HeldoutConfig
 from pairalign.models.checkpoint import load_checkpoint
-from pairalign.models.frontend import LogMel
-from pairalign.tokenizing.dense import DenseConfig, DenseTokenizer, clip_log_mel, fit_dense
+from pairalign.tokenizing.dense import DENSE_FILE, DenseConfig, DenseTokenizer, share_log_mel
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
@@ -42,49 +44,36 @@ KEPT = ("map", "token_rate", "consistency", "chance_map", "mrr", "precision_at_1
         "queries", "tokens")  # fmt: skip
 
 
-def dense_tokenizers(args: argparse.Namespace) -> dict[str, DenseTokenizer]:
-    """Each (k, pool) of the grid, fitted on the train part once and kept under --dense-dir."""
+@dataclass(frozen=True)
+class RealSpeech:
+    checkpoint: str
+    half: Literal["dev", "test"] = "test"  # the half measured: dev (select) or test (report)
+    vcc_manifest: str = ""  # vcc2016-dev's manifest.csv; "": vcc.VCC_MANIFEST
+    dense_dir: str = "runs/vcc-train-dense"  # fits of the grid on the train part
+    ks: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    # 10 ms frames per token (100, 50, 25, 16.7, 12.5, 10 tokens/s); []: no dense
+    pools: tuple[int, ...] = (1, 2, 4, 6, 8, 10)
+    dense_iters: int = 50
+    view_clips: int = 200  # clips whose views give consistency
+    sentences: int = 0  # the half's first sentences (0: all)
+    seed: int = 0
+    out: str = ""  # JSON file (also printed)
+
+
+def dense_tokenizers(args: RealSpeech) -> dict[str, DenseTokenizer]:
+    """Each (k, pool) of the grid, fitted on the train part by the dense workflow
+    (`workflows/dense.py` on the split's manifest, written under `dense_dir`; a grid point already
+    there is not fitted again) and loaded."""
+    dense_dir = Path(args.dense_dir).resolve()
     configs = [DenseConfig(k=k, pool=p, iters=args.dense_iters, seed=args.seed)
                for k, p in itertools.product(args.ks, args.pools)]  # fmt: skip
-    out, features = {}, None
-    for config in configs:
-        path = Path(args.dense_dir) / config.name / "dense.pt"
-        if not path.exists():
-            if features is None:
-                features = train_features()
-            start = time.perf_counter()
-            fit_dense(features, config).save(str(path))
-            print(f"fitted {config.name} in {time.perf_counter() - start:.1f} s", flush=True)
-        out[config.name] = DenseTokenizer.load(str(path))
-    return out
-
-
-def share_log_mel() -> None:
-    """Every dense tokenizer of the grid has the same front end: compute each clip's (or window's)
-    log-mel frames once for the whole grid, by wrapping `clip_log_mel` for this script only."""
-    original, cache = dense_module.clip_log_mel, {}
-
-    def clip_log_mel_once(waveform, frontend=None, sample_rate=dense_module.SAMPLE_RATE):
-        wave = np.ascontiguousarray(waveform, dtype=np.float32)
-        key = (hashlib.sha1(wave.tobytes()).digest(), sample_rate)
-        if key not in cache:
-            cache[key] = original(wave, frontend, sample_rate)
-        return cache[key]
-
-    dense_module.clip_log_mel = clip_log_mel_once
-
-
-def train_features() -> list:
-    """Log-mel frames of the train part's clips."""
-    rows = vcc_rows("train")
-    frontend, features = LogMel(), []
-    for row in rows.to_pylist():
-        try:
-            features.append(clip_log_mel(load_row_audio(row), frontend))
-        except AudioError as err:
-            print(f"skipped {err}")
-    print(f"log-mel frames of {len(features)} train clips", flush=True)
-    return features
+    if not all((dense_dir / c.name / DENSE_FILE).exists() for c in configs):
+        manifest = dense_dir / "vcc-split" / "manifest.parquet"
+        write_manifest(vcc_manifest(args.vcc_manifest), str(manifest))
+        grid = [f"ks={list(args.ks)}", f"pools={list(args.pools)}", f"iters={args.dense_iters}"]
+        run([sys.executable, "workflows/dense.py", f"out_dir={dense_dir}", f"seed={args.seed}",
+             f"corpus.manifest={manifest}", *grid], dense_dir / "dense.log")  # fmt: skip
+    return {c.name: DenseTokenizer.load(str(dense_dir / c.name / DENSE_FILE)) for c in configs}
 
 
 def figures_of(tokenizer, clips: ClipSet, name: str) -> dict[str, float]:
@@ -105,13 +94,13 @@ def best(dense: dict[str, dict[str, float]], rate: float = float("inf")) -> dict
     return {"name": name, "map": dense[name]["map"], "token_rate": dense[name]["token_rate"]}
 
 
-def measure(args: argparse.Namespace) -> None:
+def measure(args: RealSpeech) -> None:
     start = time.perf_counter()
     config = HeldoutConfig(sentences=args.sentences, view_clips=args.view_clips)
-    clips = vcc_half(args.half, config, ViewConfig())
+    clips = vcc_half(args.half, config, ViewConfig(), source=args.vcc_manifest)
     payload = load_checkpoint(args.checkpoint)
     tokenizer = Tokenizer.from_checkpoint(args.checkpoint)
-    result: dict = {"data": VCC_SPLIT, "manifest": str(VCC_MANIFEST), "half": args.half,
+    result: dict = {"data": VCC_SPLIT, "manifest": args.vcc_manifest or str(VCC_MANIFEST), "half": args.half,
                     "clips": len(clips.ids),
                     "sentences": len(set(clips.content)), "speakers": len(set(clips.speakers)),
                     "checkpoint": str(args.checkpoint), "stage": payload["stage"],
@@ -122,9 +111,10 @@ def measure(args: argparse.Namespace) -> None:
     for kind, strings_of in kinds.items():
         result[kind] = figures_of(strings_of, clips, kind)
     if args.pools and args.ks:
-        share_log_mel()
         result["dense"] = {}
-        for name, tok in dense_tokenizers(args).items():
+        grid = dense_tokenizers(args)
+        share_log_mel(grid.values())
+        for name, tok in grid.items():
             result["dense"][name] = figures_of(tok, clips, name)
             write(args.out, summarise(result, kinds, start))  # a partial file, should it stop
     print(write(args.out, summarise(result, kinds, start)))
@@ -167,26 +157,8 @@ def flat_keys(result: dict, kinds: dict) -> dict[str, float | None]:
     return flat
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--half", default="test", choices=("dev", "test"),
-                        help="the half measured: dev (select) or test (report)")  # fmt: skip
-    parser.add_argument("--dense-dir", default="runs/vcc-train-dense",
-                        help="fits of the grid on the train part (not the old hashed split's)")  # fmt: skip
-    parser.add_argument("--ks", type=int, nargs="*", default=[8, 16, 32, 64, 128, 256])
-    parser.add_argument("--pools", type=int, nargs="*", default=[1, 2, 4, 6, 8, 10],
-                        help="10 ms frames per token (100, 50, 25, 16.7, 12.5, 10 tokens/s); none: no dense")  # fmt: skip
-    parser.add_argument("--dense-iters", type=int, default=50)
-    parser.add_argument("--view-clips", type=int, default=200,
-                        help="clips whose views give consistency")  # fmt: skip
-    parser.add_argument(
-        "--sentences", type=int, default=0, help="the half's first sentences (0: all)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="", help="JSON file (also printed)")
-    measure(parser.parse_args())
+def main(argv: Sequence[str] | None = None) -> None:
+    measure(parse(RealSpeech, argv, __doc__))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,31 @@
 """The default stage-1 or refine run, trained as the README shows it and measured on the test half
 of the built-in eval split next to the dense baselines; writes bench/results/<stage>_default.json.
 
-    PYTHONPATH=. python bench/default_run.py vq --root runs/bench-default --dense-dir runs/dense
-    PYTHONPATH=. python bench/default_run.py refine --root runs/bench-default --dense-dir runs/dense
+    PYTHONPATH=. python -m bench.experiments.default_run stage=vq root=runs/bench-default \\
+        dense_dir=runs/dense
+    PYTHONPATH=. python -m bench.experiments.default_run stage=refine root=runs/bench-default \\
+        dense_dir=runs/dense
 
 vq: `python workflows/vq.py` with only storage_path and the corpus directory set. refine:
 `python workflows/refine.py init_checkpoint=<the vq run's last checkpoint>` likewise (run `vq`
 first). Then `workflows/evaluate.py half=test` on the run's checkpoint, and (once per root) on every
-dense baseline under --dense-dir (`workflows/dense.py`; fitted there first if missing). A run whose
-checkpoint exists is not trained again (`--retrain` to do so; train_minutes is then re-timed).
+dense baseline under `dense_dir` (`workflows/dense.py`; fitted there first if missing). A run whose
+checkpoint exists is not trained again (`retrain=true` to do so; train_minutes is then re-timed).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from measure_sets import Sets, baselines_at, strings_figures, write_json
-from stage1_variants import checkpoint_of, run  # bench/ is the script's directory
-
+from bench.cli import parse
+from bench.experiments.measure_sets import Sets, baselines_at, strings_figures, write_json
+from bench.experiments.stage1_variants import checkpoint_of, run
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.tokenizer import Tokenizer
 
@@ -64,35 +68,31 @@ def dense_fields(dense: dict[str, float], rate: float) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("stage", choices=("vq", "refine"))
-    parser.add_argument("--root", default="runs/bench-default")
-    parser.add_argument("--corpus", default="data/builtin")
-    parser.add_argument("--dense-dir", default="runs/dense")
-    parser.add_argument(
-        "--foreign",
-        default="",
-        help="unseen voices: bench/foreign_corpus.py's "
-        "manifest.parquet (foreign_map, foreign_vq_map)",
-    )
-    parser.add_argument(
-        "--seeds",
-        nargs="*",
-        type=int,
-        default=[0],
-        help="refine: one run per seed (seed=s views.seed=s) from the same "
-        "stage-1 checkpoint; top-level figures from the first",
-    )
-    parser.add_argument("--retrain", action="store_true")
-    parser.add_argument("--out", default="", help="default: bench/results/<stage>_default.json")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class DefaultRun:
+    stage: Literal["vq", "refine"]
+    root: str = "runs/bench-default"
+    corpus: str = "data/builtin"
+    dense_dir: str = "runs/dense"
+    foreign: str = ""  # unseen voices: foreign_corpus.py's manifest.parquet (foreign_map, ...)
+    vcc_manifest: str = ""  # vcc2016-dev's manifest.csv; "": vcc.VCC_MANIFEST
+    # refine: one run per seed (seed=s views.seed=s) from the same stage-1 checkpoint; top-level
+    # figures from the first
+    seeds: tuple[int, ...] = (0,)
+    retrain: bool = False
+    out: str = ""  # default: bench/results/<stage>_default.json
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(DefaultRun, argv, __doc__)
     root, corpus = Path(args.root).resolve(), str(Path(args.corpus).resolve())
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"{args.stage}.log"
-    sets = Sets(corpus, str(Path(args.foreign).resolve()) if args.foreign else "")
+    sets = Sets(
+        corpus,
+        str(Path(args.foreign).resolve()) if args.foreign else "",
+        vcc_manifest=args.vcc_manifest,
+    )
     if args.stage == "vq":
         result = measure_run(
             root, "vq-tiny", "vq", [], corpus, Path(args.dense_dir), log, args.retrain
@@ -106,7 +106,7 @@ def main() -> None:
     else:
         init = checkpoint_of(root, "vq-tiny")
         if not init:
-            raise SystemExit(f"{root}/vq-tiny: no checkpoint (run `default_run.py vq` first)")
+            raise SystemExit(f"{root}/vq-tiny: no checkpoint (run `default_run stage=vq` first)")
         runs = []
         for seed in args.seeds:
             name = "refine-tiny" if seed == 0 else f"refine-tiny-seed{seed}"

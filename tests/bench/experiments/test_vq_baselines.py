@@ -1,4 +1,4 @@
-"""bench/vq_baselines.py: BPE of a checkpoint's collapsed codes meets each rate with merges learned
+"""bench/experiments/vq_baselines.py: BPE of a checkpoint's collapsed codes meets each rate with merges learned
 on other clips, and its strings are the collapsed strings encoded, for clips and views alike."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.vq_baselines import BPEStrings, baseline_figures, map_at_rate
+from bench.experiments.vq_baselines import BPEStrings, baseline_figures, map_at_rate
 from pairalign.evaluation.figures import ClipSet
 from pairalign.strings.bpe import apply_merges_all, learn_merges
 from pairalign.tokenizing.kinds import VQStrings

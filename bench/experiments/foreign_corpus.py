@@ -1,7 +1,7 @@
 """A held-out retrieval set spoken by engines other than espeak-ng: flite, Festival (its own
 diphone and HTS voices, and the MBROLA human-diphone voices), SVOX Pico and SAM.
 
-    PYTHONPATH=. python bench/foreign_corpus.py --out /tmp/foreign --sentences 40
+    PYTHONPATH=. python -m bench.experiments.foreign_corpus out=data/foreign sentences=40
 
 Every voice speaks the same sentences, drawn by the project's own sentence generator under a seed
 of their own, and any sentence the default built-in corpus already holds is dropped, so neither the
@@ -28,14 +28,13 @@ files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench.cli import parse
 from pairalign.data.audio import resample
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig, encode, plan_corpus, trim_silence
 from pairalign.data.corpora.sentences import generate_sentences
@@ -52,6 +52,15 @@ from pairalign.units import SAMPLE_RATE, Hertz
 SPLIT = "test"
 PICO_LANG_DIR = Path("/usr/share/pico/lang")
 _SENTENCE_STREAM = 11  # the built-in corpus draws its sentences from stream 1
+
+
+@dataclass(frozen=True)
+class ForeignCorpus:
+    out: str  # output directory
+    sentences: int = 40
+    seed: int = 2024
+    workers: int = 2  # render threads
+    voices: tuple[str, ...] = ()  # voice ids (default: all)
 
 
 @dataclass(frozen=True)
@@ -248,21 +257,14 @@ def report(rows: list[dict]) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--sentences", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--workers", type=int, default=2, help="render threads")
-    parser.add_argument("--voices", default="", help="comma-separated voice ids (default: all)")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(ForeignCorpus, argv, __doc__.split("\n\n")[0])
     wanted = VOICES
     if args.voices:
-        ids = args.voices.split(",")
-        unknown = sorted(set(ids) - {v.id for v in VOICES})
+        unknown = sorted(set(args.voices) - {v.id for v in VOICES})
         if unknown:
-            parser.error(f"unknown voice id(s) {unknown}; known: {[v.id for v in VOICES]}")
-        wanted = tuple(v for v in VOICES if v.id in ids)
+            raise SystemExit(f"unknown voice id(s) {unknown}; known: {[v.id for v in VOICES]}")
+        wanted = tuple(v for v in VOICES if v.id in args.voices)
     voices = available_voices(wanted)
     if len(voices) < 2:
         raise SystemExit(f"{len(voices)} voice(s) usable: retrieval needs at least 2")
@@ -275,7 +277,7 @@ def main() -> None:
     table = manifest_table([{k: v for k, v in r.items() if k != "rms"} for r in rows])
     write_manifest(table, str(out / "manifest.parquet"))
     meta = {
-        "args": vars(args),
+        "args": asdict(args),
         "voices": [asdict(v) | {"id": v.id} for v in voices],
         "engines": engine_versions({v.engine for v in voices}),
         "sentences": texts,

@@ -1,17 +1,16 @@
 """Does the built-in corpus render to the same bytes every time, with every core busy?
 
-    PYTHONPATH=. python bench/bench_synth_determinism.py [--utterances 80] [--repeats 10]
+    PYTHONPATH=. python -m bench.benchmarks.synth_determinism [utterances=80] [repeats=10]
 
-Starts `--burners` busy-loop processes (default: one per core), renders the first `--utterances`
+Starts `burners` busy-loop processes (default: one per core), renders the first `utterances`
 of the `SMALL` plan of `tests/corpora/test_builtin.py` to FLAC bytes once serially, then
-`--repeats` more times through the render thread pool, and compares every file byte for byte.
+`repeats` more times through the render thread pool, and compares every file byte for byte.
 Prints one JSON line (with a digest of the reference render, to compare machines) and exits 1 if
 any file differed.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import json
@@ -20,8 +19,11 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
+from bench.cli import parse
 from pairalign.data.corpora.builtin import (
     BuiltinCorpusConfig,
     plan_corpus,
@@ -30,6 +32,14 @@ from pairalign.data.corpora.builtin import (
 )
 
 SMALL = BuiltinCorpusConfig(train_sentences=6, test_sentences=4, voices_per_sentence=8)
+
+
+@dataclass(frozen=True)
+class DeterminismBench:
+    utterances: int = 80  # the first of the SMALL plan
+    repeats: int = 10  # pooled renders compared with the serial one
+    workers: int = 0  # render threads; 0 = cpu count
+    burners: int = -1  # busy processes; -1 = cpu count
 
 
 def start_burners(n: int) -> list[subprocess.Popen]:
@@ -55,13 +65,9 @@ def compare_repeats(specs: list, repeats: int, workers: int) -> dict[str, object
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--utterances", type=int, default=80)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=0, help="render threads; 0 = cpu count")
-    parser.add_argument("--burners", type=int, default=-1, help="busy processes; -1 = cpu count")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    """The figures; exits 1 when run as a script and any file differed."""
+    args = parse(DeterminismBench, argv, __doc__)
     specs = plan_corpus(SMALL)[: args.utterances]
     cores = os.cpu_count() or 1
     workers = args.workers or cores
@@ -88,9 +94,8 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(result))
-    if outcome["differing_files"]:
-        sys.exit(1)
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if main()["differing_files"] else 0)

@@ -1,7 +1,8 @@
 """Archive search speed: top-10 by normalised edit distance, 1,000 queries against 10,000 strings.
 
-    PYTHONPATH=. python bench/bench_search.py                                # synthetic strings
-    PYTHONPATH=. python bench/bench_search.py runs/archive/pairalign runs/archive/vq   # real ones
+    PYTHONPATH=. python -m bench.benchmarks.search                       # synthetic strings
+    PYTHONPATH=. python -m bench.benchmarks.search \\
+        "archives=[runs/archive/pairalign, runs/archive/vq]"                 # real ones
 
 A real archive is a tokenizer's archive directory (its `tokens/` Parquet parts, see
 pairalign/tokenizing/archive.py) or any Parquet file or directory with a list<int> `tokens` column; give the
@@ -19,31 +20,42 @@ one more rendition of each, so every query has 10 true neighbours. Prints one JS
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
 import platform
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import rapidfuzz
 
+from bench.cli import parse
 from pairalign.evaluation.search import StringIndex
 
 QUERIES, ARCHIVE, K, VOCAB = 1_000, 10_000, 10, 256
 POPULATIONS = {"pairalign": (11.0, 0.19), "vq": (27.0, 0.36)}  # tokens/s, edit rate per token
 
 
-def synthetic(rate: float, edit_rate: float, seed: int = 0) -> tuple[list, list]:
+@dataclass(frozen=True)
+class SearchBench:
+    archives: tuple[str, ...] = ()  # real archives, the compact tokenizer first; (): synthetic
+    queries: int = QUERIES  # synthetic templates (one query each), or real rows queried at most
+    archive: int = ARCHIVE  # strings searched (synthetic: archive / queries renditions each)
+
+
+def synthetic(
+    rate: float, edit_rate: float, seed: int = 0, queries: int = QUERIES, archive: int = ARCHIVE
+) -> tuple[list, list]:
     """Queries and archive: renditions of sentence templates with random edits."""
     rng = np.random.default_rng(seed)
     unigram = 1.0 / (np.arange(VOCAB) + 20.0)
     unigram /= unigram.sum()
-    per_template = ARCHIVE // QUERIES
+    per_template = archive // queries
     templates = [
         rng.choice(VOCAB, size=max(1, rng.poisson(rate * rng.uniform(2, 4))), p=unigram)
-        for _ in range(QUERIES)
+        for _ in range(queries)
     ]
 
     def rendition(template: np.ndarray) -> list[int]:
@@ -56,20 +68,19 @@ def synthetic(rate: float, edit_rate: float, seed: int = 0) -> tuple[list, list]
                 out.append(int(rng.choice(VOCAB, p=unigram)))
         return out
 
-    archive = [rendition(t) for t in templates for _ in range(per_template)]
-    queries = [rendition(t) for t in templates]
-    return queries, archive
+    strings = [rendition(t) for t in templates for _ in range(per_template)]
+    return [rendition(t) for t in templates], strings
 
 
-def from_parquet(path: str) -> tuple[list, list]:
+def from_parquet(path: str, queries: int = QUERIES, archive: int = ARCHIVE) -> tuple[list, list]:
     """Rows 0..999 query rows 1,000..10,999 (or 10% / 90% of a smaller archive)."""
     import pyarrow.parquet as pq
 
     if os.path.isdir(os.path.join(path, "tokens")):
         path = os.path.join(path, "tokens")
     strings = pq.read_table(path, columns=["tokens"]).column("tokens").to_pylist()
-    n_queries = min(QUERIES, len(strings) // 10)
-    return strings[:n_queries], strings[n_queries : n_queries + ARCHIVE]
+    n_queries = min(queries, len(strings) // 10)
+    return strings[:n_queries], strings[n_queries : n_queries + archive]
 
 
 def timed(fn, repeats: int = 2, budget_s: float = 10.0):
@@ -105,32 +116,39 @@ def bench(queries: list, archive: list) -> tuple[dict[str, float], np.ndarray]:
     }, found.indices
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("archives", nargs="*", help="real archives, the compact tokenizer first")
-    args = parser.parse_args()
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse(SearchBench, argv, __doc__)
     names = [os.path.basename(os.path.normpath(p)) for p in args.archives] or list(POPULATIONS)
     results = {}
     for i, name in enumerate(names):
         if args.archives:
-            results[name], _ = bench(*from_parquet(args.archives[i]))
+            results[name], _ = bench(*from_parquet(args.archives[i], args.queries, args.archive))
             continue
-        queries, archive = synthetic(*POPULATIONS[name])
+        queries, archive = synthetic(*POPULATIONS[name], queries=args.queries, archive=args.archive)
         results[name], top = bench(queries, archive)
-        template = top // (ARCHIVE // QUERIES)  # archive rows are grouped by template
+        template = top // (args.archive // args.queries)  # archive rows are grouped by template
         results[name]["top10_same_template"] = float(
-            np.mean(template == np.arange(QUERIES)[:, None])
+            np.mean(template == np.arange(args.queries)[:, None])
         )
     compact, wide = names[0], names[-1]
-    print(json.dumps({
-        "bench": "search", "archives": args.archives or "synthetic", "k": K, **{f"{n}/{key}": v for n, r in results.items() for key, v in r.items()},
-        f"{compact}_vs_{wide}_brute_force": round(results[wide]["brute_force_s"] / results[compact]["brute_force_s"], 2),
-        f"{compact}_vs_{wide}_search": round(results[wide]["search_s"] / results[compact]["search_s"], 2),
-        "cpus": os.cpu_count(), "cpu": platform.machine(), "rapidfuzz": rapidfuzz.__version__,
+    result = {
+        "bench": "search",
+        "archives": list(args.archives) or "synthetic",
+        "k": K,
+        **{f"{n}/{key}": v for n, r in results.items() for key, v in r.items()},
+        f"{compact}_vs_{wide}_brute_force": round(
+            results[wide]["brute_force_s"] / results[compact]["brute_force_s"], 2
+        ),
+        f"{compact}_vs_{wide}_search": round(
+            results[wide]["search_s"] / results[compact]["search_s"], 2
+        ),
+        "cpus": os.cpu_count(),
+        "cpu": platform.machine(),
+        "rapidfuzz": rapidfuzz.__version__,
         "date": datetime.date.today().isoformat(),
-    }))  # fmt: skip
+    }
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
