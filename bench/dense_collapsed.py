@@ -14,10 +14,10 @@ import argparse
 import numpy as np
 
 from pairalign.data.manifest import read_manifest
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import half_rows
 from pairalign.strings import collapse_runs, merge_short_runs
 from pairalign.tokenizing.dense import DenseTokenizer
 

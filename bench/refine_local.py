@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 import torch
 
 from pairalign.config import PathStr, from_dict
-from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures, load_heldout
-from pairalign.jobs.corpus import load_manifest
+from pairalign.data.corpora.spec import load_manifest
+from pairalign.data.splits import half_rows
+from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures, load_heldout
 from pairalign.jobs.refine_stage import RefineConfig, train_local
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.training.local import ViewCache

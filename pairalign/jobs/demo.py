@@ -123,7 +123,7 @@ def print_views(config: DemoConfig, manifest: pa.Table, results: dict[str, float
 
 def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) -> dict[str, float]:
     """Dense baselines, then PairAlign, VQ and dense tokenized and measured side by side."""
-    from pairalign.jobs.corpus import CorpusConfig
+    from pairalign.data.corpora.spec import CorpusConfig
     from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
     from pairalign.jobs.evaluation_suite import EvaluateConfig, evaluate
 

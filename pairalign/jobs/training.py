@@ -41,12 +41,12 @@ from ray.train.torch import TorchTrainer
 
 from pairalign.config import ConfigError, PathStr, to_dict
 from pairalign.console import corpus_name, result_block, run_line
+from pairalign.data.corpora.spec import CorpusConfig
 from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
 from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
-from pairalign.jobs.corpus import CorpusConfig
 from pairalign.jobs.paired_views import PipelineConfig, build_paired_views
 from pairalign.jobs.tracking import (
     REMOTE_TRACKING_ERROR,
@@ -211,12 +211,13 @@ def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], Non
     `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
     so does what the config's `worker_inputs(manifest, train rows)` returns (e.g. a file fitted on
     the train split first, stage 2's watched clips)."""
+    from pairalign.data.corpora.spec import load_manifest
     from pairalign.evaluation.eval_sets import checkpoint_eval_sets
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
-    from pairalign.jobs.corpus import load_manifest
+    from pairalign.jobs.corpus import cluster_map
 
     log, began = logging.getLogger("pairalign"), time.perf_counter()
-    manifest = load_manifest(config.corpus)
+    manifest = load_manifest(config.corpus, **cluster_map())
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     start_step = latest_step(config.storage_path, config.name)
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)

@@ -39,10 +39,10 @@ import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from pairalign.config import ConfigError, PathStr, from_dict, to_dict
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import arrow_filesystem, join
 from pairalign.evaluation.heldout import (
     HeldoutConfig,
-    half_rows,
     heldout_figures,
     load_heldout,
     measure_halves,
@@ -359,14 +359,15 @@ def final_comparison(
 def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
     """The whole sweep on the connected Ray cluster: the parent MLflow run, the trials, the final
     comparison of the best trial (and the baseline) on both halves, and the trials' comparison."""
-    from pairalign.jobs.corpus import load_manifest
+    from pairalign.data.corpora.spec import load_manifest
+    from pairalign.jobs.corpus import cluster_map
 
     uri = tracking_uri(config.tracking, config.storage_path)
     if find_mlflow_run(uri, config.name, config.tracking.experiment):
         raise ValueError(f"sweep {config.name!r} is already in {uri}; give it a new name=")
     parent_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     try:
-        manifest = load_manifest(stage_base(config).corpus)
+        manifest = load_manifest(stage_base(config).corpus, **cluster_map())
         shared = shared_inputs(config, manifest, uri, parent_id)
         results = tuner(config, space, shared).fit()
         close_trial_runs(uri, parent_id, results, stage_base(config).train.max_steps)
