@@ -1,5 +1,5 @@
-"""Stage-2 variants, one after another, each by `bench/refine_local.py` (no Ray), each figure set
-appended as one JSON line to `--out`: the ladder and the rate sweep of issue 20.
+"""Stage-2 variants, one after another, each by `workflows/local.py refine` (no Ray), each
+figure set appended as one JSON line to `--out`: the ladder and the rate sweep of issue 20.
 
     PYTHONPATH=. python bench/refine_variants.py --out /work/runs20/variants.jsonl \\
         --common init_checkpoint=<stage-1 ckpt> storage_path=/work/runs20 objective.freeze_vq=true \\
@@ -17,7 +17,7 @@ import json
 import shlex
 import time
 
-from bench.refine_local import main as refine_local
+from workflows.local import main as train_local
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
         for seed in args.seeds:
             argv = [*args.common, *shlex.split(overrides), f"seed={seed}", f"name={name}-s{seed}"]
             began = time.perf_counter()
-            figures = refine_local(argv)
+            figures = train_local(["refine", *argv])
             row = {"variant": name, "seed": seed, "overrides": overrides,
                    "minutes": (time.perf_counter() - began) / 60, **figures,
                    "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip

@@ -18,7 +18,8 @@ from pairalign.data.pair_batches import read_rejects
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.corpus import PrepareConfig
-from pairalign.jobs.paired_views import PipelineConfig, build_paired_views, iter_pair_batches
+from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
+from pairalign.stages.config import PipelineConfig
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ from pairalign.evaluation.sweep_probe import (
 )
 from pairalign.jobs.evaluation_report import comparisons, format_table, log_run, summary_row
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
-from pairalign.jobs.tracking import TrackingConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.progress import progress_line
+from pairalign.stages.config import TrackingConfig
 from pairalign.tokenizing.archive import read_archive
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer, resolve_spec
 

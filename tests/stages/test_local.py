@@ -4,16 +4,16 @@ cached once and reused, metrics and a checkpoint the `Tokenizer` loads."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pyarrow as pa
 import pytest
 import torch
 
 from pairalign.data.views import ViewConfig
-from pairalign.jobs.refine_stage import RefineConfig, build_refine, refine_model_config
-from pairalign.models.checkpoint import load_checkpoint
 from pairalign.models.decoder import DecoderConfig
 from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
+from pairalign.stages.refine import REFINE, RefineConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.training.local import LocalReporter, ViewCache
 from pairalign.training.loop import TrainConfig, run_loop
@@ -52,9 +52,8 @@ def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path
                           checkpoint_every=3),
         views=ViewConfig(clip_seconds=1.0), watch_clips=0,
     )  # fmt: skip
-    init = small_checkpoints["vq"]
-    model_config = refine_model_config(init, config.decoder)
-    run = build_refine(config, model_config, load_checkpoint(init))
+    config = replace(config, init_checkpoint=small_checkpoints["vq"])
+    run = REFINE.build(config, REFINE.setup(config))
     run.start(0, {}, "cpu")
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
     reporter = LocalReporter("refine", str(tmp_path / "run"), model_config=run.model.config,
