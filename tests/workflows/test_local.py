@@ -39,5 +39,5 @@ def test_both_stages_run_locally(corpus, tmp_path):
 
 
 def test_a_stage_is_named_first():
-    with pytest.raises(SystemExit, match="usage: workflows/local.py"):
+    with pytest.raises(SystemExit, match=r"usage: workflows/local\.py"):
         main(["train.max_steps=2"])
