@@ -207,6 +207,7 @@ def run_stage(stage: Stage, config: StageRunConfig,
     from pairalign.jobs.corpus import cluster_map
 
     log, began = logging.getLogger("pairalign"), time.perf_counter()
+    inputs = stage.setup(config) if inputs is None else inputs
     manifest = load_manifest(config.corpus, **cluster_map())
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     start_step = latest_step(config.storage_path, config.name)
@@ -215,8 +216,7 @@ def run_stage(stage: Stage, config: StageRunConfig,
     print(run_line(stage.name, name=config.name, corpus=corpus_name(config.corpus),
                    train_clips=len(train_rows), steps=(start_step, config.train.max_steps),
                    out=join(config.storage_path, config.name), tracking=uri), flush=True)  # fmt: skip
-    extra = {**(stage.setup(config) if inputs is None else inputs),
-             **config.worker_inputs(manifest, train_rows)}  # fmt: skip
+    extra = {**inputs, **config.worker_inputs(manifest, train_rows)}
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
         worker_fn(stage), loop_config, train=config.train, name=config.name,
