@@ -42,7 +42,7 @@ from pairalign.objectives.refine_teacher import TeacherSchedule
 from pairalign.objectives.refine_terms import unused_parameters
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
 from pairalign.stages.config import StageRunConfig, tracking_uri
-from pairalign.stages.stage import Stage, Wrap
+from pairalign.stages.stage import Stage, Wrap, no_wrap
 from pairalign.stages.watch import load_watch, watch_figures
 from pairalign.training.loop import Batch, StageHooks, TrainConfig
 
@@ -86,6 +86,7 @@ class RefineConfig(StageRunConfig):
 PROGRESS = {"tokens/s": "strings/token_rate", "consistency": "strings/consistency",
             "map": "watch/greedy_map", "ppl": "watch/greedy_perplexity",
             "target map": "watch/target_map", "target ppl": "watch/target_perplexity"}  # fmt: skip
+
 
 @dataclass
 class RefineRun:
@@ -190,7 +191,7 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
     """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
-    settings are the stage config's, set by `build_refine`). A segment decoder's
+    settings are the stage config's, set by `refine_worker_config`). A segment decoder's
     `min_run_frames` 0 becomes the checkpoint's VQ-string setting, so it starts from exactly the
     checkpoint's VQ strings; a free decoder's VQ-derived targets keep every run (1)."""
     stage1 = load_checkpoint(init)
@@ -238,7 +239,7 @@ def refine_worker_config(config: RefineConfig, inputs: dict[str, Any]) -> PairAl
 
 
 def refine_recipe(config: RefineConfig, inputs: dict[str, Any], rank: int = 0,
-                  wrap: Wrap = lambda module, unused: module) -> RefineRun:  # fmt: skip
+                  wrap: Wrap = no_wrap) -> RefineRun:  # fmt: skip
     """`build_refine` from the inputs: `refine_inputs`' and the watched clips (`watch`)."""
     return build_refine(config, refine_worker_config(config, inputs),
                         load_checkpoint(inputs["init_checkpoint"]), rank=rank, wrap=wrap,

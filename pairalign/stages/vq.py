@@ -16,7 +16,7 @@ from pairalign.config import PathStr, to_dict
 from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 from pairalign.stages.config import StageRunConfig
-from pairalign.stages.stage import Stage, Wrap
+from pairalign.stages.stage import Stage, Wrap, no_wrap
 from pairalign.tokenizing.tokenizer import VQStringConfig
 from pairalign.training.loop import StageHooks
 
@@ -56,8 +56,9 @@ class VQRun:
         """Nothing besides the model and optimizer to restore."""
 
 
-def build_vq(config: VQStageConfig, inputs: dict[str, Any], rank: int = 0,
-             wrap: Wrap = lambda module, unused: module) -> VQRun:  # fmt: skip
+def build_vq(
+    config: VQStageConfig, inputs: dict[str, Any], rank: int = 0, wrap: Wrap = no_wrap
+) -> VQRun:
     """The stage-1 recipe on one worker: paired-view batches -> stage-1 losses -> AdamW; the
     model wrapped for the loop by `wrap` (DDP on Ray), the pseudo labels' dense tokenizer from
     `inputs["pseudo_labels"]` (else `config.pseudo_labels`)."""
