@@ -1,5 +1,6 @@
-"""Stage 2 trained a few steps on one process through the shared loop, without Ray: paired views
-cached once and reused, metrics and a checkpoint the `Tokenizer` loads."""
+"""Stage 2 trained a few steps on one process through the shared loop, without Ray (its `Stage`:
+set up from the stage-1 checkpoint, built by its recipe): metrics and a checkpoint the
+`Tokenizer` loads."""
 
 from __future__ import annotations
 
@@ -28,20 +29,6 @@ def rows(tmp_path_factory, write_tone) -> pa.Table:
         paths.append(str(root / f"u{i}.wav"))
     return pa.table({"utterance_id": [f"u{i}" for i in range(6)], "path": paths,
                      "speaker": ["s"] * 6, "content_id": [f"c{i}" for i in range(6)]})  # fmt: skip
-
-
-def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
-    views = ViewConfig(clip_seconds=1.0)
-    cache = ViewCache(rows, views, str(tmp_path))
-    cache.prepare(steps=3, batch_size=4)  # one whole batch per 6-row epoch: epochs 0, 1, 2
-    assert sorted(p.name for p in (tmp_path / cache.dir.split("/")[-1]).glob("*.pt")) == [
-        "epoch-0.pt", "epoch-1.pt", "epoch-2.pt"]  # fmt: skip
-    first = cache.epoch(1)
-    assert torch.equal(ViewCache(rows, views, str(tmp_path)).epoch(1)["view_a"], first["view_a"])
-    assert first["view_a"].shape == (6, 16_000)
-    assert not torch.equal(cache.epoch(0)["view_a"], first["view_a"])  # new views each epoch
-    batches = cache.batches(4, seed=0)
-    assert [len(next(batches)["source_seconds"]) for _ in range(3)] == [4, 4, 4]
 
 
 def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path):
