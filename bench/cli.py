@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pairalign.config import ConfigError, from_dict
-from workflows.cli import apply_overrides, load_yaml
+from pairalign.config import ConfigError, apply_overrides, from_dict
+from workflows.cli import load_yaml
 
 CONFIGS = Path(__file__).resolve().parent / "experiments" / "configs"
 T = TypeVar("T")

@@ -1,8 +1,10 @@
 """Typed, frozen config dataclasses built from plain mappings, with `key=value` overrides.
 
-The library never reads YAML or parses a command line: workflows hand it a mapping (YAML with
-`key=value` overrides applied, see `workflows/cli.py`). Unknown keys and wrong types fail with a
-`ConfigError` that names the key and the problem.
+The library never reads YAML files or parses a command line: workflows hand it a mapping (YAML with
+`key=value` overrides applied, see `workflows/cli.py`). The dotted-key grammar is here, once:
+`apply_overrides` (`a.b.c=value`, values parsed as YAML scalars) for the command line and
+`set_dotted` (typed values, keys that must exist) for the sweep's trials. Unknown keys and wrong
+types fail with a `ConfigError` that names the key and the problem.
 
 A section whose shape depends on one of its keys (the `decoder` section: its `kind` chooses which
 per-kind subsection it may hold) defines `from_mapping(data, where)` (a classmethod) and
@@ -20,7 +22,7 @@ import enum
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +77,39 @@ def from_fields(cls: type[T], data: Mapping[str, Any] | None, *, where: str = ""
     if missing:
         raise ConfigError(f"missing required config key(s): {', '.join(missing)}")
     return cls(**kwargs)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of `data` with each `a.b.c=value` applied; values are parsed as YAML scalars."""
+    import yaml
+
+    values = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return set_dotted(data, values, what="override")
+
+
+def set_dotted(data: Mapping[str, Any], values: Mapping[str, Any], *, existing: bool = False,
+               what: str = "key") -> dict[str, Any]:  # fmt: skip
+    """A copy of `data` with each dotted key of `values` (`a.b.c`) set to its value, in order. A
+    part on the way that holds no section is an error naming the key (`what` says whose); with
+    `existing`, so is a key that `data` lacks (else a missing section starts empty)."""
+    out = _deep_copy(data)
+    for key, value in values.items():
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part) if existing else node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{what} {key!r}: {part!r} is not a section")
+            node = child
+        if existing and parts[-1] not in node:
+            raise ConfigError(f"{what} {key!r}: no such key")
+        node[parts[-1]] = value
+    return out
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -207,6 +242,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     else:
         raise ConfigError(f"{where}: unsupported config type {hint!r}")
     raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
 
 def _join(prefix: str, key: str) -> str:

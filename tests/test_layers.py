@@ -31,6 +31,15 @@ def test_no_cluster_imports(package):
     assert {f: r for f, r in offenders.items() if r} == {}
 
 
+@pytest.mark.parametrize("package", ("data", "evaluation", "stages"))
+def test_no_ray_below_jobs(package):
+    """The stages, and what they read (corpora, manifests, figures), import no Ray (a stage-2 run
+    may still download its init checkpoint from MLflow)."""
+    files = sorted((PACKAGE / package).rglob("*.py"))
+    assert files
+    assert {str(f.relative_to(PACKAGE)) for f in files if "ray" in imported_roots(f)} == set()
+
+
 def test_the_scan_sees_an_import_inside_a_function(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    import ray.train\n    from mlflow import log_metric\n")

@@ -15,9 +15,9 @@ import soundfile as sf
 from pairalign.cli import main
 from pairalign.cli.default import DEFAULT_TOKENIZER
 from pairalign.config import to_dict
-from pairalign.jobs.refine_stage import RefineConfig, refine_decoding
-from pairalign.jobs.vq_stage import VQStageConfig
 from pairalign.models.checkpoint import load_checkpoint
+from pairalign.stages.refine import RefineConfig, refine_decoding
+from pairalign.stages.vq import VQStageConfig
 from workflows.cli import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "configs"

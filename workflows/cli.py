@@ -15,29 +15,10 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
-from pairalign.config import ConfigError, from_dict, resolve_paths
+from pairalign.config import ConfigError, apply_overrides, from_dict, resolve_paths
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 T = TypeVar("T")
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Return a copy of `data` with each `a.b.c=value` applied; values are parsed as YAML scalars."""
-    out = _deep_copy(data)
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"override {item!r} is not of the form key=value")
-        value = yaml.safe_load(raw) if raw.strip() else ""
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = value
-    return out
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -193,7 +174,3 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}

@@ -33,11 +33,9 @@ from pairalign.jobs.demo import (
     stream_views,
     write_config,
 )
-from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init
-from pairalign.jobs.refine_stage import train_fn as refine_train_fn
 from pairalign.jobs.training import run_stage
-from pairalign.jobs.vq_stage import VQStageConfig
-from pairalign.jobs.vq_stage import train_fn as vq_train_fn
+from pairalign.stages.refine import REFINE, RefineConfig
+from pairalign.stages.vq import VQ, VQStageConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -68,7 +66,7 @@ def train_short(config: DemoConfig) -> str:
         *common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
         f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
     seed_everything(vq.seed)
-    run_stage("vq", vq, vq_train_fn)
+    run_stage(VQ, vq)
     _, stage1 = latest_checkpoint(storage, vq.name)
     half = config.refine_steps // 2
     refine = parse_args(RefineConfig, "refine.yaml", [
@@ -76,12 +74,7 @@ def train_short(config: DemoConfig) -> str:
         f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
         f"objective.teacher.start={half}", f"objective.teacher.ramp={max(1, half // 2)}"])  # fmt: skip
     seed_everything(refine.seed)
-    init = resolve_init(refine)
-    extra = {
-        "model_config": to_dict(refine_model_config(init, refine.decoder)),
-        "init_checkpoint": init,
-    }
-    run_stage("refine", refine, refine_train_fn, extra)
+    run_stage(REFINE, refine)
     return latest_checkpoint(storage, refine.name)[1]
 
 

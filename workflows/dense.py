@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pairalign.jobs.corpus import load_manifest
+from pairalign.data.corpora.spec import load_manifest
+from pairalign.jobs.corpus import cluster_map
 from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     seed_everything(config.seed)
     init_ray(num_cpus=config.num_cpus or None)
     start = time.perf_counter()
-    paths = train_dense_grid(config, load_manifest(config.corpus))
+    paths = train_dense_grid(config, load_manifest(config.corpus, **cluster_map()))
     log.info("dense grid: done in %.1f s", time.perf_counter() - start)
     return paths
 

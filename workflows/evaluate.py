@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pairalign.jobs.corpus import load_manifest
+from pairalign.data.corpora.spec import load_manifest
+from pairalign.jobs.corpus import cluster_map
 from pairalign.jobs.evaluation_suite import EvaluateConfig, evaluate
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     setup_logging()
     seed_everything(config.seed)
     init_ray()
-    return evaluate(config, load_manifest(config.corpus))
+    return evaluate(config, load_manifest(config.corpus, **cluster_map()))
 
 
 if __name__ == "__main__":

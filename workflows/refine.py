@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pairalign.config import to_dict
-from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init, train_fn
 from pairalign.jobs.training import run_stage
 from pairalign.models.checkpoint import CheckpointError
+from pairalign.stages.refine import REFINE, RefineConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -31,14 +30,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     log = setup_logging()
     seed_everything(config.seed)
     try:  # a wrong init_checkpoint says so in one line, before Ray starts
-        init = resolve_init(config)
-        model_config = refine_model_config(init, config.decoder)
+        inputs = REFINE.setup(config)
     except CheckpointError as err:
         raise SystemExit(f"error: init_checkpoint={config.init_checkpoint}: {err}") from None
     init_ray()
-    log.info("refine: starting from %s", init)
-    extra = {"model_config": to_dict(model_config), "init_checkpoint": init}
-    return run_stage("refine", config, train_fn, extra)
+    log.info("refine: starting from %s", inputs["init_checkpoint"])
+    return run_stage(REFINE, config, inputs)
 
 
 if __name__ == "__main__":

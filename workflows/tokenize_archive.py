@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pairalign.jobs.corpus import load_manifest
+from pairalign.data.corpora.spec import load_manifest
+from pairalign.jobs.corpus import cluster_map
 from pairalign.jobs.tokenize_job import (
     TokenizeConfig,
     archive_dir,
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     spec = config.tokenizer
     print(f"tokenizer {spec.name}: kind {spec.kind}" + (f" ({reason})" if reason else ""))
     init_ray()
-    totals = tokenize_archive(config, load_manifest(config.corpus))
+    totals = tokenize_archive(config, load_manifest(config.corpus, **cluster_map()))
     print_totals(archive_dir(config), totals)
     return totals
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pairalign.jobs.training import run_stage
-from pairalign.jobs.vq_stage import VQStageConfig, train_fn
+from pairalign.stages.vq import VQ, VQStageConfig
 from workflows.cli import init_ray, parse_args, seed_everything, setup_logging
 
 
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     setup_logging()
     seed_everything(config.seed)
     init_ray()
-    return run_stage("vq", config, train_fn)
+    return run_stage(VQ, config)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import torch
 
 from bench.cli import parse
 from pairalign.data.audio import load_row_audio
-from pairalign.jobs.corpus import read_corpus
+from pairalign.data.corpora.spec import read_corpus
 from pairalign.jobs.tokenize_job import TokenizeConfig, selected_rows
 from pairalign.tokenizing.dense import DenseConfig, DenseTokenizer, clip_log_mel, fit_dense
 from pairalign.tokenizing.kinds import StringTokenizer, TokenizerSpec, load_tokenizer

@@ -18,10 +18,10 @@ from typing import Literal
 
 from bench.cli import parse
 from pairalign.data.manifest import read_manifest
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import half_rows
 from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 from pairalign.tokenizing.dense import DenseTokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind

@@ -30,10 +30,11 @@ import torch
 
 from bench.cli import parse
 from pairalign.data.manifest import read_manifest
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, clip_strings
-from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures, load_heldout
+from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures, load_heldout
 from pairalign.evaluation.retrieval import retrieval_metrics
 from pairalign.evaluation.search import distance_matrix
 from pairalign.models.decoding import max_lengths

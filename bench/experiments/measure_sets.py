@@ -15,11 +15,11 @@ from pathlib import Path
 
 from bench.experiments.vcc import vcc_half
 from bench.experiments.vq_baselines import baseline_figures, load_half, load_train, map_at_rate
+from pairalign.data.corpora.spec import CorpusConfig
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec, load_eval_set
 from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures
-from pairalign.jobs.corpus import CorpusConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 BASELINES = ("merge", "dpdp", "bpe")
@@ -44,7 +44,7 @@ class Sets:
             elif name in ("vcc_test", "vcc_dev"):
                 self.clips[name] = vcc_half(name.split("_")[1], source=self.vcc_manifest)
             elif name == "foreign":
-                spec = EvalSetSpec(name="foreign", manifest=self.foreign_manifest, split="test")
+                spec = EvalSetSpec(name="foreign", source=self.foreign_manifest, split="test")
                 self.clips[name] = load_eval_set(spec, ViewConfig(), view_clips=100)
             else:
                 raise KeyError(name)

@@ -1,5 +1,5 @@
-"""Stage-2 variants, one after another, each by `bench/refine_local.py` (no Ray), each figure set
-appended as one JSON line to `out`: the ladder and the rate sweep of issue 20.
+"""Stage-2 variants, one after another, each by `workflows/local.py refine` (no Ray), each figure
+set appended as one JSON line to `out`: the ladder and the rate sweep of issue 20.
 
     PYTHONPATH=. python -m bench.experiments.refine_variants --config refine_variants_issue20.yaml \\
         init_checkpoint=<stage-1 ckpt> out=runs/variants.jsonl "seeds=[0,1,2]"
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bench.cli import parse
 from bench.experiments.stage1_variants import Variant
-from bench.refine_local import main as refine_local
+from workflows.local import main as train_local
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for seed in args.seeds:
             run = [*init, *args.common, *variant.overrides, f"seed={seed}", f"name={name}-s{seed}"]
             began = time.perf_counter()
-            figures = refine_local(run)
+            figures = train_local(["refine", *run])
             row = {"variant": name, "seed": seed, "overrides": overrides,
                    "minutes": (time.perf_counter() - began) / 60, **figures,
                    "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip

@@ -7,7 +7,7 @@ data, Toda et al., Interspeech 2016, DOI 10.7488/ds/1575, CC BY 4.0), read from
 The corpus's `manifest.csv` is read as one split and its sentences ranked by sorted id from 0:
 the even ranks (100001, 100003, ...) are the `test` part, the odd ranks (100002, 100004, ...) the
 `train` part (dense fits, stage-1 mixes); the test part's halves follow the library's rule
-(`pairalign.evaluation.heldout.half_rows`): the `dev` half (100001, 100005, ...: choices) and the
+(`pairalign.data.splits.half_rows`): the `dev` half (100001, 100005, ...: choices) and the
 `test` half (100003, 100007, ..., 100119: reports), each 30 sentences x 6 speakers = 180 clips.
 (The recorded issue-21 figures reproduce on these halves: the shipped tokenizer's VQ strings give
 12.4 tokens/s, MAP 0.843, P@1 0.961 on the test half, as in BENCHMARKS.md.)
@@ -32,11 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.cli import parse
+from pairalign.data.corpora.spec import read_corpus
 from pairalign.data.manifest import write_manifest
+from pairalign.data.splits import Half, half_rows
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet
-from pairalign.evaluation.heldout import Half, HeldoutConfig, half_rows, load_heldout
-from pairalign.jobs.corpus import read_corpus
+from pairalign.evaluation.heldout import HeldoutConfig, load_heldout
 
 # ../shared/data/vcc2016-dev/manifest.csv from the repository root
 VCC_MANIFEST = Path(__file__).resolve().parents[3] / "shared/data/vcc2016-dev/manifest.csv"

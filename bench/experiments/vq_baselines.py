@@ -26,10 +26,11 @@ import pyarrow.compute as pc
 
 from bench.cli import parse
 from bench.experiments.vcc import VCC_SPLIT, vcc_half
+from pairalign.data.corpora.spec import CorpusConfig, load_manifest
+from pairalign.data.splits import half_rows
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, clip_strings, load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures, load_heldout
-from pairalign.jobs.corpus import CorpusConfig, load_manifest
+from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures, load_heldout
 from pairalign.strings.bpe import Pair, apply_merges_all, learn_merges, merge_runs, merges_for_rate
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer

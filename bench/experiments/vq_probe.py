@@ -22,10 +22,10 @@ import pyarrow.compute as pc
 
 from bench.cli import parse
 from pairalign.data.manifest import read_manifest
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import join
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import half_rows
 from pairalign.strings.rule import VQStringConfig
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer

@@ -14,9 +14,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+Half = Literal["dev", "test"]
 
 
 class SplitError(ValueError):
@@ -81,3 +84,16 @@ def split_by_content(table: pa.Table, shares: Mapping[str, float], seed: int = 0
     parts = content_parts(content, shares, seed)
     split = pa.array([parts[cid] for cid in content], pa.string())
     return table.set_column(table.column_names.index("split"), "split", split)
+
+
+def half_rows(manifest: pa.Table, split: str, half: Half, sentences: int = 0) -> pa.Table:
+    """The rows of `split` whose sentence is in `half`: the distinct content ids sorted, the
+    even-ranked ones `dev`, the odd-ranked ones `test`; the first `sentences` of them (0: all)."""
+    rows = manifest.filter(pc.equal(manifest["split"], split))
+    ids = sorted(set(rows["content_id"].to_pylist()))
+    chosen = ids[0 if half == "dev" else 1 :: 2]
+    if sentences:
+        chosen = chosen[:sentences]
+    if not chosen:
+        raise ValueError(f"split {split!r} has no sentences for the {half} half")
+    return rows.filter(pc.is_in(rows["content_id"], pa.array(chosen)))

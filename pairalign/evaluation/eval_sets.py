@@ -1,12 +1,12 @@
 """Extra evaluation sets: corpora named in a config and measured beside the built-in test split.
 
-    sets = (EvalSetSpec(name="vcc", manifest="vcc/manifest.parquet", split="test"),)
+    sets = (EvalSetSpec(name="vcc", source="vcc/manifest.parquet", split="test"),)
     clips = load_eval_set(sets[0], views, view_clips=200)      # a ClipSet named "vcc"
     eval_set_figures({"vq": VQStrings(tok)}, clips)            # {"vcc/vq/map": ..., ...}
 
-A set is any manifest or corpus directory (`pairalign.data.corpora.load_corpus("auto", ...)`: a
-CSV, a Parquet manifest, TIMIT, LibriSpeech, a folder of recordings); `split` and `half` choose
-its clips (`half`: one half of the split's sentences, `pairalign.evaluation.heldout.half_rows`, so
+A set is a named `CorpusSpec` (`pairalign.data.corpora.spec`): any manifest or corpus directory
+(`kind: auto` recognises a CSV, a Parquet manifest, TIMIT, LibriSpeech, a folder of recordings);
+`split` and `half` choose its clips (`half`: one half of the split's sentences, `pairalign.data.splits.half_rows`, so
 a design is selected on one half and reported on the other). Every figure is `measure_tokenizer`'s:
 retrieval by normalised edit distance with the speaker's own recordings left out, chance MAP,
 cross-view consistency, token rate. Long clips are tokenized in windows, as the archive job does.
@@ -16,42 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from pairalign.config import PathStr
-from pairalign.data.corpora import load_corpus
+from pairalign.config import ConfigError
+from pairalign.data.corpora.spec import CorpusSpec
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import half_rows
 from pairalign.tokenizing.kinds import StringTokenizer
 
 
 @dataclass(frozen=True)
-class EvalSetSpec:
-    name: str  # the figures' prefix, e.g. "vcc" -> vcc/<tokenizer>/map
-    manifest: PathStr  # a .csv / .parquet manifest (local or s3://) or a corpus directory
+class EvalSetSpec(CorpusSpec):
+    """A corpus measured as an evaluation set (`<name>/<tokenizer>/...`)."""
+
     split: str = "test"  # "": every row
-    half: Literal["", "dev", "test"] = ""  # "": the whole split; dev / test: half its sentences
-    max_clips: int = 0  # 0: all; else the first clips, whole sentences first
+    name: str = ""  # the figures' prefix, e.g. "vcc" -> vcc/<tokenizer>/map
 
-
-def eval_set_rows(spec: EvalSetSpec, manifest: pa.Table) -> pa.Table:
-    """The rows of `manifest` that `spec` measures, sentence by sentence."""
-    if spec.half:
-        rows = half_rows(manifest, spec.split, spec.half)
-    elif spec.split:
-        rows = manifest.filter(pc.equal(manifest["split"], spec.split))
-    else:
-        rows = manifest
-    if not len(rows):
-        raise ValueError(
-            f"eval set {spec.name!r}: {spec.manifest} has no rows in split {spec.split!r}"
-        )
-    rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
-    return rows.slice(0, spec.max_clips) if spec.max_clips else rows
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError(f"eval set {self.source}: give it a name (the figures' prefix)")
 
 
 def load_eval_set(spec: EvalSetSpec, views: ViewConfig, *, view_clips: int,
@@ -59,7 +41,7 @@ def load_eval_set(spec: EvalSetSpec, views: ViewConfig, *, view_clips: int,
                   batch_size: int = 32) -> ClipSet:  # fmt: skip
     """The clean clips of `spec` (named `spec.name`) and the fixed views of its first
     `view_clips`; clips longer than the window are tokenized by overlapping windows."""
-    rows = eval_set_rows(spec, load_corpus("auto", spec.manifest))
+    rows = spec.select(spec.read(), f"eval set {spec.name!r}")
     return load_clips(rows, views, name=spec.name, view_clips=view_clips, batch_size=batch_size,
                       window_seconds=window_seconds, overlap_seconds=overlap_seconds)  # fmt: skip
 

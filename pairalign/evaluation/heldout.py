@@ -18,18 +18,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from pairalign.data.splits import half_rows
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
-
-Half = Literal["dev", "test"]
 
 
 @dataclass(frozen=True)
@@ -38,18 +35,6 @@ class HeldoutConfig:
     view_clips: int = 100  # clips whose two fixed views give cross-view consistency (0: none)
     ks: tuple[int, ...] = (1, 5, 10)  # precision at k
     batch_size: int = 32  # clips per tokenizer call
-
-
-def half_rows(manifest: pa.Table, split: str, half: Half, sentences: int = 0) -> pa.Table:
-    """The rows of `split` whose sentence is in `half`; the first `sentences` of them (0: all)."""
-    rows = manifest.filter(pc.equal(manifest["split"], split))
-    ids = sorted(set(rows["content_id"].to_pylist()))
-    chosen = ids[0 if half == "dev" else 1 :: 2]
-    if sentences:
-        chosen = chosen[:sentences]
-    if not chosen:
-        raise ValueError(f"split {split!r} has no sentences for the {half} half")
-    return rows.filter(pc.is_in(rows["content_id"], pa.array(chosen)))
 
 
 def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutConfig) -> ClipSet:

@@ -36,7 +36,8 @@ from pairalign.config import PathStr
 from pairalign.data.storage import is_remote, join
 from pairalign.evaluation.pareto import pareto_front
 from pairalign.evaluation.plots import COLOURS
-from pairalign.jobs.tracking import RUN_NAME_TAG, TrackingConfig, find_mlflow_run, tracking_uri
+from pairalign.jobs.tracking import RUN_NAME_TAG, find_mlflow_run
+from pairalign.stages.config import TrackingConfig, tracking_uri
 
 PARENT_TAG, BEST_STEP_TAG = "mlflow.parentRunId", "pairalign.best_step"
 STEP_METRIC = "loss/total"  # every training stage reports it; its last step is how far a run got

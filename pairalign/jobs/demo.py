@@ -18,7 +18,8 @@ from pairalign.data.pair_batches import read_rejects
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.corpus import PrepareConfig
-from pairalign.jobs.paired_views import PipelineConfig, build_paired_views, iter_pair_batches
+from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
+from pairalign.stages.config import PipelineConfig
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def print_views(config: DemoConfig, manifest: pa.Table, results: dict[str, float
 
 def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) -> dict[str, float]:
     """Dense baselines, then PairAlign, VQ and dense tokenized and measured side by side."""
-    from pairalign.jobs.corpus import CorpusConfig
+    from pairalign.data.corpora.spec import CorpusConfig
     from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
     from pairalign.jobs.evaluation_suite import EvaluateConfig, evaluate
 

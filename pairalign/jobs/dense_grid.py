@@ -21,8 +21,8 @@ import ray
 
 from pairalign.config import PathStr
 from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.corpora.spec import CorpusConfig
 from pairalign.data.storage import is_remote, join, url_to_fs
-from pairalign.jobs.corpus import CorpusConfig
 from pairalign.models.frontend import LogMel
 from pairalign.progress import Progress
 from pairalign.tokenizing.dense import (

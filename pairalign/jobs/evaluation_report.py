@@ -23,8 +23,9 @@ from pairalign.evaluation.plots import (
     tokens_on_spectrogram,
 )
 from pairalign.jobs.tokenize_job import TokenizeConfig
-from pairalign.jobs.tracking import end_mlflow_run, mlflow_run, tracking_uri
+from pairalign.jobs.tracking import end_mlflow_run, mlflow_run
 from pairalign.models.frontend import LogMel
+from pairalign.stages.config import tracking_uri
 from pairalign.tokenizing.kinds import PairAlignStrings, TokenizerSpec, VQStrings, load_tokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 from pairalign.tokenizing.windows import token_spans

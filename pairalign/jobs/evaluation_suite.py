@@ -32,11 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pairalign.config import PathStr
+from pairalign.data.corpora.spec import CorpusConfig
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec, eval_set_figures, load_eval_set
 from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
-from pairalign.evaluation.heldout import half_rows
 from pairalign.evaluation.sweep_probe import (
     SweepProbeConfig,
     long_utterances,
@@ -44,12 +45,11 @@ from pairalign.evaluation.sweep_probe import (
     sweep_figures,
     sweep_strings,
 )
-from pairalign.jobs.corpus import CorpusConfig
 from pairalign.jobs.evaluation_report import comparisons, format_table, log_run, summary_row
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
-from pairalign.jobs.tracking import TrackingConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.progress import progress_line
+from pairalign.stages.config import TrackingConfig
 from pairalign.tokenizing.archive import read_archive
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer, resolve_spec
 
@@ -196,7 +196,7 @@ def measure_eval_set(config: EvaluateConfig, eval_set: EvalSetSpec,
                  inner[f"{spec.name}/chance_map"])  # fmt: skip
     rows = sorted((summary_row(spec, inner) for spec in specs),
                   key=lambda r: (r["kind"] != "dense", r["tokenizer"]))  # fmt: skip
-    title = (f"{eval_set.name}: {len(clips.ids)} clips of {eval_set.manifest} (split "
+    title = (f"{eval_set.name}: {len(clips.ids)} clips of {eval_set.source} (split "
              f"{eval_set.split or 'all'}{', half ' + eval_set.half if eval_set.half else ''}); "
              f"{time.perf_counter() - start:.0f} s")  # fmt: skip
     return found, f"{title}\n{format_table(rows)}"

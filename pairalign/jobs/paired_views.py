@@ -13,7 +13,6 @@ always holds. Used by the demo and the training stages:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,15 +22,7 @@ import ray.data
 
 from pairalign.data.pair_batches import TENSOR_COLUMNS, make_pair_batch
 from pairalign.data.views import ViewConfig
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """How the Ray Data stage is run."""
-
-    batch_size: int = 32  # clips per map_batches call
-    num_cpus_per_task: float = 1.0
-    concurrency: int | None = None  # max parallel map tasks (None: as many as CPUs allow)
+from pairalign.stages.config import PipelineConfig
 
 
 def build_paired_views(

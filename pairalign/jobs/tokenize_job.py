@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 
 from pairalign.config import PathStr, to_dict
 from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.corpora.spec import CorpusConfig
 from pairalign.data.storage import is_remote, join, url_to_fs
-from pairalign.jobs.corpus import CorpusConfig
 from pairalign.models.checkpoint import resolve_checkpoint
 from pairalign.progress import Throttle, progress_line
 from pairalign.tokenizing.archive import (

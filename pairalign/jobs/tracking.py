@@ -4,35 +4,12 @@ run (created once, found again on resume), and its end status."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from pairalign.config import flatten
 from pairalign.data.storage import is_remote, join
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    tracking_uri: str = ""  # "" -> sqlite:///<storage_path>/mlflow.db
-    experiment: str = "pairalign"
-
-
-REMOTE_TRACKING_ERROR = (
-    "storage_path={storage_path} is remote, and MLflow's default store "
-    "(sqlite:///<storage_path>/mlflow.db) must be a local file: set tracking.tracking_uri, e.g. "
-    "tracking.tracking_uri=http://<mlflow server>:5000 (or sqlite:////<absolute local path>/mlflow.db "
-    "on a single machine); run artifacts then go to <storage_path>/mlartifacts"
-)
-
-
-def tracking_uri(tracking: TrackingConfig, storage_path: str) -> str:
-    if tracking.tracking_uri:
-        return tracking.tracking_uri
-    if is_remote(storage_path):
-        raise ValueError(REMOTE_TRACKING_ERROR.format(storage_path=storage_path))
-    return f"sqlite:///{os.path.abspath(os.path.join(storage_path, 'mlflow.db'))}"
-
+from pairalign.stages.config import TrackingConfig, tracking_uri
 
 RUN_NAME_TAG = "pairalign.run_name"
 

@@ -1,17 +1,20 @@
 """The Ray Train side of the training loop every stage shares (`pairalign.training.loop`), and
 the MLflow bookkeeping around it.
 
-A stage supplies `train_fn(config: dict)`; inside it, `Session` (the loop's Ray Train reporter)
+Every stage runs on each worker as `train_fn` (a `pairalign.stages.Stage`'s recipe, bound by
+`worker_fn`); inside it, `Session` (the loop's Ray Train reporter)
 restores the latest checkpoint, reports metrics every `report_every` steps and checkpoints every
 `checkpoint_every` steps (rank 0 writes the file, every rank reports), and logs to MLflow on rank
 0 only; `ray_batches` is the worker's dataset shard. `fit` builds the `TorchTrainer` from a
 `TrainConfig`: DDP over `num_workers` (NCCL on GPU, gloo on CPU), resume from the latest
 checkpoint of the same (storage_path, name), `FailureConfig` retries. A stage's config is a
-`StageRunConfig`, whose hooks say what its workers need from the driver.
+`StageRunConfig` (`pairalign.stages.config`), whose hooks say what its workers need from the
+driver. `run_stage` is what `workflows/vq.py` and `workflows/refine.py` call.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -20,7 +23,6 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -39,59 +41,19 @@ from ray.train import (
 )
 from ray.train.torch import TorchTrainer
 
-from pairalign.config import ConfigError, PathStr, to_dict
+from pairalign.config import from_dict, to_dict
 from pairalign.console import corpus_name, result_block, run_line
 from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
-from pairalign.data.storage import arrow_filesystem, is_remote, join, to_url, url_to_fs
-from pairalign.data.views import ViewConfig
-from pairalign.evaluation.eval_sets import EvalSetSpec
+from pairalign.data.storage import arrow_filesystem, join, to_url, url_to_fs
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
-from pairalign.jobs.corpus import CorpusConfig
-from pairalign.jobs.paired_views import PipelineConfig, build_paired_views
-from pairalign.jobs.tracking import (
-    REMOTE_TRACKING_ERROR,
-    TrackingConfig,
-    end_mlflow_run,
-    log_figures_file,
-    log_metrics,
-    mlflow_run,
-    tracking_uri,
-)
+from pairalign.jobs.paired_views import build_paired_views
+from pairalign.jobs.tracking import end_mlflow_run, log_figures_file, log_metrics, mlflow_run
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
-from pairalign.training.loop import Batch, TrainConfig, log_progress, lr_at
+from pairalign.stages.config import StageRunConfig, tracking_uri
+from pairalign.stages.stage import Stage
+from pairalign.training.loop import Batch, TrainConfig, run_loop
 
-__all__ = ["Session", "StageRunConfig", "TrainConfig", "fit", "log_progress", "lr_at", "run_stage"]
-
-
-@dataclass(frozen=True)
-class StageRunConfig:
-    """The sections every training stage has; a stage's config adds its model and objective."""
-
-    name: str = "run"
-    storage_path: PathStr = "runs"  # Ray Train storage: a path every node sees, or s3://b/prefix
-    seed: int = 0
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    views: ViewConfig = field(default_factory=ViewConfig)
-    pipeline: PipelineConfig = field(default_factory=lambda: PipelineConfig(num_cpus_per_task=0.5))
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    eval_clips: int = 800  # clips of the eval split whose strings are measured after training
-    eval_sets: tuple[EvalSetSpec, ...] = ()  # more corpora measured after training (<set>/...)
-    inject_failure_at_step: int = 0  # tests: SIGKILL the last worker once at this step (0: never)
-
-    def __post_init__(self) -> None:
-        if is_remote(self.storage_path) and not self.tracking.tracking_uri:
-            raise ConfigError(REMOTE_TRACKING_ERROR.format(storage_path=self.storage_path))
-
-    # hooks a stage overrides: what its workers need beyond the config and its paired views
-
-    def worker_inputs(self, manifest: pa.Table, train_rows: pa.Table) -> dict[str, Any]:
-        """Prepared on the driver (the workers run in another directory), passed to every worker."""
-        return {}
-
-    def needs_clean_views(self) -> bool:
-        """Whether the clean crop travels with the paired views."""
-        return False
+__all__ = ["Session", "fit", "run_stage", "train_fn", "worker_fn"]
 
 
 class Session:
@@ -182,6 +144,34 @@ def ray_batches(config: StageRunConfig, session: Session, start_step: int) -> It
         yield batch
 
 
+def train_fn(stage_name: str, config_dict: dict) -> None:
+    """The Ray Train per-worker loop of stage `stage_name`: its recipe (`Stage.build`, the module
+    wrapped in DDP) on this worker's shard of paired views, resumed from the latest checkpoint."""
+    from pairalign.stages import stage_named
+
+    stage = stage_named(stage_name)
+    config = from_dict(stage.config, config_dict["stage"])
+    model_config = stage.model_config(config, config_dict)
+    session = Session(stage=stage.name, config=config_dict["stage"], model_config=model_config,
+                      train=config.train, tracking_uri=config_dict["tracking_uri"],
+                      run_id=config_dict["run_id"])  # fmt: skip
+
+    def ddp(module: torch.nn.Module, unused: bool) -> torch.nn.Module:
+        kwargs = {"find_unused_parameters": unused}
+        return ray.train.torch.prepare_model(module, parallel_strategy_kwargs=kwargs)
+
+    run = stage.build(config, config_dict, rank=session.rank, wrap=ddp)
+    step, payload = session.restore(run.model, run.optimizer)
+    run.start(step, payload, ray.train.torch.get_device())
+    run_loop(ray_batches(config, session, step), config.train, run.model, run.optimizer,
+             run.hooks, session, step)  # fmt: skip
+
+
+def worker_fn(stage: Stage) -> Callable[[dict], None]:
+    """`train_fn` of `stage`, as Ray Train's `train_loop_per_worker`."""
+    return functools.partial(train_fn, stage.name)
+
+
 class _RayInfoFilter(logging.Filter):
     """Drops Ray's own records below WARNING (they stay in Ray's log files)."""
 
@@ -204,36 +194,39 @@ def quiet_ray_console() -> None:
             handler.addFilter(_RayInfoFilter())
 
 
-def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], None],
-              extra: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
-    """What a stage's `main` does after building its config: read the corpus, train (or resume)
+def run_stage(stage: Stage, config: StageRunConfig,
+              inputs: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
+    """What a stage's workflow does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
-    `extra` goes into every worker's loop config (e.g. the model config, the init checkpoint), and
-    so does what the config's `worker_inputs(manifest, train rows)` returns (e.g. a file fitted on
-    the train split first, stage 2's watched clips)."""
+    `inputs` (None: `stage.setup(config)`, e.g. the init checkpoint and the model config) go into
+    every worker's loop config, and so does what the config's `worker_inputs(manifest, train
+    rows)` returns (e.g. a file fitted on the train split first, stage 2's watched clips)."""
+    from pairalign.data.corpora.spec import load_manifest
     from pairalign.evaluation.eval_sets import checkpoint_eval_sets
     from pairalign.evaluation.figures import checkpoint_figures, load_clips
-    from pairalign.jobs.corpus import load_manifest
+    from pairalign.jobs.corpus import cluster_map
 
     log, began = logging.getLogger("pairalign"), time.perf_counter()
-    manifest = load_manifest(config.corpus)
+    inputs = stage.setup(config) if inputs is None else inputs
+    manifest = load_manifest(config.corpus, **cluster_map())
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     start_step = latest_step(config.storage_path, config.name)
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
-    print(run_line(stage, name=config.name, corpus=corpus_name(config.corpus),
+    print(run_line(stage.name, name=config.name, corpus=corpus_name(config.corpus),
                    train_clips=len(train_rows), steps=(start_step, config.train.max_steps),
                    out=join(config.storage_path, config.name), tracking=uri), flush=True)  # fmt: skip
-    extra = {**(extra or {}), **config.worker_inputs(manifest, train_rows)}
+    extra = {**inputs, **config.worker_inputs(manifest, train_rows)}
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
-        train_fn, loop_config, train=config.train, name=config.name, storage_path=config.storage_path,
+        worker_fn(stage), loop_config, train=config.train, name=config.name,
+        storage_path=config.storage_path,
         datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
     )  # fmt: skip
-    log.debug("%s: final checkpoint %s", stage, checkpoint)
+    log.debug("%s: final checkpoint %s", stage.name, checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
     rows = eval_rows.slice(0, config.eval_clips)
-    log.info("%s: measuring the final checkpoint on %d '%s' clips", stage, len(rows),
+    log.info("%s: measuring the final checkpoint on %d '%s' clips", stage.name, len(rows),
              config.corpus.eval_split)  # fmt: skip
     clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
     figures = checkpoint_figures(checkpoint, clips)
@@ -244,8 +237,8 @@ def run_stage(stage: str, config: StageRunConfig, train_fn: Callable[[dict], Non
     record = {"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}
     where = log_figures_file(uri, run_id, record, join(config.storage_path, config.name))
     end_mlflow_run(uri, run_id, "FINISHED")
-    log.debug("%s figures: %s", stage, json.dumps(record, indent=1))
-    print(result_block(stage, figures, name=config.name, checkpoint=checkpoint,
+    log.debug("%s figures: %s", stage.name, json.dumps(record, indent=1))
+    print(result_block(stage.name, figures, name=config.name, checkpoint=checkpoint,
                        seconds=time.perf_counter() - began, step=int(final.get("step", start_step)),
                        details=f"MLflow run {run_id} ({uri}); every figure in {where}"), flush=True)  # fmt: skip
     return figures

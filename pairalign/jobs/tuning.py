@@ -1,9 +1,10 @@
 """A Ray Tune sweep over the stage-2 (refine) objective: early stopping, held-out selection, MLflow.
 
-Each trial is a refine run: the refine stage's per-worker loop (pairalign/jobs/refine_stage.py) in a TorchTrainer, which the
-trial's driver function starts (Ray Train V2's way of tuning distributed runs). Its config is
-`refine` with the trial's values of the keys in `space` (dotted refine keys, distributions in
-tune.yaml). At every checkpoint a callback in the run's Train controller measures the checkpoint on
+Each trial is a run of the sweep's `stage` (refine by default; `pairalign.stages.STAGES`): its
+per-worker loop (`pairalign.jobs.training.train_fn`, the stage's recipe) in a TorchTrainer, which
+the trial's driver function starts (Ray Train V2's way of tuning distributed runs). Its config is
+the stage's section (`refine`, or `vq`) with the trial's values of the keys in `space` (dotted
+keys, distributions in tune.yaml). At every checkpoint a callback in the run's Train controller measures the checkpoint on
 the held-out `dev` half of the eval split (pairalign/evaluation/heldout.py), scores it (`objective`: a figure
 to maximise, retrieval MAP by default, subject to a token-rate bound; pairalign/evaluation/pareto.py) and
 reports figures and score to Tune, whose scheduler (ASHA) stops trials that fall behind.
@@ -38,28 +39,22 @@ import ray
 import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from pairalign.config import ConfigError, PathStr, from_dict, to_dict
+from pairalign.config import ConfigError, PathStr, from_dict, set_dotted, to_dict
+from pairalign.data.splits import half_rows
 from pairalign.data.storage import arrow_filesystem, join
 from pairalign.evaluation.heldout import (
     HeldoutConfig,
-    half_rows,
     heldout_figures,
     load_heldout,
     measure_halves,
 )
 from pairalign.evaluation.pareto import bounded_score
-from pairalign.jobs.refine_stage import RefineConfig, refine_model_config, resolve_init
-from pairalign.jobs.refine_stage import train_fn as refine_train_fn
-from pairalign.jobs.tracking import (
-    TrackingConfig,
-    end_mlflow_run,
-    find_mlflow_run,
-    mlflow_run,
-    tracking_uri,
-)
-from pairalign.jobs.training import fit, paired_view_dataset
-from pairalign.jobs.vq_stage import VQStageConfig
-from pairalign.jobs.vq_stage import train_fn as vq_train_fn
+from pairalign.jobs.tracking import end_mlflow_run, find_mlflow_run, mlflow_run
+from pairalign.jobs.training import fit, paired_view_dataset, worker_fn
+from pairalign.stages import STAGES, Stage
+from pairalign.stages.config import TrackingConfig, tracking_uri
+from pairalign.stages.refine import RefineConfig
+from pairalign.stages.vq import VQStageConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 SCORE = "tune/score"
@@ -127,14 +122,19 @@ class SweepConfig:
     final_view_clips: int = 200  # clips of each half whose views give consistency at the end
 
 
+def sweep_stage(config: SweepConfig) -> Stage:
+    """The stage a trial trains."""
+    return STAGES[config.stage]
+
+
 def stage_base(config: SweepConfig) -> RefineConfig | VQStageConfig:
-    """The section every trial starts from: `refine`, or `vq` when the sweep trains stage 1."""
-    return config.vq if config.stage == "vq" else config.refine
+    """The section every trial starts from: the one named after the sweep's stage."""
+    return getattr(config, config.stage)
 
 
 def strings_kind(config: SweepConfig) -> str:
-    """Whose strings a trial is judged by: its PairAlign strings, or (stage 1) its VQ strings."""
-    return "vq" if config.stage == "vq" else "pairalign"
+    """Whose strings a trial is judged by: the stage's (PairAlign strings, or VQ strings)."""
+    return sweep_stage(config).strings
 
 
 def objective_metrics(config: SweepConfig) -> tuple[str, str]:
@@ -149,19 +149,7 @@ def trial_config(
 ) -> RefineConfig | VQStageConfig:
     """The stage config of one trial: `refine` (or `vq`) with the sampled `values` (dotted keys)."""
     base = stage_base(config)
-    data = to_dict(base)
-    for key, value in values.items():
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(
-                    f"space key {key!r}: {part!r} is not a section of the {config.stage} config"
-                )
-            node = node[part]
-        if parts[-1] not in node:
-            raise ConfigError(f"space key {key!r}: the {config.stage} config has no such key")
-        node[parts[-1]] = value
+    data = set_dotted(to_dict(base), values, existing=True, what=f"{config.stage} space key")
     data |= {"name": trial_id, "storage_path": join(config.storage_path, config.name),
              "tracking": {"tracking_uri": uri, "experiment": config.tracking.experiment}}  # fmt: skip
     return from_dict(type(base), data)
@@ -276,15 +264,10 @@ def run_trial(values: dict[str, Any], *, sweep: dict, shared: dict[str, Any]) ->
     for key, value in {PARENT_TAG: shared["parent_run_id"], SWEEP_TAG: config.name,
                        TRIAL_TAG: trial_id}.items():  # fmt: skip
         client.set_tag(run_id, key, value)
-    loop = {"stage": to_dict(trial), "run_id": run_id, "tracking_uri": uri}
-    if config.stage == "refine":
-        loop |= {
-            "model_config": shared["model_config"],
-            "init_checkpoint": shared["init_checkpoint"],
-        }
-    train_fn = vq_train_fn if config.stage == "vq" else refine_train_fn
+    loop = {"stage": to_dict(trial), "run_id": run_id, "tracking_uri": uri, **shared["inputs"]}
     try:
-        fit(train_fn, loop, train=trial.train, name=trial.name, storage_path=trial.storage_path,
+        fit(worker_fn(sweep_stage(config)), loop, train=trial.train, name=trial.name,
+            storage_path=trial.storage_path,
             datasets={"train": paired_view_dataset(trial, shared["train_rows"], 0)},
             callbacks=[HeldoutReport(shared["dev"][0], config, uri, run_id)])  # fmt: skip
     except Exception:
@@ -359,14 +342,15 @@ def final_comparison(
 def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
     """The whole sweep on the connected Ray cluster: the parent MLflow run, the trials, the final
     comparison of the best trial (and the baseline) on both halves, and the trials' comparison."""
-    from pairalign.jobs.corpus import load_manifest
+    from pairalign.data.corpora.spec import load_manifest
+    from pairalign.jobs.corpus import cluster_map
 
     uri = tracking_uri(config.tracking, config.storage_path)
     if find_mlflow_run(uri, config.name, config.tracking.experiment):
         raise ValueError(f"sweep {config.name!r} is already in {uri}; give it a new name=")
     parent_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     try:
-        manifest = load_manifest(stage_base(config).corpus)
+        manifest = load_manifest(stage_base(config).corpus, **cluster_map())
         shared = shared_inputs(config, manifest, uri, parent_id)
         results = tuner(config, space, shared).fit()
         close_trial_runs(uri, parent_id, results, stage_base(config).train.max_steps)
@@ -382,21 +366,19 @@ def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
 def shared_inputs(
     config: SweepConfig, manifest: pa.Table, uri: str, parent_id: str
 ) -> dict[str, Any]:
-    """What every trial needs: the train rows, the dev half (object store) and, for stage 2, the
-    stage-1 model it starts from."""
+    """What every trial needs: the train rows, the dev half (object store) and the stage's
+    inputs (`Stage.setup`: for stage 2, the stage-1 model it starts from)."""
     base = stage_base(config)
-    shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id}
-    if config.stage == "refine":
-        init = resolve_init(replace(config.refine, name=config.name,
-                                    storage_path=config.storage_path, tracking=config.tracking))  # fmt: skip
-        shared |= {"init_checkpoint": init,
-                   "model_config": to_dict(refine_model_config(init, config.refine.decoder))}  # fmt: skip
+    inputs = sweep_stage(config).setup(replace(base, name=config.name,
+                                               storage_path=config.storage_path,
+                                               tracking=config.tracking))  # fmt: skip
+    shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id, "inputs": inputs}
     train_rows = manifest.filter(pc.equal(manifest["split"], base.corpus.train_split))
     dev_rows = half_rows(manifest, base.corpus.eval_split, "dev", config.heldout.sentences)
     dev = load_heldout(dev_rows, "dev", base.views, config.heldout)
     logging.getLogger("pairalign").info(
         "tune: %s trials, %d train clips, %d dev clips, init %s", config.stage, len(train_rows),
-        len(dev.ids), shared.get("init_checkpoint", "-"),
+        len(dev.ids), inputs.get("init_checkpoint", "-"),
     )  # fmt: skip
     return shared | {"train_rows": train_rows, "dev": [ray.put(dev)]}
 

@@ -35,14 +35,16 @@ def recordings(tmp_path, write_tone) -> str:
 
 def test_halves_are_disjoint_by_sentence(recordings):
     views = ViewConfig()
-    dev = load_eval_set(EvalSetSpec("rec", recordings, half="dev"), views, view_clips=0)
-    test = load_eval_set(EvalSetSpec("rec", recordings, half="test"), views, view_clips=0)
+    dev = load_eval_set(EvalSetSpec(name="rec", source=recordings, half="dev"), views, view_clips=0)
+    test = load_eval_set(
+        EvalSetSpec(name="rec", source=recordings, half="test"), views, view_clips=0
+    )
     assert set(dev.content) == {"s0", "s2"} and set(test.content) == {"s1", "s3"}
     assert len(dev.ids) == len(test.ids) == 6 and dev.name == "rec"
 
 
 def test_figures_of_a_set_with_long_clips(recordings, small_checkpoints):
-    clips = load_eval_set(EvalSetSpec("rec", recordings), ViewConfig(), view_clips=4)
+    clips = load_eval_set(EvalSetSpec(name="rec", source=recordings), ViewConfig(), view_clips=4)
     assert max(clips.seconds) == pytest.approx(4.5)
     tokenizer = VQStrings(Tokenizer.from_checkpoint(small_checkpoints["vq"]))
     figures = eval_set_figures({"vq": tokenizer}, clips)
@@ -59,7 +61,7 @@ def test_figures_of_a_set_with_long_clips(recordings, small_checkpoints):
 
 
 def test_checkpoint_figures_under_the_set_name(recordings, small_checkpoints):
-    figures = checkpoint_eval_sets(small_checkpoints["refine"], [EvalSetSpec("rec", recordings)],
+    figures = checkpoint_eval_sets(small_checkpoints["refine"], [EvalSetSpec(name="rec", source=recordings)],
                                    ViewConfig(), view_clips=2)  # fmt: skip
     assert figures["rec/clips"] == 12
     assert {"rec/vq/map", "rec/pairalign/map", "rec/compare/token_reduction"} <= set(figures)

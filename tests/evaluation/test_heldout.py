@@ -7,8 +7,9 @@ import pyarrow as pa
 import pytest
 import torch
 
+from pairalign.data.splits import half_rows
 from pairalign.evaluation.figures import ClipSet
-from pairalign.evaluation.heldout import HeldoutConfig, half_rows, heldout_figures
+from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, VQModel

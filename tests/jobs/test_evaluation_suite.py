@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from pairalign.evaluation.heldout import half_rows
+from pairalign.data.splits import half_rows
 from pairalign.jobs.evaluation_suite import EvaluateConfig, eval_rows
 
 

@@ -81,7 +81,7 @@ def test_same_seed_same_views_on_any_partitioning(ray_session, tmp_path):
     first = _collect(
         build_paired_views(manifest, ViewConfig(seed=3), rejects_dir=str(tmp_path / "r1"))
     )
-    from pairalign.jobs.paired_views import PipelineConfig
+    from pairalign.stages.config import PipelineConfig
 
     other = build_paired_views(
         manifest,

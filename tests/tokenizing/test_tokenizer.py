@@ -63,7 +63,7 @@ def test_non_checkpoints_are_refused(tmp_path):
 
 
 def test_named_sizes_match_the_shipped_base_config():
-    from pairalign.jobs.vq_stage import VQStageConfig
+    from pairalign.stages.vq import VQStageConfig
     from workflows.cli import CONFIG_DIR, load_config
 
     assert load_config(VQStageConfig, CONFIG_DIR / "vq_base.yaml").model == model_config("base")

@@ -1,22 +1,13 @@
-"""Stage 2 trained a few steps on one process through the shared loop, without Ray: paired views
-cached once and reused, metrics and a checkpoint the `Tokenizer` loads."""
+"""Paired views built once without Ray and cached per epoch, the cache reused and reshuffled."""
 
 from __future__ import annotations
-
-import json
 
 import pyarrow as pa
 import pytest
 import torch
 
 from pairalign.data.views import ViewConfig
-from pairalign.jobs.refine_stage import RefineConfig, build_refine, refine_model_config
-from pairalign.models.checkpoint import load_checkpoint
-from pairalign.models.decoder_kinds import DecoderConfig
-from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
-from pairalign.tokenizing.tokenizer import Tokenizer
-from pairalign.training.local import LocalReporter, ViewCache
-from pairalign.training.loop import TrainConfig, run_loop
+from pairalign.training.local import ViewCache
 
 
 @pytest.fixture(scope="module")
@@ -42,32 +33,3 @@ def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
     assert not torch.equal(cache.epoch(0)["view_a"], first["view_a"])  # new views each epoch
     batches = cache.batches(4, seed=0)
     assert [len(next(batches)["source_seconds"]) for _ in range(3)] == [4, 4, 4]
-
-
-def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path):
-    config = RefineConfig(
-        decoder=DecoderConfig(dim=32, layers=1, heads=2, max_len=32),
-        objective=RefineObjective(teacher=TeacherConfig(start=2, ramp=1)),
-        train=TrainConfig(max_steps=3, batch_size=4, warmup_steps=1, report_every=1,
-                          checkpoint_every=3),
-        views=ViewConfig(clip_seconds=1.0), watch_clips=0,
-    )  # fmt: skip
-    init = small_checkpoints["vq"]
-    model_config = refine_model_config(init, config.decoder)
-    run = build_refine(config, model_config, load_checkpoint(init))
-    run.start(0, {}, "cpu")
-    before = {k: v.clone() for k, v in run.model.state_dict().items()}
-    reporter = LocalReporter("refine", str(tmp_path / "run"), model_config=run.model.config,
-                             stage_config={})  # fmt: skip
-    batches = ViewCache(rows, config.views, str(tmp_path / "cache")).batches(4)
-    assert run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter) == 3
-    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    metrics = [json.loads(line) for line in lines]
-    assert [m["step"] for m in metrics] == [1, 2, 3]
-    assert metrics[-1]["targets/teacher_fraction"] == 1.0  # step 2 (0-based): all teacher
-    assert all(m["loss/total"] == m["loss/total"] for m in metrics)  # finite, not NaN
-    moved = [k for k, v in run.model.state_dict().items() if not torch.equal(v, before[k])]
-    assert any(k.startswith("decoder.") for k in moved) and any(k.startswith("vq.") for k in moved)
-    tokenizer = Tokenizer.from_checkpoint(reporter.checkpoint)
-    assert tokenizer.pairalign.config.decoding.timing_seconds == 1.0  # the views' clip
-    assert len(tokenizer(torch.zeros(2, 16_000).numpy())) == 2

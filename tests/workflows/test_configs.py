@@ -4,18 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from pairalign.config import ConfigError, from_dict
+from pairalign.config import ConfigError, apply_overrides, from_dict
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.comparison import CompareConfig
 from pairalign.jobs.corpus import PrepareConfig
 from pairalign.jobs.demo import DemoConfig
 from pairalign.jobs.dense_grid import DenseGridConfig
 from pairalign.jobs.evaluation_suite import EvaluateConfig
-from pairalign.jobs.refine_stage import RefineConfig
 from pairalign.jobs.tokenize_job import TokenizeConfig
 from pairalign.jobs.tuning import SweepConfig
-from pairalign.jobs.vq_stage import VQStageConfig
-from workflows.cli import CONFIG_DIR, apply_overrides, load_config, load_yaml
+from pairalign.stages.refine import RefineConfig
+from pairalign.stages.vq import VQStageConfig
+from workflows.cli import CONFIG_DIR, load_config, load_yaml
 
 STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
           "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,

@@ -9,8 +9,9 @@ import mlflow
 import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.corpora.spec import CorpusConfig, load_manifest
 from pairalign.evaluation.retrieval import self_retrieval
-from pairalign.jobs.corpus import CorpusConfig, PrepareConfig, load_manifest, prepare
+from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
 from pairalign.tokenizing.archive import read_archive
 from workflows.evaluate import main
@@ -37,7 +38,7 @@ def test_evaluate_logs_every_tokenizer_to_one_mlflow_run(
         f"dense_dir={tmp_path / 'dense'}", f"out_dir={out}", f"storage_path={tmp_path}",
         "consistency_clips=8", "sweep.utterances=2", "sweep.clips_per_utterance=2",
         "sweep.shifts=[0.1,0.5]", "tokenize.pool_size=1", "tokenize.cpus_per_actor=0.5",
-        f"eval_sets=[{{name: more, manifest: {corpus}/manifest.parquet, split: test, half: dev}}]",
+        f"eval_sets=[{{name: more, source: {corpus}/manifest.parquet, split: test, half: dev}}]",
     ])  # fmt: skip
     names = ["pairalign", "vq", "dense-k8-p8"]
     # an extra set: the same figures under its name, on its half's 2 sentences x 8 voices

@@ -20,13 +20,14 @@ from pairalign.config import ConfigError
 from pairalign.data.storage import join, url_to_fs
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint
 from pairalign.jobs.corpus import PrepareConfig, prepare
-from pairalign.jobs.refine_stage import RefineConfig, resolve_init
-from pairalign.jobs.tracking import TrackingConfig, mlflow_run
-from pairalign.jobs.vq_stage import VQStageConfig
+from pairalign.jobs.tracking import mlflow_run
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, VQModel
+from pairalign.stages.config import TrackingConfig
+from pairalign.stages.refine import RefineConfig, resolve_init
+from pairalign.stages.vq import VQStageConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.vq import main

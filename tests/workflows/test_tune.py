@@ -15,11 +15,11 @@ from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.evaluation.pareto import bounded_score
 from pairalign.jobs import tuning
 from pairalign.jobs.corpus import PrepareConfig, prepare
-from pairalign.jobs.refine_stage import RefineConfig
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, VQModel
+from pairalign.stages.refine import RefineConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.training.loop import TrainConfig, lr_at
 from workflows import compare, tune

@@ -22,8 +22,8 @@ from pairalign.config import to_dict
 from pairalign.jobs.checkpoints import latest_checkpoint, latest_step
 from pairalign.jobs.corpus import PrepareConfig, prepare
 from pairalign.jobs.tracking import find_mlflow_run
-from pairalign.jobs.vq_stage import VQStageConfig
 from pairalign.models.checkpoint import load_checkpoint
+from pairalign.stages.vq import VQStageConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.vq import main

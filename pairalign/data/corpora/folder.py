@@ -17,12 +17,12 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 
 from pairalign.data.corpora._listing import Entry, known_durations, list_dir
-from pairalign.data.corpora.user import read_user_manifest
+from pairalign.data.corpora.registry import CorpusKind, register
+from pairalign.data.corpora.user import MANIFEST_NAMES, read_user_manifest
 from pairalign.data.manifest import ManifestError, manifest_table
 from pairalign.data.storage import join
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph", ".nist")  # what pairalign.data.audio decodes
-MANIFEST_NAMES = ("manifest.csv", "manifest.parquet")
 
 
 def scan_folder(root: str) -> pa.Table:
@@ -80,32 +80,11 @@ def _audio_files(url: str, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str
             yield parents, entry
 
 
-def detect_kind(source: str) -> str:
-    """The corpus kind of `source`: `manifest` for a .csv/.parquet file, `timit` for a directory
-    with TRAIN/TEST, `librispeech` for speaker/chapter directories of numbers, else `folder`."""
-    if source.lower().endswith((".csv", ".parquet", ".pq")):
-        return "manifest"
-    entries = list_dir(source)
-    if not entries:
+def is_folder(source: str) -> bool:
+    """Any directory with files in it: the layout of last resort (`order` last)."""
+    if not list_dir(source):
         raise ManifestError(f"{source}: not a manifest file nor a directory with files in it")
-    dirs = [e for e in entries if e.is_dir]
-    if any(e.name.lower() in ("train", "test") for e in dirs) and any(
-        d.is_dir and d.name.lower().startswith("dr")
-        for e in dirs
-        if e.name.lower() in ("train", "test")
-        for d in list_dir(e.url)
-    ):
-        return "timit"
-    if not {e.name for e in entries} & set(MANIFEST_NAMES) and _looks_like_librispeech(dirs):
-        return "librispeech"
-    return "folder"
+    return True
 
 
-def _looks_like_librispeech(dirs: list[Entry]) -> bool:
-    """Speaker directories of digits holding chapter directories of digits, here or one down."""
-    for candidate in dirs[:3]:
-        speakers = [candidate] if candidate.name.isdigit() else list_dir(candidate.url)[:3]
-        for speaker in speakers:
-            if speaker.is_dir and speaker.name.isdigit():
-                return any(c.is_dir and c.name.isdigit() for c in list_dir(speaker.url))
-    return False
+register(CorpusKind.FOLDER, scan_folder, is_folder, order=90)

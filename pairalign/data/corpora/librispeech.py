@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow as pa
 
 from pairalign.data.corpora._listing import Entry, known_durations, list_dir, read_text
+from pairalign.data.corpora.registry import CorpusKind, register
+from pairalign.data.corpora.user import MANIFEST_NAMES
 from pairalign.data.manifest import ManifestError, manifest_table
 
 
@@ -72,3 +74,20 @@ def _transcripts(url: str) -> dict[str, str]:
             raise ManifestError(f"{url}: line {number} is not '<utterance-id> <text>'")
         texts[parts[0]] = parts[1].strip()
     return texts
+
+
+def is_librispeech(source: str) -> bool:
+    """Speaker directories of digits holding chapter directories of digits, here or one down (and
+    no manifest file of its own)."""
+    entries = list_dir(source)
+    if {e.name for e in entries} & set(MANIFEST_NAMES):
+        return False
+    for candidate in [e for e in entries if e.is_dir][:3]:
+        speakers = [candidate] if candidate.name.isdigit() else list_dir(candidate.url)[:3]
+        for speaker in speakers:
+            if speaker.is_dir and speaker.name.isdigit():
+                return any(c.is_dir and c.name.isdigit() for c in list_dir(speaker.url))
+    return False
+
+
+register(CorpusKind.LIBRISPEECH, scan_librispeech, is_librispeech, order=30)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairalign.data.audio import read_audio_bytes
+from pairalign.data.corpora.registry import CorpusKind, register
 from pairalign.data.manifest import MANIFEST_SCHEMA, ManifestError, validate_manifest
 from pairalign.data.storage import is_remote, join, url_to_fs
 
@@ -78,3 +79,6 @@ def read_audio_shards(url: str) -> pa.Table:
             raise ManifestError(f"{shard_url}: not a readable Parquet shard: {err}") from err
         tables.append(validate_manifest(table, source=shard_url))
     return validate_manifest(pa.concat_tables(tables), source=url)
+
+
+register(CorpusKind.SHARDS, read_audio_shards)  # named only: its layout is not recognised

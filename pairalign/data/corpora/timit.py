@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from pairalign.data.corpora._listing import Entry, known_durations, list_dir, read_text
+from pairalign.data.corpora.registry import CorpusKind, register
 from pairalign.data.manifest import ManifestError, manifest_table
 
 SPLITS = ("train", "test")
@@ -73,3 +74,14 @@ def _transcript(url: str) -> str:
     if len(parts) < 3 or not (parts[0].isdigit() and parts[1].isdigit()):
         raise ManifestError(f"{url}: expected '<start sample> <end sample> <text>'")
     return " ".join(parts[2].split())
+
+
+def is_timit(source: str) -> bool:
+    """A directory with TRAIN or TEST holding DR* directories (any case)."""
+    splits = [e for e in list_dir(source) if e.is_dir and e.name.lower() in SPLITS]
+    return any(
+        d.is_dir and d.name.lower().startswith("dr") for e in splits for d in list_dir(e.url)
+    )
+
+
+register(CorpusKind.TIMIT, scan_timit, is_timit, order=20)

@@ -30,12 +30,15 @@ import pyarrow.parquet as pq
 
 from pairalign.data.audio import AudioError
 from pairalign.data.corpora._listing import try_durations
+from pairalign.data.corpora.registry import CorpusKind, register
 from pairalign.data.manifest import COLUMNS, MANIFEST_SCHEMA, ManifestError, validate_manifest
 from pairalign.data.storage import is_remote, url_to_fs
 
 REQUIRED = ("utterance_id", "path")
 OPTIONAL = ("speaker", "content_id", "text", "duration", "split")
 DEFAULT_SPLIT = "train"
+SUFFIXES = (".csv", ".parquet", ".pq")  # a manifest file, recognised by its name
+MANIFEST_NAMES = ("manifest.csv", "manifest.parquet")  # a corpus directory's own manifest
 REJECTS_SCHEMA = pa.schema([("utterance_id", pa.string()), ("path", pa.string()),
                             ("reason", pa.string())])  # fmt: skip
 
@@ -173,3 +176,11 @@ def _durations(table: pa.Table) -> tuple[pa.Array, pa.Table]:
         else:
             given[i] = found
     return pa.array(given, pa.float64()), pa.Table.from_pylist(rejects, schema=REJECTS_SCHEMA)
+
+
+def is_manifest_file(source: str) -> bool:
+    """Whether `source` names a manifest file (.csv, .parquet): the manifest adapter's layout."""
+    return source.lower().endswith(SUFFIXES)
+
+
+register(CorpusKind.MANIFEST, read_user_manifest, is_manifest_file, order=10)

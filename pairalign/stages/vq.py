@@ -1,23 +1,24 @@
-"""Stage 1 as a Ray Train job: its config and the per-worker loop (paired-view batches ->
-stage-1 losses -> AdamW) that `workflows/vq.py` hands to `run_stage`. Checkpoints load with
-`pairalign.tokenizing.tokenizer.Tokenizer.from_checkpoint`."""
+"""Stage 1 (VQ): its config, its recipe on one worker (`build_vq`: the model, AdamW, the
+stage-1 losses with pseudo-label targets if asked) and its `Stage` (`VQ`), which Ray Train
+(`pairalign.jobs.training`), the sweep and the local run (`pairalign.stages.local`) all use.
+Checkpoints load with `pairalign.tokenizing.tokenizer.Tokenizer.from_checkpoint`."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
-import ray.train
-import ray.train.torch
 import torch
 
-from pairalign.config import PathStr, from_dict, to_dict
-from pairalign.jobs.training import Session, StageRunConfig, ray_batches
+from pairalign.config import PathStr, to_dict
 from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
+from pairalign.stages.config import StageRunConfig
+from pairalign.stages.stage import Stage, Wrap, no_wrap
 from pairalign.strings.rule import VQStringConfig
-from pairalign.training.loop import StageHooks, run_loop
+from pairalign.training.loop import StageHooks
 
 
 @dataclass(frozen=True)
@@ -43,24 +44,34 @@ class VQStageConfig(StageRunConfig):
         return bool(self.pseudo_labels or self.fit_pseudo_labels)
 
 
-def train_fn(config_dict: dict) -> None:
-    """The per-worker loop: paired-view batches from the dataset shard -> stage-1 losses -> AdamW."""
-    config = from_dict(VQStageConfig, config_dict["stage"])
-    session = Session(stage="vq", config=config_dict["stage"], model_config=config.model, train=config.train,
-                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
-    torch.manual_seed(config.seed + session.rank)
+@dataclass
+class VQRun:
+    """What `build_vq` makes: the model, its optimizer and the loop's hooks."""
+
+    model: VQModel
+    optimizer: torch.optim.Optimizer
+    hooks: StageHooks
+
+    def start(self, step: int, payload: dict[str, Any], device: torch.device | str) -> None:
+        """Nothing besides the model and optimizer to restore."""
+
+
+def build_vq(
+    config: VQStageConfig, inputs: dict[str, Any], rank: int = 0, wrap: Wrap = no_wrap
+) -> VQRun:
+    """The stage-1 recipe on one worker: paired-view batches -> stage-1 losses -> AdamW; the
+    model wrapped for the loop by `wrap` (DDP on Ray), the pseudo labels' dense tokenizer from
+    `inputs["pseudo_labels"]` (else `config.pseudo_labels`)."""
+    torch.manual_seed(config.seed + rank)
     model = VQModel(config.model)
     # a label head that no loss term reads gets no gradient
     head_unused = config.model.label_classes > 0 and not (
         config.loss.pseudo > 0 and config.loss.pseudo_target == "head")  # fmt: skip
-    ddp = ray.train.torch.prepare_model(
-        model, parallel_strategy_kwargs={"find_unused_parameters": head_unused}
-    )
+    ddp = wrap(model, head_unused)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
     )
-    step, _ = session.restore(model, optimizer)
-    labeler = pseudo_labeler(config, config_dict.get("pseudo_labels", ""))
+    labeler = pseudo_labeler(config, inputs.get("pseudo_labels", ""))
 
     def losses(batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if labeler is not None:
@@ -73,8 +84,7 @@ def train_fn(config_dict: dict) -> None:
         progress={"codebook perplexity": "vq/ema_perplexity"},
         checkpoint_extra=lambda: {"vq_strings": to_dict(config.strings)},
     )
-    run_loop(ray_batches(config, session, step), config.train, model, optimizer, hooks, session,
-             step)  # fmt: skip
+    return VQRun(model, optimizer, hooks)
 
 
 def pseudo_label_classes(config: VQStageConfig) -> int:
@@ -140,3 +150,8 @@ def pseudo_labeler(config: VQStageConfig, path: str = ""):
         return out.to(clean.device)
 
     return labels
+
+
+VQ = Stage(name="vq", config=VQStageConfig, config_file="vq.yaml", strings="vq",
+           setup=lambda config: {}, model_config=lambda config, inputs: config.model,
+           recipe=build_vq)  # fmt: skip

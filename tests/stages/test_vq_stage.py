@@ -9,7 +9,7 @@ import torch
 from pairalign.config import from_dict
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 from pairalign.jobs.corpus import PrepareConfig, prepare
-from pairalign.jobs.vq_stage import VQStageConfig, fit_pseudo_labels, pseudo_labeler
+from pairalign.stages.vq import VQStageConfig, fit_pseudo_labels, pseudo_labeler
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import torch
 
 from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.string_metrics import vocabulary_usage
-from pairalign.jobs.watch import string_figures, watch_figures, watch_rows
 from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
@@ -19,6 +18,7 @@ from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
 from pairalign.objectives.refine_config import TargetConfig
 from pairalign.objectives.targets import vq_targets
+from pairalign.stages.watch import string_figures, watch_figures, watch_rows
 from pairalign.strings.rule import VQStringConfig
 
 SMALL = PairAlignConfig(

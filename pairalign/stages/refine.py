@@ -1,7 +1,9 @@
 """Stage 2 (refine): its config, the recipe every way of running it shares (`build_refine`:
 model from the stage-1 checkpoint, the step module, the EMA teacher's schedule, AdamW and the
-loop's hooks) and its Ray Train per-worker function (`train_fn`, which `workflows/refine.py`
-hands to `run_stage`). `pairalign.training.local` runs the same recipe on one process.
+loop's hooks), the set-up chain from an init checkpoint (`refine_inputs`: `resolve_init` ->
+`refine_model_config`, on the driver; `refine_worker_config` on each worker) and its `Stage`
+(`REFINE`), which Ray Train (`pairalign.jobs.training`), the sweep and the local run
+(`pairalign.stages.local`) all use.
 
 At each checkpoint rank 0 also watches for collapse on a few dev clips (`watch_clips`,
 `watch/...`). The objective's rules (targets, teacher schedule, terms, which parameters may go
@@ -16,10 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 
-from pairalign.config import PathStr
+from pairalign.config import PathStr, from_dict, to_dict
 from pairalign.data.storage import join, upload_dir
 from pairalign.evaluation.figures import ClipSet
 from pairalign.evaluation.string_metrics import (
@@ -27,9 +28,6 @@ from pairalign.evaluation.string_metrics import (
     string_stats,
     vocabulary_usage,
 )
-from pairalign.jobs.tracking import tracking_uri
-from pairalign.jobs.training import StageRunConfig
-from pairalign.jobs.watch import load_watch, watch_figures
 from pairalign.models.checkpoint import (
     checkpoint_model_config,
     load_checkpoint,
@@ -43,6 +41,9 @@ from pairalign.objectives.refine_step import RefineStep
 from pairalign.objectives.refine_teacher import TeacherSchedule
 from pairalign.objectives.refine_terms import unused_parameters
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
+from pairalign.stages.config import StageRunConfig, tracking_uri
+from pairalign.stages.stage import Stage, Wrap, no_wrap
+from pairalign.stages.watch import load_watch, watch_figures
 from pairalign.training.loop import Batch, StageHooks, TrainConfig
 
 
@@ -64,7 +65,7 @@ class RefineConfig(StageRunConfig):
         default_factory=lambda: TrainConfig(lr=1e-3, max_steps=300, checkpoint_every=100)
     )
     # clips of the eval split's dev half whose greedy and target strings rank 0 measures at each
-    # checkpoint, `watch/...` (pairalign/jobs/watch.py); 0: off
+    # checkpoint, `watch/...` (pairalign/stages/watch.py); 0: off
     watch_clips: int = 48
 
     def worker_inputs(self, manifest: pa.Table, train_rows: pa.Table) -> dict[str, Any]:
@@ -83,9 +84,6 @@ class RefineConfig(StageRunConfig):
 PROGRESS = {"tokens/s": "strings/token_rate", "consistency": "strings/consistency",
             "map": "watch/greedy_map", "ppl": "watch/greedy_perplexity",
             "target map": "watch/target_map", "target ppl": "watch/target_perplexity"}  # fmt: skip
-
-# (the step module, whether DDP must look for unused parameters) -> the module the loop calls
-Wrap = Callable[[RefineStep, bool], torch.nn.Module]
 
 
 @dataclass
@@ -110,11 +108,11 @@ class RefineRun:
 def build_refine(config: RefineConfig, model_config: PairAlignConfig, stage1: dict[str, Any], *,
                  rank: int = 0, wrap: Wrap = lambda step, unused: step,
                  watch: ClipSet | None = None) -> RefineRun:  # fmt: skip
-    """The stage-2 recipe on one worker: the model from `model_config` (its decoding settings from
-    `config.objective`) and the stage-1 payload, wrapped for the loop by `wrap` (DDP on Ray)."""
+    """The stage-2 recipe on one worker: the model from `model_config` (its decoding settings
+    `refine_decoding`'s: `refine_worker_config`) and the stage-1 payload, wrapped for the loop by
+    `wrap` (DDP on Ray)."""
     objective = config.objective
     torch.manual_seed(config.seed + rank)
-    model_config = replace(model_config, decoding=refine_decoding(config))
     model = PairAlignModel(model_config)
     model.init_from_stage1(stage1["model"])
     teacher = TeacherSchedule(model, objective.teacher, config.train.max_steps)
@@ -145,59 +143,6 @@ def build_refine(config: RefineConfig, model_config: PairAlignConfig, stage1: di
     return RefineRun(model, optimizer, teacher, hooks, seed=config.seed * 1000 + rank * 100)
 
 
-def train_fn(config_dict: dict) -> None:
-    """The Ray Train per-worker loop: paired views -> (EMA-teacher targets) -> refine terms -> AdamW."""
-    import ray.train.torch
-
-    from pairalign.config import from_dict
-    from pairalign.jobs.training import Session, ray_batches
-    from pairalign.training.loop import run_loop
-
-    config = from_dict(RefineConfig, config_dict["stage"])
-    model_config = from_dict(PairAlignConfig, config_dict["model_config"])
-    model_config = replace(model_config, decoding=refine_decoding(config))
-    session = Session(stage="refine", config=config_dict["stage"], model_config=model_config, train=config.train,
-                      tracking_uri=config_dict["tracking_uri"], run_id=config_dict["run_id"])  # fmt: skip
-
-    def ddp(module: RefineStep, unused: bool) -> torch.nn.Module:
-        kwargs = {"find_unused_parameters": unused}
-        return ray.train.torch.prepare_model(module, parallel_strategy_kwargs=kwargs)
-
-    run = build_refine(config, model_config, load_checkpoint(config_dict["init_checkpoint"]),
-                       rank=session.rank, wrap=ddp,
-                       watch=config_dict.get("watch"))  # fmt: skip
-    step, payload = session.restore(run.model, run.optimizer)
-    run.start(step, payload, ray.train.torch.get_device())
-    run_loop(ray_batches(config, session, step), config.train, run.model, run.optimizer,
-             run.hooks, session, step)  # fmt: skip
-
-
-def train_local(config: RefineConfig, init: str, manifest: pa.Table, *, out_dir: str,
-                cache_dir: str, batch_size: int = 0) -> str:  # fmt: skip
-    """Stage 2 on this process without Ray: the train split's paired views cached under
-    `cache_dir` (`ViewCache`), `config.train.max_steps` steps of `batch_size` pairs (0: the Ray
-    run's global batch, batch_size x num_workers) from the stage-1 checkpoint `init`, metrics
-    and the final checkpoint under `out_dir`. Returns the checkpoint directory."""
-    from pairalign.config import to_dict
-    from pairalign.training.local import LocalReporter, ViewCache
-    from pairalign.training.loop import run_loop
-
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
-    watch = config.worker_inputs(manifest, train_rows).get("watch")
-    model_config = replace(refine_model_config(init, config.decoder),
-                           decoding=refine_decoding(config))  # fmt: skip
-    run = build_refine(config, model_config, load_checkpoint(init), watch=watch)
-    run.start(0, {}, "cpu")
-    reporter = LocalReporter("refine", out_dir, model_config=model_config,
-                             stage_config=to_dict(config))  # fmt: skip
-    batch_size = batch_size or config.train.batch_size * config.train.num_workers
-    cache = ViewCache(train_rows, config.views, cache_dir)
-    cache.prepare(config.train.max_steps, batch_size)
-    batches = cache.batches(batch_size, seed=config.seed)
-    run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter)
-    return reporter.checkpoint
-
-
 def refine_decoding(config: RefineConfig) -> DecodingConfig:
     """The decoding settings the model carries: the objective's, timing in clips of the views."""
     return config.objective.decoding_config(config.views.clip_seconds)
@@ -205,7 +150,7 @@ def refine_decoding(config: RefineConfig) -> DecodingConfig:
 
 def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: TeacherSchedule,
                objective: RefineObjective) -> Callable[[int], dict[str, float]]:  # fmt: skip
-    """step -> the collapse watch's figures (pairalign/jobs/watch.py) on `clips`, with the targets
+    """step -> the collapse watch's figures (pairalign/stages/watch.py) on `clips`, with the targets
     of the step just taken (the EMA teacher's once it gives some); no clips (a sweep trial): {}."""
     if clips is None or not clips.ids:
         return lambda step: {}
@@ -244,7 +189,7 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
     """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
-    settings are the stage config's, set by `build_refine`). A segment decoder's
+    settings are the stage config's, set by `refine_worker_config`). A segment decoder's
     `min_run_frames` 0 becomes the checkpoint's VQ-string setting, so it starts from exactly the
     checkpoint's VQ strings; a free decoder's VQ-derived targets keep every run (1)."""
     stage1 = load_checkpoint(init)
@@ -272,3 +217,30 @@ def resolve_init(config: RefineConfig) -> str:
         local = mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id,
                                                     artifact_path="checkpoint", dst_path=tmp)  # fmt: skip
         return upload_dir(local, join(config.storage_path, config.name, "init", "checkpoint"))
+
+
+def refine_inputs(config: RefineConfig) -> dict[str, Any]:
+    """What every worker starts from (on the driver): the stage-1 checkpoint (`resolve_init`)
+    and the stage-2 model config built on it (`refine_model_config`), JSON-safe."""
+    init = resolve_init(config)
+    return {"model_config": to_dict(refine_model_config(init, config.decoder)),
+            "init_checkpoint": init}  # fmt: skip
+
+
+def refine_worker_config(config: RefineConfig, inputs: dict[str, Any]) -> PairAlignConfig:
+    """The model config a worker builds and its checkpoints record: the driver's
+    (`refine_inputs`) with the decoding settings of `config` (`refine_decoding`), set here only."""
+    model_config = from_dict(PairAlignConfig, inputs["model_config"])
+    return replace(model_config, decoding=refine_decoding(config))
+
+
+def refine_recipe(config: RefineConfig, inputs: dict[str, Any], rank: int = 0,
+                  wrap: Wrap = no_wrap) -> RefineRun:  # fmt: skip
+    """`build_refine` from the inputs: `refine_inputs`' and the watched clips (`watch`)."""
+    return build_refine(config, refine_worker_config(config, inputs),
+                        load_checkpoint(inputs["init_checkpoint"]), rank=rank, wrap=wrap,
+                        watch=inputs.get("watch"))  # fmt: skip
+
+
+REFINE = Stage(name="refine", config=RefineConfig, config_file="refine.yaml", strings="pairalign",
+               setup=refine_inputs, model_config=refine_worker_config, recipe=refine_recipe)  # fmt: skip

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from pairalign.data.splits import half_rows
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import ClipSet, clip_strings, load_clips
-from pairalign.evaluation.heldout import half_rows
 from pairalign.evaluation.retrieval import self_retrieval
 from pairalign.evaluation.string_metrics import vocabulary_usage
 from pairalign.models.pairalign_model import PairAlignModel

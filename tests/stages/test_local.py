@@ -1,0 +1,59 @@
+"""Stage 2 trained a few steps on one process through the shared loop, without Ray (its `Stage`:
+set up from the stage-1 checkpoint, built by its recipe): metrics and a checkpoint the
+`Tokenizer` loads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pyarrow as pa
+import pytest
+import torch
+
+from pairalign.data.views import ViewConfig
+from pairalign.models.decoder_kinds import DecoderConfig
+from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
+from pairalign.stages.refine import REFINE, RefineConfig
+from pairalign.tokenizing.tokenizer import Tokenizer
+from pairalign.training.local import LocalReporter, ViewCache
+from pairalign.training.loop import TrainConfig, run_loop
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory, write_tone) -> pa.Table:
+    root = tmp_path_factory.mktemp("tones")
+    paths = []
+    for i in range(6):
+        write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
+        paths.append(str(root / f"u{i}.wav"))
+    return pa.table({"utterance_id": [f"u{i}" for i in range(6)], "path": paths,
+                     "speaker": ["s"] * 6, "content_id": [f"c{i}" for i in range(6)]})  # fmt: skip
+
+
+def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path):
+    config = RefineConfig(
+        decoder=DecoderConfig(dim=32, layers=1, heads=2, max_len=32),
+        objective=RefineObjective(teacher=TeacherConfig(start=2, ramp=1)),
+        train=TrainConfig(max_steps=3, batch_size=4, warmup_steps=1, report_every=1,
+                          checkpoint_every=3),
+        views=ViewConfig(clip_seconds=1.0), watch_clips=0,
+    )  # fmt: skip
+    config = replace(config, init_checkpoint=small_checkpoints["vq"])
+    run = REFINE.build(config, REFINE.setup(config))
+    run.start(0, {}, "cpu")
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    reporter = LocalReporter("refine", str(tmp_path / "run"), model_config=run.model.config,
+                             stage_config={})  # fmt: skip
+    batches = ViewCache(rows, config.views, str(tmp_path / "cache")).batches(4)
+    assert run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter) == 3
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    metrics = [json.loads(line) for line in lines]
+    assert [m["step"] for m in metrics] == [1, 2, 3]
+    assert metrics[-1]["targets/teacher_fraction"] == 1.0  # step 2 (0-based): all teacher
+    assert all(m["loss/total"] == m["loss/total"] for m in metrics)  # finite, not NaN
+    moved = [k for k, v in run.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("decoder.") for k in moved) and any(k.startswith("vq.") for k in moved)
+    tokenizer = Tokenizer.from_checkpoint(reporter.checkpoint)
+    assert tokenizer.pairalign.config.decoding.timing_seconds == 1.0  # the views' clip
+    assert len(tokenizer(torch.zeros(2, 16_000).numpy())) == 2
