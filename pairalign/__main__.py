@@ -1,4 +1,5 @@
-"""`python -m pairalign tokenize | search | export`: the commands for one's own audio (pairalign/cli/)."""
+"""`python -m pairalign tokenize | search | export`: the commands for one's own audio
+(pairalign/cli/)."""
 
 from pairalign.cli import main
 

@@ -92,8 +92,9 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
     return set_dotted(data, values, what="override")
 
 
-def set_dotted(data: Mapping[str, Any], values: Mapping[str, Any], *, existing: bool = False,
-               what: str = "key") -> dict[str, Any]:  # fmt: skip
+def set_dotted(
+    data: Mapping[str, Any], values: Mapping[str, Any], *, existing: bool = False, what: str = "key"
+) -> dict[str, Any]:
     """A copy of `data` with each dotted key of `values` (`a.b.c`) set to its value, in order. A
     part on the way that holds no section is an error naming the key (`what` says whose); with
     `existing`, so is a key that `data` lacks (else a missing section starts empty)."""
@@ -162,10 +163,14 @@ def _resolve(hint: Any, value: Any, base_dir: str) -> Any:
     """`value`, declared as `hint`, with its paths resolved against the absolute `base_dir`."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         hints = typing.get_type_hints(type(value), include_extras=True)
-        return dataclasses.replace(value, **{
-            f.name: _resolve(hints[f.name], getattr(value, f.name), base_dir)
-            for f in dataclasses.fields(value) if f.init
-        })  # fmt: skip
+        return dataclasses.replace(
+            value,
+            **{
+                f.name: _resolve(hints[f.name], getattr(value, f.name), base_dir)
+                for f in dataclasses.fields(value)
+                if f.init
+            },
+        )
     if isinstance(value, str) and _is_path(hint):
         return resolve_path(value, base_dir)
     while typing.get_origin(hint) is Annotated:

@@ -48,9 +48,17 @@ def format_figure(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def progress_line(what: str, *, done: int, total: int, elapsed: Seconds, started_at: int = 0,
-                  unit: str = "step", figures: Mapping[str, float] | None = None,
-                  eta: Seconds | None = None) -> str:  # fmt: skip
+def progress_line(
+    what: str,
+    *,
+    done: int,
+    total: int,
+    elapsed: Seconds,
+    started_at: int = 0,
+    unit: str = "step",
+    figures: Mapping[str, float] | None = None,
+    eta: Seconds | None = None,
+) -> str:
     """'<what> step done/total  <figure> <value> ...  elapsed ..  eta ..' (unit "step"), or
     '<what> done/total <unit>  ...' for any other unit ("utterances", "clips")."""
     count = f"step {done}/{total}" if unit == "step" else f"{done}/{total} {unit}"
@@ -93,8 +101,15 @@ class Progress:
         for i, batch in enumerate(batches): ...; progress.update(done)
     """
 
-    def __init__(self, what: str, *, total: int, unit: str, log: Callable[[str], None],
-                 every_seconds: Seconds = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        what: str,
+        *,
+        total: int,
+        unit: str,
+        log: Callable[[str], None],
+        every_seconds: Seconds = 10.0,
+    ) -> None:
         self.what, self.total, self.unit, self.log = what, total, unit, log
         self.throttle = Throttle(every_seconds)
         self.spoken = False
@@ -105,5 +120,13 @@ class Progress:
         if done >= self.total and not self.spoken:
             return  # finished before its first line was due
         self.spoken = True
-        self.log(progress_line(self.what, done=done, total=self.total, unit=self.unit,
-                               elapsed=self.throttle.elapsed, figures=figures))  # fmt: skip
+        self.log(
+            progress_line(
+                self.what,
+                done=done,
+                total=self.total,
+                unit=self.unit,
+                elapsed=self.throttle.elapsed,
+                figures=figures,
+            )
+        )

@@ -108,23 +108,38 @@ def small_checkpoints(tmp_path_factory) -> dict[str, str]:
     from pairalign.models.vq_model import ModelConfig
 
     root = tmp_path_factory.mktemp("checkpoints")
-    small = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                        quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
+    small = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    )
     config = PairAlignConfig(vq=small, decoder=DecoderConfig(dim=32, layers=1, heads=2))
     torch.manual_seed(0)
     model = PairAlignModel(config).train()
     model(0.1 * torch.randn(2, 32_000))  # initialise the codebook
     model.eval()
-    save_checkpoint(str(root / "vq"), model_config=small, model_state=model.vq.state_dict(),
-                    stage="vq", stage_config={}, step=1)  # fmt: skip
-    save_checkpoint(str(root / "refine"), model_config=config, model_state=model.state_dict(),
-                    stage="refine", stage_config={}, step=1)  # fmt: skip
+    save_checkpoint(
+        str(root / "vq"),
+        model_config=small,
+        model_state=model.vq.state_dict(),
+        stage="vq",
+        stage_config={},
+        step=1,
+    )
+    save_checkpoint(
+        str(root / "refine"),
+        model_config=config,
+        model_state=model.state_dict(),
+        stage="refine",
+        stage_config={},
+        step=1,
+    )
     return {"vq": str(root / "vq"), "refine": str(root / "refine")}
 
 
 @pytest.fixture(scope="module")
 def ray_session(s3_server: str) -> Iterator[None]:
-    """A real local Ray cluster for one test module, started after the S3 server so that workers inherit its endpoint and credentials."""
+    """A real local Ray cluster for one test module, started after the S3 server so that workers
+    inherit its endpoint and credentials."""
     import ray
 
     for attempt in (1, 2):  # a loaded 2-core machine can miss Ray's 30 s raylet start-up window

@@ -58,12 +58,22 @@ def node_shapes() -> dict[str, list[tuple[dict[str, float], int]]]:
     aws = load("aws.yaml")
     kube = load("kuberay/raycluster.yaml")["spec"]
     return {
-        "aws": [(t["resources"], t["max_workers"]) for name, t in aws["available_node_types"].items()
-                if name != aws["head_node_type"]],
-        "kuberay": [({"CPU": float(g["rayStartParams"]["num-cpus"]),
-                      "GPU": float(g["rayStartParams"].get("num-gpus", 0))}, g["maxReplicas"])
-                    for g in kube["workerGroupSpecs"]],
-    }  # fmt: skip
+        "aws": [
+            (t["resources"], t["max_workers"])
+            for name, t in aws["available_node_types"].items()
+            if name != aws["head_node_type"]
+        ],
+        "kuberay": [
+            (
+                {
+                    "CPU": float(g["rayStartParams"]["num-cpus"]),
+                    "GPU": float(g["rayStartParams"].get("num-gpus", 0)),
+                },
+                g["maxReplicas"],
+            )
+            for g in kube["workerGroupSpecs"]
+        ],
+    }
 
 
 def commands() -> list[tuple[str, list[str]]]:
@@ -83,8 +93,11 @@ def commands() -> list[tuple[str, list[str]]]:
 def workflow_config(script: str) -> tuple[type, Path]:
     """The config class and default YAML that `workflows/<name>.py` hands to `parse_args`."""
     tree = ast.parse((REPO / script).read_text())
-    (call,) = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-               and getattr(n.func, "id", "") == "parse_args"]  # fmt: skip
+    (call,) = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "parse_args"
+    ]
     module = importlib.import_module(f"workflows.{Path(script).stem}")
     return getattr(module, call.args[0].id), CONFIG_DIR / call.args[1].value
 
@@ -110,8 +123,12 @@ def test_images_run_the_pinned_ray_on_python_311():
     (ray_spec,) = [
         Requirement(d) for d in pyproject["project"]["dependencies"] if d.startswith("ray")
     ]
-    images = {(name, ".".join(path)): value for name in FILES for path, value in walk(load(name))
-              if path[-1] in ("image", "head_image", "worker_image")}  # fmt: skip
+    images = {
+        (name, ".".join(path)): value
+        for name in FILES
+        for path, value in walk(load(name))
+        if path[-1] in ("image", "head_image", "worker_image")
+    }
     assert len(images) == 5
     for where, image in images.items():
         match = IMAGE.fullmatch(image)
@@ -156,8 +173,13 @@ def test_jobs_install_pyprojects_dependencies_and_upload_every_tracked_source_fi
     assert re.fullmatch(r"s3://[^/]+/.+\.zip", job["working_dir"])
     for env in (local, job):
         RuntimeEnv(**env)  # Ray's own validation of every field
-    tracked = subprocess.run(["git", "ls-files", "pairalign", "workflows"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    tracked = subprocess.run(
+        ["git", "ls-files", "pairalign", "workflows"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert len(tracked) > 20
     for path in tracked:
         parts = Path(path).parts
@@ -181,15 +203,19 @@ def test_command_parses_into_its_workflows_config_and_fits_a_node_type(where, ar
     for cluster, shapes in node_shapes().items():
         if hasattr(stage, "train"):  # a Ray Train stage: num_workers workers of this shape
             worker = {"CPU": stage.train.cpus_per_worker, "GPU": float(stage.train.use_gpu)}
-            room = sum(max_nodes * min(node.get(k, 0) // v for k, v in worker.items() if v)
-                       for node, max_nodes in shapes)  # fmt: skip
+            room = sum(
+                max_nodes * min(node.get(k, 0) // v for k, v in worker.items() if v)
+                for node, max_nodes in shapes
+            )
             assert room >= stage.train.num_workers, f"{where} on {cluster}: {worker}"
         if hasattr(stage, "pipeline"):
             assert any(node["CPU"] >= stage.pipeline.num_cpus_per_task for node, _ in shapes)
         if hasattr(config, "cpus_per_actor"):  # batch tokenization's actors
             gpu = {"cuda": 1.0, "cpu": 0.0}.get(config.device, 0.0)
-            assert any(node["CPU"] >= config.cpus_per_actor and node.get("GPU", 0) >= gpu
-                       for node, _ in shapes), f"{where} on {cluster}"  # fmt: skip
+            assert any(
+                node["CPU"] >= config.cpus_per_actor and node.get("GPU", 0) >= gpu
+                for node, _ in shapes
+            ), f"{where} on {cluster}"
 
 
 def test_every_placeholder_is_listed_in_the_readme():

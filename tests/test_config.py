@@ -31,8 +31,9 @@ class Top:
 
 
 def test_from_dict_takes_path_fields_as_strings():
-    config = from_dict(Top, {"out_dir": "a", "maybe": "b", "paths": ["c", "d"],
-                             "sections": [{"path": "e"}]})  # fmt: skip
+    config = from_dict(
+        Top, {"out_dir": "a", "maybe": "b", "paths": ["c", "d"], "sections": [{"path": "e"}]}
+    )
     assert (config.out_dir, config.maybe, config.paths) == ("a", "b", ("c", "d"))
     assert config.sections == (Section(path="e"),)
     with pytest.raises(ConfigError, match=r"out_dir: expected str, got int 3"):
@@ -43,25 +44,43 @@ def test_from_dict_takes_path_fields_as_strings():
 
 def test_relative_paths_become_absolute_against_the_base(tmp_path):
     base = str(tmp_path)
-    config = resolve_paths(from_dict(Top, {
-        "out_dir": "runs/../runs/./x", "maybe": "m", "section": {"path": "../up"},
-        "sections": [{"path": "s0"}, {"path": str(tmp_path / "abs" / ".." / "s1")}],
-        "paths": ["p", "q/r"], "specs": [{"name": "vq", "kind": "vq", "checkpoint": "ck/pt"}],
-        "names": ["plain/name"], "count": 3,
-    }), base)  # fmt: skip
+    config = resolve_paths(
+        from_dict(
+            Top,
+            {
+                "out_dir": "runs/../runs/./x",
+                "maybe": "m",
+                "section": {"path": "../up"},
+                "sections": [{"path": "s0"}, {"path": str(tmp_path / "abs" / ".." / "s1")}],
+                "paths": ["p", "q/r"],
+                "specs": [{"name": "vq", "kind": "vq", "checkpoint": "ck/pt"}],
+                "names": ["plain/name"],
+                "count": 3,
+            },
+        ),
+        base,
+    )
     assert config.out_dir == os.path.join(base, "runs", "x")  # `..` and `.` normalised
     assert config.maybe == os.path.join(base, "m")
     assert config.section == Section(path=os.path.join(os.path.dirname(base), "up"))
-    assert config.sections == (Section(path=os.path.join(base, "s0")),
-                               Section(path=os.path.join(base, "s1")))  # fmt: skip
+    assert config.sections == (
+        Section(path=os.path.join(base, "s0")),
+        Section(path=os.path.join(base, "s1")),
+    )
     assert config.paths == (os.path.join(base, "p"), os.path.join(base, "q", "r"))
     assert config.specs == (TokenizerSpec("vq", "vq", os.path.join(base, "ck", "pt")),)
     assert (config.names, config.count, config.section.label) == (("plain/name",), 3, "data/y")
 
 
 def test_urls_empty_strings_and_none_are_kept(tmp_path):
-    urls = ("s3://bucket/runs", "gs://b/x", "http://mlflow:5000", "https://h/p", "file://rel/x",
-            "hf://org/model")  # fmt: skip
+    urls = (
+        "s3://bucket/runs",
+        "gs://b/x",
+        "http://mlflow:5000",
+        "https://h/p",
+        "file://rel/x",
+        "hf://org/model",
+    )
     config = Top(out_dir="", paths=urls, section=Section(path="s3://b/../c"))
     config = resolve_paths(config, tmp_path)
     assert config.out_dir == "" and config.maybe is None

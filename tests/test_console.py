@@ -1,4 +1,4 @@
-"""What a person reads: the run line, a stage's result block, progress that speaks only when slow."""
+"""What a person reads: the run line, a stage's result block, progress that speaks when slow."""
 
 from __future__ import annotations
 
@@ -12,16 +12,34 @@ from pairalign.jobs.tracking import log_figures_file
 from pairalign.progress import Progress
 from workflows.cli import parse_args, quiet_known_ray_warnings
 
-FIGURES = {"vq/token_rate": 14.46, "vq/map": 0.9441, "vq/chance_map": 0.0632, "vq/consistency": 0.608,
-           "vq/codes_used": 31.0, "vq/vocab_used": 31 / 32, "pairalign/token_rate": 13.6,
-           "pairalign/map": 0.578, "pairalign/consistency": 0.69, "final/step": 300.0}  # fmt: skip
+FIGURES = {
+    "vq/token_rate": 14.46,
+    "vq/map": 0.9441,
+    "vq/chance_map": 0.0632,
+    "vq/consistency": 0.608,
+    "vq/codes_used": 31.0,
+    "vq/vocab_used": 31 / 32,
+    "pairalign/token_rate": 13.6,
+    "pairalign/map": 0.578,
+    "pairalign/consistency": 0.69,
+    "final/step": 300.0,
+}
 
 
 def test_the_run_line_says_what_where_and_how_long():
-    line = run_line("vq", name="vq-tiny", corpus="data/builtin", train_clips=1376, steps=(0, 300),
-                    out="runs/vq-tiny", tracking="sqlite:///runs/mlflow.db")  # fmt: skip
-    assert line == ("== vq vq-tiny: 300 steps on data/builtin (1376 train clips) -> runs/vq-tiny; "
-                    "MLflow sqlite:///runs/mlflow.db ==")  # fmt: skip
+    line = run_line(
+        "vq",
+        name="vq-tiny",
+        corpus="data/builtin",
+        train_clips=1376,
+        steps=(0, 300),
+        out="runs/vq-tiny",
+        tracking="sqlite:///runs/mlflow.db",
+    )
+    assert line == (
+        "== vq vq-tiny: 300 steps on data/builtin (1376 train clips) -> runs/vq-tiny; "
+        "MLflow sqlite:///runs/mlflow.db =="
+    )
     resumed = run_line(
         "vq", name="n", corpus="c", train_clips=1, steps=(50, 300), out="o", tracking="t"
     )
@@ -33,8 +51,15 @@ def test_the_run_line_says_what_where_and_how_long():
 
 
 def test_the_result_block_is_a_few_lines_of_the_figures_people_compare():
-    block = result_block("refine", FIGURES, name="refine-tiny", checkpoint="runs/r/checkpoint_1",
-                         seconds=312, step=300, details="MLflow run abc (sqlite:///x)")  # fmt: skip
+    block = result_block(
+        "refine",
+        FIGURES,
+        name="refine-tiny",
+        checkpoint="runs/r/checkpoint_1",
+        seconds=312,
+        step=300,
+        details="MLflow run abc (sqlite:///x)",
+    )
     lines = block.splitlines()
     assert lines[0] == "refine refine-tiny done in 5m12s at step 300"
     assert lines[1].split() == ["strings", "tokens/s", "MAP", "chance", "consistency", "vocabulary"]
@@ -87,12 +112,29 @@ def test_rays_notices_are_quieted_before_ray_starts():
     quiet_known_ray_warnings()  # twice: one filter
     logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
     assert len(logger.filters) == 1
-    notice = logging.LogRecord(logger.name, logging.WARNING, "", 0, "Token authentication is "
-                               "enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled ...", None, None)  # fmt: skip
-    disabled = logging.LogRecord(logger.name, logging.WARNING, "", 0, "Token authentication is "
-                                 "disabled for this Ray cluster. Anyone ...", None, None)  # fmt: skip
+    notice = logging.LogRecord(
+        logger.name,
+        logging.WARNING,
+        "",
+        0,
+        "Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled ...",
+        None,
+        None,
+    )
+    disabled = logging.LogRecord(
+        logger.name,
+        logging.WARNING,
+        "",
+        0,
+        "Token authentication is disabled for this Ray cluster. Anyone ...",
+        None,
+        None,
+    )
     assert not logger.filter(notice) and logger.filter(disabled)  # the security warning stays
     bars = logging.getLogger("ray.data._internal.progress")
-    assert not bars.filter(logging.LogRecord(bars.name, logging.WARNING, "", 0,
-                                             "Progress bars disabled. To enable, ...", None, None))  # fmt: skip
+    assert not bars.filter(
+        logging.LogRecord(
+            bars.name, logging.WARNING, "", 0, "Progress bars disabled. To enable, ...", None, None
+        )
+    )
     assert logging.getLogger("ray.train").level == logging.WARNING

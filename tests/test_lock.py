@@ -32,11 +32,15 @@ def test_every_dependency_is_locked_at_a_version_pyproject_allows():
     env = default_environment() | {"python_full_version": "3.11.7", "sys_platform": "linux"}
     for text in project["dependencies"] + project["optional-dependencies"]["dev"]:
         requirement = Requirement(text)
-        versions = [v for v, m in pins.get(canonical(requirement.name), [])
-                    if not m or Requirement(f"x; {m}").marker.evaluate(env)]  # fmt: skip
+        versions = [
+            v
+            for v, m in pins.get(canonical(requirement.name), [])
+            if not m or Requirement(f"x; {m}").marker.evaluate(env)
+        ]
         assert versions, f"{requirement.name} is not in requirements.lock: run `make lock`"
         assert all(requirement.specifier.contains(v, prereleases=True) for v in versions), (
-            f"requirements.lock pins {requirement.name}=={versions} outside {requirement.specifier}:"
+            f"requirements.lock pins {requirement.name}=={versions} "
+            f"outside {requirement.specifier}:"
             " run `make lock`"
         )
 

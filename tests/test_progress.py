@@ -26,14 +26,16 @@ def test_eta_follows_the_pace_since_the_run_resumed():
 
 
 def test_a_training_line_has_step_figures_elapsed_and_eta():
-    line = progress_line("refine", done=120, total=500, elapsed=312.0,
-                         figures={"loss": 3.2101, "clips/s": 11.04})  # fmt: skip
+    line = progress_line(
+        "refine", done=120, total=500, elapsed=312.0, figures={"loss": 3.2101, "clips/s": 11.04}
+    )
     assert line == "refine step 120/500  loss 3.21  clips/s 11  elapsed 5m12s  eta 16m28s"
 
 
 def test_a_count_line_puts_the_unit_after_the_count():
-    line = progress_line("tokenize", done=384, total=800, unit="clips", elapsed=20.0,
-                         figures={"audio s/s": 51.04})  # fmt: skip
+    line = progress_line(
+        "tokenize", done=384, total=800, unit="clips", elapsed=20.0, figures={"audio s/s": 51.04}
+    )
     assert line.startswith("tokenize 384/800 clips  audio s/s 51  elapsed 20s  eta 22s")
 
 

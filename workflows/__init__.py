@@ -1,1 +1,2 @@
-"""Ray entry points. Each module here is runnable with `ray job submit -- python workflows/<name>.py`."""
+"""Ray entry points. Each module here is runnable with `ray job submit -- python
+workflows/<name>.py`."""

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config; a top-level `base: other.yaml` is loaded first and updated by this file."""
+    """Read a YAML config; a top-level `base: other.yaml` is loaded first, then updated by it."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
@@ -56,8 +56,12 @@ def parse_args(
         f"those of {CONFIG_DIR / default_config}.",
     )
     parser.add_argument("--config", default=str(CONFIG_DIR / default_config), help="YAML config")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="full configs and figure dicts on the console too (= log_level=debug)")  # fmt: skip
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="full configs and figure dicts on the console too (= log_level=debug)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides (and log_level=...)")
     args = parser.parse_args(argv)
     overrides = [o for o in args.overrides if not o.startswith("log_level=")]
@@ -87,7 +91,8 @@ def seed_everything(seed: int) -> None:
 def init_ray(
     address: str | None = None, num_cpus: int | None = None, object_store_bytes: int | None = None
 ) -> None:
-    """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized explicitly."""
+    """Join the running cluster (`ray job submit`, RAY_ADDRESS) or start a local one sized
+    explicitly."""
     # Ray Data's INFO lines go to its log file, not the console, in every process of a local
     # cluster (its workers inherit this variable) and in this driver.
     os.environ.setdefault(
@@ -137,10 +142,12 @@ class _DropMessages(logging.Filter):
 # turned on, its default for a new local cluster; the progress bars this module turns off off a
 # terminal.
 _NOTICES = (
-    ("ray._private.authentication.authentication_token_setup",
-     "Token authentication is enabled for this Ray cluster"),
+    (
+        "ray._private.authentication.authentication_token_setup",
+        "Token authentication is enabled for this Ray cluster",
+    ),
     ("ray.data._internal.progress", "Progress bars disabled"),
-)  # fmt: skip
+)
 
 
 def quiet_known_ray_warnings() -> None:

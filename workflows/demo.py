@@ -11,8 +11,8 @@ the evaluation suite's comparison table.
 Stages: corpus preparation (`pairalign/jobs/corpus.py`), the paired-view pipeline on Ray Data
 (`pairalign/jobs/paired_views.py`), stage 1 and stage 2 with few steps (set vq_steps or
 refine_steps to 0 to stop after the views), the dense k-means baselines
-(`pairalign/jobs/dense_grid.py`), and the evaluation suite (`pairalign/jobs/evaluation_suite.py`). It prints what each stage did; the
-full-length runs and their figures are in BENCHMARKS.md.
+(`pairalign/jobs/dense_grid.py`), and the evaluation suite (`pairalign/jobs/evaluation_suite.py`).
+It prints what each stage did; the full-length runs and their figures are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -59,20 +59,42 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 def train_short(config: DemoConfig) -> str:
     """A short stage 1 then stage 2 on the same corpus; returns the stage-2 checkpoint."""
     storage = os.path.abspath(config.out_dir)
-    common = [f"storage_path={storage}", f"corpus.builtin_dir={config.prepare.out_dir}",
-              "eval_clips=40", f"seed={config.seed}", "train.report_every=15"]  # fmt: skip
+    common = [
+        f"storage_path={storage}",
+        f"corpus.builtin_dir={config.prepare.out_dir}",
+        "eval_clips=40",
+        f"seed={config.seed}",
+        "train.report_every=15",
+    ]
     stamp = time.strftime("%Y%m%d-%H%M%S")  # every demo trains afresh, as its own MLflow runs
-    vq = parse_args(VQStageConfig, "vq.yaml", [
-        *common, f"name=demo-vq-{stamp}", f"train.max_steps={config.vq_steps}",
-        f"train.checkpoint_every={config.vq_steps}", f"train.warmup_steps={config.vq_steps // 10}"])  # fmt: skip
+    vq = parse_args(
+        VQStageConfig,
+        "vq.yaml",
+        [
+            *common,
+            f"name=demo-vq-{stamp}",
+            f"train.max_steps={config.vq_steps}",
+            f"train.checkpoint_every={config.vq_steps}",
+            f"train.warmup_steps={config.vq_steps // 10}",
+        ],
+    )
     seed_everything(vq.seed)
     run_stage(VQ, vq)
     _, stage1 = latest_checkpoint(storage, vq.name)
     half = config.refine_steps // 2
-    refine = parse_args(RefineConfig, "refine.yaml", [
-        *common, f"name=demo-refine-{stamp}", f"init_checkpoint={stage1}",
-        f"train.max_steps={config.refine_steps}", f"train.checkpoint_every={config.refine_steps}",
-        f"objective.teacher.start={half}", f"objective.teacher.ramp={max(1, half // 2)}"])  # fmt: skip
+    refine = parse_args(
+        RefineConfig,
+        "refine.yaml",
+        [
+            *common,
+            f"name=demo-refine-{stamp}",
+            f"init_checkpoint={stage1}",
+            f"train.max_steps={config.refine_steps}",
+            f"train.checkpoint_every={config.refine_steps}",
+            f"objective.teacher.start={half}",
+            f"objective.teacher.ramp={max(1, half // 2)}",
+        ],
+    )
     seed_everything(refine.seed)
     run_stage(REFINE, refine)
     return latest_checkpoint(storage, refine.name)[1]

@@ -6,8 +6,9 @@
 
 Log-mel frames of every train clip are computed once (Ray tasks of `clips_per_task` clips; a clip
 that cannot be decoded is skipped and named), then one Ray task per (k, pool) fits k-means and
-writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.tokenizing.dense.DenseTokenizer.load`). Grid points
-already written are skipped, so a rerun resumes. Token rate = 100 / pool tokens per second.
+writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.tokenizing.dense.DenseTokenizer.load`).
+Grid points already written are skipped, so a rerun resumes. Token rate = 100 / pool tokens per
+second.
 """
 
 from __future__ import annotations

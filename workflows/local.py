@@ -29,21 +29,35 @@ from pairalign.stages import STAGES
 from pairalign.stages.local import LocalRun, run_local
 from workflows.cli import parse_args, seed_everything, setup_logging
 
-SHOWN = ("dev/pairalign/token_rate", "dev/pairalign/map", "dev/pairalign/consistency",
-         "dev/vq/token_rate", "dev/vq/map", "views_seconds", "train_seconds",
-         "seconds_per_step", "cpu_seconds_per_step", "measure_seconds")  # fmt: skip
+SHOWN = (
+    "dev/pairalign/token_rate",
+    "dev/pairalign/map",
+    "dev/pairalign/consistency",
+    "dev/vq/token_rate",
+    "dev/vq/map",
+    "views_seconds",
+    "train_seconds",
+    "seconds_per_step",
+    "cpu_seconds_per_step",
+    "measure_seconds",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in STAGES:
-        raise SystemExit(f"usage: workflows/local.py {{{','.join(STAGES)}}} [key=value ...]"
-                         f"\n{__doc__}")  # fmt: skip
+        raise SystemExit(
+            f"usage: workflows/local.py {{{','.join(STAGES)}}} [key=value ...]\n{__doc__}"
+        )
     stage, rest = STAGES[argv[0]], argv[1:]
     local_args = [a.removeprefix("local.") for a in rest if a.startswith("local.")]
     local = from_dict(LocalRun, apply_overrides({}, local_args))
-    config = parse_args(stage.config, stage.config_file,
-                        [a for a in rest if not a.startswith("local.")], description=__doc__)  # fmt: skip
+    config = parse_args(
+        stage.config,
+        stage.config_file,
+        [a for a in rest if not a.startswith("local.")],
+        description=__doc__,
+    )
     setup_logging()
     seed_everything(config.seed)
     try:  # a wrong init_checkpoint says so in one line, before any work

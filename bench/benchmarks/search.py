@@ -5,8 +5,8 @@
         "archives=[runs/archive/pairalign, runs/archive/vq]"                 # real ones
 
 A real archive is a tokenizer's archive directory (its `tokens/` Parquet parts, see
-pairalign/tokenizing/archive.py) or any Parquet file or directory with a list<int> `tokens` column; give the
-compact tokenizer first.
+pairalign/tokenizing/archive.py) or any Parquet file or directory with a list<int> `tokens` column;
+give the compact tokenizer first.
 
 For each string population, times the brute force (rapidfuzz cdist on every core + a partition)
 and `StringIndex.search` (bag-of-tokens bound, exact distances only where it cannot rule a string

@@ -85,9 +85,16 @@ class Throughput:
         return self.audio_seconds / max(self.wall_seconds, 1e-9)
 
 
-def time_tokenizer(tokenizer: StringTokenizer, audio: list[np.ndarray], *, threads: int = 1,
-                   batch_size: int = ARCHIVE.batch_size, window: float = ARCHIVE.window_seconds,
-                   overlap: float = ARCHIVE.overlap_seconds, repeats: int = 1) -> Throughput:  # fmt: skip
+def time_tokenizer(
+    tokenizer: StringTokenizer,
+    audio: list[np.ndarray],
+    *,
+    threads: int = 1,
+    batch_size: int = ARCHIVE.batch_size,
+    window: float = ARCHIVE.window_seconds,
+    overlap: float = ARCHIVE.overlap_seconds,
+    repeats: int = 1,
+) -> Throughput:
     """Tokenize `audio` (16 kHz clips) as an archive actor does, after a warm-up batch; the
     repeat with the least CPU time."""
     torch.set_num_threads(threads)
@@ -95,8 +102,14 @@ def time_tokenizer(tokenizer: StringTokenizer, audio: list[np.ndarray], *, threa
     def run(clips: list[np.ndarray]) -> list[list[int]]:
         strings: list[list[int]] = []
         for i in range(0, len(clips), batch_size):
-            strings += tokenize_clips(tokenizer, clips[i : i + batch_size], SAMPLE_RATE,
-                                      window=window, overlap=overlap, batch_size=batch_size)  # fmt: skip
+            strings += tokenize_clips(
+                tokenizer,
+                clips[i : i + batch_size],
+                SAMPLE_RATE,
+                window=window,
+                overlap=overlap,
+                batch_size=batch_size,
+            )
         if torch.cuda.is_initialized():
             torch.cuda.synchronize()
         return strings
@@ -108,13 +121,25 @@ def time_tokenizer(tokenizer: StringTokenizer, audio: list[np.ndarray], *, threa
         tokens = sum(map(len, run(audio)))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         best = min(best, (cpu, wall, tokens))
-    return Throughput(tokenizer=tokenizer.name, kind=str(tokenizer.kind), threads=threads,
-                      clips=len(audio), audio_seconds=sum(map(len, audio)) / SAMPLE_RATE,
-                      tokens=best[2], cpu_seconds=best[0], wall_seconds=best[1])  # fmt: skip
+    return Throughput(
+        tokenizer=tokenizer.name,
+        kind=str(tokenizer.kind),
+        threads=threads,
+        clips=len(audio),
+        audio_seconds=sum(map(len, audio)) / SAMPLE_RATE,
+        tokens=best[2],
+        cpu_seconds=best[0],
+        wall_seconds=best[1],
+    )
 
 
-def bench_tokenizers(tokenizers: Sequence[StringTokenizer], audio: list[np.ndarray], *,
-                     threads: Sequence[int] = (1,), **timing) -> list[Throughput]:  # fmt: skip
+def bench_tokenizers(
+    tokenizers: Sequence[StringTokenizer],
+    audio: list[np.ndarray],
+    *,
+    threads: Sequence[int] = (1,),
+    **timing,
+) -> list[Throughput]:
     """Every tokenizer on the same clips at every thread count (`time_tokenizer`'s `timing`)."""
     return [time_tokenizer(t, audio, threads=n, **timing) for n in threads for t in tokenizers]
 
@@ -124,9 +149,10 @@ def fit_dense_on(audio: list[np.ndarray], config: DenseConfig) -> DenseTokenizer
     return fit_dense([clip_log_mel(a) for a in audio], config)
 
 
-def load_tokenizers(checkpoint: str, dense: str | DenseConfig, audio: list[np.ndarray],
-                    device: str = "cpu") -> list[StringTokenizer]:  # fmt: skip
-    """PairAlign and VQ strings of `checkpoint`, and the dense.pt `dense` or one fitted on `audio`."""
+def load_tokenizers(
+    checkpoint: str, dense: str | DenseConfig, audio: list[np.ndarray], device: str = "cpu"
+) -> list[StringTokenizer]:
+    """PairAlign and VQ strings of `checkpoint`, and the dense.pt `dense` or one fit on `audio`."""
     specs = [
         TokenizerSpec("pairalign", "pairalign", checkpoint),
         TokenizerSpec("vq", "vq", checkpoint),
@@ -143,13 +169,18 @@ def markdown_table(results: Sequence[Throughput]) -> str:
     """One row per tokenizer and thread count; `x dense`: the dense row's audio s per CPU s over
     this row's, at the same thread count."""
     dense = {r.threads: r.audio_per_cpu_second for r in results if r.kind == "dense"}
-    lines = ["| tokenizer | kind | threads | clips | audio s | tokens | audio s / CPU s "
-             "| audio s / wall s | x dense |", "|" + " --- |" * 9]  # fmt: skip
+    lines = [
+        "| tokenizer | kind | threads | clips | audio s | tokens | audio s / CPU s "
+        "| audio s / wall s | x dense |",
+        "|" + " --- |" * 9,
+    ]
     for r in results:
         ratio = dense[r.threads] / r.audio_per_cpu_second if r.threads in dense else float("nan")
-        lines.append(f"| {r.tokenizer} | {r.kind} | {r.threads} | {r.clips} | {r.audio_seconds:.1f} "
-                     f"| {r.tokens} | {r.audio_per_cpu_second:.1f} | {r.audio_per_wall_second:.1f} "
-                     f"| {ratio:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {r.tokenizer} | {r.kind} | {r.threads} | {r.clips} | {r.audio_seconds:.1f} "
+            f"| {r.tokens} | {r.audio_per_cpu_second:.1f} | {r.audio_per_wall_second:.1f} "
+            f"| {ratio:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -174,25 +205,40 @@ def main(argv: Sequence[str] | None = None) -> list[Throughput]:
     rows, audio = load_clips(args.corpus, args.split, args.clips)
     dense = args.dense or DenseConfig(k=args.dense_k, pool=args.dense_pool)
     tokenizers = load_tokenizers(args.checkpoint, dense, audio, device=args.device)
-    results = bench_tokenizers(tokenizers, audio, threads=parse_threads(str(args.threads)),
-                               batch_size=args.batch, repeats=args.repeats)  # fmt: skip
+    results = bench_tokenizers(
+        tokenizers,
+        audio,
+        threads=parse_threads(str(args.threads)),
+        batch_size=args.batch,
+        repeats=args.repeats,
+    )
     print(markdown_table(results))
     load = os.getloadavg()
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.out:
         report = {
-            "bench": "tokenize", "args": asdict(args), "device": args.device,
+            "bench": "tokenize",
+            "args": asdict(args),
+            "device": args.device,
             "audio_decoding": "excluded (decoded once, before timing)",
-            "window_seconds": ARCHIVE.window_seconds, "overlap_seconds": ARCHIVE.overlap_seconds,
+            "window_seconds": ARCHIVE.window_seconds,
+            "overlap_seconds": ARCHIVE.overlap_seconds,
             "clips": [r["utterance_id"] for r in rows],
             "checkpoint_ids": {t.name: t.checkpoint_id for t in tokenizers},
-            "results": [asdict(r) | {"audio_per_cpu_second": r.audio_per_cpu_second,
-                                     "audio_per_wall_second": r.audio_per_wall_second}
-                        for r in results],
-            "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+            "results": [
+                asdict(r)
+                | {
+                    "audio_per_cpu_second": r.audio_per_cpu_second,
+                    "audio_per_wall_second": r.audio_per_wall_second,
+                }
+                for r in results
+            ],
+            "machine": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "date": datetime.date.today().isoformat(),
             "load_average": load,
-        }  # fmt: skip
+        }
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
         print(f"wrote {args.out}")

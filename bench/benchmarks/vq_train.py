@@ -43,11 +43,14 @@ def model_throughput(size: str, batch: int, steps: int) -> float:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     wave = 0.1 * torch.randn(batch, 48_000)
     data = {
-        "view_a": wave, "view_b": wave + 0.01 * torch.randn_like(wave),
-        "warp_a": torch.ones(batch), "shift_a": torch.zeros(batch),
-        "warp_b": torch.full((batch,), 1.05), "shift_b": torch.full((batch,), 0.03),
+        "view_a": wave,
+        "view_b": wave + 0.01 * torch.randn_like(wave),
+        "warp_a": torch.ones(batch),
+        "shift_a": torch.zeros(batch),
+        "warp_b": torch.full((batch,), 1.05),
+        "shift_b": torch.full((batch,), 0.03),
         "source_seconds": torch.full((batch,), 2.8),
-    }  # fmt: skip
+    }
     for i in range(steps + 2):
         if i == 2:
             start = time.perf_counter()
@@ -83,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     }
     if args.run:
         result["run_clips_per_second"] = round(run_throughput(args.run, args.name), 1)
-    result |= {"cores": os.cpu_count(), "cpu": platform.machine(), "torch": torch.__version__,
-               "date": datetime.date.today().isoformat()}  # fmt: skip
+    result |= {
+        "cores": os.cpu_count(),
+        "cpu": platform.machine(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
     print(json.dumps(result))
     return result
 

@@ -35,8 +35,19 @@ DENSE_POOLS = "[1,2,3,4,5,6,8]"  # 100, 50, 33, 25, 20, 16.7, 12.5 tokens/s
 def evaluate(root: Path, name: str, args: list[str], corpus: str, log: Path) -> dict[str, float]:
     out = root / "eval" / name
     if not (out / "figures.json").exists():
-        run([sys.executable, "workflows/evaluate.py", f"name=bench-{name}", f"out_dir={out}",
-             f"storage_path={root}", f"corpus.builtin_dir={corpus}", "half=test", *args], log)  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "workflows/evaluate.py",
+                f"name=bench-{name}",
+                f"out_dir={out}",
+                f"storage_path={root}",
+                f"corpus.builtin_dir={corpus}",
+                "half=test",
+                *args,
+            ],
+            log,
+        )
     return json.loads((out / "figures.json").read_text())
 
 
@@ -56,9 +67,11 @@ def dense_fields(dense: dict[str, float], rate: float) -> dict:
     found = best_dense(dense, rate)
     if found is None:
         lowest = min(v for k, v in dense.items() if k.endswith("/token_rate") and "dense-" in k)
-        return {"dense_best_map_at_or_below_rate": None,
-                "dense_note": f"no dense grid point at or below {rate:.2f} tokens/s "
-                f"(the lowest is {lowest:.2f}/s)"}  # fmt: skip
+        return {
+            "dense_best_map_at_or_below_rate": None,
+            "dense_note": f"no dense grid point at or below {rate:.2f} tokens/s "
+            f"(the lowest is {lowest:.2f}/s)",
+        }
     name, found_map, found_rate = found
     return {
         "dense_best_map_at_or_below_rate": round(found_map, 4),

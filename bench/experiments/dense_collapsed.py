@@ -52,15 +52,21 @@ class CollapsedDense:
 
     def __call__(self, waveforms, seconds=None) -> list[list[int]]:
         strings = VQStringConfig(min_run_frames=self.min_run)  # every run: no rate
-        return [string_runs(StringContext(codes), strings)[0].tolist()
-                for codes in self.dense(waveforms, seconds)]  # fmt: skip
+        return [
+            string_runs(StringContext(codes), strings)[0].tolist()
+            for codes in self.dense(waveforms, seconds)
+        ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse(DenseCollapsed, argv, __doc__)
     manifest = read_manifest(args.manifest or join(args.corpus, "manifest.parquet"))
-    clips = load_clips(half_rows(manifest, "test", args.half), ViewConfig(), name=args.half,
-                       view_clips=args.view_clips)  # fmt: skip
+    clips = load_clips(
+        half_rows(manifest, "test", args.half),
+        ViewConfig(),
+        name=args.half,
+        view_clips=args.view_clips,
+    )
     clips.window_seconds = 100.0  # whole clips, no 3 s windows
     dense = DenseTokenizer.load(args.dense)
     print(f"{len(clips.ids)} clips ({args.half} half of test)")

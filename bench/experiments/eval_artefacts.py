@@ -58,8 +58,9 @@ def windows_of(data: ClipSet) -> tuple[list[np.ndarray], list[bool]]:
     return waves, windowed
 
 
-def budget_figures(tokenizer: Tokenizer, data: ClipSet, copy_rate: float,
-                   batch_size: int) -> dict[str, float]:  # fmt: skip
+def budget_figures(
+    tokenizer: Tokenizer, data: ClipSet, copy_rate: float, batch_size: int
+) -> dict[str, float]:
     """PairAlign strings that hit the budget, and VQ strings a copy at `copy_rate` would cut."""
     assert tokenizer.pairalign is not None, "budget figures need a stage-2 checkpoint"
     decoding = tokenizer.pairalign.config.decoding
@@ -113,14 +114,17 @@ def duration_figures(data: ClipSet) -> dict[str, float]:
     edges = [0, 1, 2, 3, 4, 5, np.inf]
     counts, _ = np.histogram(secs, bins=edges)
     out = {f"seconds/p{p}": float(np.percentile(secs, p)) for p in (0, 10, 50, 90, 100)}
-    out |= {f"seconds/count_{lo:g}_{hi:g}": float(n)
-            for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)}  # fmt: skip
+    out |= {
+        f"seconds/count_{lo:g}_{hi:g}": float(n)
+        for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)
+    }
     out["seconds/over_window"] = float((secs > data.window_seconds).sum())
     return out
 
 
-def split_map(strings: list[list[int]], data: ClipSet, prefix: str,
-              window: float) -> dict[str, float]:  # fmt: skip
+def split_map(
+    strings: list[list[int]], data: ClipSet, prefix: str, window: float
+) -> dict[str, float]:
     """MAP over all queries and over queries up to / over `window` seconds; every clip is a
     candidate."""
     distances = distance_matrix(strings, strings)
@@ -128,12 +132,19 @@ def split_map(strings: list[list[int]], data: ClipSet, prefix: str,
     ids = np.arange(len(strings))
     secs = np.asarray(data.seconds)
     out = {}
-    for name, rows in (("all", secs >= 0), ("short", secs <= window),
-                       ("long", secs > window)):  # fmt: skip
+    for name, rows in (("all", secs >= 0), ("short", secs <= window), ("long", secs > window)):
         out[f"{prefix}/{name}/queries"] = float(rows.sum())
         if rows.any():
-            figures = retrieval_metrics(distances[rows], content[rows], content, speakers[rows],
-                                        speakers, "m", query_ids=ids[rows], archive_ids=ids)  # fmt: skip
+            figures = retrieval_metrics(
+                distances[rows],
+                content[rows],
+                content,
+                speakers[rows],
+                speakers,
+                "m",
+                query_ids=ids[rows],
+                archive_ids=ids,
+            )
             out[f"{prefix}/{name}/map"] = figures["m/map"]
     out[f"{prefix}/token_rate"] = sum(map(len, strings)) / float(secs.sum())
     return out
@@ -196,8 +207,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         out["vq"] = args.vq
         out |= dpdp_figures(args.vq, data, list(args.rates))
     out["seconds"] = time.perf_counter() - began
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()},
-                     indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

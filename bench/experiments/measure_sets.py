@@ -2,9 +2,10 @@
 
 Sets: `builtin_test` (the built-in eval split's test half), `vcc_test` (the vcc2016-dev test half,
 `bench/experiments/vcc.py`: one definition), `foreign` (unseen voices,
-`bench/experiments/foreign_corpus.py`; skipped when no manifest is given). Each figure is the library's `measure_tokenizer` on clean clips tokenized as
-the archive job does (3 s windows overlapping by 1 s). Used by `bench/experiments/default_run.py`
-and `bench/experiments/ship.py`, so the default and the shipped tokenizer are measured the same way.
+`bench/experiments/foreign_corpus.py`; skipped when no manifest is given). Each figure is the
+library's `measure_tokenizer` on clean clips tokenized as the archive job does (3 s windows
+overlapping by 1 s). Used by `bench/experiments/default_run.py` and `bench/experiments/ship.py`, so
+the default and the shipped tokenizer are measured the same way.
 """
 
 from __future__ import annotations

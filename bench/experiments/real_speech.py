@@ -40,8 +40,17 @@ from pairalign.tokenizing.dense import DENSE_FILE, DenseConfig, DenseTokenizer, 
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 
-KEPT = ("map", "token_rate", "consistency", "chance_map", "mrr", "precision_at_1", "vocab_used",
-        "queries", "tokens")  # fmt: skip
+KEPT = (
+    "map",
+    "token_rate",
+    "consistency",
+    "chance_map",
+    "mrr",
+    "precision_at_1",
+    "vocab_used",
+    "queries",
+    "tokens",
+)
 
 
 @dataclass(frozen=True)
@@ -65,14 +74,25 @@ def dense_tokenizers(args: RealSpeech) -> dict[str, DenseTokenizer]:
     (`workflows/dense.py` on the split's manifest, written under `dense_dir`; a grid point already
     there is not fitted again) and loaded."""
     dense_dir = Path(args.dense_dir).resolve()
-    configs = [DenseConfig(k=k, pool=p, iters=args.dense_iters, seed=args.seed)
-               for k, p in itertools.product(args.ks, args.pools)]  # fmt: skip
+    configs = [
+        DenseConfig(k=k, pool=p, iters=args.dense_iters, seed=args.seed)
+        for k, p in itertools.product(args.ks, args.pools)
+    ]
     if not all((dense_dir / c.name / DENSE_FILE).exists() for c in configs):
         manifest = dense_dir / "vcc-split" / "manifest.parquet"
         write_manifest(vcc_manifest(args.vcc_manifest), str(manifest))
         grid = [f"ks={list(args.ks)}", f"pools={list(args.pools)}", f"iters={args.dense_iters}"]
-        run([sys.executable, "workflows/dense.py", f"out_dir={dense_dir}", f"seed={args.seed}",
-             f"corpus.manifest={manifest}", *grid], dense_dir / "dense.log")  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "workflows/dense.py",
+                f"out_dir={dense_dir}",
+                f"seed={args.seed}",
+                f"corpus.manifest={manifest}",
+                *grid,
+            ],
+            dense_dir / "dense.log",
+        )
     return {c.name: DenseTokenizer.load(str(dense_dir / c.name / DENSE_FILE)) for c in configs}
 
 
@@ -80,9 +100,12 @@ def figures_of(tokenizer, clips: ClipSet, name: str) -> dict[str, float]:
     start = time.perf_counter()
     found = measure_tokenizer(tokenizer, clips, name)
     kept = {k: round(found[f"{name}/{k}"], 4) for k in KEPT}
-    print(f"{name}: {kept['token_rate']:.2f} tokens/s, MAP {kept['map']:.3f} (chance "
-          f"{kept['chance_map']:.3f}), consistency {kept['consistency']:.3f}; "
-          f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+    print(
+        f"{name}: {kept['token_rate']:.2f} tokens/s, MAP {kept['map']:.3f} (chance "
+        f"{kept['chance_map']:.3f}), consistency {kept['consistency']:.3f}; "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return kept
 
 
@@ -100,11 +123,17 @@ def measure(args: RealSpeech) -> None:
     clips = vcc_half(args.half, config, ViewConfig(), source=args.vcc_manifest)
     payload = load_checkpoint(args.checkpoint)
     tokenizer = Tokenizer.from_checkpoint(args.checkpoint)
-    result: dict = {"data": VCC_SPLIT, "manifest": args.vcc_manifest or str(VCC_MANIFEST), "half": args.half,
-                    "clips": len(clips.ids),
-                    "sentences": len(set(clips.content)), "speakers": len(set(clips.speakers)),
-                    "checkpoint": str(args.checkpoint), "stage": payload["stage"],
-                    "step": int(payload["step"])}  # fmt: skip
+    result: dict = {
+        "data": VCC_SPLIT,
+        "manifest": args.vcc_manifest or str(VCC_MANIFEST),
+        "half": args.half,
+        "clips": len(clips.ids),
+        "sentences": len(set(clips.content)),
+        "speakers": len(set(clips.speakers)),
+        "checkpoint": str(args.checkpoint),
+        "stage": payload["stage"],
+        "step": int(payload["step"]),
+    }
     kinds = {"vq": VQStrings(tokenizer)}
     if tokenizer.decoder is not None:
         kinds["pairalign"] = PairAlignStrings(tokenizer)
@@ -146,9 +175,12 @@ def flat_keys(result: dict, kinds: dict) -> dict[str, float | None]:
     flat: dict[str, float | None] = {}
     for kind in kinds:
         tag = "vcc" if kind == "vq" else f"vcc_{kind}"
-        flat |= {f"{tag}_map": result[kind]["map"], f"{tag}_rate": result[kind]["token_rate"],
-                 f"{tag}_consistency": result[kind]["consistency"],
-                 f"{tag}_chance_map": result[kind]["chance_map"]}  # fmt: skip
+        flat |= {
+            f"{tag}_map": result[kind]["map"],
+            f"{tag}_rate": result[kind]["token_rate"],
+            f"{tag}_consistency": result[kind]["consistency"],
+            f"{tag}_chance_map": result[kind]["chance_map"],
+        }
         if result.get("dense"):
             at_rate = result[f"dense_best_at_or_below_{kind}_rate"]
             flat[f"{tag}_dense_best_map_at_or_below_rate"] = at_rate["map"] if at_rate else None

@@ -1,7 +1,8 @@
 """Stage-2 variants, one after another, each by `workflows/local.py refine` (no Ray), each figure
 set appended as one JSON line to `out`: the ladder and the rate sweep of issue 20.
 
-    PYTHONPATH=. python -m bench.experiments.refine_variants --config refine_variants_issue20.yaml \\
+    PYTHONPATH=. python -m bench.experiments.refine_variants \\
+        --config refine_variants_issue20.yaml \\
         init_checkpoint=<stage-1 ckpt> out=runs/variants.jsonl "seeds=[0,1,2]"
 
 A variant is a name and its overrides (refine.yaml keys and `local.` keys), after `common`'s; each
@@ -39,9 +40,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             run = [*init, *args.common, *variant.overrides, f"seed={seed}", f"name={name}-s{seed}"]
             began = time.perf_counter()
             figures = train_local(["refine", *run])
-            row = {"variant": name, "seed": seed, "overrides": overrides,
-                   "minutes": (time.perf_counter() - began) / 60, **figures,
-                   "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip
+            row = {
+                "variant": name,
+                "seed": seed,
+                "overrides": overrides,
+                "minutes": (time.perf_counter() - began) / 60,
+                **figures,
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+            }
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
 

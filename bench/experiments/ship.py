@@ -8,7 +8,8 @@
    half; vcc2016-dev's dev half, `vcc.py`). The chosen step is the first whose mean dev MAP
    (built-in and vcc2016-dev) is within `tolerance` of the best point: where it stops rising.
 3. Stage 2: `workflows/refine.py --config workflows/configs/refine_ship.yaml` from that checkpoint;
-   its learning curve on the PairAlign strings (step 0: the VQ strings it starts from); chosen alike.
+   its learning curve on the PairAlign strings (step 0: the VQ strings it starts from); chosen
+   alike.
 4. The chosen stage-2 checkpoint measured as `default_run stage=refine` measures the default
    (test halves, unseen voices, merge/DPDP/BPE at its rate, best dense at or below its rate).
 5. Which strings `--kind auto` gives: PairAlign only when, on both test halves (built-in and

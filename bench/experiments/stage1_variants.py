@@ -3,7 +3,8 @@ eval split with the evaluation suite (workflows/evaluate.py), collecting one tab
 
     PYTHONPATH=. python -m bench.experiments.stage1_variants --config stage1_codebooks.yaml \\
         root=runs/variants half=dev
-    PYTHONPATH=. python -m bench.experiments.stage1_variants stage=refine init=<stage-1 checkpoint> \\
+    PYTHONPATH=. python -m bench.experiments.stage1_variants stage=refine \\
+        init=<stage-1 checkpoint> \\
         root=runs/variants "variants=[{name: l1-copy, overrides: [objective.targets.view=same]}]"
 
 Each variant is a name and its overrides (of workflows/vq.py, or of workflows/refine.py with
@@ -90,22 +91,45 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name}: {overrides or '(defaults)'}", flush=True)
         if not checkpoint_of(root, name):
             init = [f"init_checkpoint={args.init}"] if args.stage == "refine" else []
-            run([py, f"workflows/{args.stage}.py", f"name={name}", f"storage_path={root}",
-                 f"corpus.builtin_dir={args.corpus}", *init, *variant.overrides], log)  # fmt: skip
+            run(
+                [
+                    py,
+                    f"workflows/{args.stage}.py",
+                    f"name={name}",
+                    f"storage_path={root}",
+                    f"corpus.builtin_dir={args.corpus}",
+                    *init,
+                    *variant.overrides,
+                ],
+                log,
+            )
         if args.train_only:
             continue
         half_tag = f"{args.half}{tag}"
         out = root / "eval" / f"{name}-{half_tag}"
         figures_file = out / "figures.json"
         if args.remeasure or not figures_file.exists():
-            corpus = [f"corpus.manifest={args.manifest}", "half="] if args.manifest else [
-                f"corpus.builtin_dir={args.corpus}", f"half={args.half}"]  # fmt: skip
+            corpus = (
+                [f"corpus.manifest={args.manifest}", "half="]
+                if args.manifest
+                else [f"corpus.builtin_dir={args.corpus}", f"half={args.half}"]
+            )
             if args.vcc:
                 corpus = [f"corpus.manifest={vcc}", f"half={args.half}"]
-            run([py, "workflows/evaluate.py", f"name=eval-{name}-{half_tag}", f"out_dir={out}",
-                 f"storage_path={root}", *corpus,
-                 f"tokenizers=[{{name: {name}, kind: {'pairalign' if args.stage == 'refine' else 'vq'}, "
-                 f"checkpoint: {checkpoint_of(root, name)}}}]"], log)  # fmt: skip
+            kind = "pairalign" if args.stage == "refine" else "vq"
+            run(
+                [
+                    py,
+                    "workflows/evaluate.py",
+                    f"name=eval-{name}-{half_tag}",
+                    f"out_dir={out}",
+                    f"storage_path={root}",
+                    *corpus,
+                    f"tokenizers=[{{name: {name}, kind: {kind}, "
+                    f"checkpoint: {checkpoint_of(root, name)}}}]",
+                ],
+                log,
+            )
         figures = json.loads(figures_file.read_text())
         rows.append((name, overrides, figures))
     if rows:

@@ -41,9 +41,11 @@ from pairalign.evaluation.heldout import HeldoutConfig, load_heldout
 
 # ../shared/data/vcc2016-dev/manifest.csv from the repository root
 VCC_MANIFEST = Path(__file__).resolve().parents[3] / "shared/data/vcc2016-dev/manifest.csv"
-VCC_SPLIT = ("vcc2016-dev (VCC 2016, Toda et al.; DOI 10.7488/ds/1575; CC BY 4.0): sentences by "
-             "sorted id from 0, even ranks test, odd ranks train; test's halves by half_rows: dev "
-             "100001, 100005, ..., test 100003, 100007, ... (30 sentences x 6 speakers each)")  # fmt: skip
+VCC_SPLIT = (
+    "vcc2016-dev (VCC 2016, Toda et al.; DOI 10.7488/ds/1575; CC BY 4.0): sentences by "
+    "sorted id from 0, even ranks test, odd ranks train; test's halves by half_rows: dev "
+    "100001, 100005, ..., test 100003, 100007, ... (30 sentences x 6 speakers each)"
+)
 Part = Literal["train", "dev", "test"]
 
 
@@ -84,8 +86,13 @@ def vcc_half(
 
 def describe(rows: pa.Table) -> dict[str, object]:
     ids = sorted(set(rows["content_id"].to_pylist()))
-    return {"clips": rows.num_rows, "sentences": len(ids),
-            "speakers": len(set(rows["speaker"].to_pylist())), "first": ids[:3], "last": ids[-1]}  # fmt: skip
+    return {
+        "clips": rows.num_rows,
+        "sentences": len(ids),
+        "speakers": len(set(rows["speaker"].to_pylist())),
+        "first": ids[:3],
+        "last": ids[-1],
+    }
 
 
 @dataclass(frozen=True)

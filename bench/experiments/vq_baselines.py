@@ -39,8 +39,9 @@ KEPT = ("token_rate", "tokens", "map", "precision_at_1", "consistency")
 BPE_MAX_MERGES = 4000  # far more than the rates of the grid need; a pair seen once is not merged
 
 
-def load_half(corpus: CorpusConfig, half: str, split: str = "test",
-              config: HeldoutConfig | None = None) -> ClipSet:  # fmt: skip
+def load_half(
+    corpus: CorpusConfig, half: str, split: str = "test", config: HeldoutConfig | None = None
+) -> ClipSet:
     rows = half_rows(load_manifest(corpus), split, half)  # type: ignore[arg-type]
     return load_heldout(rows, half, ViewConfig(), config or HeldoutConfig())
 
@@ -55,10 +56,14 @@ def load_train(corpus: CorpusConfig, clips: int = 400) -> ClipSet:
     return load_clips(rows, ViewConfig(), name="train", view_clips=0)
 
 
-def baseline_figures(tokenizer: Tokenizer, data: ClipSet, rates: list[float],
-                     reduces: tuple[str, ...] = ("merge", "dpdp", "bpe"),
-                     config: HeldoutConfig | None = None,
-                     train: ClipSet | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+def baseline_figures(
+    tokenizer: Tokenizer,
+    data: ClipSet,
+    rates: list[float],
+    reduces: tuple[str, ...] = ("merge", "dpdp", "bpe"),
+    config: HeldoutConfig | None = None,
+    train: ClipSet | None = None,
+) -> dict[str, dict[str, float]]:
     """{name: {token_rate, tokens, map, precision_at_1, consistency}} for `collapsed`, `vq` (the
     checkpoint's own strings) and `<reduce>@<rate>` for every reduce and rate; `bpe` needs
     `train`, the clips its merges are learned on (`load_train`)."""
@@ -81,8 +86,13 @@ def baseline_figures(tokenizer: Tokenizer, data: ClipSet, rates: list[float],
     return out
 
 
-def bpe_figures(collapsed: VQStrings, data: ClipSet, train: ClipSet, rates: Sequence[float],
-                config: HeldoutConfig) -> dict[str, dict[str, float]]:  # fmt: skip
+def bpe_figures(
+    collapsed: VQStrings,
+    data: ClipSet,
+    train: ClipSet,
+    rates: Sequence[float],
+    config: HeldoutConfig,
+) -> dict[str, dict[str, float]]:
     """`bpe@<rate>`: merges learned on the collapsed strings of `train`, the fewest that bring the
     collapsed strings of `data` to at most `rate` tokens/s applied to them (and to the views)."""
     learned_on = clip_strings(collapsed, train, config.batch_size, "bpe: train")
@@ -93,8 +103,14 @@ def bpe_figures(collapsed: VQStrings, data: ClipSet, train: ClipSet, rates: Sequ
         count = merges_for_rate(strings, data.seconds, merges, rate, collapsed.vocab_size)
         encoded = apply_merges_all(strings, merges, count, collapsed.vocab_size)
         prefix = f"{data.name}/vq"
-        figures = measure_tokenizer(BPEStrings(collapsed, merges, count), data, prefix,
-                                    strings=encoded, ks=config.ks, batch_size=config.batch_size)  # fmt: skip
+        figures = measure_tokenizer(
+            BPEStrings(collapsed, merges, count),
+            data,
+            prefix,
+            strings=encoded,
+            ks=config.ks,
+            batch_size=config.batch_size,
+        )
         out[f"bpe@{rate:g}"] = _kept(figures, prefix) | {"merges": float(count)}
     return out
 
@@ -118,8 +134,10 @@ class BPEStrings:
     def timed(self, waveforms, seconds=None) -> list[tuple[np.ndarray, np.ndarray]]:
         tokenizer = self.collapsed.tokenizer
         frame = tokenizer.config.frame_seconds
-        merged = [merge_runs(runs, self.merges, self.count, self.collapsed.vocab_size)
-                  for runs in tokenizer.string_runs(waveforms, seconds)]  # fmt: skip
+        merged = [
+            merge_runs(runs, self.merges, self.count, self.collapsed.vocab_size)
+            for runs in tokenizer.string_runs(waveforms, seconds)
+        ]
         return [(values, (starts + ends) / 2 * frame) for values, starts, ends in merged]
 
 
@@ -129,8 +147,9 @@ def _kept(figures: dict[str, float], prefix: str) -> dict[str, float]:
 
 def map_at_rate(curve: dict[str, dict[str, float]], reduce: str, rate: float) -> float:
     """MAP of `reduce` at `rate` tokens/s, linear between the measured rates (nan outside)."""
-    points = sorted((f["token_rate"], f["map"]) for name, f in curve.items()
-                    if name.startswith(f"{reduce}@"))  # fmt: skip
+    points = sorted(
+        (f["token_rate"], f["map"]) for name, f in curve.items() if name.startswith(f"{reduce}@")
+    )
     rates, maps = zip(*points, strict=True)
     if not rates[0] <= rate <= rates[-1]:
         return float("nan")
@@ -158,15 +177,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         data = load_half(corpus, args.half)
     train = load_train(corpus, args.train_clips) if "bpe" in args.reduces else None
-    curve = baseline_figures(Tokenizer.from_checkpoint(args.checkpoint), data, list(args.rates),
-                             tuple(args.reduces), train=train)  # fmt: skip
+    curve = baseline_figures(
+        Tokenizer.from_checkpoint(args.checkpoint),
+        data,
+        list(args.rates),
+        tuple(args.reduces),
+        train=train,
+    )
     source = VCC_SPLIT if args.vcc else f"{args.corpus}, split test"
     with open(args.out, "w") as f:
-        json.dump({"checkpoint": args.checkpoint, "data": source, "half": args.half,
-                   "train_clips": len(train.ids) if train else 0, "curve": curve}, f, indent=1)  # fmt: skip
+        json.dump(
+            {
+                "checkpoint": args.checkpoint,
+                "data": source,
+                "half": args.half,
+                "train_clips": len(train.ids) if train else 0,
+                "curve": curve,
+            },
+            f,
+            indent=1,
+        )
     for name, f in curve.items():
-        print(f"{name:12s} {f['token_rate']:6.2f}/s  MAP {f['map']:.3f}  "
-              f"cons {f.get('consistency', float('nan')):.3f}")  # fmt: skip
+        print(
+            f"{name:12s} {f['token_rate']:6.2f}/s  MAP {f['map']:.3f}  "
+            f"cons {f.get('consistency', float('nan')):.3f}"
+        )
 
 
 if __name__ == "__main__":

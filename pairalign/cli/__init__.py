@@ -2,7 +2,7 @@
 
     python -m pairalign tokenize recordings/                     # token strings with time spans
     python -m pairalign tokenize recordings/ --out runs/mine      # ... as a searchable archive
-    python -m pairalign search runs/mine query.wav -k 10          # the archive ranked against a clip
+    python -m pairalign search runs/mine query.wav -k 10          # the archive ranked by a clip
     python -m pairalign export runs/refine-tiny pairalign/assets/default_tokenizer.pt
     python -m pairalign export runs/refine-tiny tok.pt --default-kind vq --kind-note "<why>"
 
@@ -27,15 +27,19 @@ COMMANDS = ("tokenize", "search", "export")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pairalign", description=__doc__,
+        prog="python -m pairalign",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     tok = sub.add_parser("tokenize", help="token strings (with time spans) of audio files")
     tok.add_argument("source", help="an audio file, a folder of them, or a CSV/Parquet manifest")
     _tokenizer_arguments(tok)
-    tok.add_argument("--out", default="", help="an archive directory, or a .jsonl file "
-                     "(default: print one line per file)")  # fmt: skip
+    tok.add_argument(
+        "--out",
+        default="",
+        help="an archive directory, or a .jsonl file (default: print one line per file)",
+    )
     tok.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
     search = sub.add_parser("search", help="rank an archive against a query clip")
     search.add_argument("archive", help="an archive directory or .jsonl file written by tokenize")
@@ -46,20 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="a checkpoint directory or a run directory (latest)")
     export.add_argument("out", help="the .pt file to write")
     export.add_argument("--half", action="store_true", help="weights as float16 (half the size)")
-    export.add_argument("--default-kind", choices=("pairalign", "vq"), default="",
-                        help="the strings `--kind auto` gives with this file (default: PairAlign "
-                        "when it has a decoder, else VQ)")  # fmt: skip
-    export.add_argument("--kind-note", default="", help="the measurement that decided "
-                        "--default-kind, stored with it and printed when auto uses it")  # fmt: skip
+    export.add_argument(
+        "--default-kind",
+        choices=("pairalign", "vq"),
+        default="",
+        help="the strings `--kind auto` gives with this file (default: PairAlign "
+        "when it has a decoder, else VQ)",
+    )
+    export.add_argument(
+        "--kind-note",
+        default="",
+        help="the measurement that decided "
+        "--default-kind, stored with it and printed when auto uses it",
+    )
     return parser
 
 
 def _tokenizer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tokenizer", default="", help=f"a checkpoint, run directory or "
-                        f"exported .pt (default: {DEFAULT_TOKENIZER.name} shipped with pairalign)")  # fmt: skip
-    parser.add_argument("--kind", choices=("auto", "pairalign", "vq"), default="auto",
-                        help="which strings: auto = the kind the export records as measured "
-                        "best, else PairAlign when the tokenizer has a decoder, else VQ")  # fmt: skip
+    parser.add_argument(
+        "--tokenizer",
+        default="",
+        help=f"a checkpoint, run directory or "
+        f"exported .pt (default: {DEFAULT_TOKENIZER.name} shipped with pairalign)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=("auto", "pairalign", "vq"),
+        default="auto",
+        help="which strings: auto = the kind the export records as measured "
+        "best, else PairAlign when the tokenizer has a decoder, else VQ",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

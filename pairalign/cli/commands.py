@@ -47,16 +47,27 @@ def tokenize_command(args: argparse.Namespace) -> int:
         totals["tokens"] += sum(len(c.tokens) for c in clips)
         done = i + len(batch)
         if len(sources) > args.batch_size and throttle.ready(done, len(sources)):
-            print(progress_line("tokenize", done=done, total=len(sources), unit="files",
-                                elapsed=throttle.elapsed), file=sys.stderr)  # fmt: skip
+            print(
+                progress_line(
+                    "tokenize",
+                    done=done,
+                    total=len(sources),
+                    unit="files",
+                    elapsed=throttle.elapsed,
+                ),
+                file=sys.stderr,
+            )
     sink.close()
-    print(summary_line(tokenizer, totals, failed, sink.where, throttle.elapsed, opened.choice.reason),
-          file=sys.stderr)  # fmt: skip
+    print(
+        summary_line(tokenizer, totals, failed, sink.where, throttle.elapsed, opened.choice.reason),
+        file=sys.stderr,
+    )
     return 0 if totals["clips"] else 1
 
 
-def tokenize_batch(tokenizer: StringTokenizer, batch: list[Source],
-                   batch_size: int) -> tuple[list[Tokenized], list[tuple[Source, str]]]:  # fmt: skip
+def tokenize_batch(
+    tokenizer: StringTokenizer, batch: list[Source], batch_size: int
+) -> tuple[list[Tokenized], list[tuple[Source, str]]]:
     """Decode and tokenize one batch; undecodable clips come back as (source, reason)."""
     loaded, audio, rejects = [], [], []
     for source in batch:
@@ -67,8 +78,14 @@ def tokenize_batch(tokenizer: StringTokenizer, batch: list[Source],
             print(f"skipped {source.path or source.utterance_id}: {err.reason}", file=sys.stderr)
             rejects.append((source, err.reason))
     window = window_seconds(tokenizer)
-    timed = tokenize_clips_timed(tokenizer, audio, SAMPLE_RATE, window=window,
-                                 overlap=min(1.0, window / 3), batch_size=batch_size)  # fmt: skip
+    timed = tokenize_clips_timed(
+        tokenizer,
+        audio,
+        SAMPLE_RATE,
+        window=window,
+        overlap=min(1.0, window / 3),
+        batch_size=batch_size,
+    )
     clips = []
     for source, wave, (tokens, centres) in zip(loaded, audio, timed, strict=True):
         seconds = len(wave) / SAMPLE_RATE
@@ -76,14 +93,22 @@ def tokenize_batch(tokenizer: StringTokenizer, batch: list[Source],
     return clips, rejects
 
 
-def summary_line(tokenizer: StringTokenizer, totals: dict, failed: list, where: str,
-                 elapsed: float, reason: str = "") -> str:  # fmt: skip
+def summary_line(
+    tokenizer: StringTokenizer,
+    totals: dict,
+    failed: list,
+    where: str,
+    elapsed: float,
+    reason: str = "",
+) -> str:
     """The closing line; `reason`: why kind auto chose the tokenizer's kind ("" if named)."""
     rate = totals["tokens"] / totals["seconds"] if totals["seconds"] else float("nan")
     why = f" ({reason})" if reason else ""
-    text = (f"tokenized {totals['clips']} files ({totals['seconds']:.1f} s of audio, "
-            f"{totals['tokens']} tokens, {rate:.1f} tokens/s) with {tokenizer.kind}{why} "
-            f"{tokenizer.checkpoint_id} in {format_duration(elapsed)}; to {where}")  # fmt: skip
+    text = (
+        f"tokenized {totals['clips']} files ({totals['seconds']:.1f} s of audio, "
+        f"{totals['tokens']} tokens, {rate:.1f} tokens/s) with {tokenizer.kind}{why} "
+        f"{tokenizer.checkpoint_id} in {format_duration(elapsed)}; to {where}"
+    )
     if failed:
         text += f"; {len(failed)} skipped (reasons above)"
     return text
@@ -101,18 +126,28 @@ def read_strings(archive: str) -> tuple[list[str], list[list[int]], list[float],
         info = (
             {k: rows[0].get(k, "") for k in ("kind", "checkpoint", "checkpoint_id")} if rows else {}
         )
-        return ([r["utterance_id"] for r in rows], [r["tokens"] for r in rows],
-                [r["seconds"] for r in rows], info)  # fmt: skip
+        return (
+            [r["utterance_id"] for r in rows],
+            [r["tokens"] for r in rows],
+            [r["seconds"] for r in rows],
+            info,
+        )
     try:
         info = read_info(archive)
     except FileNotFoundError as err:
-        raise CliError(f"{archive}: not a tokenized archive (no tokenizer.json); expected a "
-                       "directory or .jsonl written by `python -m pairalign tokenize --out`") from err  # fmt: skip
+        raise CliError(
+            f"{archive}: not a tokenized archive (no tokenizer.json); expected a "
+            "directory or .jsonl written by `python -m pairalign tokenize --out`"
+        ) from err
     except ValueError as err:  # a tokenizer.json of a later format version
         raise CliError(str(err)) from err
     table = read_archive(archive, ["utterance_id", "tokens", "duration"])
-    return (table["utterance_id"].to_pylist(), table["tokens"].to_pylist(),
-            table["duration"].to_pylist(), info)  # fmt: skip
+    return (
+        table["utterance_id"].to_pylist(),
+        table["tokens"].to_pylist(),
+        table["duration"].to_pylist(),
+        info,
+    )
 
 
 def search_command(args: argparse.Namespace) -> int:
@@ -125,8 +160,10 @@ def search_command(args: argparse.Namespace) -> int:
     query = query_string(args, ids, strings, info)
     start = time.perf_counter()
     hits = StringIndex(strings).search([query], k=min(args.k, len(strings)))
-    print(f"query {args.query}: {len(query)} tokens; {len(strings)} clips in {args.archive} "
-          f"searched in {time.perf_counter() - start:.2f} s")  # fmt: skip
+    print(
+        f"query {args.query}: {len(query)} tokens; {len(strings)} clips in {args.archive} "
+        f"searched in {time.perf_counter() - start:.2f} s"
+    )
     print("rank  distance  tokens  seconds  clip")
     for rank, (i, d) in enumerate(zip(hits.indices[0], hits.distances[0], strict=True), 1):
         if i >= 0:
@@ -134,29 +171,36 @@ def search_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def query_string(args: argparse.Namespace, ids: list[str], strings: list[list[int]],
-                 info: dict) -> list[int]:  # fmt: skip
+def query_string(
+    args: argparse.Namespace, ids: list[str], strings: list[list[int]], info: dict
+) -> list[int]:
     """The query's tokens: the string of an utterance id of the archive (as `tokenize` printed
     it), or an audio file tokenized as the archive was (or with --tokenizer)."""
     if args.query in ids and not os.path.isfile(args.query):
         return strings[ids.index(args.query)]
     if "://" not in args.query and not os.path.exists(args.query):
-        raise CliError(f"{args.query}: neither an audio file nor an utterance id of "
-                       f"{args.archive}; {nearest_ids(args.query, ids)}")  # fmt: skip
+        raise CliError(
+            f"{args.query}: neither an audio file nor an utterance id of "
+            f"{args.archive}; {nearest_ids(args.query, ids)}"
+        )
     checkpoint = args.tokenizer or info.get("checkpoint", "")
     if not checkpoint:
         raise CliError(f"{args.archive} does not record its tokenizer's file; pass --tokenizer")
     tokenizer = open_tokenizer(checkpoint, info.get("kind", "auto")).strings
     if info.get("checkpoint_id") and tokenizer.checkpoint_id != info["checkpoint_id"]:
-        print(f"note: the archive was written by {info['checkpoint_id']}, the query is tokenized "
-              f"by {tokenizer.checkpoint_id}", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: the archive was written by {info['checkpoint_id']}, the query is tokenized "
+            f"by {tokenizer.checkpoint_id}",
+            file=sys.stderr,
+        )
     try:
         wave = load_audio(args.query, sample_rate=SAMPLE_RATE)
     except AudioError as err:
         raise CliError(f"query {err}") from err
     window = window_seconds(tokenizer)
-    ((tokens, _),) = tokenize_clips_timed(tokenizer, [wave], SAMPLE_RATE, window=window,
-                                          overlap=min(1.0, window / 3))  # fmt: skip
+    ((tokens, _),) = tokenize_clips_timed(
+        tokenizer, [wave], SAMPLE_RATE, window=window, overlap=min(1.0, window / 3)
+    )
     return np.asarray(tokens).tolist()
 
 
@@ -178,8 +222,13 @@ def export_command(args: argparse.Namespace) -> int:
 
     dtype = torch.float16 if args.half else torch.float32
     try:
-        out = export_tokenizer(_local_abspath(args.checkpoint), args.out, dtype=dtype,
-                               default_kind=args.default_kind, kind_note=args.kind_note)  # fmt: skip
+        out = export_tokenizer(
+            _local_abspath(args.checkpoint),
+            args.out,
+            dtype=dtype,
+            default_kind=args.default_kind,
+            kind_note=args.kind_note,
+        )
     except CheckpointError as err:
         raise CliError(str(err)) from err
     payload = torch.load(out, weights_only=True)
@@ -188,8 +237,10 @@ def export_command(args: argparse.Namespace) -> int:
     if "default_kind" in payload:
         note = f" ({payload['kind_note']})" if payload["kind_note"] else ""
         chosen = f"; default kind {payload['default_kind']}{note}"
-    print(f"wrote {out} ({size:.1f} MB): {payload['stage']} tokenizer from {payload['source']} "
-          f"step {payload['step']}, format {payload['format']} v{payload['version']}{chosen}")  # fmt: skip
+    print(
+        f"wrote {out} ({size:.1f} MB): {payload['stage']} tokenizer from {payload['source']} "
+        f"step {payload['step']}, format {payload['format']} v{payload['version']}{chosen}"
+    )
     return 0
 
 

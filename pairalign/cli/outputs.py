@@ -69,14 +69,22 @@ class JsonlSink:
         self.where = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.file = open(path, "w")  # noqa: SIM115 - closed by close()
-        self.about = {"kind": tokenizer.kind, "checkpoint": checkpoint,
-                      "checkpoint_id": tokenizer.checkpoint_id}  # fmt: skip
+        self.about = {
+            "kind": tokenizer.kind,
+            "checkpoint": checkpoint,
+            "checkpoint_id": tokenizer.checkpoint_id,
+        }
 
     def write(self, clips: list[Tokenized], rejects: list[tuple[Source, str]]) -> None:
         for clip in clips:
-            row = {"utterance_id": clip.source.utterance_id, "path": clip.source.path,
-                   "seconds": round(clip.seconds, 4), "tokens": clip.tokens.tolist(),
-                   "spans": np.round(clip.spans, 4).tolist(), **self.about}  # fmt: skip
+            row = {
+                "utterance_id": clip.source.utterance_id,
+                "path": clip.source.path,
+                "seconds": round(clip.seconds, 4),
+                "tokens": clip.tokens.tolist(),
+                "spans": np.round(clip.spans, 4).tolist(),
+                **self.about,
+            }
             self.file.write(json.dumps(row) + "\n")
         for source, reason in rejects:
             row = {"utterance_id": source.utterance_id, "path": source.path, "error": reason}
@@ -91,8 +99,13 @@ class ArchiveSink:
 
     def __init__(self, directory: str, tokenizer: StringTokenizer, checkpoint: str) -> None:
         self.where = directory
-        info = {"name": tokenizer.name, "kind": tokenizer.kind, "checkpoint": checkpoint,
-                "strings": None, "checkpoint_id": tokenizer.checkpoint_id}  # fmt: skip
+        info = {
+            "name": tokenizer.name,
+            "kind": tokenizer.kind,
+            "checkpoint": checkpoint,
+            "strings": None,
+            "checkpoint_id": tokenizer.checkpoint_id,
+        }
         write_info(directory, info)  # refuses an archive another tokenizer wrote
         clean_partial(directory)
         self.tokenizer = tokenizer
@@ -100,19 +113,27 @@ class ArchiveSink:
     def write(self, clips: list[Tokenized], rejects: list[tuple[Source, str]]) -> None:
         names = [c.source.utterance_id for c in clips] + [s.utterance_id for s, _ in rejects]
         if clips:
-            table = pa.table({
-                "utterance_id": [c.source.utterance_id for c in clips],
-                "tokenizer": [self.tokenizer.name] * len(clips),
-                "checkpoint_id": [self.tokenizer.checkpoint_id] * len(clips),
-                "tokens": [c.tokens.astype(np.int16).tolist() for c in clips],
-                "token_count": [len(c.tokens) for c in clips],
-                "duration": [c.seconds for c in clips],
-            }, schema=ARCHIVE_SCHEMA)  # fmt: skip
+            table = pa.table(
+                {
+                    "utterance_id": [c.source.utterance_id for c in clips],
+                    "tokenizer": [self.tokenizer.name] * len(clips),
+                    "checkpoint_id": [self.tokenizer.checkpoint_id] * len(clips),
+                    "tokens": [c.tokens.astype(np.int16).tolist() for c in clips],
+                    "token_count": [len(c.tokens) for c in clips],
+                    "duration": [c.seconds for c in clips],
+                },
+                schema=ARCHIVE_SCHEMA,
+            )
             write_part(table, os.path.join(self.where, "tokens"), names)
         if rejects:
-            table = pa.table({"utterance_id": [s.utterance_id for s, _ in rejects],
-                              "path": [s.path for s, _ in rejects],
-                              "reason": [r for _, r in rejects]}, schema=REJECTS_SCHEMA)  # fmt: skip
+            table = pa.table(
+                {
+                    "utterance_id": [s.utterance_id for s, _ in rejects],
+                    "path": [s.path for s, _ in rejects],
+                    "reason": [r for _, r in rejects],
+                },
+                schema=REJECTS_SCHEMA,
+            )
             write_part(table, os.path.join(self.where, "rejects"), names)
 
     def close(self) -> None:

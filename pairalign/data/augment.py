@@ -35,8 +35,9 @@ class Clip:
     shift: Seconds = 0.0
     applied: tuple[str, ...] = ()  # what was done to it, in order, e.g. ("pitch -1.30 st", ...)
 
-    def replace(self, samples: np.ndarray, *, speed: float = 1.0, delay: Seconds = 0.0,
-                note: str = "") -> Clip:  # fmt: skip
+    def replace(
+        self, samples: np.ndarray, *, speed: float = 1.0, delay: Seconds = 0.0, note: str = ""
+    ) -> Clip:
         """New samples; `speed` > 1 plays faster, then `delay` moves the result later; `note`
         describes the change (with the values drawn) in `applied`."""
         return Clip(
@@ -88,8 +89,10 @@ class Noise:
         signal_power = float(np.mean(clip.samples**2))
         noise_power = float(np.mean(noise**2)) + _EPS
         scale = math.sqrt(signal_power / noise_power / 10 ** (snr_db / 10))
-        return clip.replace(clip.samples + np.float32(scale) * noise,
-                            note=f"noise {snr_db:.1f} dB SNR, 1/f^{alpha:.2f}")  # fmt: skip
+        return clip.replace(
+            clip.samples + np.float32(scale) * noise,
+            note=f"noise {snr_db:.1f} dB SNR, 1/f^{alpha:.2f}",
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class PitchShift:
 
 @dataclass(frozen=True)
 class TimeShift:
-    """Delay (or advance) the audio by up to `max_seconds`, zero-filling; recorded in the time map."""
+    """Delay (or advance) the audio by up to `max_seconds`, zero-filled; kept in the time map."""
 
     max_seconds: Seconds = 0.1
     p: float = 1.0
@@ -170,7 +173,7 @@ class TimeShift:
 
 @dataclass(frozen=True)
 class Reverb:
-    """Convolve with a synthetic room impulse response (direct path + exponentially decaying noise)."""
+    """Convolve with a synthetic room impulse response (direct path + decaying noise)."""
 
     min_rt60: Seconds = 0.15
     max_rt60: Seconds = 0.6
@@ -195,8 +198,10 @@ class Reverb:
         # keep the clip's level: rescale to the dry RMS
         dry_rms = np.sqrt(np.mean(clip.samples**2))
         wet_rms = np.sqrt(np.mean(reverberant**2)) + _EPS
-        return clip.replace(reverberant * np.float32(dry_rms / wet_rms),
-                            note=f"reverb rt60 {rt60:.2f} s, wet {wet:.2f}")  # fmt: skip
+        return clip.replace(
+            reverberant * np.float32(dry_rms / wet_rms),
+            note=f"reverb rt60 {rt60:.2f} s, wet {wet:.2f}",
+        )
 
 
 @dataclass(frozen=True)
@@ -219,8 +224,10 @@ class BandLimit:
         # raised-cosine edges one sixth of an octave wide
         gain = _smooth_step(octaves, math.log2(low), 1 / 6)
         gain *= 1.0 - _smooth_step(octaves, math.log2(high), 1 / 6)
-        return clip.replace(scipy.fft.irfft(scipy.fft.rfft(clip.samples) * gain, n),
-                            note=f"band {low:.0f}-{high:.0f} Hz")  # fmt: skip
+        return clip.replace(
+            scipy.fft.irfft(scipy.fft.rfft(clip.samples) * gain, n),
+            note=f"band {low:.0f}-{high:.0f} Hz",
+        )
 
 
 @dataclass(frozen=True)

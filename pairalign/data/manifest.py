@@ -89,7 +89,7 @@ def write_manifest(table: pa.Table, url: str) -> None:
 
 
 def read_manifest(url: str) -> pa.Table:
-    """Read and validate a manifest written by `write_manifest` (or any Parquet with its columns)."""
+    """Read and validate a manifest from `write_manifest` (or any Parquet with its columns)."""
     fs, path = url_to_fs(url)
     if not fs.exists(path):
         raise ManifestError(f"{url}: manifest not found")

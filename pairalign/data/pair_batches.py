@@ -45,10 +45,14 @@ def make_pair_batch(
         try:
             samples = load_row_audio(row, sample_rate=views.sample_rate)
         except AudioError as err:
-            rejects.append({
-                "utterance_id": row["utterance_id"], "path": row.get("path"),
-                "reason": err.reason, "epoch": row.get("epoch") or 0,
-            })  # fmt: skip
+            rejects.append(
+                {
+                    "utterance_id": row["utterance_id"],
+                    "path": row.get("path"),
+                    "reason": err.reason,
+                    "epoch": row.get("epoch") or 0,
+                }
+            )
             continue
         rng = pair_rng(views.seed, row.get("epoch") or 0, row["utterance_id"])
         pair = make_views(samples, views, rng)
@@ -83,7 +87,8 @@ def make_pair_batch(
 
 
 def write_rejects(rejects: list[dict[str, Any]], rejects_dir: str) -> str:
-    """Write one rejects file; its name is a hash of its ids, so a retried task overwrites, not adds."""
+    """Write one rejects file; its name is a hash of its ids, so a retried task overwrites, not
+    adds."""
     ids = "\n".join(sorted(f"{r['epoch']}/{r['utterance_id']}" for r in rejects))
     name = f"rejects-{hashlib.sha1(ids.encode()).hexdigest()[:16]}.parquet"
     url = join(rejects_dir, name)

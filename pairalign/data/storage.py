@@ -14,7 +14,8 @@ from fsspec import AbstractFileSystem
 
 
 def storage_options(url: str) -> dict[str, Any]:
-    """fsspec options for `url`; for S3 an explicit AWS_ENDPOINT_URL (e.g. a local server) is honoured."""
+    """fsspec options for `url`; for S3 an explicit AWS_ENDPOINT_URL (e.g. a local server) is
+    honoured."""
     if url.startswith("s3://"):
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
@@ -27,8 +28,9 @@ def url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
 
 
 def arrow_filesystem(url: str) -> tuple[Any, str]:
-    """A pyarrow filesystem and the path inside it, for Ray Train's `RunConfig(storage_filesystem=,
-    storage_path=)`: for a URL, a pyarrow view of the fsspec filesystem `url_to_fs` gives (so the same
+    """A pyarrow filesystem and the path inside it, for Ray Train's
+    `RunConfig(storage_filesystem=, storage_path=)`: for a URL, a pyarrow view of the fsspec
+    filesystem `url_to_fs` gives (so the same
     AWS_ENDPOINT_URL and environment credentials apply, and none are pickled into the config); for
     a local path, (None, its absolute path)."""
     if not is_remote(url):
@@ -49,7 +51,7 @@ def to_url(like: str, path: str) -> str:
 
 
 def upload_dir(local_dir: str, url: str) -> str:
-    """Copy the files under the local directory `local_dir` to `url` (a path or URL); return `url`."""
+    """Copy the files under the local directory `local_dir` to `url` (path or URL); return `url`."""
     fs, root = url_to_fs(url)
     for directory, _, files in os.walk(local_dir):
         for name in files:

@@ -90,8 +90,9 @@ def make_views(samples: np.ndarray, config: ViewConfig, rng: np.random.Generator
     valid = len(crop)
     crop = _fit(crop, n)
     views = tuple(_augment(Clip(crop, config.sample_rate), config, rng) for _ in range(2))
-    return PairedViews(views[0], views[1], start / config.sample_rate, valid / config.sample_rate,
-                       clean=crop)  # fmt: skip
+    return PairedViews(
+        views[0], views[1], start / config.sample_rate, valid / config.sample_rate, clean=crop
+    )
 
 
 def _augment(clip: Clip, config: ViewConfig, rng: np.random.Generator) -> Clip:

@@ -6,10 +6,11 @@
 
 A set is a named `CorpusSpec` (`pairalign.data.corpora.spec`): any manifest or corpus directory
 (`kind: auto` recognises a CSV, a Parquet manifest, TIMIT, LibriSpeech, a folder of recordings);
-`split` and `half` choose its clips (`half`: one half of the split's sentences, `pairalign.data.splits.half_rows`, so
-a design is selected on one half and reported on the other). Every figure is `measure_tokenizer`'s:
-retrieval by normalised edit distance with the speaker's own recordings left out, chance MAP,
-cross-view consistency, token rate. Long clips are tokenized in windows, as the archive job does.
+`split` and `half` choose its clips (`half`: one half of the split's sentences,
+`pairalign.data.splits.half_rows`, so a design is selected on one half and reported on the other).
+Every figure is `measure_tokenizer`'s: retrieval by normalised edit distance with the speaker's own
+recordings left out, chance MAP, cross-view consistency, token rate. Long clips are tokenized in
+windows, as the archive job does.
 """
 
 from __future__ import annotations
@@ -36,28 +37,53 @@ class EvalSetSpec(CorpusSpec):
             raise ConfigError(f"eval set {self.source}: give it a name (the figures' prefix)")
 
 
-def load_eval_set(spec: EvalSetSpec, views: ViewConfig, *, view_clips: int,
-                  window_seconds: float = 0.0, overlap_seconds: float = 1.0,
-                  batch_size: int = 32) -> ClipSet:  # fmt: skip
+def load_eval_set(
+    spec: EvalSetSpec,
+    views: ViewConfig,
+    *,
+    view_clips: int,
+    window_seconds: float = 0.0,
+    overlap_seconds: float = 1.0,
+    batch_size: int = 32,
+) -> ClipSet:
     """The clean clips of `spec` (named `spec.name`) and the fixed views of its first
     `view_clips`; clips longer than the window are tokenized by overlapping windows."""
     rows = spec.select(spec.read(), f"eval set {spec.name!r}")
-    return load_clips(rows, views, name=spec.name, view_clips=view_clips, batch_size=batch_size,
-                      window_seconds=window_seconds, overlap_seconds=overlap_seconds)  # fmt: skip
+    return load_clips(
+        rows,
+        views,
+        name=spec.name,
+        view_clips=view_clips,
+        batch_size=batch_size,
+        window_seconds=window_seconds,
+        overlap_seconds=overlap_seconds,
+    )
 
 
-def eval_set_figures(tokenizers: Mapping[str, StringTokenizer], clips: ClipSet, *,
-                     ks: Sequence[int] = (1, 5, 10), batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+def eval_set_figures(
+    tokenizers: Mapping[str, StringTokenizer],
+    clips: ClipSet,
+    *,
+    ks: Sequence[int] = (1, 5, 10),
+    batch_size: int = 32,
+) -> dict[str, float]:
     """Every figure of each named tokenizer on `clips`, keys `<set>/<tokenizer>/<figure>`."""
     figures = {f"{clips.name}/clips": float(len(clips.ids))}
     for name, tokenizer in tokenizers.items():
-        figures |= measure_tokenizer(tokenizer, clips, f"{clips.name}/{name}", ks=ks,
-                                     batch_size=batch_size)  # fmt: skip
+        figures |= measure_tokenizer(
+            tokenizer, clips, f"{clips.name}/{name}", ks=ks, batch_size=batch_size
+        )
     return figures
 
 
-def checkpoint_eval_sets(checkpoint: str, specs: Sequence[EvalSetSpec], views: ViewConfig, *,
-                         view_clips: int, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:  # fmt: skip
+def checkpoint_eval_sets(
+    checkpoint: str,
+    specs: Sequence[EvalSetSpec],
+    views: ViewConfig,
+    *,
+    view_clips: int,
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict[str, float]:
     """A training checkpoint's `checkpoint_figures` on each set, keys `<set>/vq/...` (and
     `<set>/pairalign/...` for a stage-2 checkpoint): the stages' end-of-run figures."""
     from pairalign.evaluation.figures import checkpoint_figures

@@ -61,9 +61,17 @@ class ClipSet:
     overlap_seconds: float = 1.0  # ... overlapping by this much (as the archive job does)
 
 
-def load_clips(rows: pa.Table, views: ViewConfig, *, name: str, view_clips: int,
-               batch_size: int = 32, keep_audio: bool = True, window_seconds: float = 0.0,
-               overlap_seconds: float = 1.0) -> ClipSet:  # fmt: skip
+def load_clips(
+    rows: pa.Table,
+    views: ViewConfig,
+    *,
+    name: str,
+    view_clips: int,
+    batch_size: int = 32,
+    keep_audio: bool = True,
+    window_seconds: float = 0.0,
+    overlap_seconds: float = 1.0,
+) -> ClipSet:
     """The decodable clips of `rows` in utterance-id order, and the fixed evaluation views of the
     first `view_clips` rows as given. A clip that cannot be decoded is left out of everything.
     Clean clips are tokenized in windows of `window_seconds` (0: the views' clip length)."""
@@ -103,14 +111,27 @@ def view_batches(rows: pa.Table, views: ViewConfig, batch_size: int) -> list[Vie
         pair = make_views(samples, fixed, pair_rng(fixed.seed, 0, row["utterance_id"]))
         # float32 as in the training batches, so the frame masks are the ones training saw
         source = np.float32(pair.source_seconds)
-        ends = [float(min(source / np.float32(v.warp) + max(np.float32(v.shift), np.float32(0)),
-                          fixed.clip_seconds)) for v in (pair.a, pair.b)]  # fmt: skip
+        ends = [
+            float(
+                min(
+                    source / np.float32(v.warp) + max(np.float32(v.shift), np.float32(0)),
+                    fixed.clip_seconds,
+                )
+            )
+            for v in (pair.a, pair.b)
+        ]
         pairs.append((pair.a.samples, ends[0], pair.b.samples, ends[1]))
     out = []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
-        out.append((np.stack([p[0] for p in chunk]), [p[1] for p in chunk],
-                    np.stack([p[2] for p in chunk]), [p[3] for p in chunk]))  # fmt: skip
+        out.append(
+            (
+                np.stack([p[0] for p in chunk]),
+                [p[1] for p in chunk],
+                np.stack([p[2] for p in chunk]),
+                [p[3] for p in chunk],
+            )
+        )
     return out
 
 
@@ -119,20 +140,35 @@ def clip_strings(
 ) -> list[list[int]]:
     """The string of each clean clip, as the archive job writes it (a clip's string does not
     depend on its batch), with a progress line every 10 s when it takes that long."""
-    progress = Progress(f"measure {what or tokenizer.name}: strings", total=len(clips.audio),
-                        unit="clips", log=log.info)  # fmt: skip
+    progress = Progress(
+        f"measure {what or tokenizer.name}: strings",
+        total=len(clips.audio),
+        unit="clips",
+        log=log.info,
+    )
     strings: list[list[int]] = []
     for start in range(0, len(clips.audio), 4 * batch_size):
-        strings += tokenize_clips(tokenizer, clips.audio[start : start + 4 * batch_size],
-                                  clips.sample_rate, window=clips.window_seconds,
-                                  overlap=clips.overlap_seconds, batch_size=batch_size)  # fmt: skip
+        strings += tokenize_clips(
+            tokenizer,
+            clips.audio[start : start + 4 * batch_size],
+            clips.sample_rate,
+            window=clips.window_seconds,
+            overlap=clips.overlap_seconds,
+            batch_size=batch_size,
+        )
         progress.update(len(strings))
     return strings
 
 
-def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *,
-                      strings: Sequence[Sequence[int]] | None = None, ks: Sequence[int] = (1, 5, 10),
-                      batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+def measure_tokenizer(
+    tokenizer: StringTokenizer,
+    clips: ClipSet,
+    prefix: str,
+    *,
+    strings: Sequence[Sequence[int]] | None = None,
+    ks: Sequence[int] = (1, 5, 10),
+    batch_size: int = 32,
+) -> dict[str, float]:
     """Every figure of `tokenizer` on `clips`, keys `<prefix>/<figure>` (see the module docstring).
     `strings`, one per clip in `clips.ids` order, replaces tokenizing the clean clips."""
     if strings is None:
@@ -144,16 +180,26 @@ def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *
     figures |= content_distinctness(strings, clips.content, prefix)
     distances = distance_matrix(strings, strings) if strings else np.zeros((0, 0))
     ids = np.arange(len(strings))
-    figures |= retrieval_metrics(distances, clips.content, clips.content, clips.speakers,
-                                 clips.speakers, prefix, ks=ks, query_ids=ids, archive_ids=ids)  # fmt: skip
+    figures |= retrieval_metrics(
+        distances,
+        clips.content,
+        clips.content,
+        clips.speakers,
+        clips.speakers,
+        prefix,
+        ks=ks,
+        query_ids=ids,
+        archive_ids=ids,
+    )
     unrelated = np.asarray(clips.content)[:, None] != np.asarray(clips.content)[None, :]
     figures[f"{prefix}/unrelated_distance"] = (
         float(distances[unrelated].mean()) if unrelated.any() else float("nan")
     )
     if clips.views:
         total = sum(len(batch[1]) for batch in clips.views)
-        progress = Progress(f"measure {prefix}: paired views", total=total, unit="pairs",
-                            log=log.info)  # fmt: skip
+        progress = Progress(
+            f"measure {prefix}: paired views", total=total, unit="pairs", log=log.info
+        )
         strings_a, strings_b = [], []
         for wave_a, secs_a, wave_b, secs_b in clips.views:
             strings_a += tokenizer(wave_a, secs_a)
@@ -163,8 +209,9 @@ def measure_tokenizer(tokenizer: StringTokenizer, clips: ClipSet, prefix: str, *
     return figures
 
 
-def checkpoint_figures(checkpoint: str, clips: ClipSet, *, ks: Sequence[int] = (1, 5, 10),
-                       batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+def checkpoint_figures(
+    checkpoint: str, clips: ClipSet, *, ks: Sequence[int] = (1, 5, 10), batch_size: int = 32
+) -> dict[str, float]:
     """A training checkpoint's strings on `clips`: `vq/...` (its collapsed frame codes) and, for a
     stage-2 checkpoint, `pairalign/...` side by side, with `compare/token_reduction`."""
     from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
@@ -174,8 +221,10 @@ def checkpoint_figures(checkpoint: str, clips: ClipSet, *, ks: Sequence[int] = (
     kinds: dict[str, StringTokenizer] = {"vq": VQStrings(tokenizer)}
     if tokenizer.decoder is not None:
         kinds["pairalign"] = PairAlignStrings(tokenizer)
-    figures = {f"{clips.name}/clips": float(len(clips.ids)),
-               "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds}  # fmt: skip
+    figures = {
+        f"{clips.name}/clips": float(len(clips.ids)),
+        "vq/frame_rate": 1.0 / tokenizer.config.frame_seconds,
+    }
     for kind, strings_of in kinds.items():
         figures |= measure_tokenizer(strings_of, clips, kind, ks=ks, batch_size=batch_size)
     if "pairalign" in kinds:

@@ -3,9 +3,9 @@
 The distinct content ids (sentences) of the eval split are sorted; the even-ranked ones make the
 `dev` half, on which a sweep measures every checkpoint and picks its best trial, and the odd-ranked
 ones the `test` half, left untouched until the chosen tokenizer is compared with a baseline. (The
-built-in corpus's test sentences are s0172..s0271: dev = the even-numbered sentences, 50 x 8 voices.)
-Every rendition of a sentence stays in its half, so each query has relevant renditions by other
-voices.
+built-in corpus's test sentences are s0172..s0271: dev = the even-numbered sentences, 50 x 8
+voices.) Every rendition of a sentence stays in its half, so each query has relevant renditions by
+other voices.
 
 Figures of one checkpoint on one half, keys `<half>/<kind>/...` (kind `pairalign` for a stage-2
 checkpoint, `vq` for its VQ strings or a stage-1 checkpoint): `measure_tokenizer`
@@ -39,12 +39,17 @@ class HeldoutConfig:
 
 def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutConfig) -> ClipSet:
     """Clean audio of `rows` and the fixed evaluation views of the first `view_clips` of them."""
-    return load_clips(rows, views, name=half, view_clips=config.view_clips,
-                      batch_size=config.batch_size)  # fmt: skip
+    return load_clips(
+        rows, views, name=half, view_clips=config.view_clips, batch_size=config.batch_size
+    )
 
 
-def heldout_figures(tokenizer: Tokenizer, data: ClipSet, config: HeldoutConfig,
-                    kinds: Sequence[str] = ("pairalign",)) -> dict[str, float]:  # fmt: skip
+def heldout_figures(
+    tokenizer: Tokenizer,
+    data: ClipSet,
+    config: HeldoutConfig,
+    kinds: Sequence[str] = ("pairalign",),
+) -> dict[str, float]:
     """Figures of `tokenizer`'s strings of each kind on `data`, keys `<half>/<kind>/...`.
     A stage-1 checkpoint has only `vq` strings; asking it for `pairalign` ones gives `vq`."""
     if tokenizer.decoder is None:
@@ -52,13 +57,19 @@ def heldout_figures(tokenizer: Tokenizer, data: ClipSet, config: HeldoutConfig,
     figures = {f"{data.name}/clips": float(len(data.ids))}
     for kind in dict.fromkeys(kinds):
         strings_of = PairAlignStrings(tokenizer) if kind == "pairalign" else VQStrings(tokenizer)
-        figures |= measure_tokenizer(strings_of, data, f"{data.name}/{kind}", ks=config.ks,
-                                     batch_size=config.batch_size)  # fmt: skip
+        figures |= measure_tokenizer(
+            strings_of, data, f"{data.name}/{kind}", ks=config.ks, batch_size=config.batch_size
+        )
     return figures
 
 
-def measure_halves(checkpoints: dict[str, str], manifest: pa.Table, split: str, views: ViewConfig,
-                   config: HeldoutConfig) -> dict[str, float]:  # fmt: skip
+def measure_halves(
+    checkpoints: dict[str, str],
+    manifest: pa.Table,
+    split: str,
+    views: ViewConfig,
+    config: HeldoutConfig,
+) -> dict[str, float]:
     """Each named checkpoint on every sentence of both halves, PairAlign and VQ strings; keys
     `<name>/<half>/<kind>/...`, and `<name>/step` (the checkpoint's training step)."""
     config = replace(config, sentences=0)
@@ -73,8 +84,15 @@ def measure_halves(checkpoints: dict[str, str], manifest: pa.Table, split: str, 
     return figures
 
 
-TABLE_COLUMNS = ("token_rate", "map", "mrr", "precision_at_1", "consistency", "vocab_used",
-                 "distinct_across_content")  # fmt: skip
+TABLE_COLUMNS = (
+    "token_rate",
+    "map",
+    "mrr",
+    "precision_at_1",
+    "consistency",
+    "vocab_used",
+    "distinct_across_content",
+)
 
 
 def halves_table(
@@ -88,6 +106,13 @@ def halves_table(
             for kind in ("pairalign", "vq"):
                 key = f"{name}/{half}/{kind}"
                 if f"{key}/map" in figures:
-                    cells.append([name, f"{figures[f'{name}/step']:g}", half, kind,
-                                  *(f"{figures.get(f'{key}/{c}', math.nan):.4g}" for c in TABLE_COLUMNS)])  # fmt: skip
+                    cells.append(
+                        [
+                            name,
+                            f"{figures[f'{name}/step']:g}",
+                            half,
+                            kind,
+                            *(f"{figures.get(f'{key}/{c}', math.nan):.4g}" for c in TABLE_COLUMNS),
+                        ]
+                    )
     return header, cells

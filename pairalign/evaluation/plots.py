@@ -20,20 +20,43 @@ def map_vs_rate(rows: Sequence[Mapping], path: str, chance: float | None = None)
     ax = fig.subplots()
     dense = [r for r in rows if r["kind"] == "dense"]
     if dense:
-        ax.scatter([r["token_rate"] for r in dense], [r["map"] for r in dense], s=18,
-                   color=COLOURS["dense"], alpha=0.6, label="dense k-means (grid)")  # fmt: skip
+        ax.scatter(
+            [r["token_rate"] for r in dense],
+            [r["map"] for r in dense],
+            s=18,
+            color=COLOURS["dense"],
+            alpha=0.6,
+            label="dense k-means (grid)",
+        )
         best = best_per_rate(dense)
-        ax.plot([r["token_rate"] for r in best], [r["map"] for r in best], color=COLOURS["dense"],
-                label="best dense at each rate")  # fmt: skip
+        ax.plot(
+            [r["token_rate"] for r in best],
+            [r["map"] for r in best],
+            color=COLOURS["dense"],
+            label="best dense at each rate",
+        )
         for r in dense:
-            ax.annotate(r["name"].removeprefix("dense-"), (r["token_rate"], r["map"]), fontsize=7,
-                        xytext=(5, -3), textcoords="offset points", color="dimgrey")  # fmt: skip
+            ax.annotate(
+                r["name"].removeprefix("dense-"),
+                (r["token_rate"], r["map"]),
+                fontsize=7,
+                xytext=(5, -3),
+                textcoords="offset points",
+                color="dimgrey",
+            )
     for r in rows:
         if r["kind"] != "dense":
             colour = COLOURS.get(r["kind"], "k")
             ax.scatter(r["token_rate"], r["map"], s=60, color=colour, label=r["name"], zorder=3)
-            ax.annotate(r["name"], (r["token_rate"], r["map"]), fontsize=8, color=colour,
-                        xytext=(7, 4), textcoords="offset points", weight="bold")  # fmt: skip
+            ax.annotate(
+                r["name"],
+                (r["token_rate"], r["map"]),
+                fontsize=8,
+                color=colour,
+                xytext=(7, 4),
+                textcoords="offset points",
+                weight="bold",
+            )
     if chance is not None:
         ax.axhline(chance, color="k", linestyle=":", linewidth=1, label=f"chance ({chance:.2f})")
     ax.set_xscale("log")
@@ -62,8 +85,13 @@ def best_per_rate(rows: Sequence[Mapping]) -> list[Mapping]:
     return [best[k] for k in sorted(best)]
 
 
-def sweep_drift(curves: Mapping[str, np.ndarray], kinds: Mapping[str, str], step: float,
-                window: float, path: str) -> str:  # fmt: skip
+def sweep_drift(
+    curves: Mapping[str, np.ndarray],
+    kinds: Mapping[str, str],
+    step: float,
+    window: float,
+    path: str,
+) -> str:
     """Distance from the first window's string against the window's shift, per tokenizer
     (`kinds`: name -> pairalign / vq / dense, for the colours)."""
     fig = Figure(figsize=(7, 4.5))
@@ -77,8 +105,14 @@ def sweep_drift(curves: Mapping[str, np.ndarray], kinds: Mapping[str, str], step
         else:
             colour, style, width = str(0.25 + 0.15 * (dense % 4)), styles[dense % 4], 1.0
             dense += 1
-        ax.plot(np.arange(len(curve)) * step, curve, label=name, color=colour, linestyle=style,
-                linewidth=width)  # fmt: skip
+        ax.plot(
+            np.arange(len(curve)) * step,
+            curve,
+            label=name,
+            color=colour,
+            linestyle=style,
+            linewidth=width,
+        )
     ax.set_xlabel(f"shift of the {window:g} s window (s)")
     ax.set_ylabel("normalised edit distance from the first window")
     ax.set_title("sweep drift: how fast each string changes as the window moves", fontsize=9)
@@ -102,8 +136,9 @@ class TokenRow:
 LABEL_LEVELS = 3  # a row's labels are staggered over this many lines before any is left out
 
 
-def label_levels(spans: np.ndarray, label_widths: Sequence[float], levels: int = LABEL_LEVELS,
-                 gap: float = 0.0) -> list[int | None]:  # fmt: skip
+def label_levels(
+    spans: np.ndarray, label_widths: Sequence[float], levels: int = LABEL_LEVELS, gap: float = 0.0
+) -> list[int | None]:
     """The line (0..levels-1) each token's label goes on, so that no two labels on a line
     overlap: labels are centred on their span and placed in time order on the first line that is
     free; a label with no free line gets None (its span is still drawn). Widths in seconds."""
@@ -118,18 +153,29 @@ def label_levels(spans: np.ndarray, label_widths: Sequence[float], levels: int =
     return out
 
 
-def tokens_on_spectrogram(logmel: np.ndarray, frame_seconds: float, rows: Sequence[TokenRow],
-                          path: str, title: str = "") -> str:  # fmt: skip
+def tokens_on_spectrogram(
+    logmel: np.ndarray, frame_seconds: float, rows: Sequence[TokenRow], path: str, title: str = ""
+) -> str:
     """The clip's log-mel spectrogram, with one labelled row per tokenizer below it: each token a
     bar over its span (from the tokenizer's own timing), its id above the bar, labels staggered
     over three lines and left out where even that would overlap (counted in the row's label)."""
     seconds = logmel.shape[0] * frame_seconds
     width_in, font = 12.0, 7
     fig = Figure(figsize=(width_in, 2.2 + 0.75 * len(rows)))
-    axes = fig.subplots(1 + len(rows), 1, sharex=True, squeeze=False,
-                        gridspec_kw={"height_ratios": [3.0] + [1.0] * len(rows)})[:, 0]  # fmt: skip
-    axes[0].imshow(logmel.T, origin="lower", aspect="auto", extent=(0, seconds, 0, logmel.shape[1]),
-                   cmap="magma")  # fmt: skip
+    axes = fig.subplots(
+        1 + len(rows),
+        1,
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3.0] + [1.0] * len(rows)},
+    )[:, 0]
+    axes[0].imshow(
+        logmel.T,
+        origin="lower",
+        aspect="auto",
+        extent=(0, seconds, 0, logmel.shape[1]),
+        cmap="magma",
+    )
     axes[0].set_ylabel("mel bin")
     axes[0].set_title(title, fontsize=9, loc="left")
     seconds_per_inch = seconds / (0.82 * width_in)  # the axes take ~82% of the figure's width
@@ -151,11 +197,25 @@ def _token_row(ax, row: TokenRow, seconds_per_inch: float, font: int) -> None:
     widths = [(len(str(t)) + 0.8) * char for t in row.tokens]
     levels = label_levels(spans, widths, gap=0.3 * char)
     for i, (token, (start, end), level) in enumerate(zip(row.tokens, spans, levels, strict=True)):
-        ax.barh(0.15, max(end - start, 0.004), left=start, height=0.22,
-                color=colour, alpha=0.9 if i % 2 else 0.55, linewidth=0)  # fmt: skip
+        ax.barh(
+            0.15,
+            max(end - start, 0.004),
+            left=start,
+            height=0.22,
+            color=colour,
+            alpha=0.9 if i % 2 else 0.55,
+            linewidth=0,
+        )
         if level is not None:
-            ax.text((start + end) / 2, 0.38 + 0.2 * level, str(token), fontsize=font,
-                    ha="center", va="bottom", family="monospace")  # fmt: skip
+            ax.text(
+                (start + end) / 2,
+                0.38 + 0.2 * level,
+                str(token),
+                fontsize=font,
+                ha="center",
+                va="bottom",
+                family="monospace",
+            )
     hidden = sum(level is None for level in levels)
     label = f"{row.name}\n{len(row.tokens)} tokens" + (
         f", {hidden} ids not shown" if hidden else ""

@@ -37,7 +37,8 @@ def retrieval_metrics(
     q_speaker, a_speaker = np.asarray(query_speaker), np.asarray(archive_speaker)
     if distances.shape != (len(q_content), len(a_content)):
         raise ValueError(
-            f"distances {distances.shape} for {len(q_content)} queries x {len(a_content)} candidates"
+            f"distances {distances.shape} for {len(q_content)} queries x "
+            f"{len(a_content)} candidates"
         )
     ap, rr, chance, hits_at = [], [], [], {k: [] for k in ks}
     for start in range(0, len(q_content), _QUERY_BLOCK):
@@ -92,9 +93,16 @@ def self_retrieval(
     """Every string queries all the others (normalised edit distance); see `retrieval_metrics`."""
     ids = np.arange(len(strings))
     return retrieval_metrics(
-        distance_matrix(strings, strings), content_ids, content_ids, speakers, speakers, prefix,
-        ks=ks, query_ids=ids, archive_ids=ids,
-    )  # fmt: skip
+        distance_matrix(strings, strings),
+        content_ids,
+        content_ids,
+        speakers,
+        speakers,
+        prefix,
+        ks=ks,
+        query_ids=ids,
+        archive_ids=ids,
+    )
 
 
 def _mean(blocks: list[np.ndarray]) -> float:

@@ -25,7 +25,8 @@ _QUERY_BLOCK = 256  # queries handled together: (block, N) float32 bounds in mem
 
 
 def encode(tokens: Sequence[int]) -> str:
-    """[3, 200, 7] -> '\\x03\\xc8\\x07': a token string as text for rapidfuzz, one character a token."""
+    """[3, 200, 7] -> '\\x03\\xc8\\x07': a token string as text for rapidfuzz, one character a
+    token."""
     tokens = np.asarray(tokens, dtype=np.int64)
     if tokens.size and (tokens.min() < 0 or tokens.max() > _MAX_TOKEN):
         raise ValueError(
@@ -82,7 +83,7 @@ class StringIndex:
         return len(self.strings)
 
     def lower_bounds(self, query: Sequence[int]) -> np.ndarray:
-        """(N,) float32 bag-of-tokens bound on the normalised distance from `query` to each string."""
+        """(N,) float32 bag-of-tokens bound on the normalised distance of `query` to each string."""
         tokens, counts = np.unique(np.asarray(query, dtype=np.int64), return_counts=True)
         known = tokens < len(self.counts)  # a token no archive string has shares nothing
         tokens, counts = tokens[known], counts[known]
@@ -148,9 +149,12 @@ class StringIndex:
         for start in range(0, len(queries), _QUERY_BLOCK):
             block = range(start, min(start + _QUERY_BLOCK, len(queries)))
             dist = process.cdist(
-                [encode(queries[q]) for q in block], self.strings,
-                scorer=Levenshtein.normalized_distance, dtype=np.float32, workers=self.workers,
-            )  # fmt: skip
+                [encode(queries[q]) for q in block],
+                self.strings,
+                scorer=Levenshtein.normalized_distance,
+                dtype=np.float32,
+                workers=self.workers,
+            )
             excluded = _exclusion_mask(exclude, block, len(self))
             dist[excluded] = np.inf
             kth = min(k, len(self)) - 1
@@ -171,8 +175,10 @@ class StringIndex:
         return process.cpdist(
             [encoded[offset + r] for r in rows.tolist()],
             [self.strings[c] for c in cols.tolist()],
-            scorer=Levenshtein.normalized_distance, dtype=np.float32, workers=self.workers,
-        )  # fmt: skip
+            scorer=Levenshtein.normalized_distance,
+            dtype=np.float32,
+            workers=self.workers,
+        )
 
 
 def _check_k(k: int) -> None:
@@ -233,9 +239,13 @@ def _top_k(
 
 
 def _result(
-    indices: list[np.ndarray], distances: list[np.ndarray], computed: int, pairs: int, k: int,
+    indices: list[np.ndarray],
+    distances: list[np.ndarray],
+    computed: int,
+    pairs: int,
+    k: int,
     n_queries: int,
-) -> SearchResult:  # fmt: skip
+) -> SearchResult:
     """Blocks stacked; no blocks (no queries or an empty archive): all padding."""
     if not indices:
         indices = [np.full((n_queries, k), -1, np.int64)]

@@ -17,8 +17,12 @@ def vocabulary_usage(
     counts = Counter(t for s in strings for t in s)
     total = sum(counts.values())
     if total == 0:
-        return {f"{prefix}/codes_used": 0.0, f"{prefix}/vocab_used": 0.0,
-                f"{prefix}/entropy_bits": 0.0, f"{prefix}/perplexity": 1.0}  # fmt: skip
+        return {
+            f"{prefix}/codes_used": 0.0,
+            f"{prefix}/vocab_used": 0.0,
+            f"{prefix}/entropy_bits": 0.0,
+            f"{prefix}/perplexity": 1.0,
+        }
     p = np.array(list(counts.values()), dtype=np.float64) / total
     entropy = float(-(p * np.log2(p)).sum())
     return {

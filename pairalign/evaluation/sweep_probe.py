@@ -37,8 +37,9 @@ def drift(strings: Sequence[Sequence[int]]) -> np.ndarray:
     return np.array([normalized_edit_distance(strings[0], s) for s in strings])
 
 
-def sweep_figures(utterances: Sequence[Sequence[Sequence[int]]], step: float,
-                  shifts: Sequence[float], prefix: str) -> dict[str, float]:  # fmt: skip
+def sweep_figures(
+    utterances: Sequence[Sequence[Sequence[int]]], step: float, shifts: Sequence[float], prefix: str
+) -> dict[str, float]:
     """Figures over utterances, each a list of window strings in order of their start.
 
     - `sweep_overlap`: 1 - normalised edit distance between neighbouring windows, averaged;
@@ -103,10 +104,13 @@ def sweep_strings(
     tokenizer, utterances: list[np.ndarray], sweep: SweepProbeConfig
 ) -> list[list[list[int]]]:
     out = []
-    progress = Progress(f"sweep probe {getattr(tokenizer, 'name', '')}".rstrip(),
-                        total=len(utterances), unit="utterances",
-                        log=logging.getLogger("pairalign.evaluate").info,
-                        every_seconds=20.0)  # fmt: skip
+    progress = Progress(
+        f"sweep probe {getattr(tokenizer, 'name', '')}".rstrip(),
+        total=len(utterances),
+        unit="utterances",
+        log=logging.getLogger("pairalign.evaluate").info,
+        every_seconds=20.0,
+    )
     for audio in utterances:
         windows = np.stack(sweep_windows(audio, SAMPLE_RATE, sweep.window, sweep.step))
         strings = []

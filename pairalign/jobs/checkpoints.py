@@ -30,8 +30,10 @@ def drop_unrecorded_checkpoints(storage_path: str, name: str, step: int) -> list
     if dropped:
         logging.getLogger("pairalign").warning(
             "dropped %d checkpoint(s) newer than step %d that Ray Train never recorded: %s",
-            len(dropped), step, ", ".join(dropped),
-        )  # fmt: skip
+            len(dropped),
+            step,
+            ", ".join(dropped),
+        )
     return dropped
 
 

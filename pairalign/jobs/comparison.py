@@ -6,12 +6,12 @@ every finished run of `tracking.experiment`. Each row is one run: its `params`, 
 value of each metric in `columns`. Empty `columns` (the default) means what the runs have
 (`detect_columns`): a sweep trial's `best/dev/<strings>/...` figures (at its best checkpoint) and
 its score, and a plain vq/refine run's end-of-run figures (`eval/pairalign/...`, `eval/vq/...`:
-tokens/s, MAP, consistency); `rate`, `quality` and `sort` follow them unless set. A run is on the Pareto front when no other run has both a lower `rate` and a higher
-first `quality` figure (pairalign/evaluation/pareto.py). Files go to `out_dir` (default
-`<storage_path>/<sweep>/compare` or `<storage_path>/compare`; a temporary directory when
-storage_path is remote): `runs.md`, `runs.csv` and `tradeoff.png` (one panel per `quality` figure
-against `rate`, each panel's front joined); with `log=true` they are logged under `compare/` to
-the sweep's parent run, or to a new run `compare`.
+tokens/s, MAP, consistency); `rate`, `quality` and `sort` follow them unless set. A run is on the
+Pareto front when no other run has both a lower `rate` and a higher first `quality` figure
+(pairalign/evaluation/pareto.py). Files go to `out_dir` (default `<storage_path>/<sweep>/compare` or
+`<storage_path>/compare`; a temporary directory when storage_path is remote): `runs.md`, `runs.csv`
+and `tradeoff.png` (one panel per `quality` figure against `rate`, each panel's front joined); with
+`log=true` they are logged under `compare/` to the sweep's parent run, or to a new run `compare`.
 
 The plot shows every run's strings, not only the kind `rate` names (`tradeoff_points`): where the
 figures' keys name a kind (`eval/pairalign/map`), each kind among the columns is a point of its
@@ -83,12 +83,18 @@ def select_runs(config: CompareConfig, uri: str) -> tuple[list[Any], str]:
         parent = find_mlflow_run(uri, config.sweep, config.tracking.experiment)
         if parent is None:
             raise ValueError(f"no sweep {config.sweep!r} in {uri}")
-        runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
-                                  filter_string=f"tags.`{PARENT_TAG}` = '{parent}'")  # fmt: skip
+        runs = mlflow.search_runs(
+            search_all_experiments=True,
+            output_format="list",
+            filter_string=f"tags.`{PARENT_TAG}` = '{parent}'",
+        )
         return runs, parent
     if config.experiment_runs:
-        runs = mlflow.search_runs(experiment_names=[config.tracking.experiment], output_format="list",
-                                  filter_string="attributes.status = 'FINISHED'")  # fmt: skip
+        runs = mlflow.search_runs(
+            experiment_names=[config.tracking.experiment],
+            output_format="list",
+            filter_string="attributes.status = 'FINISHED'",
+        )
         return runs, ""
     raise ValueError("say which runs: sweep=<name>, run_ids=[...] or experiment_runs=true")
 
@@ -122,10 +128,13 @@ def detect_columns(runs: Sequence[Any], config: CompareConfig) -> CompareConfig:
             quality = quality or [f"eval/{kind}/map", f"eval/{kind}/consistency"]
             sort = sort or f"eval/{kind}/map"
     return replace(
-        config, columns=config.columns or tuple(columns), rate=config.rate or rate,
-        quality=config.quality or tuple(quality), sort=config.sort or sort,
+        config,
+        columns=config.columns or tuple(columns),
+        rate=config.rate or rate,
+        quality=config.quality or tuple(quality),
+        sort=config.sort or sort,
         params=config.params or tuple(k for k in params if any(k in r.data.params for r in runs)),
-    )  # fmt: skip
+    )
 
 
 def build_rows(runs: Sequence[Any], config: CompareConfig, uri: str) -> list[Row]:
@@ -144,10 +153,17 @@ def build_rows(runs: Sequence[Any], config: CompareConfig, uri: str) -> list[Row
         steps = max(
             (m.step for m in client.get_metric_history(run.info.run_id, STEP_METRIC)), default=-1
         )
-        rows.append(Row(run_id=run.info.run_id, name=tags.get(RUN_NAME_TAG) or run.info.run_name,
-                        status=status, steps=steps, best_step=tags.get(BEST_STEP_TAG, ""),
-                        params={k: run.data.params.get(k, "") for k in config.params},
-                        metrics={k: float(metrics.get(k, math.nan)) for k in keys}))  # fmt: skip
+        rows.append(
+            Row(
+                run_id=run.info.run_id,
+                name=tags.get(RUN_NAME_TAG) or run.info.run_name,
+                status=status,
+                steps=steps,
+                best_step=tags.get(BEST_STEP_TAG, ""),
+                params={k: run.data.params.get(k, "") for k in config.params},
+                metrics={k: float(metrics.get(k, math.nan)) for k in keys},
+            )
+        )
     if config.sort and config.sort != "none":
         rows.sort(key=lambda r: -_finite(r.metrics.get(config.sort, math.nan)))
     plotted = config.rate and config.quality
@@ -162,8 +178,18 @@ def front_of(rows: Sequence[Row], rate: str, quality: str) -> list[int]:
 def table(rows: Sequence[Row], config: CompareConfig) -> tuple[list[str], list[list[str]]]:
     """Header and cells, numbers to 4 significant digits; `*` marks the Pareto front."""
     header = ["run", "status", "steps", "best step", *config.params, *config.columns, "front"]
-    cells = [[r.name, r.status, str(r.steps) if r.steps >= 0 else "", r.best_step, *(_short(r.params[k]) for k in config.params),
-              *(_number(r.metrics[k]) for k in config.columns), "*" if r.front else ""] for r in rows]  # fmt: skip
+    cells = [
+        [
+            r.name,
+            r.status,
+            str(r.steps) if r.steps >= 0 else "",
+            r.best_step,
+            *(_short(r.params[k]) for k in config.params),
+            *(_number(r.metrics[k]) for k in config.columns),
+            "*" if r.front else "",
+        ]
+        for r in rows
+    ]
     return header, cells
 
 
@@ -174,8 +200,13 @@ def markdown(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
 
 def plain(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *cells, strict=True)]
-    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, *cells]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *cells]
+        )
+        + "\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -216,29 +247,56 @@ def tradeoff_plot(points: Sequence[Point], rate: str, quality: Sequence[str], pa
     """One panel per quality figure against the rate: each run's strings marked by kind (hollow:
     stopped early or failed) and labelled by run; the panel's Pareto front joined and ringed."""
     fig = Figure(figsize=(5.5 * len(quality), 4.5))
-    for i, (ax, key) in enumerate(zip(fig.subplots(1, len(quality), squeeze=False)[0], quality,
-                                      strict=True)):  # fmt: skip
+    for i, (ax, key) in enumerate(
+        zip(fig.subplots(1, len(quality), squeeze=False)[0], quality, strict=True)
+    ):
         shown = [p for p in points if math.isfinite(p.quality[i])]
         for p in shown:
             colour = COLOURS.get(p.kind, "k")
             hollow = p.status in ("stopped", "failed")
-            ax.scatter(p.rate, p.quality[i], s=40, marker=MARKERS[p.kind], zorder=3,
-                       edgecolors=colour, facecolors="none" if hollow else colour)  # fmt: skip
-            ax.annotate(_label(p.run), (p.rate, p.quality[i]), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points", color=colour)  # fmt: skip
+            ax.scatter(
+                p.rate,
+                p.quality[i],
+                s=40,
+                marker=MARKERS[p.kind],
+                zorder=3,
+                edgecolors=colour,
+                facecolors="none" if hollow else colour,
+            )
+            ax.annotate(
+                _label(p.run),
+                (p.rate, p.quality[i]),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+                color=colour,
+            )
         xy = [(p.rate, p.quality[i]) for p in shown]
         front = sorted(xy[j] for j in pareto_front(xy, ("min", "max")))
         if front:
-            ax.plot(*zip(*front, strict=True), color="k", linewidth=1, drawstyle="steps-post",
-                    label="Pareto front")  # fmt: skip
-            ax.scatter(*zip(*front, strict=True), s=130, facecolors="none", edgecolors="k",
-                       zorder=4)  # fmt: skip
+            ax.plot(
+                *zip(*front, strict=True),
+                color="k",
+                linewidth=1,
+                drawstyle="steps-post",
+                label="Pareto front",
+            )
+            ax.scatter(
+                *zip(*front, strict=True), s=130, facecolors="none", edgecolors="k", zorder=4
+            )
         for kind in (k for k in MARKERS if any(p.kind == k for p in shown)):
-            ax.scatter([], [], marker=MARKERS[kind], color=COLOURS.get(kind, "k"),
-                       label=LEGEND[kind])  # fmt: skip
+            ax.scatter(
+                [], [], marker=MARKERS[kind], color=COLOURS.get(kind, "k"), label=LEGEND[kind]
+            )
         if any(p.status in ("stopped", "failed") for p in shown):
-            ax.scatter([], [], marker="o", facecolors="none", edgecolors="k",
-                       label="stopped early or failed")  # fmt: skip
+            ax.scatter(
+                [],
+                [],
+                marker="o",
+                facecolors="none",
+                edgecolors="k",
+                label="stopped early or failed",
+            )
         ax.set_xlabel(f"{_any_kind(rate)} (tokens/s, fewer is better)")
         ax.set_ylabel(_any_kind(key))
         ax.grid(alpha=0.3)
@@ -253,8 +311,9 @@ def _any_kind(key: str) -> str:
     return "/".join("<strings>" if part in STRING_KINDS else part for part in key.split("/"))
 
 
-def write_outputs(rows: Sequence[Row], points: Sequence[Point], config: CompareConfig,
-                  out_dir: str) -> dict[str, str]:  # fmt: skip
+def write_outputs(
+    rows: Sequence[Row], points: Sequence[Point], config: CompareConfig, out_dir: str
+) -> dict[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     header, cells = table(rows, config)
     paths = {"markdown": os.path.join(out_dir, "runs.md"), "csv": os.path.join(out_dir, "runs.csv")}
@@ -282,8 +341,11 @@ def log_outputs(
     run_id = parent_id
     if not run_id:
         experiment = client.get_experiment_by_name(config.tracking.experiment)
-        run = client.create_run(experiment.experiment_id, run_name="compare",
-                                tags={"pairalign.compared_runs": ",".join(r.run_id for r in rows)[:5000]})  # fmt: skip
+        run = client.create_run(
+            experiment.experiment_id,
+            run_name="compare",
+            tags={"pairalign.compared_runs": ",".join(r.run_id for r in rows)[:5000]},
+        )
         run_id = run.info.run_id
     client.log_artifacts(run_id, out_dir, artifact_path="compare")
     if not parent_id:
@@ -308,15 +370,27 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     print(plain(header, cells))
     empty = [k for k in config.columns if all(math.isnan(r.metrics[k]) for r in rows)]
     if not config.columns or len(empty) == len(config.columns):
-        print(f"none of the {len(rows)} runs has any of the columns {list(config.columns)}; "
-              f"their metrics: {', '.join(sorted(metric_names(runs))) or 'none'}")  # fmt: skip
+        print(
+            f"none of the {len(rows)} runs has any of the columns {list(config.columns)}; "
+            f"their metrics: {', '.join(sorted(metric_names(runs))) or 'none'}"
+        )
     elif empty:
         print(f"no run has {', '.join(empty)}")
     logged_to = log_outputs(uri, parent_id, config, out_dir, rows) if config.log else ""
-    log.info("compare: %d runs, %d on the front; %s%s", len(rows), sum(r.front for r in rows),
-             ", ".join(paths.values()), f"; logged to run {logged_to}" if logged_to else "")  # fmt: skip
-    return {"rows": rows, "points": points, "paths": paths, "logged_to": logged_to,
-            "tracking_uri": uri}  # fmt: skip
+    log.info(
+        "compare: %d runs, %d on the front; %s%s",
+        len(rows),
+        sum(r.front for r in rows),
+        ", ".join(paths.values()),
+        f"; logged to run {logged_to}" if logged_to else "",
+    )
+    return {
+        "rows": rows,
+        "points": points,
+        "paths": paths,
+        "logged_to": logged_to,
+        "tracking_uri": uri,
+    }
 
 
 def metric_names(runs: Sequence[Any]) -> set[str]:

@@ -78,8 +78,13 @@ def prepare(config: PrepareConfig) -> pa.Table:
     `use_ray`, else a thread pool), or read a user corpus (`prepare_user`); log a summary and
     return the manifest."""
     if config.kind != CorpusKind.BUILTIN:
-        return prepare_user(config.kind, config.source, config.out_dir, splits=config.splits,
-                            split_seed=config.split_seed)  # fmt: skip
+        return prepare_user(
+            config.kind,
+            config.source,
+            config.out_dir,
+            splits=config.splits,
+            split_seed=config.split_seed,
+        )
     if config.splits:
         raise ManifestError("splits= is for a user corpus: the built-in one has train and test")
     map_fn = None
@@ -87,5 +92,6 @@ def prepare(config: PrepareConfig) -> pa.Table:
         if not ray.is_initialized():
             raise RuntimeError("prepare(use_ray=True) needs a connected Ray cluster (ray.init)")
         map_fn = ray_map(config.chunk_size, config.threads_per_task)
-    return prepare_builtin(config.corpus, config.out_dir, map_fn=map_fn,
-                           backend="ray" if config.use_ray else "threads")  # fmt: skip
+    return prepare_builtin(
+        config.corpus, config.out_dir, map_fn=map_fn, backend="ray" if config.use_ray else "threads"
+    )

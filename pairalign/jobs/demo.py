@@ -1,5 +1,6 @@
 """The end-to-end demo's parts (workflows/demo.py): its config, one epoch of paired views streamed
-as a trainer consumes them, what it prints, and the dense baselines + evaluation suite at the end."""
+as a trainer consumes them, what it prints, and the dense baselines + evaluation suite at the end.
+"""
 
 from __future__ import annotations
 
@@ -87,11 +88,17 @@ def _write_examples(batch: dict, config: DemoConfig) -> None:
 
 def demo_line(config: DemoConfig) -> str:
     """The one line that says what the demo runs and where its results go."""
-    training = (f"{config.vq_steps} + {config.refine_steps} training steps, {config.eval_clips} "
-                "test clips evaluated" if config.vq_steps and config.refine_steps else "no training")  # fmt: skip
-    return (f"== pairalign demo: the built-in corpus in {config.prepare.out_dir}, one epoch of "
-            f"paired views, {training} -> {config.out_dir} (MLflow: "
-            f"{join(config.out_dir, 'mlflow.db')}; config: {join(config.out_dir, 'config.json')}) ==")  # fmt: skip
+    training = (
+        f"{config.vq_steps} + {config.refine_steps} training steps, {config.eval_clips} "
+        "test clips evaluated"
+        if config.vq_steps and config.refine_steps
+        else "no training"
+    )
+    return (
+        f"== pairalign demo: the built-in corpus in {config.prepare.out_dir}, one epoch of "
+        f"paired views, {training} -> {config.out_dir} (MLflow: "
+        f"{join(config.out_dir, 'mlflow.db')}; config: {join(config.out_dir, 'config.json')}) =="
+    )
 
 
 def write_config(config: DemoConfig) -> str:
@@ -112,7 +119,8 @@ def print_views(config: DemoConfig, manifest: pa.Table, results: dict[str, float
     print(
         f"views      {results['views/pairs_out']} pairs of {config.views.clip_seconds:.1f} s from "
         f"split '{config.split}' {rate_text}, "
-        f"{results['views/rejects']} rejects, warp {results['views/warp_min']:.2f}-{results['views/warp_max']:.2f}"
+        f"{results['views/rejects']} rejects, "
+        f"warp {results['views/warp_min']:.2f}-{results['views/warp_max']:.2f}"
     )
     if results["views/complete"]:
         balanced = (
@@ -131,18 +139,40 @@ def compare_tokenizers(config: DemoConfig, checkpoint: str, manifest: pa.Table) 
     storage = os.path.abspath(config.out_dir)
     corpus = CorpusConfig(builtin_dir=config.prepare.out_dir)
     dense_dir = join(storage, "dense")
-    train_dense_grid(DenseGridConfig(out_dir=dense_dir, seed=config.seed, corpus=corpus,
-                                     ks=config.dense_ks, pools=config.dense_pools), manifest)  # fmt: skip
+    train_dense_grid(
+        DenseGridConfig(
+            out_dir=dense_dir,
+            seed=config.seed,
+            corpus=corpus,
+            ks=config.dense_ks,
+            pools=config.dense_pools,
+        ),
+        manifest,
+    )
     name = os.path.basename(os.path.dirname(checkpoint))  # the refine run's name
-    print(f"\n== {config.eval_clips} test clips after {config.vq_steps} + {config.refine_steps} "
-          "training steps (full-length runs: BENCHMARKS.md) ==")  # fmt: skip
-    figures = evaluate(EvaluateConfig(name=f"eval-{name}", out_dir=join(storage, "eval", name),
-                                      storage_path=storage, seed=config.seed, corpus=corpus,
-                                      max_clips=config.eval_clips, checkpoint=checkpoint,
-                                      dense_dir=dense_dir, views=config.views), manifest)  # fmt: skip
+    print(
+        f"\n== {config.eval_clips} test clips after {config.vq_steps} + {config.refine_steps} "
+        "training steps (full-length runs: BENCHMARKS.md) =="
+    )
+    figures = evaluate(
+        EvaluateConfig(
+            name=f"eval-{name}",
+            out_dir=join(storage, "eval", name),
+            storage_path=storage,
+            seed=config.seed,
+            corpus=corpus,
+            max_clips=config.eval_clips,
+            checkpoint=checkpoint,
+            dense_dir=dense_dir,
+            views=config.views,
+        ),
+        manifest,
+    )
     reduction = figures["compare/token_reduction_vs_vq"]
     fewer = f"{100 * abs(reduction):.0f}% {'fewer' if reduction >= 0 else 'more'}"
-    print(f"PairAlign uses {fewer} tokens than VQ; "
-          f"MAP {figures['pairalign/map']:.3f} (VQ {figures['vq/map']:.3f}, best dense at up to 1.5x "
-          f"its rate {figures.get('compare/best_dense_map_at_rate', float('nan')):.3f})")  # fmt: skip
+    print(
+        f"PairAlign uses {fewer} tokens than VQ; "
+        f"MAP {figures['pairalign/map']:.3f} (VQ {figures['vq/map']:.3f}, best dense at up to 1.5x "
+        f"its rate {figures.get('compare/best_dense_map_at_rate', float('nan')):.3f})"
+    )
     return figures

@@ -2,8 +2,9 @@
 
 Log-mel frames of every train clip are computed once (Ray tasks of `clips_per_task` clips; a clip
 that cannot be decoded is skipped and named), then one Ray task per (k, pool) fits k-means and
-writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.tokenizing.dense.DenseTokenizer.load`). Grid points
-already written are skipped, so a rerun resumes. Token rate = 100 / pool tokens per second.
+writes `<out_dir>/dense-k{k}-p{pool}/dense.pt` (`pairalign.tokenizing.dense.DenseTokenizer.load`).
+Grid points already written are skipped, so a rerun resumes. Token rate = 100 / pool tokens per
+second.
 """
 
 from __future__ import annotations
@@ -50,9 +51,17 @@ class DenseGridConfig:
     num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores
 
     def dense_configs(self) -> list[DenseConfig]:
-        return [DenseConfig(k=k, pool=pool, n_mels=self.n_mels, max_frames=self.max_frames,
-                            iters=self.iters, seed=self.seed)
-                for k, pool in itertools.product(self.ks, self.pools)]  # fmt: skip
+        return [
+            DenseConfig(
+                k=k,
+                pool=pool,
+                n_mels=self.n_mels,
+                max_frames=self.max_frames,
+                iters=self.iters,
+                seed=self.seed,
+            )
+            for k, pool in itertools.product(self.ks, self.pools)
+        ]
 
 
 @ray.remote(num_cpus=1, num_returns=2)
@@ -85,7 +94,12 @@ def train_dense_grid(config: DenseGridConfig, manifest: pa.Table) -> dict[str, s
     out_dir = config.out_dir if is_remote(config.out_dir) else os.path.abspath(config.out_dir)
     grid = {c.name: (c, join(out_dir, c.name, DENSE_FILE)) for c in config.dense_configs()}
     todo = {name: item for name, item in grid.items() if not _exists(item[1])}
-    log.debug("dense grid: %d points, %d already saved under %s", len(grid), len(grid) - len(todo), out_dir)  # fmt: skip
+    log.debug(
+        "dense grid: %d points, %d already saved under %s",
+        len(grid),
+        len(grid) - len(todo),
+        out_dir,
+    )
     stats: dict[str, dict[str, float]] = {}
     if todo:
         train = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
@@ -115,13 +129,19 @@ def _features(rows: pa.Table, config: DenseGridConfig) -> list[ray.ObjectRef]:
     """Start the feature tasks; print the clips that could not be decoded; return feature refs."""
     start = time.perf_counter()
     step = config.clips_per_task
-    refs = [_clip_features.remote(rows.slice(i, step), config.n_mels) for i in range(0, len(rows), step)]  # fmt: skip
+    refs = [
+        _clip_features.remote(rows.slice(i, step), config.n_mels) for i in range(0, len(rows), step)
+    ]
     feature_refs = [features for features, _ in refs]
     rejects = [bad for _, rejected in refs for bad in ray.get(rejected)]  # waits for every task
     for source, reason in rejects:
         print(f"skipped {source}: {reason}")
-    log.info("dense grid: log-mel frames of %d train clips (%d skipped) in %.1f s",
-             len(rows) - len(rejects), len(rejects), time.perf_counter() - start)  # fmt: skip
+    log.info(
+        "dense grid: log-mel frames of %d train clips (%d skipped) in %.1f s",
+        len(rows) - len(rejects),
+        len(rejects),
+        time.perf_counter() - start,
+    )
     if len(rejects) == len(rows):
         raise ValueError(f"no decodable clips in split {config.corpus.train_split!r}")
     return feature_refs
@@ -134,8 +154,10 @@ def _exists(url: str) -> bool:
 
 def _table(grid: dict[str, tuple[DenseConfig, str]], trained: dict[str, dict[str, float]]) -> str:
     """One line per grid point: trained now, or already there (its figures read from the file)."""
-    lines = [f"{'name':<16}{'k':>5}{'pool':>6}{'tokens/s':>10}{'frames':>9}{'inertia':>9}"
-             f"{'iters':>7}{'fit s':>8}  status"]  # fmt: skip
+    lines = [
+        f"{'name':<16}{'k':>5}{'pool':>6}{'tokens/s':>10}{'frames':>9}{'inertia':>9}"
+        f"{'iters':>7}{'fit s':>8}  status"
+    ]
     for name, (config, url) in grid.items():
         stats = trained.get(name) or DenseTokenizer.load(url).fit_stats
         fit_s = f"{stats['dense/fit_seconds']:.1f}" if name in trained else "-"

@@ -35,11 +35,21 @@ if TYPE_CHECKING:
     from pairalign.jobs.evaluation_suite import EvaluateConfig
 
 TABLE_COLUMNS = {  # summary column -> figure (without the tokenizer prefix)
-    "tokens/s": "token_rate", "archive tokens": "tokens", "MAP": "map", "P@1": "precision_at_1",
-    "P@5": "precision_at_5", "MRR": "mrr", "consistency": "consistency", "vocab used": "vocab_used",
-    "perplexity": "perplexity", "distinct": "distinct_rate", "unrelated dist": "unrelated_distance", "sweep overlap": "sweep_overlap",
-    "sweep length cv": "sweep_length_cv", "drift @1s": "sweep_drift_1s",
-}  # fmt: skip
+    "tokens/s": "token_rate",
+    "archive tokens": "tokens",
+    "MAP": "map",
+    "P@1": "precision_at_1",
+    "P@5": "precision_at_5",
+    "MRR": "mrr",
+    "consistency": "consistency",
+    "vocab used": "vocab_used",
+    "perplexity": "perplexity",
+    "distinct": "distinct_rate",
+    "unrelated dist": "unrelated_distance",
+    "sweep overlap": "sweep_overlap",
+    "sweep length cv": "sweep_length_cv",
+    "drift @1s": "sweep_drift_1s",
+}
 
 
 def summary_row(spec: TokenizerSpec, found: dict[str, float]) -> dict:
@@ -89,8 +99,14 @@ def format_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def log_run(config: EvaluateConfig, figures: dict[str, float], summary: list[dict], curves: dict,
-             specs: list[TokenizerSpec], rows: pa.Table) -> None:  # fmt: skip
+def log_run(
+    config: EvaluateConfig,
+    figures: dict[str, float],
+    summary: list[dict],
+    curves: dict,
+    specs: list[TokenizerSpec],
+    rows: pa.Table,
+) -> None:
     """A new MLflow run with every figure, the table and the plots (FAILED if logging fails)."""
     uri = tracking_uri(config.tracking, config.storage_path)
     name = config.name or time.strftime("eval-%Y%m%d-%H%M%S", time.gmtime())
@@ -108,16 +124,27 @@ def log_run(config: EvaluateConfig, figures: dict[str, float], summary: list[dic
         best = best_per_rate(
             [{"name": r["tokenizer"], "token_rate": r["tokens/s"], "map": r["MAP"]} for r in dense]
         )
-        print("best dense tokenizer at each rate: " + ", ".join(
-            f"{b['token_rate']:.1f}/s {b['name']} MAP {b['map']:.3f}" for b in best))  # fmt: skip
+        print(
+            "best dense tokenizer at each rate: "
+            + ", ".join(f"{b['token_rate']:.1f}/s {b['name']} MAP {b['map']:.3f}" for b in best)
+        )
     print(
-        f"chance MAP {chance:.3f}; MLflow run {name} ({run_id}, {uri}); table and plots in {config.out_dir}"
+        f"chance MAP {chance:.3f}; MLflow run {name} ({run_id}, {uri}); "
+        f"table and plots in {config.out_dir}"
     )
 
 
-def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[str, float],
-                 summary: list[dict], curves: dict, specs: list[TokenizerSpec], rows: pa.Table,
-                 chance: float) -> str:  # fmt: skip
+def _log_figures(
+    config: EvaluateConfig,
+    uri: str,
+    run_id: str,
+    figures: dict[str, float],
+    summary: list[dict],
+    curves: dict,
+    specs: list[TokenizerSpec],
+    rows: pa.Table,
+    chance: float,
+) -> str:
     import mlflow
 
     client = mlflow.MlflowClient(uri)
@@ -141,8 +168,15 @@ def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[st
             writer = csv.DictWriter(f, fieldnames=list(summary[0]))
             writer.writeheader()
             writer.writerows(summary)
-        plot_rows = [{"name": r["tokenizer"], "kind": r["kind"], "token_rate": r["tokens/s"], "map": r["MAP"]}
-                     for r in summary]  # fmt: skip
+        plot_rows = [
+            {
+                "name": r["tokenizer"],
+                "kind": r["kind"],
+                "token_rate": r["tokens/s"],
+                "map": r["MAP"],
+            }
+            for r in summary
+        ]
         map_vs_rate(plot_rows, os.path.join(tmp, "map_vs_rate.png"), chance=chance)
         if curves:
             kinds = {s.name: s.kind for s in specs}
@@ -153,8 +187,9 @@ def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[st
                 config.sweep.window,
                 os.path.join(tmp, "sweep_drift.png"),
             )
-        _spectrogram_plot(specs, rows, config.tokenize,
-                          os.path.join(tmp, "tokens_on_spectrogram.png"), summary)  # fmt: skip
+        _spectrogram_plot(
+            specs, rows, config.tokenize, os.path.join(tmp, "tokens_on_spectrogram.png"), summary
+        )
         client.log_artifacts(run_id, tmp)
         out_fs, out_path = url_to_fs(config.out_dir)
         out_fs.makedirs(out_path, exist_ok=True)
@@ -163,8 +198,13 @@ def _log_figures(config: EvaluateConfig, uri: str, run_id: str, figures: dict[st
     return table
 
 
-def _spectrogram_plot(specs: list[TokenizerSpec], rows: pa.Table, tokenize: TokenizeConfig,
-                      path: str, summary: list[dict]) -> None:  # fmt: skip
+def _spectrogram_plot(
+    specs: list[TokenizerSpec],
+    rows: pa.Table,
+    tokenize: TokenizeConfig,
+    path: str,
+    summary: list[dict],
+) -> None:
     """The first clip's strings over its spectrogram: one row each for PairAlign, VQ and the dense
     tokenizer nearest PairAlign's rate (or VQ's), each token at the span its own timing gives;
     the clip is padded to the window as the archive job does (its first window if longer)."""
@@ -177,16 +217,19 @@ def _spectrogram_plot(specs: list[TokenizerSpec], rows: pa.Table, tokenize: Toke
     padded[0, : len(audio)] = audio
     seconds = len(audio) / SAMPLE_RATE
     rates = {r["tokenizer"]: r["tokens/s"] for r in summary}
-    token_rows = [_token_row(load_tokenizer(spec), spec, padded, seconds, rates.get(spec.name))
-                  for spec in _plotted(specs, rates)]  # fmt: skip
+    token_rows = [
+        _token_row(load_tokenizer(spec), spec, padded, seconds, rates.get(spec.name))
+        for spec in _plotted(specs, rates)
+    ]
     if not token_rows:
         return
     import torch
 
     with torch.no_grad():
         logmel = LogMel()(torch.from_numpy(audio)[None])[0].numpy()
-    tokens_on_spectrogram(logmel, 0.01, token_rows, path,
-                          title=f"{row['utterance_id']}: {row.get('text') or ''}")  # fmt: skip
+    tokens_on_spectrogram(
+        logmel, 0.01, token_rows, path, title=f"{row['utterance_id']}: {row.get('text') or ''}"
+    )
 
 
 def _first_clip(rows: pa.Table) -> tuple[np.ndarray | None, dict]:
@@ -208,8 +251,9 @@ def _plotted(specs: list[TokenizerSpec], rates: dict[str, float]) -> list[Tokeni
     return learned + dense[:1]
 
 
-def _token_row(tokenizer, spec: TokenizerSpec, padded: np.ndarray, seconds: float,
-               rate: float | None) -> TokenRow:  # fmt: skip
+def _token_row(
+    tokenizer, spec: TokenizerSpec, padded: np.ndarray, seconds: float, rate: float | None
+) -> TokenRow:
     """A tokenizer's string of the clip with spans from its own timing: the PairAlign timing head,
     the VQ runs' frames, or the dense tokens' pooled frames."""
     if isinstance(tokenizer, PairAlignStrings):

@@ -17,8 +17,9 @@ then measured (docs/method.md, "The measurements"):
 - the continuous-sweep probe: 3 s windows moved in 100 ms steps over long utterances (clips of one
   voice joined), neighbour overlap, length spread, drift from the first window by shift.
 
-Each evaluation is a new MLflow run (named `name`, default eval-<UTC time>); it holds every figure as `<tokenizer>/<figure>`, the summary table (Markdown, CSV) and
-plots: MAP against tokens per second, the sweep drift, a PairAlign string over its spectrogram.
+Each evaluation is a new MLflow run (named `name`, default eval-<UTC time>); it holds every figure
+as `<tokenizer>/<figure>`, the summary table (Markdown, CSV) and plots: MAP against tokens per
+second, the sweep drift, a PairAlign string over its spectrogram.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from pairalign.jobs.evaluation_report import comparisons, format_table, log_run,
 from pairalign.jobs.tokenize_job import TokenizeConfig, tokenize_archives
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.progress import progress_line
+from pairalign.stages import stage_named
 from pairalign.stages.config import TrackingConfig
 from pairalign.tokenizing.archive import read_archive
 from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer, resolve_spec
@@ -81,10 +83,10 @@ class EvaluateConfig:
 def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
     specs = []
     if config.checkpoint:
-        stage = load_checkpoint(config.checkpoint)["stage"]
-        if stage == "refine":
-            specs.append(TokenizerSpec("pairalign", "pairalign", config.checkpoint))
-        specs.append(TokenizerSpec("vq", "vq", config.checkpoint))
+        # the strings the checkpoint's stage is judged by, and the VQ strings of its codes
+        judged_by = stage_named(load_checkpoint(config.checkpoint)["stage"]).strings
+        for kind in dict.fromkeys((judged_by, "vq")):
+            specs.append(TokenizerSpec(kind, kind, config.checkpoint))
     if config.dense_dir:
         fs, root = url_to_fs(config.dense_dir)
         found = sorted(p for p in fs.glob(f"{root}/dense-k*-p*/dense.pt"))
@@ -137,9 +139,15 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
     specs = tokenizer_specs(config)
     rows = eval_rows(config, manifest)
     archives = join(config.out_dir, "archives")
-    clips = load_clips(rows, config.views, name="eval", view_clips=config.consistency_clips,
-                       keep_audio=False, window_seconds=config.tokenize.window_seconds,
-                       overlap_seconds=config.tokenize.overlap_seconds)  # fmt: skip
+    clips = load_clips(
+        rows,
+        config.views,
+        name="eval",
+        view_clips=config.consistency_clips,
+        keep_audio=False,
+        window_seconds=config.tokenize.window_seconds,
+        overlap_seconds=config.tokenize.overlap_seconds,
+    )
     utterances = long_utterances(rows, config.sweep)
     figures: dict[str, float] = {
         "eval/clips": float(len(rows)),
@@ -161,10 +169,20 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
         found[f"{spec.name}/rejects"] = totals["rejects"]
         figures |= found
         summary.append(summary_row(spec, found))
-        figures_now = {f"{spec.name} tokens/s": found[f"{spec.name}/token_rate"],
-                       "MAP": found[f"{spec.name}/map"]}  # fmt: skip
-        log.info(progress_line("measured", done=done, total=len(specs), unit="tokenizers",
-                               elapsed=time.perf_counter() - began, figures=figures_now))  # fmt: skip
+        figures_now = {
+            f"{spec.name} tokens/s": found[f"{spec.name}/token_rate"],
+            "MAP": found[f"{spec.name}/map"],
+        }
+        log.info(
+            progress_line(
+                "measured",
+                done=done,
+                total=len(specs),
+                unit="tokenizers",
+                elapsed=time.perf_counter() - began,
+                figures=figures_now,
+            )
+        )
     figures |= comparisons(figures, specs)
     tables = []
     for eval_set in config.eval_sets:
@@ -177,26 +195,40 @@ def evaluate(config: EvaluateConfig, manifest: pa.Table) -> dict[str, float]:
     return figures
 
 
-def measure_eval_set(config: EvaluateConfig, eval_set: EvalSetSpec,
-                     specs: list[TokenizerSpec]) -> tuple[dict[str, float], str]:  # fmt: skip
+def measure_eval_set(
+    config: EvaluateConfig, eval_set: EvalSetSpec, specs: list[TokenizerSpec]
+) -> tuple[dict[str, float], str]:
     """Every tokenizer on one extra set (tokenized in windows as the archive job does): figures
     `<set>/<tokenizer>/...` with `<set>/compare/...`, and the set's table."""
     start = time.perf_counter()
-    clips = load_eval_set(eval_set, config.views, view_clips=config.consistency_clips,
-                          window_seconds=config.tokenize.window_seconds,
-                          overlap_seconds=config.tokenize.overlap_seconds)  # fmt: skip
+    clips = load_eval_set(
+        eval_set,
+        config.views,
+        view_clips=config.consistency_clips,
+        window_seconds=config.tokenize.window_seconds,
+        overlap_seconds=config.tokenize.overlap_seconds,
+    )
     tokenizers = {spec.name: load_tokenizer(spec) for spec in specs}
     found = eval_set_figures(tokenizers, clips, ks=config.ks)
     prefix = f"{eval_set.name}/"
     inner = {k.removeprefix(prefix): v for k, v in found.items()}
     found |= {prefix + k: v for k, v in comparisons(inner, specs).items()}
     for spec in specs:
-        log.info("%s/%s measured: %.2f tokens/s, MAP %.3f (chance %.3f)", eval_set.name, spec.name,
-                 inner[f"{spec.name}/token_rate"], inner[f"{spec.name}/map"],
-                 inner[f"{spec.name}/chance_map"])  # fmt: skip
-    rows = sorted((summary_row(spec, inner) for spec in specs),
-                  key=lambda r: (r["kind"] != "dense", r["tokenizer"]))  # fmt: skip
-    title = (f"{eval_set.name}: {len(clips.ids)} clips of {eval_set.source} (split "
-             f"{eval_set.split or 'all'}{', half ' + eval_set.half if eval_set.half else ''}); "
-             f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+        log.info(
+            "%s/%s measured: %.2f tokens/s, MAP %.3f (chance %.3f)",
+            eval_set.name,
+            spec.name,
+            inner[f"{spec.name}/token_rate"],
+            inner[f"{spec.name}/map"],
+            inner[f"{spec.name}/chance_map"],
+        )
+    rows = sorted(
+        (summary_row(spec, inner) for spec in specs),
+        key=lambda r: (r["kind"] != "dense", r["tokenizer"]),
+    )
+    title = (
+        f"{eval_set.name}: {len(clips.ids)} clips of {eval_set.source} (split "
+        f"{eval_set.split or 'all'}{', half ' + eval_set.half if eval_set.half else ''}); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     return found, f"{title}\n{format_table(rows)}"

@@ -3,13 +3,14 @@
 Reads any manifest (or the built-in corpus), decodes and tokenizes each clip with one model per
 actor (GPU actors when the cluster has GPUs and `device` allows, CPU otherwise) and writes
 `<out_dir>/<tokenizer.name>/tokens/part-*.parquet`: utterance_id, tokenizer, checkpoint_id, tokens
-(list<int16>), token_count, duration (pairalign/tokenizing/archive.py). Clips longer than `window_seconds` are
-tokenized whole by overlapping windows and stitched (pairalign/tokenizing/windows.py). Audio that fails to
-decode goes to `<out_dir>/<name>/rejects/` with its reason. Re-running on the same output skips
-every clip already written or rejected. A killed actor is restarted by Ray Data and its batch
-retried; parts are named by their ids, so a retried batch replaces its part and never duplicates a
-row. (Not `tokenize.py`: a script of that name in workflows/ would shadow the standard library's
-`tokenize` module for every script run from this directory.)
+(list<int16>), token_count, duration (pairalign/tokenizing/archive.py). Clips longer than
+`window_seconds` are tokenized whole by overlapping windows and stitched
+(pairalign/tokenizing/windows.py). Audio that fails to decode goes to `<out_dir>/<name>/rejects/`
+with its reason. Re-running on the same output skips every clip already written or rejected. A
+killed actor is restarted by Ray Data and its batch retried; parts are named by their ids, so a
+retried batch replaces its part and never duplicates a row. (Not `tokenize.py`: a script of that
+name in workflows/ would shadow the standard library's `tokenize` module for every script run from
+this directory.)
 """
 
 from __future__ import annotations
@@ -84,8 +85,11 @@ class TokenizeWorker:
             try:
                 audio[row["utterance_id"]] = load_row_audio(row, sample_rate=SAMPLE_RATE)
             except AudioError as err:
-                rejects[row["utterance_id"]] = {"utterance_id": row["utterance_id"],
-                                                "path": row.get("path"), "reason": err.reason}  # fmt: skip
+                rejects[row["utterance_id"]] = {
+                    "utterance_id": row["utterance_id"],
+                    "path": row.get("path"),
+                    "reason": err.reason,
+                }
         pending = dict(
             zip(batch["utterance_id"].to_pylist(), batch["pending"].to_pylist(), strict=True)
         )
@@ -112,20 +116,41 @@ class TokenizeWorker:
             out["tokens"].append(sum(map(len, strings)))
         return {k: np.array(v, dtype=object if k == "tokenizer" else None) for k, v in out.items()}
 
-    def _write(self, name: str, tokenizer, batch_ids: list[str], ids: list[str],
-               audio: list[np.ndarray], rejects: list[dict]) -> list[list[int]]:  # fmt: skip
+    def _write(
+        self,
+        name: str,
+        tokenizer,
+        batch_ids: list[str],
+        ids: list[str],
+        audio: list[np.ndarray],
+        rejects: list[dict],
+    ) -> list[list[int]]:
         target = join(self.config.out_dir, name)
-        strings = tokenize_clips(tokenizer, audio, SAMPLE_RATE, window=self.config.window_seconds,
-                                 overlap=self.config.overlap_seconds, batch_size=self.config.batch_size)  # fmt: skip
+        strings = tokenize_clips(
+            tokenizer,
+            audio,
+            SAMPLE_RATE,
+            window=self.config.window_seconds,
+            overlap=self.config.overlap_seconds,
+            batch_size=self.config.batch_size,
+        )
         if ids:
-            write_part(pa.table({
-                "utterance_id": ids,
-                "tokenizer": [name] * len(ids),
-                "checkpoint_id": [tokenizer.checkpoint_id] * len(ids),
-                "tokens": pa.array(strings, type=pa.list_(pa.int16())),
-                "token_count": pa.array([len(x) for x in strings], type=pa.int32()),
-                "duration": pa.array([len(x) / SAMPLE_RATE for x in audio], type=pa.float32()),
-            }, schema=ARCHIVE_SCHEMA), join(target, "tokens"))  # fmt: skip
+            write_part(
+                pa.table(
+                    {
+                        "utterance_id": ids,
+                        "tokenizer": [name] * len(ids),
+                        "checkpoint_id": [tokenizer.checkpoint_id] * len(ids),
+                        "tokens": pa.array(strings, type=pa.list_(pa.int16())),
+                        "token_count": pa.array([len(x) for x in strings], type=pa.int32()),
+                        "duration": pa.array(
+                            [len(x) / SAMPLE_RATE for x in audio], type=pa.float32()
+                        ),
+                    },
+                    schema=ARCHIVE_SCHEMA,
+                ),
+                join(target, "tokens"),
+            )
         if rejects:
             write_part(
                 pa.Table.from_pylist(rejects, schema=REJECTS_SCHEMA), join(target, "rejects")
@@ -157,10 +182,12 @@ def pending_rows(config: TokenizeConfig, manifest: pa.Table, names: Sequence[str
     missing = []
     for name in names:
         target = join(config.out_dir, name)
-        done = pa.concat_arrays([
-            read_archive(target, ["utterance_id"])["utterance_id"].combine_chunks(),
-            read_archive_rejects(target)["utterance_id"].combine_chunks(),
-        ])  # fmt: skip
+        done = pa.concat_arrays(
+            [
+                read_archive(target, ["utterance_id"])["utterance_id"].combine_chunks(),
+                read_archive_rejects(target)["utterance_id"].combine_chunks(),
+            ]
+        )
         missing.append(pc.invert(pc.is_in(ids, value_set=done)).to_pylist())
     pending = [
         [n for n, m in zip(names, flags, strict=True) if m] for flags in zip(*missing, strict=True)
@@ -170,7 +197,8 @@ def pending_rows(config: TokenizeConfig, manifest: pa.Table, names: Sequence[str
 
 
 def tokenize_archive(config: TokenizeConfig, manifest: pa.Table) -> dict[str, float]:
-    """Tokenize what is pending with `config.tokenizer`; the archive's totals (see tokenize_archives)."""
+    """Tokenize what is pending with `config.tokenizer`; the archive's totals (see
+    tokenize_archives)."""
     ((_, totals),) = tokenize_archives(config, manifest, [config.tokenizer]).items()
     return totals
 
@@ -185,8 +213,9 @@ def resolve_tokenizer(config: TokenizeConfig) -> tuple[TokenizeConfig, str]:
     return replace(config, tokenizer=spec), choice.reason
 
 
-def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
-                      specs: Sequence[TokenizerSpec]) -> dict[str, dict[str, float]]:  # fmt: skip
+def tokenize_archives(
+    config: TokenizeConfig, manifest: pa.Table, specs: Sequence[TokenizerSpec]
+) -> dict[str, dict[str, float]]:
     """Bring every archive `<out_dir>/<spec.name>` up to date in one pass over the audio (each
     clip decoded once, every tokenizer in each actor); return each archive's totals, all of it
     (`clips`, `seconds`, `tokens`, `rejects`) and this run's share (`run/...`)."""
@@ -204,8 +233,10 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
         tokenizer = load_tokenizer(spec)
         span = tokenizer.tokenizer.timing_seconds if spec.kind == TokenizerKind.PAIRALIGN else 0
         if span and config.window_seconds > span + 1e-6:
-            raise ValueError(f"window_seconds={config.window_seconds} is longer than the {span} s clips "
-                             f"{spec.checkpoint} was trained on; its timing head cannot place tokens there")  # fmt: skip
+            raise ValueError(
+                f"window_seconds={config.window_seconds} is longer than the {span} s clips "
+                f"{spec.checkpoint} was trained on; its timing head cannot place tokens there"
+            )
         target = join(config.out_dir, spec.name)
         write_info(target, {**to_dict(spec), "checkpoint_id": tokenizer.checkpoint_id})
         clean_partial(target)
@@ -218,8 +249,14 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
     )  # one GPU each
     start = time.perf_counter()
     done = {n: {"clips": 0, "rejects": 0, "seconds": 0.0, "tokens": 0} for n in names}
-    log.info("%s: %d clips pending for %s, on %s actors x%d",
-             config.out_dir, len(todo), ", ".join(names), device, pool)  # fmt: skip
+    log.info(
+        "%s: %d clips pending for %s, on %s actors x%d",
+        config.out_dir,
+        len(todo),
+        ", ".join(names),
+        device,
+        pool,
+    )
     if len(todo):
         n_batches = math.ceil(len(todo) / config.batch_size)
         blocks = [todo.slice(i * config.batch_size, config.batch_size) for i in range(n_batches)]
@@ -241,16 +278,24 @@ def tokenize_archives(config: TokenizeConfig, manifest: pa.Table,
             if throttle.ready(clips, len(todo)):
                 seconds = max(d["seconds"] for d in done.values())
                 rate = seconds / max(throttle.elapsed, 1e-9)
-                log.info(progress_line("tokenize", done=clips, total=len(todo), unit="clips",
-                                       elapsed=throttle.elapsed,
-                                       figures={"audio s": seconds, "audio s/s": rate}))  # fmt: skip
+                log.info(
+                    progress_line(
+                        "tokenize",
+                        done=clips,
+                        total=len(todo),
+                        unit="clips",
+                        elapsed=throttle.elapsed,
+                        figures={"audio s": seconds, "audio s/s": rate},
+                    )
+                )
     wall = time.perf_counter() - start
     return {n: _totals(join(config.out_dir, n), done[n], wall) for n in names}
 
 
 def canonical(path: str, kind: str = "dense") -> str:
-    """A local path made absolute (so `runs/x` and `$PWD/runs/x` name one checkpoint); URLs as given.
-    For a model checkpoint (kind pairalign/vq) a run directory becomes its latest checkpoint."""
+    """A local path made absolute (so `runs/x` and `$PWD/runs/x` name one checkpoint); URLs as
+    given. For a model checkpoint (kind pairalign/vq) a run directory becomes its latest checkpoint.
+    """
     path = path if not path or is_remote(path) else os.path.abspath(path)
     return resolve_checkpoint(path) if path and kind != "dense" else path
 
@@ -271,13 +316,17 @@ def _totals(target: str, run: dict[str, float], wall: float) -> dict[str, float]
     seconds = float(pc.sum(table["duration"]).as_py() or 0.0)
     tokens = int(pc.sum(table["token_count"]).as_py() or 0)
     totals = {
-        "clips": float(len(table)), "seconds": seconds, "tokens": float(tokens),
+        "clips": float(len(table)),
+        "seconds": seconds,
+        "tokens": float(tokens),
         "token_rate": tokens / seconds if seconds else float("nan"),
         "rejects": float(len(read_archive_rejects(target))),
-        "run/clips": float(run["clips"]), "run/rejects": float(run["rejects"]),
-        "run/seconds": float(run["seconds"]), "run/wall_seconds": wall,
+        "run/clips": float(run["clips"]),
+        "run/rejects": float(run["rejects"]),
+        "run/seconds": float(run["seconds"]),
+        "run/wall_seconds": wall,
         "run/audio_seconds_per_second": run["seconds"] / wall if run["seconds"] else 0.0,
-    }  # fmt: skip
+    }
     fs, path = url_to_fs(join(target, "summary.json"))
     with fs.open(path, "w") as f:
         json.dump(totals, f, indent=2)
@@ -286,8 +335,13 @@ def _totals(target: str, run: dict[str, float], wall: float) -> dict[str, float]
 
 def print_totals(target: str, totals: dict[str, Any]) -> None:
     print(f"archive {target}")
-    print(f"  clips {totals['clips']:.0f}  audio {totals['seconds']:.1f} s  tokens {totals['tokens']:.0f}"
-          f" ({totals['token_rate']:.2f}/s)  rejects {totals['rejects']:.0f}")  # fmt: skip
-    print(f"  this run: {totals['run/clips']:.0f} clips, {totals['run/rejects']:.0f} rejects,"
-          f" {totals['run/seconds']:.1f} s of audio in {totals['run/wall_seconds']:.1f} s"
-          f" ({totals['run/audio_seconds_per_second']:.1f} s of audio per second)")  # fmt: skip
+    print(
+        f"  clips {totals['clips']:.0f}  audio {totals['seconds']:.1f} s"
+        f"  tokens {totals['tokens']:.0f}"
+        f" ({totals['token_rate']:.2f}/s)  rejects {totals['rejects']:.0f}"
+    )
+    print(
+        f"  this run: {totals['run/clips']:.0f} clips, {totals['run/rejects']:.0f} rejects,"
+        f" {totals['run/seconds']:.1f} s of audio in {totals['run/wall_seconds']:.1f} s"
+        f" ({totals['run/audio_seconds_per_second']:.1f} s of audio per second)"
+    )

@@ -19,13 +19,17 @@ def find_mlflow_run(uri: str, name: str, experiment: str = "pairalign") -> str |
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(experiment_names=[experiment], output_format="list",
-                              filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'")  # fmt: skip
+    runs = mlflow.search_runs(
+        experiment_names=[experiment],
+        output_format="list",
+        filter_string=f"tags.`{RUN_NAME_TAG}` = '{name}'",
+    )
     return runs[0].info.run_id if runs else None
 
 
-def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: Any, *,
-               resume: bool = True) -> str:  # fmt: skip
+def mlflow_run(
+    tracking: TrackingConfig, storage_path: str, name: str, config: Any, *, resume: bool = True
+) -> str:
     """The MLflow run of Ray run `name` (created once, found again on resume unless `resume` is
     False: then always a new run); params and config.json logged when it is created."""
     import mlflow
@@ -43,9 +47,10 @@ def mlflow_run(tracking: TrackingConfig, storage_path: str, name: str, config: A
         local = urlparse(experiment.artifact_location).scheme in ("", "file")
         if is_remote(storage_path) and local:
             raise ValueError(
-                f"MLflow experiment {tracking.experiment!r} keeps its artifacts on one machine's disk "
-                f"({experiment.artifact_location}); for storage_path={storage_path} use a new "
-                f"tracking.experiment, whose artifacts will go to {join(storage_path, 'mlartifacts')}"
+                f"MLflow experiment {tracking.experiment!r} keeps its artifacts on one machine's "
+                f"disk ({experiment.artifact_location}); for storage_path={storage_path} use a "
+                f"new tracking.experiment, whose artifacts will go to "
+                f"{join(storage_path, 'mlartifacts')}"
             )
     found = resume and client.search_runs(
         [experiment_id], f"tags.`{RUN_NAME_TAG}` = '{name}'", max_results=1
@@ -71,22 +76,27 @@ def end_mlflow_run(uri: str, run_id: str, status: str) -> None:
     mlflow.MlflowClient().set_terminated(run_id, status)
 
 
-def log_metrics(uri: str, run_id: str, figures: dict[str, float], *, prefix: str = "",
-                step: int = 0) -> None:  # fmt: skip
+def log_metrics(
+    uri: str, run_id: str, figures: dict[str, float], *, prefix: str = "", step: int = 0
+) -> None:
     """Log finite `figures` to run `run_id` as `<prefix><key>`, 500 at a time."""
     import math
 
     import mlflow
 
     client = mlflow.MlflowClient(uri)
-    metrics = [mlflow.entities.Metric(f"{prefix}{k}", float(v), 0, step)
-               for k, v in figures.items() if math.isfinite(v)]  # fmt: skip
+    metrics = [
+        mlflow.entities.Metric(f"{prefix}{k}", float(v), 0, step)
+        for k, v in figures.items()
+        if math.isfinite(v)
+    ]
     for i in range(0, len(metrics), 500):
         client.log_batch(run_id, metrics=metrics[i : i + 500])
 
 
-def log_figures_file(uri: str, run_id: str, figures: dict[str, Any], directory: str,
-                     name: str = "figures.json") -> str:  # fmt: skip
+def log_figures_file(
+    uri: str, run_id: str, figures: dict[str, Any], directory: str, name: str = "figures.json"
+) -> str:
     """Write `figures` as `<directory>/<name>` and log the file to the MLflow run; return its URL
     (what the console points to instead of printing every figure)."""
     import json

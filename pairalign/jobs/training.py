@@ -59,8 +59,16 @@ __all__ = ["Session", "fit", "run_stage", "train_fn", "worker_fn"]
 class Session:
     """What a training function does besides computing losses."""
 
-    def __init__(self, *, stage: str, config: dict[str, Any], model_config: Any, train: TrainConfig,
-                 tracking_uri: str, run_id: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        stage: str,
+        config: dict[str, Any],
+        model_config: Any,
+        train: TrainConfig,
+        tracking_uri: str,
+        run_id: str,
+    ) -> None:
         self.stage, self.config, self.model_config, self.train = stage, config, model_config, train
         context = ray.train.get_context()
         self.rank = context.get_world_rank()
@@ -93,9 +101,17 @@ class Session:
             drop_unrecorded_checkpoints(self.config["storage_path"], self.config["name"], step)
         return step, payload
 
-    def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False,
-               extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def report(
+        self,
+        metrics: dict[str, float],
+        *,
+        step: int,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        checkpoint: bool,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Report metrics (all ranks); with `checkpoint`, rank 0 also saves and uploads one, and
         with `final` logs it to MLflow as the run's checkpoint artifact."""
         metrics = {**metrics, "step": step}
@@ -116,10 +132,15 @@ class Session:
         with tempfile.TemporaryDirectory() as directory:
             if self.rank == 0:
                 save_checkpoint(
-                    directory, model_config=self.model_config, model_state=_unwrap(model).state_dict(),
-                    stage=self.stage, stage_config=self.config, step=step,
-                    optimizer=optimizer.state_dict(), **(extra or {}),
-                )  # fmt: skip
+                    directory,
+                    model_config=self.model_config,
+                    model_state=_unwrap(model).state_dict(),
+                    stage=self.stage,
+                    stage_config=self.config,
+                    step=step,
+                    optimizer=optimizer.state_dict(),
+                    **(extra or {}),
+                )
                 with open(os.path.join(directory, "step.json"), "w") as f:
                     json.dump({"step": step, "stage": self.stage}, f)
                 if final and self._mlflow is not None:
@@ -134,10 +155,12 @@ def ray_batches(config: StageRunConfig, session: Session, start_step: int) -> It
     `inject_failure_at_step`, the worker is killed once when that step's batch is due."""
     train = config.train
     batches = ray.train.get_dataset_shard("train").iter_torch_batches(
-        batch_size=train.batch_size, device=ray.train.torch.get_device(), drop_last=True,
+        batch_size=train.batch_size,
+        device=ray.train.torch.get_device(),
+        drop_last=True,
         local_shuffle_buffer_size=train.shuffle_buffer or None,
         local_shuffle_seed=config.seed + start_step + session.rank,
-    )  # fmt: skip
+    )
     for step, batch in enumerate(batches, start=start_step):
         if step < train.max_steps:
             maybe_inject_failure(config, step, session)
@@ -152,9 +175,14 @@ def train_fn(stage_name: str, config_dict: dict) -> None:
     stage = stage_named(stage_name)
     config = from_dict(stage.config, config_dict["stage"])
     model_config = stage.model_config(config, config_dict)
-    session = Session(stage=stage.name, config=config_dict["stage"], model_config=model_config,
-                      train=config.train, tracking_uri=config_dict["tracking_uri"],
-                      run_id=config_dict["run_id"])  # fmt: skip
+    session = Session(
+        stage=stage.name,
+        config=config_dict["stage"],
+        model_config=model_config,
+        train=config.train,
+        tracking_uri=config_dict["tracking_uri"],
+        run_id=config_dict["run_id"],
+    )
 
     def ddp(module: torch.nn.Module, unused: bool) -> torch.nn.Module:
         kwargs = {"find_unused_parameters": unused}
@@ -163,8 +191,15 @@ def train_fn(stage_name: str, config_dict: dict) -> None:
     run = stage.build(config, config_dict, rank=session.rank, wrap=ddp)
     step, payload = session.restore(run.model, run.optimizer)
     run.start(step, payload, ray.train.torch.get_device())
-    run_loop(ray_batches(config, session, step), config.train, run.model, run.optimizer,
-             run.hooks, session, step)  # fmt: skip
+    run_loop(
+        ray_batches(config, session, step),
+        config.train,
+        run.model,
+        run.optimizer,
+        run.hooks,
+        session,
+        step,
+    )
 
 
 def worker_fn(stage: Stage) -> Callable[[dict], None]:
@@ -194,8 +229,9 @@ def quiet_ray_console() -> None:
             handler.addFilter(_RayInfoFilter())
 
 
-def run_stage(stage: Stage, config: StageRunConfig,
-              inputs: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
+def run_stage(
+    stage: Stage, config: StageRunConfig, inputs: dict[str, Any] | None = None
+) -> dict[str, float]:
     """What a stage's workflow does after building its config: read the corpus, train (or resume)
     run `config.name`, measure the final checkpoint's strings on the eval split, log, print.
     `inputs` (None: `stage.setup(config)`, e.g. the init checkpoint and the model config) go into
@@ -213,48 +249,89 @@ def run_stage(stage: Stage, config: StageRunConfig,
     start_step = latest_step(config.storage_path, config.name)
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
-    print(run_line(stage.name, name=config.name, corpus=corpus_name(config.corpus),
-                   train_clips=len(train_rows), steps=(start_step, config.train.max_steps),
-                   out=join(config.storage_path, config.name), tracking=uri), flush=True)  # fmt: skip
+    print(
+        run_line(
+            stage.name,
+            name=config.name,
+            corpus=corpus_name(config.corpus),
+            train_clips=len(train_rows),
+            steps=(start_step, config.train.max_steps),
+            out=join(config.storage_path, config.name),
+            tracking=uri,
+        ),
+        flush=True,
+    )
     extra = {**inputs, **config.worker_inputs(manifest, train_rows)}
     loop_config = {"stage": to_dict(config), "run_id": run_id, "tracking_uri": uri, **extra}
     checkpoint, final = train_or_resume(
-        worker_fn(stage), loop_config, train=config.train, name=config.name,
+        worker_fn(stage),
+        loop_config,
+        train=config.train,
+        name=config.name,
         storage_path=config.storage_path,
-        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)}, start_step=start_step,
-    )  # fmt: skip
+        datasets=lambda step: {"train": paired_view_dataset(config, train_rows, step)},
+        start_step=start_step,
+    )
     log.debug("%s: final checkpoint %s", stage.name, checkpoint)
     eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
     rows = eval_rows.slice(0, config.eval_clips)
-    log.info("%s: measuring the final checkpoint on %d '%s' clips", stage.name, len(rows),
-             config.corpus.eval_split)  # fmt: skip
+    log.info(
+        "%s: measuring the final checkpoint on %d '%s' clips",
+        stage.name,
+        len(rows),
+        config.corpus.eval_split,
+    )
     clips = load_clips(rows, config.views, name="eval", view_clips=len(rows))
     figures = checkpoint_figures(checkpoint, clips)
-    figures |= checkpoint_eval_sets(checkpoint, config.eval_sets, config.views,
-                                    view_clips=config.eval_clips)  # fmt: skip
+    figures |= checkpoint_eval_sets(
+        checkpoint, config.eval_sets, config.views, view_clips=config.eval_clips
+    )
     log_metrics(uri, run_id, figures, prefix="eval/")
     figures |= {f"final/{k}": v for k, v in final.items()}
     record = {"checkpoint": checkpoint, "mlflow_run_id": run_id, **figures}
     where = log_figures_file(uri, run_id, record, join(config.storage_path, config.name))
     end_mlflow_run(uri, run_id, "FINISHED")
     log.debug("%s figures: %s", stage.name, json.dumps(record, indent=1))
-    print(result_block(stage.name, figures, name=config.name, checkpoint=checkpoint,
-                       seconds=time.perf_counter() - began, step=int(final.get("step", start_step)),
-                       details=f"MLflow run {run_id} ({uri}); every figure in {where}"), flush=True)  # fmt: skip
+    print(
+        result_block(
+            stage.name,
+            figures,
+            name=config.name,
+            checkpoint=checkpoint,
+            seconds=time.perf_counter() - began,
+            step=int(final.get("step", start_step)),
+            details=f"MLflow run {run_id} ({uri}); every figure in {where}",
+        ),
+        flush=True,
+    )
     return figures
 
 
-def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig,
-                    name: str, storage_path: str, datasets: Callable[[int], dict[str, Any]],
-                    start_step: int) -> tuple[str, dict[str, float]]:  # fmt: skip
+def train_or_resume(
+    train_fn: Callable[[dict], None],
+    config: dict[str, Any],
+    *,
+    train: TrainConfig,
+    name: str,
+    storage_path: str,
+    datasets: Callable[[int], dict[str, Any]],
+    start_step: int,
+) -> tuple[str, dict[str, float]]:
     """Train (or resume) run `name`; return (final checkpoint directory, its last reported metrics).
-    A run that already reached `max_steps` is not started again: its final checkpoint is returned."""
+    A run that already reached `max_steps` is not started again: its final checkpoint is returned.
+    """
     if start_step >= train.max_steps:
         _, checkpoint = latest_checkpoint(storage_path, name)
         return checkpoint, {"step": float(start_step)}
     try:
-        result = fit(train_fn, config, train=train, name=name, storage_path=storage_path,
-                     datasets=datasets(start_step))  # fmt: skip
+        result = fit(
+            train_fn,
+            config,
+            train=train,
+            name=name,
+            storage_path=storage_path,
+            datasets=datasets(start_step),
+        )
     except Exception:
         end_mlflow_run(config["tracking_uri"], config["run_id"], "FAILED")
         raise
@@ -262,8 +339,16 @@ def train_or_resume(train_fn: Callable[[dict], None], config: dict[str, Any], *,
     return to_url(storage_path, result.checkpoint.path), metrics
 
 
-def fit(train_fn: Callable[[dict], None], config: dict[str, Any], *, train: TrainConfig, name: str,
-        storage_path: str, datasets: dict[str, Any], callbacks: Sequence[Any] = ()) -> ray.train.Result:  # fmt: skip
+def fit(
+    train_fn: Callable[[dict], None],
+    config: dict[str, Any],
+    *,
+    train: TrainConfig,
+    name: str,
+    storage_path: str,
+    datasets: dict[str, Any],
+    callbacks: Sequence[Any] = (),
+) -> ray.train.Result:
     """Run (or resume) the Ray Train job `name` under `storage_path` (local, or s3:// through s3fs);
     `callbacks` are Ray Train `UserCallback`s (e.g. the sweep's held-out report to Tune)."""
     filesystem, storage = arrow_filesystem(storage_path)
@@ -313,8 +398,9 @@ def maybe_inject_failure(config: StageRunConfig, step: int, session: Session) ->
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def paired_view_dataset(config: StageRunConfig, train_rows: pa.Table,
-                        start_step: int) -> ray.data.Dataset:  # fmt: skip
+def paired_view_dataset(
+    config: StageRunConfig, train_rows: pa.Table, start_step: int
+) -> ray.data.Dataset:
     """Enough epochs of paired views for the remaining steps; later epochs continue the sequence."""
     per_step = config.train.batch_size * config.train.num_workers
     start_epoch = start_step * per_step // max(1, len(train_rows))
@@ -324,8 +410,15 @@ def paired_view_dataset(config: StageRunConfig, train_rows: pa.Table,
     )
     rejects = join(config.storage_path, config.name, "rejects")
     with_clean = config.needs_clean_views()
-    ds = build_paired_views(train_rows, config.views, rejects_dir=rejects, epoch=start_epoch,
-                            epochs=epochs, pipeline=config.pipeline, with_clean=with_clean)  # fmt: skip
+    ds = build_paired_views(
+        train_rows,
+        config.views,
+        rejects_dir=rejects,
+        epoch=start_epoch,
+        epochs=epochs,
+        pipeline=config.pipeline,
+        with_clean=with_clean,
+    )
     return ds.select_columns([*TENSOR_COLUMNS, *([CLEAN] if with_clean else [])])
 
 

@@ -4,10 +4,11 @@ Each trial is a run of the sweep's `stage` (refine by default; `pairalign.stages
 per-worker loop (`pairalign.jobs.training.train_fn`, the stage's recipe) in a TorchTrainer, which
 the trial's driver function starts (Ray Train V2's way of tuning distributed runs). Its config is
 the stage's section (`refine`, or `vq`) with the trial's values of the keys in `space` (dotted
-keys, distributions in tune.yaml). At every checkpoint a callback in the run's Train controller measures the checkpoint on
-the held-out `dev` half of the eval split (pairalign/evaluation/heldout.py), scores it (`objective`: a figure
-to maximise, retrieval MAP by default, subject to a token-rate bound; pairalign/evaluation/pareto.py) and
-reports figures and score to Tune, whose scheduler (ASHA) stops trials that fall behind.
+keys, distributions in tune.yaml). At every checkpoint a callback in the run's Train controller
+measures the checkpoint on the held-out `dev` half of the eval split
+(pairalign/evaluation/heldout.py), scores it (`objective`: a figure to maximise, retrieval MAP by
+default, subject to a token-rate bound; pairalign/evaluation/pareto.py) and reports figures and
+score to Tune, whose scheduler (ASHA) stops trials that fall behind.
 
 MLflow: one parent run per sweep (named `name`), one child run per trial with its refine config as
 params, training metrics every `report_every` steps, `dev/...` figures and `tune/score` at every
@@ -140,8 +141,10 @@ def strings_kind(config: SweepConfig) -> str:
 def objective_metrics(config: SweepConfig) -> tuple[str, str]:
     """(metric, rate metric) of the objective, defaults filled in for the sweep's stage."""
     kind = strings_kind(config)
-    return (config.objective.metric or f"dev/{kind}/map",
-            config.objective.rate_metric or f"dev/{kind}/token_rate")  # fmt: skip
+    return (
+        config.objective.metric or f"dev/{kind}/map",
+        config.objective.rate_metric or f"dev/{kind}/token_rate",
+    )
 
 
 def trial_config(
@@ -150,8 +153,11 @@ def trial_config(
     """The stage config of one trial: `refine` (or `vq`) with the sampled `values` (dotted keys)."""
     base = stage_base(config)
     data = set_dotted(to_dict(base), values, existing=True, what=f"{config.stage} space key")
-    data |= {"name": trial_id, "storage_path": join(config.storage_path, config.name),
-             "tracking": {"tracking_uri": uri, "experiment": config.tracking.experiment}}  # fmt: skip
+    data |= {
+        "name": trial_id,
+        "storage_path": join(config.storage_path, config.name),
+        "tracking": {"tracking_uri": uri, "experiment": config.tracking.experiment},
+    }
     return from_dict(type(base), data)
 
 
@@ -167,10 +173,12 @@ def param_space(config: SweepConfig) -> dict[str, Any]:
             raise ConfigError(f"space key {p.key!r}: loguniform needs 0 < low < high")
         if p.kind == "grid" and config.search.algorithm != "random":
             raise ConfigError(f"space key {p.key!r}: grid needs search.algorithm=random")
-        domains[p.key] = {"uniform": lambda p: ray.tune.uniform(p.low, p.high),
-                          "loguniform": lambda p: ray.tune.loguniform(p.low, p.high),
-                          "choice": lambda p: ray.tune.choice(list(p.values)),
-                          "grid": lambda p: ray.tune.grid_search(list(p.values))}[p.kind](p)  # fmt: skip
+        domains[p.key] = {
+            "uniform": lambda p: ray.tune.uniform(p.low, p.high),
+            "loguniform": lambda p: ray.tune.loguniform(p.low, p.high),
+            "choice": lambda p: ray.tune.choice(list(p.values)),
+            "grid": lambda p: ray.tune.grid_search(list(p.values)),
+        }[p.kind](p)
         probe[p.key] = p.values[0] if p.values else p.low
     trial_config(config, probe, "probe", "")  # unknown keys and wrong types fail here, by name
     return domains
@@ -204,9 +212,13 @@ def scheduler(config: SweepConfig):
     if config.scheduler.kind == "fifo":
         return FIFOScheduler()
     # stop_last_trials=False: a trial that reaches max_t ends by itself, not by being stopped
-    return ASHAScheduler(time_attr="step", max_t=stage_base(config).train.max_steps,
-                         grace_period=config.scheduler.grace_period,
-                         reduction_factor=config.scheduler.reduction_factor, stop_last_trials=False)  # fmt: skip
+    return ASHAScheduler(
+        time_attr="step",
+        max_t=stage_base(config).train.max_steps,
+        grace_period=config.scheduler.grace_period,
+        reduction_factor=config.scheduler.reduction_factor,
+        stop_last_trials=False,
+    )
 
 
 class HeldoutReport(TuneReportCallback):
@@ -234,17 +246,21 @@ class HeldoutReport(TuneReportCallback):
                 Tokenizer.from_checkpoint(directory), ray.get(self.dev), self.heldout, self.kinds
             )
             merged = {**metrics[0], **figures}
-            figures[SCORE] = score = bounded_score(merged.get(self.metric, math.nan),
-                                                   merged.get(self.rate_metric, math.nan),
-                                                   self.objective.max_rate)  # fmt: skip
+            figures[SCORE] = score = bounded_score(
+                merged.get(self.metric, math.nan),
+                merged.get(self.rate_metric, math.nan),
+                self.objective.max_rate,
+            )
             logged = {k: v for k, v in figures.items() if math.isfinite(v)}
             if score > self.best:
                 self.best = score
                 logged |= {f"best/{k}": v for k, v in figures.items() if math.isfinite(v)}
                 client.log_artifacts(self.run_id, directory, artifact_path=BEST_ARTIFACT)
                 client.set_tag(self.run_id, "pairalign.best_step", str(step))
-            client.log_batch(self.run_id, metrics=[mlflow.entities.Metric(k, float(v), 0, step)
-                                                   for k, v in logged.items()])  # fmt: skip
+            client.log_batch(
+                self.run_id,
+                metrics=[mlflow.entities.Metric(k, float(v), 0, step) for k, v in logged.items()],
+            )
         super().after_report(run_context, [{**metrics[0], **figures}], checkpoint)
 
 
@@ -261,15 +277,23 @@ def run_trial(values: dict[str, Any], *, sweep: dict, shared: dict[str, Any]) ->
     import mlflow
 
     client = mlflow.MlflowClient()
-    for key, value in {PARENT_TAG: shared["parent_run_id"], SWEEP_TAG: config.name,
-                       TRIAL_TAG: trial_id}.items():  # fmt: skip
+    for key, value in {
+        PARENT_TAG: shared["parent_run_id"],
+        SWEEP_TAG: config.name,
+        TRIAL_TAG: trial_id,
+    }.items():
         client.set_tag(run_id, key, value)
     loop = {"stage": to_dict(trial), "run_id": run_id, "tracking_uri": uri, **shared["inputs"]}
     try:
-        fit(worker_fn(sweep_stage(config)), loop, train=trial.train, name=trial.name,
+        fit(
+            worker_fn(sweep_stage(config)),
+            loop,
+            train=trial.train,
+            name=trial.name,
             storage_path=trial.storage_path,
             datasets={"train": paired_view_dataset(trial, shared["train_rows"], 0)},
-            callbacks=[HeldoutReport(shared["dev"][0], config, uri, run_id)])  # fmt: skip
+            callbacks=[HeldoutReport(shared["dev"][0], config, uri, run_id)],
+        )
     except Exception:
         end_mlflow_run(uri, run_id, "FAILED")
         raise
@@ -303,23 +327,29 @@ def child_runs(uri: str, parent_id: str) -> list:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    return mlflow.search_runs(search_all_experiments=True, output_format="list",
-                              filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'")  # fmt: skip
+    return mlflow.search_runs(
+        search_all_experiments=True,
+        output_format="list",
+        filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'",
+    )
 
 
 def final_comparison(
     config: SweepConfig, manifest: pa.Table, uri: str, parent_id: str
 ) -> dict[str, Any]:
-    """The best trial's best checkpoint (and the baseline) on both halves, logged to the parent run."""
+    """The best trial's best checkpoint (and the baseline) on both halves, logged to the parent."""
     import mlflow
 
     runs = [r for r in child_runs(uri, parent_id) if f"best/{SCORE}" in r.data.metrics]
     if not runs:
         raise RuntimeError(f"sweep {config.name}: no trial reported a checkpoint")
     best = max(runs, key=lambda r: r.data.metrics[f"best/{SCORE}"])
-    checkpoint = mlflow.artifacts.download_artifacts(run_id=best.info.run_id, artifact_path=BEST_ARTIFACT,
-                                                     dst_path=join(config.storage_path, config.name, "best"),
-                                                     tracking_uri=uri)  # fmt: skip
+    checkpoint = mlflow.artifacts.download_artifacts(
+        run_id=best.info.run_id,
+        artifact_path=BEST_ARTIFACT,
+        dst_path=join(config.storage_path, config.name, "best"),
+        tracking_uri=uri,
+    )
     candidates = {"best": checkpoint}
     if config.baseline_checkpoint:
         candidates["baseline"] = config.baseline_checkpoint
@@ -332,11 +362,19 @@ def final_comparison(
         heldout,
     )
     client = mlflow.MlflowClient()
-    client.log_batch(parent_id, metrics=[mlflow.entities.Metric(k, v, 0, 0)
-                                         for k, v in figures.items() if math.isfinite(v)])  # fmt: skip
+    client.log_batch(
+        parent_id,
+        metrics=[
+            mlflow.entities.Metric(k, v, 0, 0) for k, v in figures.items() if math.isfinite(v)
+        ],
+    )
     client.set_tag(parent_id, "pairalign.best_trial", best.data.tags[TRIAL_TAG])
-    return {"best_trial": best.data.tags[TRIAL_TAG], "best_run_id": best.info.run_id,
-            "best_checkpoint": checkpoint, **figures}  # fmt: skip
+    return {
+        "best_trial": best.data.tags[TRIAL_TAG],
+        "best_run_id": best.info.run_id,
+        "best_checkpoint": checkpoint,
+        **figures,
+    }
 
 
 def run_sweep(config: SweepConfig, space: dict[str, Any]) -> dict[str, Any]:
@@ -369,17 +407,20 @@ def shared_inputs(
     """What every trial needs: the train rows, the dev half (object store) and the stage's
     inputs (`Stage.setup`: for stage 2, the stage-1 model it starts from)."""
     base = stage_base(config)
-    inputs = sweep_stage(config).setup(replace(base, name=config.name,
-                                               storage_path=config.storage_path,
-                                               tracking=config.tracking))  # fmt: skip
+    inputs = sweep_stage(config).setup(
+        replace(base, name=config.name, storage_path=config.storage_path, tracking=config.tracking)
+    )
     shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id, "inputs": inputs}
     train_rows = manifest.filter(pc.equal(manifest["split"], base.corpus.train_split))
     dev_rows = half_rows(manifest, base.corpus.eval_split, "dev", config.heldout.sentences)
     dev = load_heldout(dev_rows, "dev", base.views, config.heldout)
     logging.getLogger("pairalign").info(
-        "tune: %s trials, %d train clips, %d dev clips, init %s", config.stage, len(train_rows),
-        len(dev.ids), inputs.get("init_checkpoint", "-"),
-    )  # fmt: skip
+        "tune: %s trials, %d train clips, %d dev clips, init %s",
+        config.stage,
+        len(train_rows),
+        len(dev.ids),
+        inputs.get("init_checkpoint", "-"),
+    )
     return shared | {"train_rows": train_rows, "dev": [ray.put(dev)]}
 
 
@@ -389,23 +430,36 @@ def tuner(config: SweepConfig, space: dict[str, Any], shared: dict[str, Any]) ->
     return ray.tune.Tuner(
         ray.tune.with_resources(trainable, DRIVER_RESOURCES),
         param_space=space,
-        tune_config=ray.tune.TuneConfig(metric=SCORE, mode="max", search_alg=search_algorithm(config.search),
-                                        scheduler=scheduler(config), num_samples=config.search.num_samples,
-                                        max_concurrent_trials=searcher_concurrency(config.search)),
-        run_config=ray.tune.RunConfig(name=config.name, storage_path=storage, storage_filesystem=filesystem, verbose=1),
-    )  # fmt: skip
+        tune_config=ray.tune.TuneConfig(
+            metric=SCORE,
+            mode="max",
+            search_alg=search_algorithm(config.search),
+            scheduler=scheduler(config),
+            num_samples=config.search.num_samples,
+            max_concurrent_trials=searcher_concurrency(config.search),
+        ),
+        run_config=ray.tune.RunConfig(
+            name=config.name, storage_path=storage, storage_filesystem=filesystem, verbose=1
+        ),
+    )
 
 
 def compare_trials(config: SweepConfig, uri: str) -> dict[str, Any]:
-    """The comparison of this sweep's trials: table and trade-off plots, logged to the parent run."""
+    """The comparison of this sweep's trials: table and trade-off plots, logged to the parent."""
     from pairalign.jobs.comparison import CompareConfig, compare
 
     figure = f"best/dev/{strings_kind(config)}"
     columns = tuple(
         f"{figure}/{c}" for c in ("token_rate", "map", "consistency", "mrr", "vocab_used")
     )
-    return compare(CompareConfig(storage_path=config.storage_path, sweep=config.name,
-                                 tracking=replace(config.tracking, tracking_uri=uri),
-                                 params=tuple(p.key for p in config.space),
-                                 columns=(*columns, f"best/{SCORE}"), rate=f"{figure}/token_rate",
-                                 quality=(f"{figure}/map", f"{figure}/consistency")))  # fmt: skip
+    return compare(
+        CompareConfig(
+            storage_path=config.storage_path,
+            sweep=config.name,
+            tracking=replace(config.tracking, tracking_uri=uri),
+            params=tuple(p.key for p in config.space),
+            columns=(*columns, f"best/{SCORE}"),
+            rate=f"{figure}/token_rate",
+            quality=(f"{figure}/map", f"{figure}/consistency"),
+        )
+    )

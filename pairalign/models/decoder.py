@@ -84,16 +84,23 @@ class Attention(nn.Module):
         k, v = self.kv(x).chunk(2, dim=-1)
         return self.split(k), self.split(v)
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                mask: torch.Tensor | None = None, causal: bool = False,
-                weights: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        weights: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """x (B, L, D) queries; k, v (B, H, S, D/H); mask (B, 1, L|1, S) True = may attend.
         With `weights`, the attention weights averaged over heads (B, L, S) are appended to it."""
         drop = self.dropout if self.training else 0.0
         q = self.split(self.q(x))
         if weights is None:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop,
-                                               is_causal=causal)  # fmt: skip
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=drop, is_causal=causal
+            )
         else:  # written out, to expose the weights (same result as the fused kernel)
             scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, L, S)
             if mask is not None:
@@ -116,9 +123,14 @@ class DecoderLayer(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
-                memory_mask: torch.Tensor, cache: LayerCache | None = None,
-                weights: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory_kv: tuple[torch.Tensor, torch.Tensor],
+        memory_mask: torch.Tensor,
+        cache: LayerCache | None = None,
+        weights: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         h = self.norm1(x)
         k, v = self.self_attn.keys_values(h)
         if cache is not None:  # incremental: x is the newest position only
@@ -128,8 +140,9 @@ class DecoderLayer(nn.Module):
             x = x + self.drop(self.self_attn(h, k, v))
         else:
             x = x + self.drop(self.self_attn(h, k, v, causal=True))
-        x = x + self.drop(self.cross_attn(self.norm2(x), *memory_kv, mask=memory_mask,
-                                          weights=weights))  # fmt: skip
+        x = x + self.drop(
+            self.cross_attn(self.norm2(x), *memory_kv, mask=memory_mask, weights=weights)
+        )
         return x + self.drop(self.ff(self.norm3(x)))
 
 
@@ -157,8 +170,14 @@ class TokenDecoder(nn.Module):
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
         return kv, mask[:, None, None, :]  # (B, 1, 1, T)
 
-    def forward(self, tokens: torch.Tensor, frames: torch.Tensor | None, frame_mask: torch.Tensor | None,
-                memory=None, attention: list[torch.Tensor] | None = None):  # fmt: skip
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        frames: torch.Tensor | None,
+        frame_mask: torch.Tensor | None,
+        memory=None,
+        attention: list[torch.Tensor] | None = None,
+    ):
         """Teacher-forced: tokens (B, L) -> (logits (B, L, V), timing (B, L, 2), hidden (B, L, D)).
         `memory` (from `memory()`, rows already selected) replaces frames and frame_mask. With
         `attention`, each layer's cross-attention weights (B, L, T), mean over heads, go into it."""
@@ -173,8 +192,15 @@ class TokenDecoder(nn.Module):
         """The memory of an `Encoded` condition."""
         return self.memory(cond.frames, cond.mask)
 
-    def score(self, memory: Memory, inputs: torch.Tensor, tf, starts: torch.Tensor | None = None,
-              clip_frames: int = 0, attention: list[torch.Tensor] | None = None) -> Scored:  # fmt: skip
+    def score(
+        self,
+        memory: Memory,
+        inputs: torch.Tensor,
+        tf,
+        starts: torch.Tensor | None = None,
+        clip_frames: int = 0,
+        attention: list[torch.Tensor] | None = None,
+    ) -> Scored:
         """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) from the (possibly
         corrupted) inputs; the token spans `starts` are not used (timing is predicted)."""
         logits, timing, _ = self(inputs, None, None, memory=memory, attention=attention)

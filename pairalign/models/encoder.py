@@ -44,8 +44,9 @@ class Encoder(nn.Module):
             self.position = nn.Embedding(config.max_frames, config.dim)
         elif config.positions == "conv":  # odd width, ~0.32 s at any frame rate
             width = 2 * round(16 / config.subsample) + 1
-            self.position = nn.Conv1d(config.dim, config.dim, width, padding=width // 2,
-                                      groups=config.dim)  # fmt: skip
+            self.position = nn.Conv1d(
+                config.dim, config.dim, width, padding=width // 2, groups=config.dim
+            )
         layer = nn.TransformerEncoderLayer(
             config.dim,
             config.heads,

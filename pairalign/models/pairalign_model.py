@@ -32,13 +32,16 @@ class PairAlignModel(nn.Module):
 
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """The VQ model's encoding; its `frames` are the decoder's condition (with
-        `decoder.memory_codes`, each frame plus its quantized code mapped into the encoder space)."""
-        return decoder_condition(self.vq, self.vq(waveform, seconds),
-                                 self.config.decoder.memory_codes)  # fmt: skip
+        `decoder.memory_codes`, each frame plus its quantized code mapped into the encoder space).
+        """
+        return decoder_condition(
+            self.vq, self.vq(waveform, seconds), self.config.decoder.memory_codes
+        )
 
     @torch.no_grad()
-    def decode(self, waveform: torch.Tensor, seconds: torch.Tensor, *,
-               use_cache: bool = True) -> Decoded:  # fmt: skip
+    def decode(
+        self, waveform: torch.Tensor, seconds: torch.Tensor, *, use_cache: bool = True
+    ) -> Decoded:
         """Greedy strings of waveform (B, N) with seconds (B,) of real audio each, as the decoder
         makes them (`Decoder.greedy`: the free decoder within its budget, the segment decoder to
         the last frame); timing as fractions of `decoding.timing_seconds`. The caller chooses

@@ -67,13 +67,16 @@ class Encoded:
                 q.codes[rows], q.quantized[rows], q.latents[rows], q.logits[rows], q.losses
             )
             labels = None if self.label_logits is None else self.label_logits[rows]
-            parts.append(Encoded(self.frames[rows], self.mask[rows], quantized,
-                                 self.prior_logits[rows], labels))  # fmt: skip
+            parts.append(
+                Encoded(
+                    self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows], labels
+                )
+            )
         return parts[0], parts[1]
 
 
 class VQModel(nn.Module):
-    """Front end + encoder + quantizer + prior head (predicts a frame's code from the other view)."""
+    """Front end + encoder + quantizer + prior head (a frame's code guessed from the other view)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

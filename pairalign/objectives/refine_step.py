@@ -26,15 +26,20 @@ from pairalign.objectives.targets import Targets, vq_targets
 
 
 class RefineStep(nn.Module):
-    def __init__(self, model: PairAlignModel, objective: RefineObjective,
-                 stage1: Stage1Weights) -> None:  # fmt: skip
+    def __init__(
+        self, model: PairAlignModel, objective: RefineObjective, stage1: Stage1Weights
+    ) -> None:
         super().__init__()
         self.model, self.objective, self.stage1 = model, objective, stage1
         if objective.freeze_vq:  # before DDP and the optimizer see the parameters
             model.vq.requires_grad_(False)
 
-    def forward(self, batch: dict[str, torch.Tensor], teacher: PairTargets | None = None,
-                use_teacher: list[bool] | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        teacher: PairTargets | None = None,
+        use_teacher: list[bool] | None = None,
+    ) -> dict[str, torch.Tensor]:
         n = len(batch["source_seconds"])
         seconds = stacked_seconds(batch)
         frozen = self.objective.freeze_vq
@@ -49,14 +54,22 @@ class RefineStep(nn.Module):
                 _mix(targets.a, teacher.a, use_teacher), _mix(targets.b, teacher.b, use_teacher)
             )
         config = self.model.config
-        losses = refine_losses(self.model.decoder, a, b, targets, batch, self.objective,
-                               frame_seconds=config.vq.frame_seconds,
-                               clip_seconds=config.decoding.timing_seconds)  # fmt: skip
+        losses = refine_losses(
+            self.model.decoder,
+            a,
+            b,
+            targets,
+            batch,
+            self.objective,
+            frame_seconds=config.vq.frame_seconds,
+            clip_seconds=config.decoding.timing_seconds,
+        )
         losses["stage2/total"] = losses.pop("total")
         losses["total"] = losses["stage2/total"]
         if not frozen:  # the stage-1 terms anchor a VQ model that trains
-            s1 = stage1_losses_from(a, b, both.quantized.losses, batch, self.stage1,
-                                    config.vq.frame_seconds)  # fmt: skip
+            s1 = stage1_losses_from(
+                a, b, both.quantized.losses, batch, self.stage1, config.vq.frame_seconds
+            )
             losses |= {
                 k if k.startswith(("stage1/", "vq/")) else f"stage1/{k}": v for k, v in s1.items()
             }
@@ -68,8 +81,9 @@ class RefineStep(nn.Module):
         )
         return losses
 
-    def vq_targets(self, batch: dict[str, torch.Tensor], seconds: torch.Tensor,
-                   both: Encoded) -> PairTargets:  # fmt: skip
+    def vq_targets(
+        self, batch: dict[str, torch.Tensor], seconds: torch.Tensor, both: Encoded
+    ) -> PairTargets:
         """VQ-derived targets of both views, from the training pass's codes or (targets.source
         "eval") a no-grad eval-mode pass; a frozen VQ model's training pass is already one."""
         objective, vq = self.objective, self.model.vq

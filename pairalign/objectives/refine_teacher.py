@@ -59,8 +59,9 @@ class TeacherSchedule:
     """The EMA teacher with its schedule, as a training loop uses it: `targets(batch, step)` for
     the step's loss, `update(model)` after each optimizer step."""
 
-    def __init__(self, model: PairAlignModel, config: TeacherConfig, max_steps: int,
-                 seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self, model: PairAlignModel, config: TeacherConfig, max_steps: int, seed: int = 0
+    ) -> None:
         self.config = config
         self.teacher = EmaTeacher(model, config.decay)
         self.on = teacher_used(config, max_steps)
@@ -86,8 +87,9 @@ class TeacherSchedule:
             torch.distributed.broadcast(flag, src=0)
             self.open = bool(flag.item())
 
-    def targets(self, batch: dict[str, torch.Tensor],
-                step: int) -> tuple[PairTargets | None, list[bool] | None]:  # fmt: skip
+    def targets(
+        self, batch: dict[str, torch.Tensor], step: int
+    ) -> tuple[PairTargets | None, list[bool] | None]:
         """(teacher targets, which rows use them), or (None, None) when no row does."""
         if self.on and self.config.gate:
             self._sync_gate()

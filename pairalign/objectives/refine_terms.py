@@ -91,10 +91,18 @@ class Term:
     learned_timing: bool = False  # only for a decoder whose timing is learned (not exact)
 
 
-def refine_losses(decoder: Decoder, a: Encoded, b: Encoded, targets: PairTargets,
-                  batch: dict[str, torch.Tensor], objective: RefineObjective, *,
-                  frame_seconds: float, clip_seconds: float,
-                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+def refine_losses(
+    decoder: Decoder,
+    a: Encoded,
+    b: Encoded,
+    targets: PairTargets,
+    batch: dict[str, torch.Tensor],
+    objective: RefineObjective,
+    *,
+    frame_seconds: float,
+    clip_seconds: float,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
     """Every term on (weight > 0, or `always`) for a batch of view pairs, `stage2/<term>`;
     `total` is their weighted sum (stage-1 terms excluded)."""
     weights, vocab, max_len = objective.weights, decoder.vocab, decoder.config.max_len
@@ -102,25 +110,46 @@ def refine_losses(decoder: Decoder, a: Encoded, b: Encoded, targets: PairTargets
     tf_b = teacher_forcing(targets.b.strings, vocab, max_len, device)
     tf_a = teacher_forcing(targets.a.strings, vocab, max_len, device)
     if objective.targets.view == "cross":  # y_B under c_A, y_A under c_B; timing mapped across
-        sides = [(a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
-                 (b, tf_a, _to_view_time(targets.a, batch, "a", "b"))]  # fmt: skip
+        sides = [
+            (a, tf_b, _to_view_time(targets.b, batch, "b", "a")),
+            (b, tf_a, _to_view_time(targets.a, batch, "a", "b")),
+        ]
     else:  # y_A under c_A, y_B under c_B; timing in the view's own time
         sides = [(a, tf_a, targets.a.timing), (b, tf_b, targets.b.timing)]
-    on = {k: t for k, t in TERMS.items()
-          if (t.always or getattr(weights, k) > 0) and applies(t, decoder)}  # fmt: skip
+    on = {
+        k: t
+        for k, t in TERMS.items()
+        if (t.always or getattr(weights, k) > 0) and applies(t, decoder)
+    }
     losses: dict[str, list[torch.Tensor]] = {k: [] for k in on}
     clip_frames = round(clip_seconds / frame_seconds)
     for cond, tf, timing in sides:
-        inputs = corrupt_prefix(tf.inputs, tf.lengths, objective.targets.corruption, vocab,
-                                generator)  # fmt: skip
+        inputs = corrupt_prefix(
+            tf.inputs, tf.lengths, objective.targets.corruption, vocab, generator
+        )
         attention = [] if any(t.reads_attention for t in on.values()) else None
         memory = decoder.memory_of(cond)
-        starts = (spans_to_frames(timing, tf.inputs.shape[1], frame_seconds).to(device)
-                  if decoder.exact_timing else None)  # fmt: skip
+        starts = (
+            spans_to_frames(timing, tf.inputs.shape[1], frame_seconds).to(device)
+            if decoder.exact_timing
+            else None
+        )
         scored = decoder.score(memory, inputs, tf, starts, clip_frames, attention=attention)
-        side = Side(decoder, cond, memory, tf, timing, starts, scored, attention,
-                    objective.terms, objective.targets.rate, frame_seconds, clip_seconds,
-                    generator)  # fmt: skip
+        side = Side(
+            decoder,
+            cond,
+            memory,
+            tf,
+            timing,
+            starts,
+            scored,
+            attention,
+            objective.terms,
+            objective.targets.rate,
+            frame_seconds,
+            clip_seconds,
+            generator,
+        )
         for name, term in on.items():
             losses[name].append(term.loss(side))
     out = {f"stage2/{k}": torch.stack(v).mean() for k, v in losses.items()}
@@ -148,15 +177,29 @@ def _cross(side: Side) -> torch.Tensor:
 
 
 def _bypass(side: Side) -> torch.Tensor:
-    return bypass_loss(side.decoder, side.cond, side.tf, side.token_nll,
-                       side.settings.bypass_margin, memory=side.memory, starts=side.starts,
-                       clip_frames=side.clip_frames)  # fmt: skip
+    return bypass_loss(
+        side.decoder,
+        side.cond,
+        side.tf,
+        side.token_nll,
+        side.settings.bypass_margin,
+        memory=side.memory,
+        starts=side.starts,
+        clip_frames=side.clip_frames,
+    )
 
 
 def _contrast(side: Side) -> torch.Tensor:
-    return contrast_loss(side.decoder, side.cond, side.tf, side.settings, side.generator,
-                         memory=side.memory, starts=side.starts,
-                         clip_frames=side.clip_frames)  # fmt: skip
+    return contrast_loss(
+        side.decoder,
+        side.cond,
+        side.tf,
+        side.settings,
+        side.generator,
+        memory=side.memory,
+        starts=side.starts,
+        clip_frames=side.clip_frames,
+    )
 
 
 def _length(side: Side) -> torch.Tensor:
@@ -199,9 +242,17 @@ def sequence_logprob(
     return -(scored.nll * tf.mask).sum(1) / tf.mask.sum(1)
 
 
-def bypass_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, token_nll, margin: float, *,
-                memory=None, starts: torch.Tensor | None = None,
-                clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
+def bypass_loss(
+    decoder: Decoder,
+    cond: Encoded,
+    tf: TeacherForcing,
+    token_nll,
+    margin: float,
+    *,
+    memory=None,
+    starts: torch.Tensor | None = None,
+    clip_frames: int = 0,
+) -> torch.Tensor:
     """Hinge: the true condition must beat another clip's condition by `margin` nats per token.
     `memory`: the decoder's memory of `cond`, when already made."""
     if len(tf.inputs) < 2:
@@ -213,9 +264,17 @@ def bypass_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, token_nll, 
     return F.relu(margin - (true_lp - wrong_lp)).mean()
 
 
-def contrast_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, config: TermSettings,
-                  generator: torch.Generator | None = None, *, memory=None,
-                  starts: torch.Tensor | None = None, clip_frames: int = 0) -> torch.Tensor:  # fmt: skip
+def contrast_loss(
+    decoder: Decoder,
+    cond: Encoded,
+    tf: TeacherForcing,
+    config: TermSettings,
+    generator: torch.Generator | None = None,
+    *,
+    memory=None,
+    starts: torch.Tensor | None = None,
+    clip_frames: int = 0,
+) -> torch.Tensor:
     """InfoNCE over s_ij = log p(y_j | c_i) / |y_j|: the row's own pair against sampled others."""
     n = len(tf.inputs)
     k = min(config.contrast_negatives, n - 1)
@@ -228,8 +287,13 @@ def contrast_loss(decoder: Decoder, cond: Encoded, tf: TeacherForcing, config: T
     rows = torch.arange(n, device=tf.inputs.device)[:, None].expand_as(candidates).reshape(-1)
     cols = candidates.reshape(-1)
     pairs = TeacherForcing(tf.inputs[cols], tf.outputs[cols], tf.mask[cols], tf.lengths[cols])
-    scores = sequence_logprob(decoder, decoder.select(memory, rows), pairs,
-                              None if starts is None else starts[cols], clip_frames)  # fmt: skip
+    scores = sequence_logprob(
+        decoder,
+        decoder.select(memory, rows),
+        pairs,
+        None if starts is None else starts[cols],
+        clip_frames,
+    )
     logits = scores.view(n, 1 + k) / config.contrast_temperature
     return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=logits.device))
 
@@ -260,8 +324,13 @@ def expected_length(logits, tf: TeacherForcing, eos: int) -> torch.Tensor:
     return 1 + (survive * counted).sum(1)
 
 
-def alignment_loss(attention: torch.Tensor, timing: list[np.ndarray], tf: TeacherForcing,
-                   frame_seconds: float, slack_frames: int = 1) -> torch.Tensor:  # fmt: skip
+def alignment_loss(
+    attention: torch.Tensor,
+    timing: list[np.ndarray],
+    tf: TeacherForcing,
+    frame_seconds: float,
+    slack_frames: int = 1,
+) -> torch.Tensor:
     """-log of the attention mass each target token puts on its run's frames (+- `slack_frames`),
     mean over the string tokens (EOS and padding excluded). attention (B, L, T); timing[i] (n, 2)
     the (start, end) seconds of row i's tokens in the condition's view."""

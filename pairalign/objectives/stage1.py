@@ -40,8 +40,8 @@ class Stage1Weights:
     # frames of the same clip within this many frames of the positive are not negatives (0: all
     # are): neighbours that hear the same sound are not pushed apart, so codes need not flicker
     exclude_frames: int = 3
-    # batch: every other sampled frame is a negative; clip: only frames of the same clip (one voice),
-    # so the contrast must tell sounds apart by what was said, not by who said it
+    # batch: every other sampled frame is a negative; clip: only frames of the same clip (one
+    # voice), so the contrast must tell sounds apart by what was said, not by who said it
     negatives: Literal["batch", "clip"] = "clip"
     pseudo: float = 0.0  # weight of the pseudo-label term (needs batch["labels"])
     # head: a label head predicts the classes (the codebook is free); codes: the codebook's own
@@ -66,18 +66,32 @@ def stacked_views(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def stacked_seconds(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Where the real audio ends in each view, [A; B]."""
     s = batch["source_seconds"]
-    return torch.cat([view_seconds(s, batch["warp_a"], batch["shift_a"]),
-                      view_seconds(s, batch["warp_b"], batch["shift_b"])])  # fmt: skip
+    return torch.cat(
+        [
+            view_seconds(s, batch["warp_a"], batch["shift_a"]),
+            view_seconds(s, batch["warp_b"], batch["shift_b"]),
+        ]
+    )
 
 
-def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor],
-                       batch: dict[str, torch.Tensor], weights: Stage1Weights,
-                       frame_seconds: float) -> dict[str, torch.Tensor]:  # fmt: skip
+def stage1_losses_from(
+    a: Encoded,
+    b: Encoded,
+    vq_losses: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    weights: Stage1Weights,
+    frame_seconds: float,
+) -> dict[str, torch.Tensor]:
     """The stage-1 terms from already-encoded views (stage 2 reuses its encoder pass)."""
     partner, valid = align_frames(
-        a.frames.shape[1], frame_seconds, batch["warp_a"], batch["shift_a"],
-        batch["warp_b"], batch["shift_b"], batch["source_seconds"],
-    )  # fmt: skip
+        a.frames.shape[1],
+        frame_seconds,
+        batch["warp_a"],
+        batch["shift_a"],
+        batch["warp_b"],
+        batch["shift_b"],
+        batch["source_seconds"],
+    )
     rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
     frames = torch.arange(partner.shape[1], device=partner.device)[None].expand_as(partner)
     za = a.quantized.latents[valid]  # (P, C)
@@ -104,8 +118,13 @@ def stage1_losses_from(a: Encoded, b: Encoded, vq_losses: dict[str, torch.Tensor
     return losses
 
 
-def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: float, view: str,
-                 target: str = "head") -> torch.Tensor:  # fmt: skip
+def _pseudo_loss(
+    x: Encoded,
+    batch: dict[str, torch.Tensor],
+    frame_seconds: float,
+    view: str,
+    target: str = "head",
+) -> torch.Tensor:
     """Cross-entropy of view `view`'s frames (label head, or codebook assignment) against the
     clean crop's label at the same source time. batch["labels"] (B, T_clean) int64, -1 past the
     real audio."""
@@ -117,8 +136,15 @@ def _pseudo_loss(x: Encoded, batch: dict[str, torch.Tensor], frame_seconds: floa
         torch.ones_like(batch["source_seconds"]),
         torch.zeros_like(batch["source_seconds"]),
     )
-    source, valid = align_frames(x.frames.shape[1], frame_seconds, batch[f"warp_{view}"],
-                                 batch[f"shift_{view}"], ones, zeros, batch["source_seconds"])  # fmt: skip
+    source, valid = align_frames(
+        x.frames.shape[1],
+        frame_seconds,
+        batch[f"warp_{view}"],
+        batch[f"shift_{view}"],
+        ones,
+        zeros,
+        batch["source_seconds"],
+    )
     source = source.clamp(max=labels.shape[1] - 1)
     labels_at = labels.gather(1, source)  # (B, T)
     valid &= labels_at >= 0
@@ -133,8 +159,13 @@ def _prior_loss(a: Encoded, b: Encoded, rows, partner, valid) -> torch.Tensor:
     return 0.5 * (F.cross_entropy(from_a, codes_b) + F.cross_entropy(from_b, codes_a))
 
 
-def _info_nce(za: torch.Tensor, zb: torch.Tensor, weights: Stage1Weights,
-              rows: torch.Tensor | None = None, frames: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def _info_nce(
+    za: torch.Tensor,
+    zb: torch.Tensor,
+    weights: Stage1Weights,
+    rows: torch.Tensor | None = None,
+    frames: torch.Tensor | None = None,
+) -> torch.Tensor:
     """InfoNCE between aligned frames; `rows`, `frames` (P,) say where each pair's A frame is
     (needed to leave a positive's neighbours out of its negatives)."""
     if rows is None or frames is None:

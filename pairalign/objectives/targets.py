@@ -58,8 +58,9 @@ class TeacherForcing:
     lengths: torch.Tensor  # (B,) string lengths (EOS excluded)
 
 
-def teacher_forcing(strings: list[list[int]], vocab: Vocab, max_len: int,
-                    device: torch.device | str = "cpu") -> TeacherForcing:  # fmt: skip
+def teacher_forcing(
+    strings: list[list[int]], vocab: Vocab, max_len: int, device: torch.device | str = "cpu"
+) -> TeacherForcing:
     strings = [s[: max_len - 1] for s in strings]
     length = max(len(s) for s in strings) + 1
     inputs = torch.full((len(strings), length), vocab.pad, dtype=torch.long)
@@ -74,8 +75,13 @@ def teacher_forcing(strings: list[list[int]], vocab: Vocab, max_len: int,
     )
 
 
-def corrupt_prefix(inputs: torch.Tensor, lengths: torch.Tensor, fraction: float, vocab: Vocab,
-                   generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def corrupt_prefix(
+    inputs: torch.Tensor,
+    lengths: torch.Tensor,
+    fraction: float,
+    vocab: Vocab,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """A copy of teacher-forced `inputs` where about `fraction` of the string tokens (never BOS or
     padding) are replaced by a random code, repeated from the previous position, or dropped (the
     next token moved into their place). The target outputs are not touched."""

@@ -36,8 +36,9 @@ class TrackingConfig:
 REMOTE_TRACKING_ERROR = (
     "storage_path={storage_path} is remote, and MLflow's default store "
     "(sqlite:///<storage_path>/mlflow.db) must be a local file: set tracking.tracking_uri, e.g. "
-    "tracking.tracking_uri=http://<mlflow server>:5000 (or sqlite:////<absolute local path>/mlflow.db "
-    "on a single machine); run artifacts then go to <storage_path>/mlartifacts"
+    "tracking.tracking_uri=http://<mlflow server>:5000 (or "
+    "sqlite:////<absolute local path>/mlflow.db on a single machine); run artifacts then go to "
+    "<storage_path>/mlartifacts"
 )
 
 

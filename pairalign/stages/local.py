@@ -50,25 +50,36 @@ class LocalRun:
     threads: int = 0
 
 
-def train_local(stage: Stage, config: StageRunConfig, manifest: pa.Table, *, out_dir: str,
-                cache_dir: str, batch_size: int = 0,
-                inputs: dict[str, Any] | None = None) -> str:  # fmt: skip
+def train_local(
+    stage: Stage,
+    config: StageRunConfig,
+    manifest: pa.Table,
+    *,
+    out_dir: str,
+    cache_dir: str,
+    batch_size: int = 0,
+    inputs: dict[str, Any] | None = None,
+) -> str:
     """`stage` on this process without Ray: the train split's paired views cached under
     `cache_dir` (`ViewCache`), `config.train.max_steps` steps of `batch_size` pairs (0: the Ray
     run's global batch, batch_size x num_workers) from `inputs` (None: `stage.setup(config)`,
     e.g. the stage-1 checkpoint a refine run starts from), metrics and the final checkpoint under
     `out_dir`. Returns the checkpoint directory."""
     if config.needs_clean_views():
-        raise ValueError(f"{stage.name}: the local run caches no clean crops (pseudo labels): "
-                         "run it on Ray")  # fmt: skip
+        raise ValueError(
+            f"{stage.name}: the local run caches no clean crops (pseudo labels): run it on Ray"
+        )
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
-    inputs = {**(stage.setup(config) if inputs is None else inputs),
-              **config.worker_inputs(manifest, train_rows)}  # fmt: skip
+    inputs = {
+        **(stage.setup(config) if inputs is None else inputs),
+        **config.worker_inputs(manifest, train_rows),
+    }
     model_config = stage.model_config(config, inputs)
     run = stage.build(config, inputs)
     run.start(0, {}, "cpu")
-    reporter = LocalReporter(stage.name, out_dir, model_config=model_config,
-                             stage_config=to_dict(config))  # fmt: skip
+    reporter = LocalReporter(
+        stage.name, out_dir, model_config=model_config, stage_config=to_dict(config)
+    )
     batch_size = batch_size or config.train.batch_size * config.train.num_workers
     cache = ViewCache(train_rows, config.views, cache_dir)
     cache.prepare(config.train.max_steps, batch_size)
@@ -77,8 +88,9 @@ def train_local(stage: Stage, config: StageRunConfig, manifest: pa.Table, *, out
     return reporter.checkpoint
 
 
-def run_local(stage: Stage, config: StageRunConfig, local: LocalRun,
-              inputs: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def run_local(
+    stage: Stage, config: StageRunConfig, local: LocalRun, inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Train `stage` on this process (`train_local`, afresh, from `inputs`: None for
     `stage.setup(config)`) and measure its final checkpoint on the dev half; the figures, the
     checkpoint and the seconds each part took, also written to `<out_dir>/figures.json`."""
@@ -94,19 +106,31 @@ def run_local(stage: Stage, config: StageRunConfig, local: LocalRun,
     train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
     ViewCache(train_rows, config.views, cache_dir).prepare(config.train.max_steps, batch_size)
     cached, cpu = time.perf_counter(), time.process_time()
-    checkpoint = train_local(stage, config, manifest, out_dir=out_dir, cache_dir=cache_dir,
-                             batch_size=batch_size, inputs=inputs)  # fmt: skip
+    checkpoint = train_local(
+        stage,
+        config,
+        manifest,
+        out_dir=out_dir,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        inputs=inputs,
+    )
     trained, cpu = time.perf_counter(), time.process_time() - cpu
     heldout = HeldoutConfig(sentences=local.dev_sentences, view_clips=local.view_clips)
     rows = half_rows(manifest, config.corpus.eval_split, "dev", heldout.sentences)
     dev = load_heldout(rows, "dev", config.views, heldout)
-    figures = heldout_figures(Tokenizer.from_checkpoint(checkpoint), dev, heldout,
-                              kinds=(stage.strings, "vq"))  # fmt: skip
-    figures |= {"views_seconds": cached - began, "train_seconds": trained - cached,
-                "seconds_per_step": (trained - cached) / config.train.max_steps,
-                "cpu_seconds_per_step": cpu / config.train.max_steps,
-                "measure_seconds": time.perf_counter() - trained,
-                "steps": float(config.train.max_steps), "batch_size": float(batch_size)}  # fmt: skip
+    figures = heldout_figures(
+        Tokenizer.from_checkpoint(checkpoint), dev, heldout, kinds=(stage.strings, "vq")
+    )
+    figures |= {
+        "views_seconds": cached - began,
+        "train_seconds": trained - cached,
+        "seconds_per_step": (trained - cached) / config.train.max_steps,
+        "cpu_seconds_per_step": cpu / config.train.max_steps,
+        "measure_seconds": time.perf_counter() - trained,
+        "steps": float(config.train.max_steps),
+        "batch_size": float(batch_size),
+    }
     with open(os.path.join(out_dir, "figures.json"), "w") as f:
         json.dump({"checkpoint": checkpoint, **figures}, f, indent=1)
     return {"checkpoint": checkpoint, **figures}

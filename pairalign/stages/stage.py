@@ -53,7 +53,8 @@ class Stage:
     # the recipe on one worker: (config, inputs (setup's + worker_inputs'), rank, wrap) -> run
     recipe: Callable[[Any, dict[str, Any], int, Wrap], StageRun]
 
-    def build(self, config: Any, inputs: dict[str, Any], *, rank: int = 0,
-              wrap: Wrap = no_wrap) -> StageRun:  # fmt: skip
+    def build(
+        self, config: Any, inputs: dict[str, Any], *, rank: int = 0, wrap: Wrap = no_wrap
+    ) -> StageRun:
         """The stage's recipe on worker `rank`, its module wrapped for the loop by `wrap`."""
         return self.recipe(config, inputs, rank, wrap)

@@ -26,10 +26,11 @@ class VQStageConfig(StageRunConfig):
     name: str = "vq-tiny"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: Stage1Weights = field(default_factory=Stage1Weights)
-    # frame codes -> VQ strings: runs of one frame (20 ms) join a neighbour (BENCHMARKS.md, issue 12)
+    # frame codes -> VQ strings: runs of one frame (20 ms) join a neighbour (BENCHMARKS.md, #12)
     strings: VQStringConfig = field(default_factory=lambda: VQStringConfig(min_run_frames=2))
-    # a dense tokenizer (workflows/dense.py, pool = model.encoder.subsample) whose codes of the clean
-    # crop are the pseudo-label targets of loss.pseudo ("": none, or fitted: fit_pseudo_labels)
+    # a dense tokenizer (workflows/dense.py, pool = model.encoder.subsample) whose codes of the
+    # clean crop are the pseudo-label targets of loss.pseudo ("": none, or fitted:
+    # fit_pseudo_labels)
     pseudo_labels: PathStr = ""
     # with pseudo_labels "": fit that k-means here first, on the train split (k = the codebook size
     # with loss.pseudo_target codes, else model.label_classes), kept in <storage_path>/<name>/
@@ -66,7 +67,8 @@ def build_vq(
     model = VQModel(config.model)
     # a label head that no loss term reads gets no gradient
     head_unused = config.model.label_classes > 0 and not (
-        config.loss.pseudo > 0 and config.loss.pseudo_target == "head")  # fmt: skip
+        config.loss.pseudo > 0 and config.loss.pseudo_target == "head"
+    )
     ddp = wrap(model, head_unused)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay
@@ -107,8 +109,12 @@ def fit_pseudo_labels(config: VQStageConfig, train_rows: pa.Table, max_clips: in
     fs, fs_path = url_to_fs(path)
     if fs.exists(fs_path):
         return path
-    dense_config = DenseConfig(k=pseudo_label_classes(config), pool=config.model.encoder.subsample,
-                               n_mels=config.model.encoder.n_mels, seed=config.seed)  # fmt: skip
+    dense_config = DenseConfig(
+        k=pseudo_label_classes(config),
+        pool=config.model.encoder.subsample,
+        n_mels=config.model.encoder.n_mels,
+        seed=config.seed,
+    )
     rows = train_rows.sort_by("utterance_id").slice(0, max_clips).to_pylist()
     features = []
     for row in rows:
@@ -118,8 +124,11 @@ def fit_pseudo_labels(config: VQStageConfig, train_rows: pa.Table, max_clips: in
             continue  # the views pipeline records it as a reject
     logging.getLogger("pairalign").info(
         "vq: pseudo labels: k-means (k=%d, %d frames pooled) of %d train clips -> %s",
-        dense_config.k, dense_config.pool, len(features), path,
-    )  # fmt: skip
+        dense_config.k,
+        dense_config.pool,
+        len(features),
+        path,
+    )
     return fit_dense(features, dense_config).save(path)
 
 
@@ -133,13 +142,19 @@ def pseudo_labeler(config: VQStageConfig, path: str = ""):
 
     dense = DenseTokenizer.load(path)
     if dense.config.pool != config.model.encoder.subsample:
-        raise ValueError(f"pseudo_labels={path}: pool {dense.config.pool} must equal "
-                         f"model.encoder.subsample={config.model.encoder.subsample} (one label a frame)")  # fmt: skip
+        raise ValueError(
+            f"pseudo_labels={path}: pool {dense.config.pool} must equal "
+            f"model.encoder.subsample={config.model.encoder.subsample} (one label a frame)"
+        )
     if dense.vocab_size != pseudo_label_classes(config):
-        where = ("model.quantizer.codebook_size" if config.loss.pseudo_target == "codes"
-                 else "model.label_classes")  # fmt: skip
-        raise ValueError(f"pseudo_labels={path} has {dense.vocab_size} classes: set "
-                         f"{where}={dense.vocab_size}")  # fmt: skip
+        where = (
+            "model.quantizer.codebook_size"
+            if config.loss.pseudo_target == "codes"
+            else "model.label_classes"
+        )
+        raise ValueError(
+            f"pseudo_labels={path} has {dense.vocab_size} classes: set {where}={dense.vocab_size}"
+        )
 
     @torch.no_grad()
     def labels(clean: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:
@@ -152,6 +167,12 @@ def pseudo_labeler(config: VQStageConfig, path: str = ""):
     return labels
 
 
-VQ = Stage(name="vq", config=VQStageConfig, config_file="vq.yaml", strings="vq",
-           setup=lambda config: {}, model_config=lambda config, inputs: config.model,
-           recipe=build_vq)  # fmt: skip
+VQ = Stage(
+    name="vq",
+    config=VQStageConfig,
+    config_file="vq.yaml",
+    strings="vq",
+    setup=lambda config: {},
+    model_config=lambda config, inputs: config.model,
+    recipe=build_vq,
+)

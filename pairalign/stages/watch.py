@@ -64,14 +64,18 @@ def load_watch(manifest: pa.Table, split: str, views: ViewConfig, clips: int) ->
     return load_clips(watch_rows(manifest, split, clips), views, name="watch", view_clips=0)
 
 
-def string_figures(strings: Sequence[Sequence[int]], clips: ClipSet, vocab_size: int,
-                   prefix: str) -> dict[str, float]:  # fmt: skip
+def string_figures(
+    strings: Sequence[Sequence[int]], clips: ClipSet, vocab_size: int, prefix: str
+) -> dict[str, float]:
     """`<prefix>_map` (retrieval of same-sentence renditions by other voices), `<prefix>_perplexity`
     (of token usage) and `<prefix>_chance_map` (a random ranking's MAP on the same clips)."""
     retrieval = self_retrieval(strings, clips.content, clips.speakers, "r", ks=(1,))
     usage = vocabulary_usage(strings, vocab_size, "u")
-    return {f"{prefix}_map": retrieval["r/map"], f"{prefix}_perplexity": usage["u/perplexity"],
-            f"{prefix}_chance_map": retrieval["r/chance_map"]}  # fmt: skip
+    return {
+        f"{prefix}_map": retrieval["r/map"],
+        f"{prefix}_perplexity": usage["u/perplexity"],
+        f"{prefix}_chance_map": retrieval["r/chance_map"],
+    }
 
 
 def in_memory_tokenizer(model: PairAlignModel) -> Tokenizer:
@@ -80,9 +84,15 @@ def in_memory_tokenizer(model: PairAlignModel) -> Tokenizer:
 
 
 @torch.no_grad()
-def watch_figures(model: PairAlignModel, clips: ClipSet, targets: TargetConfig, *,
-                  teacher: PairAlignModel | None = None,
-                  teacher_share: float = 0.0, batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+def watch_figures(
+    model: PairAlignModel,
+    clips: ClipSet,
+    targets: TargetConfig,
+    *,
+    teacher: PairAlignModel | None = None,
+    teacher_share: float = 0.0,
+    batch_size: int = 32,
+) -> dict[str, float]:
     """The watch figures (module docstring) of `model` on `clips`; with `teacher` and a
     `teacher_share` > 0 the targets are the teacher's greedy strings. With `teacher`, both
     candidates for the targets are measured too: `watch/teacher_map` (the teacher's greedy

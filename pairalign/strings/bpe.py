@@ -75,14 +75,16 @@ def learn_merges(strings: Sequence[Sequence[int]], vocab_size: int, max_merges: 
     return merges
 
 
-def apply_merges(string: Sequence[int], merges: Sequence[Pair], count: int,
-                 vocab_size: int) -> list[int]:  # fmt: skip
+def apply_merges(
+    string: Sequence[int], merges: Sequence[Pair], count: int, vocab_size: int
+) -> list[int]:
     """`string` encoded with the first `count` of `merges` (merge i makes `vocab_size + i`)."""
     return _encode(list(string), _ranks(merges, count), vocab_size)[0]
 
 
-def apply_merges_all(strings: Sequence[Sequence[int]], merges: Sequence[Pair], count: int,
-                     vocab_size: int) -> list[list[int]]:  # fmt: skip
+def apply_merges_all(
+    strings: Sequence[Sequence[int]], merges: Sequence[Pair], count: int, vocab_size: int
+) -> list[list[int]]:
     """`apply_merges` of each string."""
     ranks = _ranks(merges, count)
     return [_encode(list(s), ranks, vocab_size)[0] for s in strings]
@@ -98,8 +100,13 @@ def merge_runs(runs: Runs, merges: Sequence[Pair], count: int, vocab_size: int) 
     return np.asarray(merged, dtype=np.int64), bounds[:, 0], bounds[:, 1]
 
 
-def merges_for_rate(strings: Sequence[Sequence[int]], seconds: Sequence[float],
-                    merges: Sequence[Pair], rate: float, vocab_size: int) -> int:  # fmt: skip
+def merges_for_rate(
+    strings: Sequence[Sequence[int]],
+    seconds: Sequence[float],
+    merges: Sequence[Pair],
+    rate: float,
+    vocab_size: int,
+) -> int:
     """The fewest of `merges` after which the strings hold at most `rate` tokens per second in
     all (total tokens / total seconds); all of them when even that is too many."""
     total = float(np.sum(seconds))
@@ -153,8 +160,12 @@ def _ranks(merges: Sequence[Pair], count: int) -> dict[Pair, int]:
     return {(int(a), int(b)): i for i, (a, b) in enumerate(merges[:count])}
 
 
-def _encode(seq: list[int], ranks: dict[Pair, int], vocab_size: int,
-            spans: list[tuple[int, int]] | None = None) -> tuple[list[int], list[tuple[int, int]]]:  # fmt: skip
+def _encode(
+    seq: list[int],
+    ranks: dict[Pair, int],
+    vocab_size: int,
+    spans: list[tuple[int, int]] | None = None,
+) -> tuple[list[int], list[tuple[int, int]]]:
     """`seq` with its lowest-ranked adjacent pair merged until none of `ranks` is left, and the
     spans of the merged tokens (the union of their parts') when `spans` are given."""
     spans = list(spans) if spans is not None else []

@@ -50,8 +50,9 @@ def run_budget(seconds: float, rate: float) -> int:
     return max(1, round(seconds * rate))
 
 
-def reduce_runs(codes: Sequence[int] | np.ndarray, seconds: float, rate: float,
-                reduce: Reduce = "merge") -> Runs:  # fmt: skip
+def reduce_runs(
+    codes: Sequence[int] | np.ndarray, seconds: float, rate: float, reduce: Reduce = "merge"
+) -> Runs:
     """The runs of `codes` (values, starts, ends in frames) cut down to at most
     `max(1, round(seconds * rate))` runs; `rate` <= 0 keeps every run.
 
@@ -82,8 +83,9 @@ def reduce_runs(codes: Sequence[int] | np.ndarray, seconds: float, rate: float,
     return values[keep], starts, np.r_[starts[1:], ends[-1]]
 
 
-def _merge_shortest(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                    more: Callable[[int, int], bool]) -> Runs:  # fmt: skip
+def _merge_shortest(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, more: Callable[[int, int], bool]
+) -> Runs:
     """Merge runs while `more(shortest length, run count)`: the shortest run (the earliest on a
     tie) joins its longer neighbour (the left one on a tie); if its two neighbours then touch and
     hold one code they fuse. A heap over (length, start) and a linked list: O(n log n)."""

@@ -1,12 +1,12 @@
 """Tokenized archives on disk or S3: one directory per tokenizer, Parquet parts written once.
 
-    <out_dir>/<tokenizer name>/tokenizer.json      what wrote it (format_version, spec, checkpoint id)
-    <out_dir>/<tokenizer name>/tokens/part-*.parquet  ARCHIVE_SCHEMA rows
-    <out_dir>/<tokenizer name>/rejects/part-*.parquet REJECTS_SCHEMA rows (audio that failed)
+    <out_dir>/<tokenizer name>/tokenizer.json           what wrote it (version, spec, checkpoint)
+    <out_dir>/<tokenizer name>/tokens/part-*.parquet   ARCHIVE_SCHEMA rows
+    <out_dir>/<tokenizer name>/rejects/part-*.parquet  REJECTS_SCHEMA rows (audio that failed)
 
 A part's name is a hash of the utterance ids of the batch it came from, so writing the same batch
-again (a retried task) replaces the part instead of adding rows; a local part is written to a temporary name and
-renamed, so a killed writer never leaves half a part behind.
+again (a retried task) replaces the part instead of adding rows; a local part is written to a
+temporary name and renamed, so a killed writer never leaves half a part behind.
 """
 
 from __future__ import annotations
@@ -22,19 +22,23 @@ import pyarrow.parquet as pq
 
 from pairalign.data.storage import is_remote, join, url_to_fs
 
-ARCHIVE_SCHEMA = pa.schema([
-    ("utterance_id", pa.string()),
-    ("tokenizer", pa.string()),
-    ("checkpoint_id", pa.string()),
-    ("tokens", pa.list_(pa.int16())),
-    ("token_count", pa.int32()),
-    ("duration", pa.float32()),
-])  # fmt: skip
-REJECTS_SCHEMA = pa.schema([
-    ("utterance_id", pa.string()),
-    ("path", pa.string()),
-    ("reason", pa.string()),
-])  # fmt: skip
+ARCHIVE_SCHEMA = pa.schema(
+    [
+        ("utterance_id", pa.string()),
+        ("tokenizer", pa.string()),
+        ("checkpoint_id", pa.string()),
+        ("tokens", pa.list_(pa.int16())),
+        ("token_count", pa.int32()),
+        ("duration", pa.float32()),
+    ]
+)
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("utterance_id", pa.string()),
+        ("path", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 
 
 def part_name(utterance_ids: Sequence[str]) -> str:
@@ -120,8 +124,10 @@ def read_info(archive_dir: str) -> dict[str, Any]:
         info = json.load(f)
     version = info.pop("format_version", 1)
     if version != INFO_VERSION:
-        raise ValueError(f"{url}: format_version {version!r}; this pairalign reads version "
-                         f"{INFO_VERSION} (a newer pairalign wrote it?)")  # fmt: skip
+        raise ValueError(
+            f"{url}: format_version {version!r}; this pairalign reads version "
+            f"{INFO_VERSION} (a newer pairalign wrote it?)"
+        )
     return info
 
 

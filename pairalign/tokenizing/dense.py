@@ -264,8 +264,12 @@ def fit_dense(
     if sample.shape[1] != config.n_mels:
         raise ValueError(f"features have {sample.shape[1]} bins, config.n_mels={config.n_mels}")
     result = kmeans(torch.from_numpy(sample).to(device), config.k, config.iters, config.seed)
-    stats = {"dense/frames": float(len(sample)), "dense/inertia": result.inertia,
-             "dense/iters": float(result.iters), "dense/reseeded": float(result.reseeded)}  # fmt: skip
+    stats = {
+        "dense/frames": float(len(sample)),
+        "dense/inertia": result.inertia,
+        "dense/iters": float(result.iters),
+        "dense/reseeded": float(result.reseeded),
+    }
     return DenseTokenizer(result.centroids, config, fit_stats=stats, device=device)
 
 
@@ -277,8 +281,15 @@ class DenseTokenizer:
 
     kind, collapses = TokenizerKind.DENSE, False
 
-    def __init__(self, centroids: torch.Tensor, config: DenseConfig, *, path: str = "",
-                 fit_stats: dict[str, float] | None = None, device: str = "cpu") -> None:  # fmt: skip
+    def __init__(
+        self,
+        centroids: torch.Tensor,
+        config: DenseConfig,
+        *,
+        path: str = "",
+        fit_stats: dict[str, float] | None = None,
+        device: str = "cpu",
+    ) -> None:
         if tuple(centroids.shape) != (config.k, config.n_mels):
             raise ValueError(f"centroids {tuple(centroids.shape)} do not match {config}")
         self.device = torch.device(device)
@@ -323,8 +334,13 @@ class DenseTokenizer:
     def save(self, path: str) -> str:
         """Write the tokenizer to `path` (a file, or a directory that gets `dense.pt`); returns the
         file's URL. Written to a temporary name first, so a present file is always complete."""
-        payload = {"format": FORMAT, "version": VERSION, "config": to_dict(self.config),
-                   "centroids": self.centroids.cpu(), "fit_stats": self.fit_stats}  # fmt: skip
+        payload = {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": to_dict(self.config),
+            "centroids": self.centroids.cpu(),
+            "fit_stats": self.fit_stats,
+        }
         url = _file_url(str(path))
         fs, fs_path = url_to_fs(url)
         fs.makedirs(os.path.dirname(fs_path) or ".", exist_ok=True)
@@ -349,10 +365,13 @@ class DenseTokenizer:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ValueError(f"{path}: not a dense tokenizer file")
         if payload.get("version") != VERSION:
-            raise ValueError(f"{path}: dense format version {payload.get('version')}, expected {VERSION}")  # fmt: skip
+            raise ValueError(
+                f"{path}: dense format version {payload.get('version')}, expected {VERSION}"
+            )
         config = from_dict(DenseConfig, payload["config"])
-        return cls(payload["centroids"], config, path=url, fit_stats=payload["fit_stats"],
-                   device=device)  # fmt: skip
+        return cls(
+            payload["centroids"], config, path=url, fit_stats=payload["fit_stats"], device=device
+        )
 
 
 def share_log_mel(tokenizers: Iterable[DenseTokenizer]) -> LogMelCache:

@@ -1,11 +1,11 @@
 """Three tokenizers behind one interface, as the archive job and the evaluation suite use them.
 
-    tok = load_tokenizer(TokenizerSpec(name="pa", kind="pairalign", checkpoint="runs/refine-tiny/..."))
+    tok = load_tokenizer(TokenizerSpec(name="pa", kind="pairalign", checkpoint="runs/x/..."))
     tok(waveforms, seconds)        # -> list of token lists
     tok.timed(waveforms, seconds)  # -> per clip (tokens, centre time in seconds of each token)
 
 - `pairalign`: strings decoded by a stage-2 checkpoint (timing from its timing head);
-- `vq`: collapsed frame codes of a stage-1 or stage-2 checkpoint (the VQ baseline of the same model),
+- `vq`: collapsed frame codes of a stage-1 or stage-2 checkpoint (the VQ baseline of the model),
   read with the checkpoint's `VQStringConfig` or the spec's `strings` (e.g. a stage-2 target scheme:
   `strings: {rate: 12.5, reduce: index}` gives the VQ-derived targets of `objectives/targets.py`);
 - `dense`: k-means on log-mel frames, one token per pooled frame (pairalign/tokenizing/dense.py);
@@ -161,8 +161,10 @@ def load_tokenizer(spec: TokenizerSpec, device: str = "cpu") -> StringTokenizer:
     kind = choose_kind(spec.kind, tokenizer).kind
     if spec.strings is not None:
         if kind != TokenizerKind.VQ:
-            raise ValueError(f"tokenizer {spec.name!r}: strings= applies to kind vq only, and "
-                             f"kind {spec.kind} is {kind} here")  # fmt: skip
+            raise ValueError(
+                f"tokenizer {spec.name!r}: strings= applies to kind vq only, and "
+                f"kind {spec.kind} is {kind} here"
+            )
         tokenizer = tokenizer.with_strings(spec.strings)
     return string_tokenizer(tokenizer, kind, spec.name)
 

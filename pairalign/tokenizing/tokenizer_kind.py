@@ -22,8 +22,9 @@ class TokenizerKind(StrEnum):
             raise ValueError(f"{where}: {value!r} is not one of {kinds}") from None
 
     @classmethod
-    def of_model(cls, value: str | TokenizerKind, has_decoder: bool,
-                 where: str = "kind") -> TokenizerKind:  # fmt: skip
+    def of_model(
+        cls, value: str | TokenizerKind, has_decoder: bool, where: str = "kind"
+    ) -> TokenizerKind:
         """`value` as a kind of a model checkpoint's strings: vq, or pairalign when it has a
         decoder; a ValueError naming `where` otherwise."""
         kind = cls.parse(value, where)

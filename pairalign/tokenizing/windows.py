@@ -7,9 +7,9 @@ overlap with the next, so every instant belongs to exactly one window; a token i
 window that owns its centre time, and the windows' kept tokens are joined window after window,
 each in the order it was emitted (a decoder's timing estimates need not increase monotonically, so
 time only decides ownership, never order). A token whose estimated centre falls on the wrong side
-of a boundary can be kept twice or not at all; the 1 s overlap keeps that to the cut's edges. Tokenizers whose
-strings collapse repeats (VQ) collapse the joined string again, which merges a run cut by a
-boundary.
+of a boundary can be kept twice or not at all; the 1 s overlap keeps that to the cut's edges.
+Tokenizers whose strings collapse repeats (VQ) collapse the joined string again, which merges a run
+cut by a boundary.
 
 Every piece is zero-padded to the window length (longer clips are windowed, so none is longer),
 as training pads views to its clip length: the encoder normalises and attends over its whole
@@ -58,14 +58,27 @@ def check_windows(window: float, overlap: float, sample_rate: int) -> None:
         raise ValueError(f"window {window} s and overlap {overlap} s: need 0 <= overlap < window")
 
 
-def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, *,
-                   window: float = 3.0, overlap: float = 1.0, batch_size: int = 32) -> list[list[int]]:  # fmt: skip
+def tokenize_clips(
+    tokenizer: StringTokenizer,
+    audio: list[np.ndarray],
+    sample_rate: int,
+    *,
+    window: float = 3.0,
+    overlap: float = 1.0,
+    batch_size: int = 32,
+) -> list[list[int]]:
     """Token strings of 1-D waveforms of any length (see the module docstring)."""
     pieces = [p for i, x in enumerate(audio) for p in cut(len(x), sample_rate, window, overlap, i)]
     if all(p.owns_to == float("inf") for p in pieces):  # no clip needs stitching
         return _batched(tokenizer, audio, sample_rate, window, batch_size, timed=False)
-    timed = _batched(tokenizer, [audio[p.clip][p.start : p.stop] for p in pieces], sample_rate,
-                     window, batch_size, timed=True)  # fmt: skip
+    timed = _batched(
+        tokenizer,
+        [audio[p.clip][p.start : p.stop] for p in pieces],
+        sample_rate,
+        window,
+        batch_size,
+        timed=True,
+    )
     strings: list[list[int]] = [[] for _ in audio]
     for piece, (tokens, centres) in zip(
         pieces, timed, strict=True
@@ -75,15 +88,27 @@ def tokenize_clips(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_r
     return [collapse_runs(s) for s in strings] if tokenizer.collapses else strings
 
 
-def tokenize_clips_timed(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, *,
-                         window: float = 3.0, overlap: float = 1.0,
-                         batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def tokenize_clips_timed(
+    tokenizer: StringTokenizer,
+    audio: list[np.ndarray],
+    sample_rate: int,
+    *,
+    window: float = 3.0,
+    overlap: float = 1.0,
+    batch_size: int = 32,
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """`tokenize_clips` with each token's centre time: per clip (tokens (L,), centres (L,) seconds
     of clip time), stitched the same way; a collapsed run cut by a window boundary becomes one
     token at the mean of its pieces' centres."""
     pieces = [p for i, x in enumerate(audio) for p in cut(len(x), sample_rate, window, overlap, i)]
-    timed = _batched(tokenizer, [audio[p.clip][p.start : p.stop] for p in pieces], sample_rate,
-                     window, batch_size, timed=True)  # fmt: skip
+    timed = _batched(
+        tokenizer,
+        [audio[p.clip][p.start : p.stop] for p in pieces],
+        sample_rate,
+        window,
+        batch_size,
+        timed=True,
+    )
     tokens: list[list[np.ndarray]] = [[] for _ in audio]
     centres: list[list[np.ndarray]] = [[] for _ in audio]
     for piece, (piece_tokens, piece_centres) in zip(pieces, timed, strict=True):
@@ -135,8 +160,15 @@ def padded_batches(
         yield idx, padded, [max(len(audio[j]), 1) / sample_rate for j in idx]
 
 
-def _batched(tokenizer: StringTokenizer, audio: list[np.ndarray], sample_rate: int, window: float,
-             batch_size: int, *, timed: bool) -> list:  # fmt: skip
+def _batched(
+    tokenizer: StringTokenizer,
+    audio: list[np.ndarray],
+    sample_rate: int,
+    window: float,
+    batch_size: int,
+    *,
+    timed: bool,
+) -> list:
     out: list = [None] * len(audio)
     for idx, padded, seconds in padded_batches(audio, sample_rate, window, batch_size):
         results = tokenizer.timed(padded, seconds) if timed else tokenizer(padded, seconds)

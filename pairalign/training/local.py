@@ -1,7 +1,7 @@
 """Training on one process, without Ray: paired views built once and cached on disk, batches drawn
 from the cache, and a reporter that writes metrics and checkpoints into a run directory.
 
-    cache = ViewCache(rows, views, cache_dir)       # <cache_dir>/<key>/epoch-<e>.pt, built on demand
+    cache = ViewCache(rows, views, cache_dir)       # <cache_dir>/<key>/epoch-<e>.pt, on demand
     batches = cache.batches(batch_size, seed=0)     # epoch after epoch, shuffled per epoch
     run_loop(batches, train, model, optimizer, hooks, LocalReporter("refine", out_dir, ...))
 
@@ -35,8 +35,7 @@ class ViewCache:
     pipeline uses (`build_paired_views`: shuffled by (views.seed, e) for e > 0) and draws its
     views from (views.seed, e, utterance id), as the pipeline does."""
 
-    def __init__(self, rows: pa.Table, views: ViewConfig, cache_dir: str,
-                 chunk: int = 64) -> None:  # fmt: skip
+    def __init__(self, rows: pa.Table, views: ViewConfig, cache_dir: str, chunk: int = 64) -> None:
         self.rows, self.views, self.chunk = rows, views, chunk
         ids = "\n".join(sorted(rows["utterance_id"].to_pylist()))
         key = json.dumps({"ids": ids, "views": to_dict(views)}, sort_keys=True)
@@ -62,8 +61,10 @@ class ViewCache:
         part = self.rows.take(order).append_column("epoch", pa.array(np.full(len(order), e)))
         rejects = os.path.join(self.dir, "rejects")
         threads = torch.get_num_threads()  # make_pair_batch asks for one, as a Ray task should
-        arrays = [make_pair_batch(part.slice(i, self.chunk), views=self.views, rejects_dir=rejects)
-                  for i in range(0, len(part), self.chunk)]  # fmt: skip
+        arrays = [
+            make_pair_batch(part.slice(i, self.chunk), views=self.views, rejects_dir=rejects)
+            for i in range(0, len(part), self.chunk)
+        ]
         torch.set_num_threads(threads)
         tensors = {
             k: torch.from_numpy(np.concatenate([a[k] for a in arrays])) for k in TENSOR_COLUMNS
@@ -101,22 +102,37 @@ class LocalReporter:
 
     rank, world_size = 0, 1
 
-    def __init__(self, stage: str, out_dir: str, *, model_config: Any,
-                 stage_config: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self, stage: str, out_dir: str, *, model_config: Any, stage_config: dict[str, Any]
+    ) -> None:
         self.stage, self.out_dir = stage, out_dir
         self.model_config, self.stage_config = model_config, stage_config
         self.checkpoint = os.path.join(out_dir, "checkpoint")
         self.history: list[dict[str, float]] = []
         os.makedirs(out_dir, exist_ok=True)
 
-    def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False,
-               extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def report(
+        self,
+        metrics: dict[str, float],
+        *,
+        step: int,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        checkpoint: bool,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         metrics = {**metrics, "step": step}
         self.history.append(metrics)
         with open(os.path.join(self.out_dir, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(metrics) + "\n")
         if checkpoint:
-            save_checkpoint(self.checkpoint, model_config=self.model_config,
-                            model_state=model.state_dict(), stage=self.stage,
-                            stage_config=self.stage_config, step=step, **(extra or {}))  # fmt: skip
+            save_checkpoint(
+                self.checkpoint,
+                model_config=self.model_config,
+                model_state=model.state_dict(),
+                stage=self.stage,
+                stage_config=self.stage_config,
+                step=step,
+                **(extra or {}),
+            )

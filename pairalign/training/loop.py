@@ -54,9 +54,17 @@ class Reporter(Protocol):
     rank: int
     world_size: int
 
-    def report(self, metrics: dict[str, float], *, step: int, model: torch.nn.Module,
-               optimizer: torch.optim.Optimizer, checkpoint: bool, final: bool = False,
-               extra: dict[str, Any] | None = None) -> None: ...  # fmt: skip
+    def report(
+        self,
+        metrics: dict[str, float],
+        *,
+        step: int,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        checkpoint: bool,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 @dataclass
@@ -73,9 +81,15 @@ class StageHooks:
     progress: dict[str, str] = field(default_factory=dict)
 
 
-def run_loop(batches: Iterable[Batch], train: TrainConfig, model: torch.nn.Module,
-             optimizer: torch.optim.Optimizer, hooks: StageHooks, reporter: Reporter,
-             start_step: int = 0) -> int:  # fmt: skip
+def run_loop(
+    batches: Iterable[Batch],
+    train: TrainConfig,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    hooks: StageHooks,
+    reporter: Reporter,
+    start_step: int = 0,
+) -> int:
     """Train from `start_step` to `train.max_steps` on `batches`; the step reached. Raises if the
     batches run out first."""
     step, sums, clips, start = start_step, {}, 0, time.perf_counter()
@@ -101,32 +115,59 @@ def run_loop(batches: Iterable[Batch], train: TrainConfig, model: torch.nn.Modul
             n = train.report_every if step % train.report_every == 0 else step % train.report_every
             metrics = {("loss/total" if k == "total" else k): v / n for k, v in sums.items()}
             metrics |= hooks.report_metrics(batch)
-            metrics |= {"train/lr": lr_at(step - 1, train), "train/start_step": start_step,
-                        "train/clips_per_second": clips * reporter.world_size / (time.perf_counter() - start)}  # fmt: skip
+            metrics |= {
+                "train/lr": lr_at(step - 1, train),
+                "train/start_step": start_step,
+                "train/clips_per_second": clips
+                * reporter.world_size
+                / (time.perf_counter() - start),
+            }
             final = step == train.max_steps
             checkpoint = final or step % train.checkpoint_every == 0
             if checkpoint and reporter.rank == 0:
                 metrics |= hooks.checkpoint_metrics(step)
             if reporter.rank == 0:
                 first_report = first_report or (step, time.perf_counter())
-                log_progress(reporter.stage, step, train.max_steps, began, first_report, metrics,
-                             hooks.progress)  # fmt: skip
-            reporter.report(metrics, step=step, model=model, optimizer=optimizer, final=final,
-                            checkpoint=checkpoint, extra=hooks.checkpoint_extra())  # fmt: skip
+                log_progress(
+                    reporter.stage,
+                    step,
+                    train.max_steps,
+                    began,
+                    first_report,
+                    metrics,
+                    hooks.progress,
+                )
+            reporter.report(
+                metrics,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                final=final,
+                checkpoint=checkpoint,
+                extra=hooks.checkpoint_extra(),
+            )
             sums, clips, start = {}, 0, time.perf_counter()
     if step < train.max_steps:
         raise RuntimeError(f"the batches ran out at step {step} of {train.max_steps}")
     return step
 
 
-def log_progress(stage: str, step: int, max_steps: int, began: float, first_report: tuple[int, float],
-                 metrics: dict[str, float], extra: dict[str, str]) -> None:  # fmt: skip
+def log_progress(
+    stage: str,
+    step: int,
+    max_steps: int,
+    began: float,
+    first_report: tuple[int, float],
+    metrics: dict[str, float],
+    extra: dict[str, str],
+) -> None:
     """One line per report on rank 0: step, loss, clips/s, the stage's own figures, elapsed, and
     the ETA at the pace since the first report (start-up and warm-up excluded)."""
     figures = {"loss": metrics["loss/total"], "clips/s": metrics["train/clips_per_second"]}
     figures |= {label: metrics[key] for label, key in extra.items() if key in metrics}
     now, (first_step, first_time) = time.perf_counter(), first_report
     eta = eta_seconds(step, max_steps, now - first_time, first_step)
-    line = progress_line(stage, done=step, total=max_steps, elapsed=now - began, figures=figures,
-                         eta=eta)  # fmt: skip
+    line = progress_line(
+        stage, done=step, total=max_steps, elapsed=now - began, figures=figures, eta=eta
+    )
     logging.getLogger("pairalign.train").info(line)

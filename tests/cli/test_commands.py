@@ -79,7 +79,9 @@ def test_an_archive_is_searched_with_a_query_clip(recordings, small_checkpoints,
     rows = read_archive(str(archive))
     assert sorted(rows["utterance_id"].to_pylist()) == sorted(recordings["ids"])
     assert sorted(read_archive_rejects(str(archive))["utterance_id"].to_pylist()) == [
-        "broken", "empty"]  # fmt: skip
+        "broken",
+        "empty",
+    ]
     capsys.readouterr()
     assert main(["search", str(archive), str(folder / "day2" / "c.flac"), "-k", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -97,8 +99,18 @@ def test_jsonl_output_holds_strings_spans_and_errors_and_is_searchable(
     recordings, small_checkpoints, tmp_path, capsys
 ):
     out = tmp_path / "strings.jsonl"
-    argv = ["tokenize", str(recordings["folder"]), "--tokenizer", small_checkpoints["refine"],
-            "--kind", "vq", "--out", str(out), "--batch-size", "2"]  # fmt: skip
+    argv = [
+        "tokenize",
+        str(recordings["folder"]),
+        "--tokenizer",
+        small_checkpoints["refine"],
+        "--kind",
+        "vq",
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+    ]
     assert main(argv) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     good = {r["utterance_id"]: r for r in rows if "tokens" in r}
@@ -107,7 +119,11 @@ def test_jsonl_output_holds_strings_spans_and_errors_and_is_searchable(
     assert {r["utterance_id"] for r in rows if "error" in r} == {"broken", "empty"}
     assert main(["search", str(out), str(recordings["folder"] / "a.wav"), "-k", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[2].split()[1:] == [
-        "0.000", str(len(good["a"]["tokens"])), "1.50", "a"]  # fmt: skip
+        "0.000",
+        str(len(good["a"]["tokens"])),
+        "1.50",
+        "a",
+    ]
 
 
 def test_nothing_to_tokenize_and_a_missing_default_say_what_to_do(
@@ -137,16 +153,25 @@ def test_export_then_tokenize_with_the_exported_file_from_the_command_line(
 ):
     exported = tmp_path / "tok.pt"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-m", "pairalign", "export", small_checkpoints["refine"],
-                           str(exported)], capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pairalign", "export", small_checkpoints["refine"], str(exported)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert (
         done.stdout.startswith(f"wrote {exported} (")
         and "format pairalign-tokenizer v3" in done.stdout
     )
     clip = recordings["folder"] / "a.wav"
-    by_export = subprocess.run([sys.executable, "-m", "pairalign", "tokenize", str(clip),
-                                "--tokenizer", str(exported)], capture_output=True, text=True,
-                               env=env, check=True)  # fmt: skip
+    by_export = subprocess.run(
+        [sys.executable, "-m", "pairalign", "tokenize", str(clip), "--tokenizer", str(exported)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert main(["tokenize", str(clip), "--tokenizer", small_checkpoints["refine"]]) == 0
     assert by_export.stdout.startswith("a  1.50 s  ")
     assert by_export.stdout == capsys.readouterr().out  # the same strings and spans
@@ -165,9 +190,14 @@ def test_a_manifest_names_its_clips_by_utterance_id(
 ):
     folder = recordings["folder"]
     manifest = tmp_path / "clips.csv"
-    manifest.write_text("utterance_id,path,duration\n" + "".join(
-        f"u{i},{folder / name},{seconds}\n" for i, (name, seconds) in enumerate(recordings["clips"].items())
-    ) + f"bad,{folder / 'broken.wav'},1.0\n")  # fmt: skip
+    manifest.write_text(
+        "utterance_id,path,duration\n"
+        + "".join(
+            f"u{i},{folder / name},{seconds}\n"
+            for i, (name, seconds) in enumerate(recordings["clips"].items())
+        )
+        + f"bad,{folder / 'broken.wav'},1.0\n"
+    )
     assert main(["tokenize", str(manifest), "--tokenizer", small_checkpoints["vq"]]) == 0
     out, err = capsys.readouterr()
     assert sorted(line.split("  ")[0] for line in out.splitlines()) == ["u0", "u1", "u2", "u3"]
@@ -181,8 +211,20 @@ def test_an_export_that_records_vq_gives_vq_strings_without_a_kind(
     `--kind vq` and says why it chose them; an export without the field keeps the old rule."""
     folder, note = str(recordings["folder"]), "MAP 0.93 (vq) vs 0.58 (pairalign) on the test half"
     chosen, plain = str(tmp_path / "chosen.pt"), str(tmp_path / "plain.pt")
-    assert main(["export", small_checkpoints["refine"], chosen, "--default-kind", "vq",
-                 "--kind-note", note]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                small_checkpoints["refine"],
+                chosen,
+                "--default-kind",
+                "vq",
+                "--kind-note",
+                note,
+            ]
+        )
+        == 0
+    )
     assert main(["export", small_checkpoints["refine"], plain]) == 0
     printed = capsys.readouterr().out
     assert f"default kind vq ({note})" in printed and printed.count("default kind") == 1

@@ -1,5 +1,5 @@
-"""pairalign.data.audio: every supported format decodes to 16 kHz float32 mono with its content kept,
-and every kind of bad input is an AudioError that names the file and says what is wrong."""
+"""pairalign.data.audio: every supported format decodes to 16 kHz float32 mono with its content
+kept, and every kind of bad input is an AudioError that names the file and says what is wrong."""
 
 from __future__ import annotations
 

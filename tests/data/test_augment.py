@@ -20,8 +20,17 @@ from pairalign.data.augment import (
 )
 
 SR = 16_000
-ALL = [Gain(), Noise(), Speed(), PitchShift(), TimeShift(), Reverb(), BandLimit(),
-       FormantShift(p=1.0), SpectralTilt(p=1.0)]  # fmt: skip
+ALL = [
+    Gain(),
+    Noise(),
+    Speed(),
+    PitchShift(),
+    TimeShift(),
+    Reverb(),
+    BandLimit(),
+    FormantShift(p=1.0),
+    SpectralTilt(p=1.0),
+]
 
 
 def sine(freq: float, seconds: float = 3.0, amp: float = 0.5) -> np.ndarray:

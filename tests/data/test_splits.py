@@ -12,9 +12,17 @@ SHARES = {"train": 2.0, "dev": 1.0, "test": 1.0}
 
 
 def manifest(sentences: int = 40, speakers: int = 3, reverse: bool = False):
-    rows = [{"utterance_id": f"{p}_{s:03d}", "path": f"/x/{p}/{s}.wav", "speaker": p,
-             "content_id": f"{s:03d}", "split": "train"}
-            for p in ("a", "b", "c")[:speakers] for s in range(sentences)]  # fmt: skip
+    rows = [
+        {
+            "utterance_id": f"{p}_{s:03d}",
+            "path": f"/x/{p}/{s}.wav",
+            "speaker": p,
+            "content_id": f"{s:03d}",
+            "split": "train",
+        }
+        for p in ("a", "b", "c")[:speakers]
+        for s in range(sentences)
+    ]
     return manifest_table(rows[::-1] if reverse else rows)
 
 
@@ -29,8 +37,11 @@ def test_no_sentence_is_in_two_parts_and_sizes_follow_the_shares():
     table = split_by_content(manifest(), SHARES, seed=0)
     parts = parts_of(table)
     assert {k: len(v) for k, v in parts.items()} == {"train": 20, "dev": 10, "test": 10}
-    assert not (parts["train"] & parts["dev"] or parts["train"] & parts["test"]
-                or parts["dev"] & parts["test"])  # fmt: skip
+    assert not (
+        parts["train"] & parts["dev"]
+        or parts["train"] & parts["test"]
+        or parts["dev"] & parts["test"]
+    )
     by_content: dict[str, set[str]] = {}
     for row in table.to_pylist():
         by_content.setdefault(row["content_id"], set()).add(row["split"])
@@ -57,7 +68,11 @@ def test_part_sizes_sum_to_n():
 
 def test_parse_shares_and_its_errors():
     assert parse_shares("train:2, dev:1,test:1") == SHARES
-    for bad, message in [("train", "positive share"), ("train:0", "positive share"),
-                         ("a:1,a:2", "given twice"), ("", "no parts")]:  # fmt: skip
+    for bad, message in [
+        ("train", "positive share"),
+        ("train:0", "positive share"),
+        ("a:1,a:2", "given twice"),
+        ("", "no parts"),
+    ]:
         with pytest.raises(SplitError, match=message):
             parse_shares(bad)

@@ -61,7 +61,11 @@ def test_figures_of_a_set_with_long_clips(recordings, small_checkpoints):
 
 
 def test_checkpoint_figures_under_the_set_name(recordings, small_checkpoints):
-    figures = checkpoint_eval_sets(small_checkpoints["refine"], [EvalSetSpec(name="rec", source=recordings)],
-                                   ViewConfig(), view_clips=2)  # fmt: skip
+    figures = checkpoint_eval_sets(
+        small_checkpoints["refine"],
+        [EvalSetSpec(name="rec", source=recordings)],
+        ViewConfig(),
+        view_clips=2,
+    )
     assert figures["rec/clips"] == 12
     assert {"rec/vq/map", "rec/pairalign/map", "rec/compare/token_reduction"} <= set(figures)

@@ -17,13 +17,23 @@ from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.windows import tokenize_clips
 
-SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                    quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
+SMALL = ModelConfig(
+    encoder=EncoderConfig(dim=32, layers=1, heads=2),
+    quantizer=QuantizerConfig(codebook_size=32, code_dim=8),
+)
 
 
 def _manifest(sentences: int = 6, voices: int = 3) -> pa.Table:
-    rows = [{"utterance_id": f"v{v}_s{172 + s:04d}", "content_id": f"s{172 + s:04d}",
-             "speaker": f"v{v}", "split": "test"} for s in range(sentences) for v in range(voices)]  # fmt: skip
+    rows = [
+        {
+            "utterance_id": f"v{v}_s{172 + s:04d}",
+            "content_id": f"s{172 + s:04d}",
+            "speaker": f"v{v}",
+            "split": "test",
+        }
+        for s in range(sentences)
+        for v in range(voices)
+    ]
     rows.append(
         {"utterance_id": "v0_s0001", "content_id": "s0001", "speaker": "v0", "split": "train"}
     )
@@ -63,8 +73,15 @@ def test_a_clips_string_does_not_depend_on_its_batch(tokenizer):
 def test_figures_of_a_stage1_checkpoint_are_its_vq_strings(tokenizer):
     rng = np.random.default_rng(1)
     audio = [0.1 * rng.standard_normal(16_000 * 2).astype(np.float32) for _ in range(6)]
-    data = ClipSet(name="dev", ids=[f"u{i}" for i in range(6)], audio=audio, seconds=[2.0] * 6,
-                   content=["a", "a", "b", "b", "c", "c"], speakers=["x", "y"] * 3, views=[])  # fmt: skip
+    data = ClipSet(
+        name="dev",
+        ids=[f"u{i}" for i in range(6)],
+        audio=audio,
+        seconds=[2.0] * 6,
+        content=["a", "a", "b", "b", "c", "c"],
+        speakers=["x", "y"] * 3,
+        views=[],
+    )
     figures = heldout_figures(tokenizer, data, HeldoutConfig())
     assert figures["dev/clips"] == 6 and figures["dev/vq/queries"] == 6  # one relevant each
     assert 0 <= figures["dev/vq/map"] <= 1 and "dev/vq/chance_map" in figures

@@ -19,8 +19,10 @@ from pairalign.evaluation.plots import (
 
 
 def _placed(spans, widths, levels):
-    return [((s + e) / 2 - w / 2, (s + e) / 2 + w / 2, lvl)
-            for (s, e), w, lvl in zip(spans, widths, levels, strict=True)]  # fmt: skip
+    return [
+        ((s + e) / 2 - w / 2, (s + e) / 2 + w / 2, lvl)
+        for (s, e), w, lvl in zip(spans, widths, levels, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("per_second", [2.0, 12.5, 50.0, 100.0])
@@ -69,10 +71,12 @@ def test_the_spectrogram_plot_has_a_row_per_tokenizer(tmp_path):
 
 
 def test_rate_and_drift_plots_are_written(tmp_path):
-    rows = [{"name": "pairalign", "kind": "pairalign", "token_rate": 13.6, "map": 0.58},
-            {"name": "vq", "kind": "vq", "token_rate": 14.5, "map": 0.94},
-            {"name": "dense-k8-p8", "kind": "dense", "token_rate": 12.5, "map": 0.8},
-            {"name": "dense-k8-p1", "kind": "dense", "token_rate": 100.0, "map": 0.99}]  # fmt: skip
+    rows = [
+        {"name": "pairalign", "kind": "pairalign", "token_rate": 13.6, "map": 0.58},
+        {"name": "vq", "kind": "vq", "token_rate": 14.5, "map": 0.94},
+        {"name": "dense-k8-p8", "kind": "dense", "token_rate": 12.5, "map": 0.8},
+        {"name": "dense-k8-p1", "kind": "dense", "token_rate": 100.0, "map": 0.99},
+    ]
     assert imread(map_vs_rate(rows, str(tmp_path / "map.png"), chance=0.06)).size > 0
     curves = {"pairalign": np.linspace(0, 0.5, 11), "vq": np.linspace(0, 0.7, 11)}
     path = sweep_drift(

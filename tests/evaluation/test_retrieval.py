@@ -15,13 +15,22 @@ ARCHIVE_SPEAKER = ["s0", "s1", "s2", "s3", "s1", "s2"]
 
 
 def test_map_mrr_and_precision_on_a_hand_built_ranking():
-    distances = np.array([
-        [0.0, 0.1, 0.2, 0.3, 0.3, 0.5],  # "A" by s0: 0 is its own voice; 3 beats 4 on the tie
-        [0.9, 0.9, 0.9, 0.0, 0.9, 0.9],  # "C" by s3: its one match is its own voice: skipped
-        [0.4, 0.0, 0.2, 0.1, 0.0, 0.1],  # "B" by s1: 1 and 4 left out; 3 beats 5 on the tie
-    ])  # fmt: skip
-    out = retrieval_metrics(distances, ["A", "C", "B"], ARCHIVE_CONTENT, ["s0", "s3", "s1"],
-                            ARCHIVE_SPEAKER, "r", ks=(1, 5, 10))  # fmt: skip
+    distances = np.array(
+        [
+            [0.0, 0.1, 0.2, 0.3, 0.3, 0.5],  # "A" by s0: 0 is its own voice; 3 beats 4 on the tie
+            [0.9, 0.9, 0.9, 0.0, 0.9, 0.9],  # "C" by s3: its one match is its own voice: skipped
+            [0.4, 0.0, 0.2, 0.1, 0.0, 0.1],  # "B" by s1: 1 and 4 left out; 3 beats 5 on the tie
+        ]
+    )
+    out = retrieval_metrics(
+        distances,
+        ["A", "C", "B"],
+        ARCHIVE_CONTENT,
+        ["s0", "s3", "s1"],
+        ARCHIVE_SPEAKER,
+        "r",
+        ks=(1, 5, 10),
+    )
     # query A ranks 1 2 3 4 5 -> relevant at ranks 2 and 4: AP = (1/2 + 2/4) / 2 = 1/2
     # query B ranks 3 5 2 0   -> relevant at rank 2: AP = 1/2
     assert out["r/map"] == pytest.approx(0.5)
@@ -45,8 +54,9 @@ def test_own_speaker_renders_are_left_out_of_the_ranking():
     """The same sentence by the query's own voice, at distance 0, must neither count as a hit nor
     push the other voices' renders down."""
     distances = np.array([[0.0, 0.0, 0.4, 0.3]])
-    out = retrieval_metrics(distances, ["A"], ["A", "A", "A", "B"], ["me"],
-                            ["me", "me", "you", "them"], "r", ks=(1,))  # fmt: skip
+    out = retrieval_metrics(
+        distances, ["A"], ["A", "A", "A", "B"], ["me"], ["me", "me", "you", "them"], "r", ks=(1,)
+    )
     assert out["r/map"] == pytest.approx(1 / 2)  # ranking: B (0.3), A (0.4)
     assert out["r/precision_at_1"] == 0.0
     assert out["r/chance_map"] == pytest.approx(chance_average_precision(1, 2))

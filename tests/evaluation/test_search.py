@@ -110,8 +110,10 @@ def test_excluded_strings_are_never_returned():
     indices, distances = reference_top_k(strings, strings, 7, exclude=mask)
     as_sets = [set(np.flatnonzero(row)) for row in mask]
     for exclude in (mask, as_sets):
-        for result in (index.search(strings, 7, exclude=exclude),
-                       index.brute_force(strings, 7, exclude=exclude)):  # fmt: skip
+        for result in (
+            index.search(strings, 7, exclude=exclude),
+            index.brute_force(strings, 7, exclude=exclude),
+        ):
             np.testing.assert_array_equal(result.indices, indices)
             np.testing.assert_array_equal(result.distances, distances)
     itself = index.search(strings, 7, exclude=[{i} for i in range(60)]).indices

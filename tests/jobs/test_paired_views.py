@@ -1,4 +1,4 @@
-"""The paired-view Ray Data pipeline on a real local cluster: streaming, rejects, determinism, S3."""
+"""The paired-view Ray Data pipeline on a local cluster: streaming, rejects, determinism, S3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""VQ invariants: eval output is codebook rows, codes are valid, EMA tracks data, dead codes revive."""
+"""VQ invariants: eval output is codebook rows, codes valid, EMA tracks data, dead codes revive."""
 
 import torch
 import torch.nn.functional as F

@@ -16,8 +16,10 @@ SR = 16_000
 @pytest.fixture(scope="module")
 def model() -> VQModel:
     torch.manual_seed(0)
-    config = ModelConfig(encoder=EncoderConfig(dim=32, layers=2, heads=2),
-                         quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
+    config = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=2, heads=2),
+        quantizer=QuantizerConfig(codebook_size=32, code_dim=8),
+    )
     model = VQModel(config).train()
     model(0.1 * torch.randn(2, 48_000))  # initialise the codebook
     return model.eval()

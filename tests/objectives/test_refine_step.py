@@ -15,22 +15,27 @@ from pairalign.objectives.refine_step import RefineStep
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
 
 CONFIG = PairAlignConfig(
-    vq=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2, dropout=0.3),
-                          quantizer=QuantizerConfig(codebook_size=16, code_dim=8)),
+    vq=ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2, dropout=0.3),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    ),
     decoder=DecoderConfig(dim=32, layers=1, heads=2),
     decoding=DecodingConfig(timing_seconds=1.0),
-)  # fmt: skip
+)
 
 
 def batch(n=3, samples=16_000):
     generator = torch.Generator().manual_seed(0)
     wave = 0.1 * torch.randn(n, samples, generator=generator)
     return {
-        "view_a": wave, "view_b": wave + 0.01 * torch.randn(n, samples, generator=generator),
-        "warp_a": torch.ones(n), "shift_a": torch.zeros(n),
-        "warp_b": torch.full((n,), 1.1), "shift_b": torch.full((n,), 0.05),
+        "view_a": wave,
+        "view_b": wave + 0.01 * torch.randn(n, samples, generator=generator),
+        "warp_a": torch.ones(n),
+        "shift_a": torch.zeros(n),
+        "warp_b": torch.full((n,), 1.1),
+        "shift_b": torch.full((n,), 0.05),
         "source_seconds": torch.full((n,), 1.0),
-    }  # fmt: skip
+    }
 
 
 def step_of(source: str = "train", freeze_vq: bool = False) -> RefineStep:

@@ -34,9 +34,15 @@ def test_the_gate_gives_teacher_targets_only_while_the_teacher_retrieves_as_well
     from pairalign.objectives.refine_teacher import TeacherSchedule
 
     model = PairAlignModel(PairAlignConfig(model_config("tiny"), DecoderConfig(kind="segment")))
-    batch = {"view_a": torch.zeros(2, 8000), "view_b": torch.zeros(2, 8000),
-             "source_seconds": torch.full((2,), 0.5), "warp_a": torch.ones(2),
-             "warp_b": torch.ones(2), "shift_a": torch.zeros(2), "shift_b": torch.zeros(2)}  # fmt: skip
+    batch = {
+        "view_a": torch.zeros(2, 8000),
+        "view_b": torch.zeros(2, 8000),
+        "source_seconds": torch.full((2,), 0.5),
+        "warp_a": torch.ones(2),
+        "warp_b": torch.ones(2),
+        "shift_a": torch.zeros(2),
+        "shift_b": torch.zeros(2),
+    }
     schedule = TeacherSchedule(model, TeacherConfig(start=0, ramp=1), max_steps=10)
     assert schedule.share(5) == 1.0
     assert not schedule.judge(teacher_map=0.70, vq_target_map=0.80)  # worse: closed

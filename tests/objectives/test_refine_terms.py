@@ -1,5 +1,7 @@
-"""Each refine (stage-2) term on hand-built tensors: length pushes toward the rate, anti-bypass penalises a
-decoder that ignores the condition, the contrast prefers matching pairs, weights switch terms off."""
+"""Each refine (stage-2) term on hand-built tensors: length pushes toward the rate, anti-bypass
+penalises a decoder that ignores the condition, the contrast prefers matching pairs, weights switch
+terms off.
+"""
 
 import dataclasses
 
@@ -162,14 +164,24 @@ def test_target_view_pairs_the_right_strings_and_times(trained, view, monkeypatc
     timing_a = [0.1 * torch.ones(len(x), 2).numpy() for x in strings_a]
     timing_b = [0.2 * torch.ones(len(x), 2).numpy() for x in strings_b]
     targets = PairTargets(Targets(strings_a, timing_a), Targets(strings_b, timing_b))
-    batch = {"warp_a": torch.ones(4), "warp_b": torch.full((4,), 2.0), "source_seconds": torch.ones(4),
-             "shift_a": torch.zeros(4), "shift_b": torch.zeros(4)}  # fmt: skip
+    batch = {
+        "warp_a": torch.ones(4),
+        "warp_b": torch.full((4,), 2.0),
+        "source_seconds": torch.ones(4),
+        "shift_a": torch.zeros(4),
+        "shift_b": torch.zeros(4),
+    }
     seen = []
-    monkeypatch.setitem(refine_terms.TERMS, "timing", Term(lambda side: seen.append(side.timing)
-                        or side.logits.new_zeros(()), always=True))  # fmt: skip
+    monkeypatch.setitem(
+        refine_terms.TERMS,
+        "timing",
+        Term(lambda side: seen.append(side.timing) or side.logits.new_zeros(()), always=True),
+    )
     recorder = Recorder(decoder)
-    config = RefineObjective(targets=TargetConfig(corruption=0.0, view=view),
-                             weights=TermWeights(bypass=0.0, contrast=0.0))  # fmt: skip
+    config = RefineObjective(
+        targets=TargetConfig(corruption=0.0, view=view),
+        weights=TermWeights(bypass=0.0, contrast=0.0),
+    )
     refine_losses(recorder, a, b, targets, batch, config, frame_seconds=0.04, clip_seconds=3.0)
     padded = lambda strings: [x + [VOCAB.pad] * (2 - len(x)) for x in strings]  # noqa: E731
     (inputs_1, frames_1), (inputs_2, frames_2) = recorder.calls
@@ -189,8 +201,9 @@ def test_weights_switch_terms_off_and_sum_to_total(trained):
     timing = [torch.rand(len(s), 2).numpy() for s in STRINGS]
     targets = PairTargets(Targets(STRINGS, timing), Targets(STRINGS, timing))
     config = RefineObjective(targets=TargetConfig(corruption=0.0))
-    full = refine_losses(decoder, cond, cond, targets, batch, config, frame_seconds=0.04,
-                         clip_seconds=3.0)  # fmt: skip
+    full = refine_losses(
+        decoder, cond, cond, targets, batch, config, frame_seconds=0.04, clip_seconds=3.0
+    )
     expected = sum(
         getattr(config.weights, k) * full[f"stage2/{k}"]
         for k in ("cross", "bypass", "contrast", "length", "timing", "align")

@@ -1,4 +1,5 @@
-"""The stage-1 objective on small tensors: finite namespaced losses; the contrast prefers true pairs."""
+"""The stage-1 objective on small tensors: finite namespaced losses; the contrast prefers true
+pairs."""
 
 import pytest
 import torch
@@ -18,11 +19,14 @@ def batch(n=3, samples=16_000):
     torch.manual_seed(0)
     wave = 0.1 * torch.randn(n, samples)
     return {
-        "view_a": wave, "view_b": wave + 0.01 * torch.randn(n, samples),
-        "warp_a": torch.ones(n), "shift_a": torch.zeros(n),
-        "warp_b": torch.full((n,), 1.1), "shift_b": torch.full((n,), 0.05),
+        "view_a": wave,
+        "view_b": wave + 0.01 * torch.randn(n, samples),
+        "warp_a": torch.ones(n),
+        "shift_a": torch.zeros(n),
+        "warp_b": torch.full((n,), 1.1),
+        "shift_b": torch.full((n,), 0.05),
         "source_seconds": torch.full((n,), 1.0),
-    }  # fmt: skip
+    }
 
 
 def test_losses_are_finite_namespaced_and_train():
@@ -113,8 +117,13 @@ def test_pseudo_labels_are_read_at_the_source_time_of_each_frame():
     for t in range(2, frames):
         right[0, t, (t - 2) % classes] = 10.0
     wrong = right.roll(1, dims=1)
-    q = Quantized(torch.zeros(1, frames, dtype=torch.long), torch.zeros(1, frames, 2),
-                  torch.zeros(1, frames, 2), torch.zeros(1, frames, 2), {})  # fmt: skip
+    q = Quantized(
+        torch.zeros(1, frames, dtype=torch.long),
+        torch.zeros(1, frames, 2),
+        torch.zeros(1, frames, 2),
+        torch.zeros(1, frames, 2),
+        {},
+    )
     mask = torch.ones(1, frames, dtype=torch.bool)
 
     def encoded(logits):
@@ -132,15 +141,23 @@ def test_pseudo_labels_can_supervise_the_codebook_assignment_itself():
 
     frames, classes = 10, 4
     labels = torch.arange(frames)[None] % classes
-    batch = {"labels": labels, "source_seconds": torch.tensor([0.2]),
-             "warp_a": torch.tensor([1.0]), "shift_a": torch.tensor([0.0])}  # fmt: skip
+    batch = {
+        "labels": labels,
+        "source_seconds": torch.tensor([0.2]),
+        "warp_a": torch.tensor([1.0]),
+        "shift_a": torch.tensor([0.0]),
+    }
     logits = torch.full((1, frames, classes), -10.0)
     logits[0, torch.arange(frames), labels[0]] = 10.0  # the codebook picks each frame's class
     q = Quantized(
         logits.argmax(-1), torch.zeros(1, frames, 2), torch.zeros(1, frames, 2), logits, {}
     )
-    x = Encoded(torch.zeros(1, frames, 3), torch.ones(1, frames, dtype=torch.bool), q,
-                torch.zeros(1, frames, classes))  # no label head at all  # fmt: skip
+    x = Encoded(
+        torch.zeros(1, frames, 3),
+        torch.ones(1, frames, dtype=torch.bool),
+        q,
+        torch.zeros(1, frames, classes),
+    )  # no label head at all
     assert _pseudo_loss(x, batch, 0.02, "a", target="codes") < 1e-3
     with pytest.raises(ValueError, match="label_classes"):
         _pseudo_loss(x, batch, 0.02, "a", target="head")

@@ -48,8 +48,10 @@ def test_merge_targets_span_their_merged_runs_and_rate_zero_keeps_every_run():
 @pytest.fixture(scope="module")
 def tiny_tokenizer_model() -> VQModel:
     torch.manual_seed(0)
-    config = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                         quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
+    config = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    )
     model = VQModel(config).train()
     model(0.1 * torch.randn(2, 16_000))  # initialise the codebook
     return model.eval()

@@ -23,7 +23,8 @@ print("ok", sorted(STAGES))
 
 
 def test_stages_import_with_ray_blocked():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok ['refine', 'vq']"

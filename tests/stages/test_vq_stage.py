@@ -14,17 +14,26 @@ from pairalign.stages.vq import VQStageConfig, fit_pseudo_labels, pseudo_labeler
 
 @pytest.fixture(scope="module")
 def train_rows(tmp_path_factory):
-    table = prepare(PrepareConfig(out_dir=str(tmp_path_factory.mktemp("builtin")), use_ray=False,
-                                  corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=1)))  # fmt: skip
+    table = prepare(
+        PrepareConfig(
+            out_dir=str(tmp_path_factory.mktemp("builtin")),
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=1),
+        )
+    )
     import pyarrow.compute as pc
 
     return table.filter(pc.equal(table["split"], "train"))
 
 
 def config(tmp_path, **changes) -> VQStageConfig:
-    data = {"name": "p", "storage_path": str(tmp_path), "fit_pseudo_labels": True,
-            "model": {"quantizer": {"codebook_size": 4}},
-            "loss": {"pseudo": 1.0, "pseudo_target": "codes"}} | changes  # fmt: skip
+    data = {
+        "name": "p",
+        "storage_path": str(tmp_path),
+        "fit_pseudo_labels": True,
+        "model": {"quantizer": {"codebook_size": 4}},
+        "loss": {"pseudo": 1.0, "pseudo_target": "codes"},
+    } | changes
     return from_dict(VQStageConfig, data)
 
 
@@ -47,6 +56,10 @@ def test_labels_that_do_not_fit_the_model_are_refused(train_rows, tmp_path):
     with pytest.raises(ValueError, match="codebook_size=4"):
         pseudo_labeler(config(tmp_path, model={"quantizer": {"codebook_size": 8}}), path)
     with pytest.raises(ValueError, match="subsample"):
-        pseudo_labeler(config(tmp_path, model={"quantizer": {"codebook_size": 4},
-                                               "encoder": {"subsample": 4}}), path)  # fmt: skip
+        pseudo_labeler(
+            config(
+                tmp_path, model={"quantizer": {"codebook_size": 4}, "encoder": {"subsample": 4}}
+            ),
+            path,
+        )
     assert fit_pseudo_labels(config(tmp_path, fit_pseudo_labels=False), train_rows) == ""

@@ -22,12 +22,20 @@ from pairalign.stages.watch import string_figures, watch_figures, watch_rows
 from pairalign.strings.rule import VQStringConfig
 
 SMALL = PairAlignConfig(
-    vq=ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                          quantizer=QuantizerConfig(codebook_size=16, code_dim=8)),
+    vq=ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    ),
     decoder=DecoderConfig(dim=32, layers=1, heads=2),
-)  # fmt: skip
-KEYS = {"watch/greedy_map", "watch/greedy_perplexity", "watch/target_map",
-        "watch/target_perplexity", "watch/chance_map", "watch/target_teacher_share"}  # fmt: skip
+)
+KEYS = {
+    "watch/greedy_map",
+    "watch/greedy_perplexity",
+    "watch/target_map",
+    "watch/target_perplexity",
+    "watch/chance_map",
+    "watch/target_teacher_share",
+}
 
 
 def _clips(sentences: int = 3, voices: int = 3, seconds: float = 1.0) -> ClipSet:
@@ -43,8 +51,15 @@ def _clips(sentences: int = 3, voices: int = 3, seconds: float = 1.0) -> ClipSet
             speakers.append(f"v{v}")
             wave = (0.2 + 0.1 * v) * np.sin(2 * np.pi * (200 + 300 * s) * t)
             audio.append((wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32))
-    return ClipSet(name="watch", ids=ids, seconds=[seconds] * len(ids), content=content,
-                   speakers=speakers, audio=audio, views=[])  # fmt: skip
+    return ClipSet(
+        name="watch",
+        ids=ids,
+        seconds=[seconds] * len(ids),
+        content=content,
+        speakers=speakers,
+        audio=audio,
+        views=[],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +71,12 @@ def model() -> PairAlignModel:
 
 
 def test_watch_rows_take_the_first_dev_sentences_with_a_few_voices_each():
-    rows = [{"utterance_id": f"v{v}_s{s}", "content_id": f"s{s}", "speaker": f"v{v}", "split": split}
-            for split, sentences in (("test", range(10, 16)), ("train", range(3)))
-            for s in sentences for v in range(8)]  # fmt: skip
+    rows = [
+        {"utterance_id": f"v{v}_s{s}", "content_id": f"s{s}", "speaker": f"v{v}", "split": split}
+        for split, sentences in (("test", range(10, 16)), ("train", range(3)))
+        for s in sentences
+        for v in range(8)
+    ]
     manifest = pa.Table.from_pylist(rows)
     chosen = watch_rows(manifest, "test", 12, voices=6)
     assert chosen["content_id"].to_pylist() == ["s10"] * 6 + ["s12"] * 6  # even-ranked: dev half
@@ -119,8 +137,7 @@ def test_with_the_teacher_in_use_the_targets_are_its_greedy_strings(model):
     clips = _clips()
     targets = TargetConfig(rate=8.0)
     teacher = copy.deepcopy(model).eval()  # the model's own weights: the same greedy strings
-    figures = watch_figures(model, clips, targets, teacher=teacher,
-                            teacher_share=0.5)  # fmt: skip
+    figures = watch_figures(model, clips, targets, teacher=teacher, teacher_share=0.5)
     assert figures["watch/target_teacher_share"] == 0.5
     assert figures["watch/target_map"] == figures["watch/greedy_map"]
     assert figures["watch/target_perplexity"] == figures["watch/greedy_perplexity"]

@@ -1,5 +1,6 @@
 """BPE of token strings: known merges on a hand-made example, encoding equal to applying the
-merges one after another, lengths that fall with every merge, and the rate met with fewest merges."""
+merges one after another, lengths that fall with every merge, and the rate met with fewest merges.
+"""
 
 from itertools import pairwise
 

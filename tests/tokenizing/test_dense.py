@@ -80,7 +80,9 @@ def test_every_cluster_is_used_when_points_repeat():
     # 4 distinct points, many copies: k-means++ must find all 4, none left empty
     x = torch.eye(4).repeat(50, 1) * 5
     result = kmeans(x, 4, iters=10, seed=0)
-    assert sorted(map(tuple, result.centroids.tolist())) == sorted(map(tuple, (torch.eye(4) * 5).tolist()))  # fmt: skip
+    assert sorted(map(tuple, result.centroids.tolist())) == sorted(
+        map(tuple, (torch.eye(4) * 5).tolist())
+    )
     assert result.inertia == 0
 
 

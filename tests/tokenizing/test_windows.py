@@ -21,7 +21,10 @@ def test_short_clip_is_one_piece_and_long_clip_windows_tile_it():
     assert [p.owns_to for p in pieces[:-1]] == [3.5, 6.5] and pieces[-1].owns_to == float("inf")
     # the last window is moved back to end at the clip's end, not padded
     assert [(p.start / SR, p.stop / SR) for p in cut(int(8.5 * SR), SR, 4.0, 1.0)] == [
-        (0, 4), (3, 7), (4.5, 8.5)]  # fmt: skip
+        (0, 4),
+        (3, 7),
+        (4.5, 8.5),
+    ]
     with pytest.raises(ValueError, match="overlap"):
         cut(10 * SR, SR, window=4.0, overlap=4.0)
 
@@ -51,8 +54,9 @@ class FrameClock:
 
 def test_stitched_tokens_cover_the_clip_once_in_order():
     clock = np.arange(int(10.3 * SR)) / SR  # sample value = its time, so windows know their start
-    (tokens,) = tokenize_clips(FrameClock(collapses=False), [clock.astype(np.float32)], SR,
-                               window=4.0, overlap=1.0)  # fmt: skip
+    (tokens,) = tokenize_clips(
+        FrameClock(collapses=False), [clock.astype(np.float32)], SR, window=4.0, overlap=1.0
+    )
     assert tokens == list(range(103))
 
 
@@ -155,8 +159,14 @@ def test_a_segment_decoders_strings_never_repeat_a_token_across_window_seams(tmp
     model = PairAlignModel(config).eval()
     with torch.no_grad():
         model.decoder.token.bias[5] = 1e4
-    save_checkpoint(str(tmp_path / "seg"), model_config=config, model_state=model.state_dict(),
-                    stage="refine", stage_config={}, step=1)  # fmt: skip
+    save_checkpoint(
+        str(tmp_path / "seg"),
+        model_config=config,
+        model_state=model.state_dict(),
+        stage="refine",
+        stage_config={},
+        step=1,
+    )
     tok = load_tokenizer(TokenizerSpec("pairalign", "pairalign", str(tmp_path / "seg")))
     assert tok.collapses
     wave = 0.1 * np.random.default_rng(2).standard_normal(9 * SR).astype(np.float32)

@@ -17,8 +17,14 @@ def rows(tmp_path_factory, write_tone) -> pa.Table:
     for i in range(6):
         write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
         paths.append(str(root / f"u{i}.wav"))
-    return pa.table({"utterance_id": [f"u{i}" for i in range(6)], "path": paths,
-                     "speaker": ["s"] * 6, "content_id": [f"c{i}" for i in range(6)]})  # fmt: skip
+    return pa.table(
+        {
+            "utterance_id": [f"u{i}" for i in range(6)],
+            "path": paths,
+            "speaker": ["s"] * 6,
+            "content_id": [f"c{i}" for i in range(6)],
+        }
+    )
 
 
 def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
@@ -26,7 +32,10 @@ def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
     cache = ViewCache(rows, views, str(tmp_path))
     cache.prepare(steps=3, batch_size=4)  # one whole batch per 6-row epoch: epochs 0, 1, 2
     assert sorted(p.name for p in (tmp_path / cache.dir.split("/")[-1]).glob("*.pt")) == [
-        "epoch-0.pt", "epoch-1.pt", "epoch-2.pt"]  # fmt: skip
+        "epoch-0.pt",
+        "epoch-1.pt",
+        "epoch-2.pt",
+    ]
     first = cache.epoch(1)
     assert torch.equal(ViewCache(rows, views, str(tmp_path)).epoch(1)["view_a"], first["view_a"])
     assert first["view_a"].shape == (6, 16_000)

@@ -29,8 +29,13 @@ VQ, REFINE = "runs/vq-tiny/checkpoint_0", "runs/refine-tiny/checkpoint_0"
 def work(tmp_path_factory, small_checkpoints) -> Path:
     """A directory laid out as the README's commands expect: data/builtin and runs/<name>/."""
     root = tmp_path_factory.mktemp("work")
-    prepare(PrepareConfig(out_dir=str(root / "data" / "builtin"), use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=1)))  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=str(root / "data" / "builtin"),
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=1),
+        )
+    )
     shutil.copytree(small_checkpoints["vq"], root / VQ)
     shutil.copytree(small_checkpoints["refine"], root / REFINE)
     return root
@@ -38,8 +43,11 @@ def work(tmp_path_factory, small_checkpoints) -> Path:
 
 def test_parse_args_resolves_every_path_against_the_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = parse_args(SweepConfig, "tune.yaml", [f"refine.init_checkpoint=../x/{VQ}",
-                                                   "baseline_checkpoint=s3://b/runs/c"])  # fmt: skip
+    config = parse_args(
+        SweepConfig,
+        "tune.yaml",
+        [f"refine.init_checkpoint=../x/{VQ}", "baseline_checkpoint=s3://b/runs/c"],
+    )
     assert config.storage_path == str(tmp_path / "runs")
     assert config.refine.init_checkpoint == str(tmp_path.parent / "x" / VQ)
     assert config.refine.corpus.builtin_dir == str(tmp_path / "data" / "builtin")
@@ -48,13 +56,27 @@ def test_parse_args_resolves_every_path_against_the_current_directory(tmp_path, 
 
 def test_refine_from_a_relative_checkpoint(ray_session, work, monkeypatch):
     monkeypatch.chdir(work)
-    figures = refine.main([
-        "name=refine-rel", f"init_checkpoint={VQ}", "storage_path=runs",
-        "corpus.builtin_dir=data/builtin", "decoder.dim=32", "decoder.layers=1", "decoder.heads=2",
-        "train.num_workers=1", "train.batch_size=2", "train.max_steps=2", "train.warmup_steps=1",
-        "train.report_every=1", "train.checkpoint_every=2", "objective.teacher.start=1",
-        "objective.teacher.ramp=1", "pipeline.batch_size=8", "eval_clips=4",
-    ])  # fmt: skip
+    figures = refine.main(
+        [
+            "name=refine-rel",
+            f"init_checkpoint={VQ}",
+            "storage_path=runs",
+            "corpus.builtin_dir=data/builtin",
+            "decoder.dim=32",
+            "decoder.layers=1",
+            "decoder.heads=2",
+            "train.num_workers=1",
+            "train.batch_size=2",
+            "train.max_steps=2",
+            "train.warmup_steps=1",
+            "train.report_every=1",
+            "train.checkpoint_every=2",
+            "objective.teacher.start=1",
+            "objective.teacher.ramp=1",
+            "pipeline.batch_size=8",
+            "eval_clips=4",
+        ]
+    )
     assert figures["final/step"] == 2
     step, checkpoint = latest_checkpoint(str(work / "runs"), "refine-rel")
     assert step == 2 and checkpoint.startswith(str(work / "runs" / "refine-rel"))
@@ -65,21 +87,35 @@ def test_refine_from_a_relative_checkpoint(ray_session, work, monkeypatch):
     assert 0 <= figures["final/watch/greedy_map"] <= 1
     assert figures["final/watch/target_teacher_share"] == 1.0  # teacher_start=1: step 2's targets
     mlflow.set_tracking_uri(f"sqlite:///{work / 'runs' / 'mlflow.db'}")
-    (run,) = mlflow.search_runs(experiment_names=["pairalign"], output_format="list",
-                                filter_string="tags.`pairalign.run_name` = 'refine-rel'")  # fmt: skip
+    (run,) = mlflow.search_runs(
+        experiment_names=["pairalign"],
+        output_format="list",
+        filter_string="tags.`pairalign.run_name` = 'refine-rel'",
+    )
     client = mlflow.MlflowClient()
-    for key in ("watch/greedy_map", "watch/greedy_perplexity", "watch/target_map",
-                "watch/target_perplexity"):  # fmt: skip
+    for key in (
+        "watch/greedy_map",
+        "watch/greedy_perplexity",
+        "watch/target_map",
+        "watch/target_perplexity",
+    ):
         assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [2]
 
 
 def test_tokenize_archive_from_a_relative_checkpoint(ray_session, work, monkeypatch):
     monkeypatch.chdir(work)
-    totals = tokenize_archive.main([
-        "corpus.builtin_dir=data/builtin", "out_dir=archive", "tokenizer.name=vq",
-        "tokenizer.kind=vq", f"tokenizer.checkpoint={VQ}", "pool_size=1", "cpus_per_actor=0.5",
-        "batch_size=8",
-    ])  # fmt: skip
+    totals = tokenize_archive.main(
+        [
+            "corpus.builtin_dir=data/builtin",
+            "out_dir=archive",
+            "tokenizer.name=vq",
+            "tokenizer.kind=vq",
+            f"tokenizer.checkpoint={VQ}",
+            "pool_size=1",
+            "cpus_per_actor=0.5",
+            "batch_size=8",
+        ]
+    )
     manifest = read_manifest(str(work / "data" / "builtin" / "manifest.parquet"))
     ids = read_archive(str(work / "archive" / "vq"))["utterance_id"].to_pylist()  # where typed
     assert sorted(ids) == sorted(manifest["utterance_id"].to_pylist()) and totals["rejects"] == 0
@@ -88,12 +124,21 @@ def test_tokenize_archive_from_a_relative_checkpoint(ray_session, work, monkeypa
 
 def test_evaluate_a_relative_checkpoint(ray_session, work, monkeypatch):
     monkeypatch.chdir(work)
-    figures = evaluate.main([
-        "corpus.builtin_dir=data/builtin", f"checkpoint={REFINE}", "out_dir=eval",
-        "storage_path=eval-runs", "consistency_clips=4", "sweep.utterances=1",
-        "sweep.clips_per_utterance=2", "sweep.shifts=[0.5]", "tokenize.pool_size=1",
-        "tokenize.cpus_per_actor=0.5", "tokenize.batch_size=8",
-    ])  # fmt: skip
+    figures = evaluate.main(
+        [
+            "corpus.builtin_dir=data/builtin",
+            f"checkpoint={REFINE}",
+            "out_dir=eval",
+            "storage_path=eval-runs",
+            "consistency_clips=4",
+            "sweep.utterances=1",
+            "sweep.clips_per_utterance=2",
+            "sweep.shifts=[0.5]",
+            "tokenize.pool_size=1",
+            "tokenize.cpus_per_actor=0.5",
+            "tokenize.batch_size=8",
+        ]
+    )
     assert figures["eval/clips"] == 8  # the test split: one sentence, eight voices
     for name in ("pairalign", "vq"):
         archive = read_archive(str(work / "eval" / "archives" / name))

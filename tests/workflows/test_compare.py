@@ -36,9 +36,16 @@ def store(tmp_path):
     parent = client.create_run(experiment, run_name="s", tags={RUN_NAME_TAG: "s"}).info.run_id
     ids = {}
     for name, (rate, map_, consistency, score, stopped, steps) in TRIALS.items():
-        run = client.create_run(experiment, run_name=name, tags={
-            RUN_NAME_TAG: name, "mlflow.parentRunId": parent, "pairalign.best_step": "2",
-            "pairalign.early_stopped": str(stopped).lower()})  # fmt: skip
+        run = client.create_run(
+            experiment,
+            run_name=name,
+            tags={
+                RUN_NAME_TAG: name,
+                "mlflow.parentRunId": parent,
+                "pairalign.best_step": "2",
+                "pairalign.early_stopped": str(stopped).lower(),
+            },
+        )
         ids[name] = run_id = run.info.run_id
         client.log_param(run_id, "objective.weights.length", str(rate / 10))
         for step in range(2, steps + 1, 2):
@@ -94,8 +101,15 @@ def test_the_comparison_is_logged_to_the_sweeps_run(store):
 
 def test_named_runs_are_compared_in_a_new_run(store, tmp_path):
     ids = [store["ids"]["s/t_00003"], store["ids"]["s/t_00000"]]
-    out = compare.main(_argv(store, f"run_ids=[{','.join(ids)}]", "sort=none", f"out_dir={tmp_path / 'c'}",
-                             f"quality=[{CONSISTENCY}]"))  # fmt: skip
+    out = compare.main(
+        _argv(
+            store,
+            f"run_ids=[{','.join(ids)}]",
+            "sort=none",
+            f"out_dir={tmp_path / 'c'}",
+            f"quality=[{CONSISTENCY}]",
+        )
+    )
     assert [r.run_id for r in out["rows"]] == ids  # as given when unsorted
     assert all(r.front for r in out["rows"])  # fewer tokens vs higher consistency: a trade-off
     run = mlflow.MlflowClient(store["uri"]).get_run(out["logged_to"])
@@ -128,10 +142,17 @@ def test_plain_vq_and_refine_runs_show_their_end_of_run_figures(tmp_path, capsys
     client = mlflow.MlflowClient(uri)
     experiment = client.create_experiment("pairalign", artifact_location=f"file://{tmp_path}/art")
     vq = {"eval/vq/token_rate": 14.5, "eval/vq/map": 0.94, "eval/vq/consistency": 0.61}
-    refine = {**vq, "eval/vq/map": 0.90, "eval/pairalign/token_rate": 13.6,
-              "eval/pairalign/map": 0.58, "eval/pairalign/consistency": 0.69}  # fmt: skip
-    ids = {"vq-tiny": _plain_run(client, experiment, "vq-tiny", vq),
-           "refine-tiny": _plain_run(client, experiment, "refine-tiny", refine)}  # fmt: skip
+    refine = {
+        **vq,
+        "eval/vq/map": 0.90,
+        "eval/pairalign/token_rate": 13.6,
+        "eval/pairalign/map": 0.58,
+        "eval/pairalign/consistency": 0.69,
+    }
+    ids = {
+        "vq-tiny": _plain_run(client, experiment, "vq-tiny", vq),
+        "refine-tiny": _plain_run(client, experiment, "refine-tiny", refine),
+    }
     out = compare.main(
         [f"tracking.tracking_uri={uri}", f"storage_path={tmp_path}", "experiment_runs=true"]
     )
@@ -161,8 +182,13 @@ def test_the_plot_has_a_point_per_run_and_kind_of_strings(tmp_path):
     client = mlflow.MlflowClient(uri)
     experiment = client.create_experiment("pairalign", artifact_location=f"file://{tmp_path}/art")
     vq = {"eval/vq/token_rate": 14.5, "eval/vq/map": 0.94, "eval/vq/consistency": 0.61}
-    refine = {"eval/vq/token_rate": 14.4, "eval/vq/map": 0.90, "eval/vq/consistency": 0.64,
-              "eval/pairalign/token_rate": 13.6, "eval/pairalign/map": 0.58}  # fmt: skip
+    refine = {
+        "eval/vq/token_rate": 14.4,
+        "eval/vq/map": 0.90,
+        "eval/vq/consistency": 0.64,
+        "eval/pairalign/token_rate": 13.6,
+        "eval/pairalign/map": 0.58,
+    }
     _plain_run(client, experiment, "vq-tiny", vq)
     _plain_run(client, experiment, "refine-tiny", refine)
     _plain_run(client, experiment, "cut-short", {})
@@ -181,8 +207,10 @@ def test_the_plot_has_a_point_per_run_and_kind_of_strings(tmp_path):
 
 
 def test_kind_keys_name_the_same_figure_of_each_kind_of_strings():
-    assert kind_keys("best/dev/vq/map") == {"pairalign": "best/dev/pairalign/map",
-                                           "vq": "best/dev/vq/map"}  # fmt: skip
+    assert kind_keys("best/dev/vq/map") == {
+        "pairalign": "best/dev/pairalign/map",
+        "vq": "best/dev/vq/map",
+    }
     assert kind_keys("dev/score") == {"": "dev/score"}  # names no kind: one point per run
 
 

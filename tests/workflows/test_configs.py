@@ -17,11 +17,20 @@ from pairalign.stages.refine import RefineConfig
 from pairalign.stages.vq import VQStageConfig
 from workflows.cli import CONFIG_DIR, load_config, load_yaml
 
-STAGES = {"demo.yaml": DemoConfig, "prepare.yaml": PrepareConfig, "vq.yaml": VQStageConfig,
-          "vq_base.yaml": VQStageConfig, "refine.yaml": RefineConfig,
-          "vq_ship.yaml": VQStageConfig, "refine_ship.yaml": RefineConfig,
-          "dense.yaml": DenseGridConfig, "tokenize_archive.yaml": TokenizeConfig,
-          "evaluate.yaml": EvaluateConfig, "tune.yaml": SweepConfig, "compare.yaml": CompareConfig}  # fmt: skip
+STAGES = {
+    "demo.yaml": DemoConfig,
+    "prepare.yaml": PrepareConfig,
+    "vq.yaml": VQStageConfig,
+    "vq_base.yaml": VQStageConfig,
+    "refine.yaml": RefineConfig,
+    "vq_ship.yaml": VQStageConfig,
+    "refine_ship.yaml": RefineConfig,
+    "dense.yaml": DenseGridConfig,
+    "tokenize_archive.yaml": TokenizeConfig,
+    "evaluate.yaml": EvaluateConfig,
+    "tune.yaml": SweepConfig,
+    "compare.yaml": CompareConfig,
+}
 
 
 def test_every_shipped_yaml_is_covered():
@@ -59,11 +68,15 @@ def test_a_decoder_kinds_own_settings_go_in_its_section():
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("train.max_step=7", "train.max_step"), ("train.max_steps=seven", "train.max_steps"),
-     ("objective.weights.contrast=[1]", "objective.weights.contrast"), ("nokey", "key=value"),
-     ("decoder.free.memory_positions=true", "decoder.free.memory_positions: does not apply"),
-     ("objective.decoding.slack=2.0", "objective.decoding")],
-)  # fmt: skip
+    [
+        ("train.max_step=7", "train.max_step"),
+        ("train.max_steps=seven", "train.max_steps"),
+        ("objective.weights.contrast=[1]", "objective.weights.contrast"),
+        ("nokey", "key=value"),
+        ("decoder.free.memory_positions=true", "decoder.free.memory_positions: does not apply"),
+        ("objective.decoding.slack=2.0", "objective.decoding"),
+    ],
+)
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config(RefineConfig, CONFIG_DIR / "refine.yaml", [override])

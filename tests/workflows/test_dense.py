@@ -25,8 +25,13 @@ def corpus(tmp_path_factory) -> str:
     from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
-    prepare(PrepareConfig(out_dir=out, use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=5, test_sentences=2)))  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=out,
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=5, test_sentences=2),
+        )
+    )
     return out
 
 
@@ -38,8 +43,14 @@ def test_dense_yaml_documents_the_defaults():
 
 
 def test_grid_trains_then_a_rerun_skips_it(ray_session, corpus, tmp_path, capsys):
-    argv = [f"out_dir={tmp_path}", f"corpus.builtin_dir={corpus}", "ks=[4,8]", "pools=[1,4]",
-            "iters=10", "clips_per_task=16"]  # fmt: skip
+    argv = [
+        f"out_dir={tmp_path}",
+        f"corpus.builtin_dir={corpus}",
+        "ks=[4,8]",
+        "pools=[1,4]",
+        "iters=10",
+        "clips_per_task=16",
+    ]
     paths = main(argv)
     assert sorted(paths) == ["dense-k4-p1", "dense-k4-p4", "dense-k8-p1", "dense-k8-p4"]
     table = capsys.readouterr().out
@@ -66,7 +77,9 @@ def test_grid_trains_then_a_rerun_skips_it(ray_session, corpus, tmp_path, capsys
     assert capsys.readouterr().out.count("skipped (saved)") == 6
 
 
-def test_bad_audio_is_skipped_and_named_and_fits_are_seeded(ray_session, corpus, tmp_path, s3_server, capsys):  # fmt: skip
+def test_bad_audio_is_skipped_and_named_and_fits_are_seeded(
+    ray_session, corpus, tmp_path, s3_server, capsys
+):
     manifest = read_manifest(f"{corpus}/manifest.parquet")
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"this is not audio" * 10)

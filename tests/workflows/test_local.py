@@ -21,17 +21,40 @@ def corpus(tmp_path_factory) -> str:
 
 
 def test_both_stages_run_locally(corpus, tmp_path):
-    common = [f"storage_path={tmp_path}", f"corpus.builtin_dir={corpus}", "train.batch_size=4",
-              "train.num_workers=1", "train.max_steps=2", "train.warmup_steps=1",
-              "train.report_every=1", "train.checkpoint_every=2", "local.view_clips=2",
-              "local.threads=1"]  # fmt: skip
-    small = ["model.encoder.dim=32", "model.encoder.layers=1", "model.encoder.heads=2",
-             "model.quantizer.codebook_size=16", "model.quantizer.code_dim=8"]  # fmt: skip
+    common = [
+        f"storage_path={tmp_path}",
+        f"corpus.builtin_dir={corpus}",
+        "train.batch_size=4",
+        "train.num_workers=1",
+        "train.max_steps=2",
+        "train.warmup_steps=1",
+        "train.report_every=1",
+        "train.checkpoint_every=2",
+        "local.view_clips=2",
+        "local.threads=1",
+    ]
+    small = [
+        "model.encoder.dim=32",
+        "model.encoder.layers=1",
+        "model.encoder.heads=2",
+        "model.quantizer.codebook_size=16",
+        "model.quantizer.code_dim=8",
+    ]
     vq = main(["vq", *common, *small, "name=v"])
     assert Tokenizer.from_checkpoint(vq["checkpoint"]).decoder is None
     assert {"dev/vq/map", "dev/vq/token_rate"} <= set(vq) and "dev/pairalign/map" not in vq
-    refine = main(["refine", *common, "name=r", f"init_checkpoint={vq['checkpoint']}",
-                   "decoder.dim=32", "decoder.layers=1", "decoder.heads=2", "watch_clips=0"])  # fmt: skip
+    refine = main(
+        [
+            "refine",
+            *common,
+            "name=r",
+            f"init_checkpoint={vq['checkpoint']}",
+            "decoder.dim=32",
+            "decoder.layers=1",
+            "decoder.heads=2",
+            "watch_clips=0",
+        ]
+    )
     assert {"dev/pairalign/map", "dev/vq/map"} <= set(refine)
     assert Tokenizer.from_checkpoint(refine["checkpoint"]).decoder is not None
     written = json.loads((tmp_path / "local" / "r" / "figures.json").read_text())

@@ -105,10 +105,15 @@ def test_the_readme_commands_for_your_own_recordings_parse():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## Your own recordings", 1)[1].split("\n## ", 1)[0]
     commands = [line.split()[1:] for line in section.splitlines() if line.startswith("python ")]
-    configs = {"workflows/prepare.py": (PrepareConfig, "prepare.yaml"),
-               "workflows/tokenize_archive.py": (TokenizeConfig, "tokenize_archive.yaml")}  # fmt: skip
-    assert [c[0] for c in commands] == ["workflows/tokenize_archive.py", "workflows/prepare.py",
-                                        "workflows/tokenize_archive.py"]  # fmt: skip
+    configs = {
+        "workflows/prepare.py": (PrepareConfig, "prepare.yaml"),
+        "workflows/tokenize_archive.py": (TokenizeConfig, "tokenize_archive.yaml"),
+    }
+    assert [c[0] for c in commands] == [
+        "workflows/tokenize_archive.py",
+        "workflows/prepare.py",
+        "workflows/tokenize_archive.py",
+    ]
     for script, *overrides in commands:
         cls, yaml_name = configs[script]
         config = load_config(cls, CONFIG_DIR / yaml_name, overrides)

@@ -34,8 +34,10 @@ from workflows.vq import main
 
 SECRET = f"pairalign-test-secret-{uuid.uuid4().hex}"
 KEY_ID = f"AKIAPAIRALIGN{uuid.uuid4().hex[:8].upper()}"
-SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                    quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
+SMALL = ModelConfig(
+    encoder=EncoderConfig(dim=32, layers=1, heads=2),
+    quantizer=QuantizerConfig(codebook_size=32, code_dim=8),
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,13 @@ def ray_session(s3_server):
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update({"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET})
     s3fs.S3FileSystem.clear_instance_cache()
-    ray.init(num_cpus=2, object_store_memory=300 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=True, configure_logging=False)  # fmt: skip
+    ray.init(
+        num_cpus=2,
+        object_store_memory=300 * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=True,
+        configure_logging=False,
+    )
     try:
         yield
     finally:
@@ -60,8 +67,13 @@ def corpus(tmp_path_factory) -> str:
     from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
-    prepare(PrepareConfig(out_dir=out, use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=6, test_sentences=2)))  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=out,
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=6, test_sentences=2),
+        )
+    )
     return out
 
 
@@ -78,8 +90,14 @@ def objects(s3_url: str) -> dict[str, bytes]:
 
 def test_checkpoint_round_trip_through_s3(s3_server):
     model = VQModel(SMALL)
-    url = save_checkpoint(f"{s3_server}/roundtrip/ckpt", model_config=SMALL, stage="vq", step=7,
-                          model_state=model.state_dict(), stage_config={"name": "x"})  # fmt: skip
+    url = save_checkpoint(
+        f"{s3_server}/roundtrip/ckpt",
+        model_config=SMALL,
+        stage="vq",
+        step=7,
+        model_state=model.state_dict(),
+        stage_config={"name": "x"},
+    )
     assert url == f"{s3_server}/roundtrip/ckpt/checkpoint.pt"
     assert list(objects(f"{s3_server}/roundtrip/")) == ["roundtrip/ckpt/checkpoint.pt"]
     back = load_checkpoint(f"{s3_server}/roundtrip/ckpt")
@@ -94,20 +112,29 @@ def test_remote_storage_needs_a_tracking_server(tmp_path, s3_server):
     ):
         load_config(VQStageConfig, CONFIG_DIR / "vq.yaml", ["storage_path=s3://b/runs"])
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    config = load_config(VQStageConfig, CONFIG_DIR / "vq.yaml", ["storage_path=s3://b/runs",
-                                                                 f"tracking.tracking_uri={uri}"])  # fmt: skip
+    config = load_config(
+        VQStageConfig,
+        CONFIG_DIR / "vq.yaml",
+        ["storage_path=s3://b/runs", f"tracking.tracking_uri={uri}"],
+    )
     mlflow_run(config.tracking, str(tmp_path / "runs"), "local", config)  # artifacts on local disk
     with pytest.raises(ValueError, match=r"use a new tracking\.experiment"):
         mlflow_run(config.tracking, f"{s3_server}/runs", "remote", config)
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
-def test_only_checkpoint_directories_newer_than_the_resumed_step_are_dropped(where, s3_server,
-                                                                             tmp_path):  # fmt: skip
+def test_only_checkpoint_directories_newer_than_the_resumed_step_are_dropped(
+    where, s3_server, tmp_path
+):
     root = str(tmp_path) if where == "local" else f"{s3_server}/drop"
     fs, run = url_to_fs(join(root, "run"))
-    for name in ("checkpoint_a/step.json", "checkpoint_b/step.json", "checkpoint_c/checkpoint.pt",
-                 "checkpoint_manager_snapshot.json", "injected-failure-3"):  # fmt: skip
+    for name in (
+        "checkpoint_a/step.json",
+        "checkpoint_b/step.json",
+        "checkpoint_c/checkpoint.pt",
+        "checkpoint_manager_snapshot.json",
+        "injected-failure-3",
+    ):
         fs.makedirs(f"{run}/{name}".rsplit("/", 1)[0], exist_ok=True)
         with fs.open(f"{run}/{name}", "w") as f:
             f.write(
@@ -120,18 +147,31 @@ def test_only_checkpoint_directories_newer_than_the_resumed_step_are_dropped(whe
     assert left == ["checkpoint_a", "checkpoint_manager_snapshot.json", "injected-failure-3"]
 
 
-def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(ray_session, s3_server, corpus,
-                                                                 tmp_path, capfd, caplog):  # fmt: skip
+def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(
+    ray_session, s3_server, corpus, tmp_path, capfd, caplog
+):
     storage, db = f"{s3_server}/vq-runs", tmp_path / "mlflow.db"
     argv = [
-        "name=s3", f"storage_path={storage}", f"tracking.tracking_uri=sqlite:///{db}",
-        "tracking.experiment=s3", f"corpus.builtin_dir={corpus}",
-        "model.encoder.dim=32", "model.encoder.layers=1", "model.encoder.heads=2",
-        "model.quantizer.codebook_size=32", "model.quantizer.code_dim=8",
-        "train.batch_size=4", "train.max_steps=6", "train.warmup_steps=2", "train.report_every=2",
-        "train.checkpoint_every=2", "train.keep_checkpoints=5", "train.max_failures=1",
-        "inject_failure_at_step=3", "eval_clips=6",
-    ]  # fmt: skip
+        "name=s3",
+        f"storage_path={storage}",
+        f"tracking.tracking_uri=sqlite:///{db}",
+        "tracking.experiment=s3",
+        f"corpus.builtin_dir={corpus}",
+        "model.encoder.dim=32",
+        "model.encoder.layers=1",
+        "model.encoder.heads=2",
+        "model.quantizer.codebook_size=32",
+        "model.quantizer.code_dim=8",
+        "train.batch_size=4",
+        "train.max_steps=6",
+        "train.warmup_steps=2",
+        "train.report_every=2",
+        "train.checkpoint_every=2",
+        "train.keep_checkpoints=5",
+        "train.max_failures=1",
+        "inject_failure_at_step=3",
+        "eval_clips=6",
+    ]
     figures = main(argv)
     assert figures["final/step"] == 6
     # Ray Train wrote every checkpoint to S3, once each; the killed worker's marker is there too.
@@ -146,11 +186,16 @@ def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(ray_session, s3_s
     (run,) = mlflow.search_runs(experiment_names=["s3"], output_format="list")
     starts = client.get_metric_history(run.info.run_id, "train/start_step")
     assert sorted((m.step, m.value) for m in starts) == [(2, 0.0), (4, 2.0), (6, 2.0)]
-    # MLflow artifacts (config, end-of-run figures and final checkpoint) went to <storage_path>/mlartifacts on S3.
+    # MLflow artifacts (config, end-of-run figures and final checkpoint) went to
+    # <storage_path>/mlartifacts on S3.
     assert run.info.artifact_uri.startswith(f"{storage}/mlartifacts/")
     artifacts = objects(run.info.artifact_uri)
     assert {k.rsplit("/artifacts/", 1)[1] for k in artifacts} == {
-        "config.json", "figures.json", "checkpoint/checkpoint.pt", "checkpoint/step.json"}  # fmt: skip
+        "config.json",
+        "figures.json",
+        "checkpoint/checkpoint.pt",
+        "checkpoint/step.json",
+    }
     step, final = latest_checkpoint(storage, "s3")
     assert step == 6 and final.startswith(f"{storage}/s3/checkpoint_")
     assert Tokenizer.from_checkpoint(final).vocab_size == 32
@@ -164,26 +209,42 @@ def test_vq_on_s3_survives_a_killed_worker_and_resumes_from_s3(ray_session, s3_s
     bucket = [v.decode("latin-1") for v in objects(s3_server).values()]
     logs = [*capfd.readouterr(), caplog.text]  # driver output, forwarded worker logs, log records
     assert "(RayTrainWorker pid=" in "".join(logs) and run.data.params["storage_path"] == storage
-    written = [*run.data.params.values(), *run.data.tags.values(), *bucket, *logs,
-               db.read_bytes().decode("latin-1")]  # fmt: skip
+    written = [
+        *run.data.params.values(),
+        *run.data.tags.values(),
+        *bucket,
+        *logs,
+        db.read_bytes().decode("latin-1"),
+    ]
     for secret in (SECRET, KEY_ID):
         assert not [text for text in written if secret in text]
 
 
 def test_refine_init_from_an_mlflow_run_is_copied_to_s3_storage(s3_server, tmp_path):
     model = VQModel(SMALL)
-    save_checkpoint(str(tmp_path / "vq"), model_config=SMALL, model_state=model.state_dict(),
-                    stage="vq", stage_config={}, step=3)  # fmt: skip
+    save_checkpoint(
+        str(tmp_path / "vq"),
+        model_config=SMALL,
+        model_state=model.state_dict(),
+        stage="vq",
+        stage_config={},
+        step=3,
+    )
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     experiment = client.create_experiment("init", artifact_location=f"{s3_server}/init-artifacts")
     run_id = client.create_run(experiment).info.run_id
     client.log_artifacts(run_id, str(tmp_path / "vq"), artifact_path="checkpoint")
-    config = RefineConfig(name="r", storage_path=f"{s3_server}/refine-runs", init_mlflow_run_id=run_id,
-                          tracking=TrackingConfig(tracking_uri=uri))  # fmt: skip
+    config = RefineConfig(
+        name="r",
+        storage_path=f"{s3_server}/refine-runs",
+        init_mlflow_run_id=run_id,
+        tracking=TrackingConfig(tracking_uri=uri),
+    )
     init = resolve_init(config)
     assert init == f"{s3_server}/refine-runs/r/init/checkpoint"
     back = load_checkpoint(init)
-    assert back["step"] == 3 and torch.equal(back["model"]["quantizer.codebook"],
-                                             model.state_dict()["quantizer.codebook"])  # fmt: skip
+    assert back["step"] == 3 and torch.equal(
+        back["model"]["quantizer.codebook"], model.state_dict()["quantizer.codebook"]
+    )

@@ -1,5 +1,5 @@
-"""workflows/tokenize_archive.py on a real local Ray cluster: an archive with planted bad files, a long
-clip tokenized by windows, a second run that adds nothing, and an archive on S3 (moto)."""
+"""workflows/tokenize_archive.py on a real local Ray cluster: an archive with planted bad files, a
+long clip tokenized by windows, a second run that adds nothing, and an archive on S3 (moto)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,19 @@ def archive(tmp_path_factory) -> tuple[str, list[str]]:
 
 
 def run(manifest: str, out: str, checkpoint: str, *extra: str) -> dict[str, float]:
-    return main([f"corpus.manifest={manifest}", f"out_dir={out}", "tokenizer.name=vq",
-                 "tokenizer.kind=vq", f"tokenizer.checkpoint={checkpoint}", "batch_size=4",
-                 "pool_size=2", "cpus_per_actor=0.5", *extra])  # fmt: skip
+    return main(
+        [
+            f"corpus.manifest={manifest}",
+            f"out_dir={out}",
+            "tokenizer.name=vq",
+            "tokenizer.kind=vq",
+            f"tokenizer.checkpoint={checkpoint}",
+            "batch_size=4",
+            "pool_size=2",
+            "cpus_per_actor=0.5",
+            *extra,
+        ]
+    )
 
 
 def test_archive_rows_rejects_and_resume(ray_session, archive, small_checkpoints, tmp_path, capsys):
@@ -116,9 +126,11 @@ def user_csv(root: Path, write_tone) -> Path:
     for i, seconds in enumerate((0.5, 1.0, 4.5)):
         write_tone(root / "clips" / f"{i}.wav", seconds=seconds, frequency=300.0 + 100 * i)
     csv = root / "clips.csv"
-    csv.write_text("utterance_id,path,speaker,content_id\n"
-                   "NA,clips/0.wav,alice,s1\nnull,clips/1.wav,bob,s1\n"
-                   "0003,clips/2.wav,alice,s2\ngone,clips/missing.wav,bob,s2\n")  # fmt: skip
+    csv.write_text(
+        "utterance_id,path,speaker,content_id\n"
+        "NA,clips/0.wav,alice,s1\nnull,clips/1.wav,bob,s1\n"
+        "0003,clips/2.wav,alice,s2\ngone,clips/missing.wav,bob,s2\n"
+    )
     return csv
 
 
@@ -159,14 +171,25 @@ def test_no_kind_needed_the_archive_is_named_after_and_records_the_kind_it_holds
     """tokenizer.kind=auto (the default): a stage-1 checkpoint gives vq, and so does a refine
     export that records vq as its measured choice; the archive is `<out_dir>/vq` either way."""
     csv = str(user_csv(tmp_path / "data", write_tone))
-    export = export_tokenizer(small_checkpoints["refine"], str(tmp_path / "tok.pt"),
-                              default_kind="vq", kind_note="MAP 0.93 vs 0.58")  # fmt: skip
+    export = export_tokenizer(
+        small_checkpoints["refine"],
+        str(tmp_path / "tok.pt"),
+        default_kind="vq",
+        kind_note="MAP 0.93 vs 0.58",
+    )
     for out, checkpoint, why in (
         (tmp_path / "stage1", small_checkpoints["vq"], "auto: a stage-1 tokenizer, no decoder"),
         (tmp_path / "export", export, "auto: the export's measured choice: MAP 0.93 vs 0.58"),
     ):
-        main([f"corpus.manifest={csv}", f"out_dir={out}", f"tokenizer.checkpoint={checkpoint}",
-              "pool_size=1", "cpus_per_actor=0.5"])  # fmt: skip
+        main(
+            [
+                f"corpus.manifest={csv}",
+                f"out_dir={out}",
+                f"tokenizer.checkpoint={checkpoint}",
+                "pool_size=1",
+                "cpus_per_actor=0.5",
+            ]
+        )
         assert f"tokenizer vq: kind vq ({why})" in capsys.readouterr().out
         assert sorted(p.name for p in out.iterdir()) == ["vq"]
         info = read_info(str(out / "vq"))
@@ -244,8 +267,10 @@ def test_one_pass_fills_archives_that_are_at_different_points(
     run(manifest, out, small_checkpoints["vq"], "max_clips=6")
     first = read_archive(f"{out}/vq").sort_by("utterance_id")
     config = TokenizeConfig(out_dir=out, batch_size=4, pool_size=1, cpus_per_actor=0.5)
-    specs = [TokenizerSpec("vq", "vq", small_checkpoints["vq"]),
-             TokenizerSpec("pairalign", "pairalign", small_checkpoints["refine"])]  # fmt: skip
+    specs = [
+        TokenizerSpec("vq", "vq", small_checkpoints["vq"]),
+        TokenizerSpec("pairalign", "pairalign", small_checkpoints["refine"]),
+    ]
     totals = tokenize_archives(config, read_manifest(manifest), specs)
     assert totals["vq"]["run/clips"] + totals["vq"]["run/rejects"] == 12 - 6
     assert totals["pairalign"]["run/clips"] == 9 and totals["pairalign"]["run/rejects"] == 3

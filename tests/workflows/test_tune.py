@@ -25,8 +25,10 @@ from pairalign.training.loop import TrainConfig, lr_at
 from workflows import compare, tune
 from workflows.cli import CONFIG_DIR, load_config
 
-SMALL = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                    quantizer=QuantizerConfig(codebook_size=32, code_dim=8))  # fmt: skip
+SMALL = ModelConfig(
+    encoder=EncoderConfig(dim=32, layers=1, heads=2),
+    quantizer=QuantizerConfig(codebook_size=32, code_dim=8),
+)
 LRS = (1e-3, 5e-4, 2e-4, 1e-4)  # the grid, in the order Tune starts the trials
 MAX_STEPS = 4
 
@@ -39,8 +41,13 @@ def cluster():
     died, so a trial that Tune stops can keep its worker's reservation until the cluster ends."""
     import ray
 
-    ray.init(num_cpus=6, object_store_memory=300 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False, configure_logging=False)  # fmt: skip
+    ray.init(
+        num_cpus=6,
+        object_store_memory=300 * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
     try:
         yield
     finally:
@@ -54,28 +61,54 @@ def sweep(cluster, tmp_path_factory):
     first trial has the highest and is never cut; the last has the lowest and starts only after
     an earlier one has reported step 2, so it falls below the cut-off of that rung."""
     root = tmp_path_factory.mktemp("tune")
-    prepare(PrepareConfig(out_dir=str(root / "builtin"), use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4)))  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=str(root / "builtin"),
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4),
+        )
+    )
     torch.manual_seed(0)
     stage1 = VQModel(SMALL).train()
     stage1(0.1 * torch.randn(2, 48_000))  # initialise the codebook
-    save_checkpoint(str(root / "vq"), model_config=SMALL, model_state=stage1.state_dict(),
-                    stage="vq", stage_config={}, step=1)  # fmt: skip
+    save_checkpoint(
+        str(root / "vq"),
+        model_config=SMALL,
+        model_state=stage1.state_dict(),
+        stage="vq",
+        stage_config={},
+        step=1,
+    )
     space = ", ".join(str(lr) for lr in LRS)
     argv = [
-        "name=t", f"storage_path={root / 'runs'}", f"refine.init_checkpoint={root / 'vq'}",
-        f"refine.corpus.builtin_dir={root / 'builtin'}", "refine.decoder.dim=32",
-        "refine.decoder.layers=1", "refine.decoder.heads=2", "refine.train.batch_size=2",
-        f"refine.train.max_steps={MAX_STEPS}", "refine.train.report_every=1",
-        "refine.train.checkpoint_every=2", "refine.train.warmup_steps=2",
-        "refine.train.cpus_per_worker=0.5", "refine.objective.teacher.start=2",
-        "refine.objective.teacher.ramp=2", "refine.pipeline.batch_size=8",
+        "name=t",
+        f"storage_path={root / 'runs'}",
+        f"refine.init_checkpoint={root / 'vq'}",
+        f"refine.corpus.builtin_dir={root / 'builtin'}",
+        "refine.decoder.dim=32",
+        "refine.decoder.layers=1",
+        "refine.decoder.heads=2",
+        "refine.train.batch_size=2",
+        f"refine.train.max_steps={MAX_STEPS}",
+        "refine.train.report_every=1",
+        "refine.train.checkpoint_every=2",
+        "refine.train.warmup_steps=2",
+        "refine.train.cpus_per_worker=0.5",
+        "refine.objective.teacher.start=2",
+        "refine.objective.teacher.ramp=2",
+        "refine.pipeline.batch_size=8",
         f"space=[{{key: train.lr, kind: grid, values: [{space}]}}, "
         "{key: objective.weights.contrast, kind: uniform, low: 0.5, high: 2.0}]",
-        "search.num_samples=1", "search.max_concurrent_trials=3", "scheduler.grace_period=2",
-        "objective.metric=train/lr", "objective.max_rate=0", "heldout.view_clips=4",
-        "heldout.batch_size=8", "final_view_clips=4", f"baseline_checkpoint={root / 'vq'}",
-    ]  # fmt: skip
+        "search.num_samples=1",
+        "search.max_concurrent_trials=3",
+        "scheduler.grace_period=2",
+        "objective.metric=train/lr",
+        "objective.max_rate=0",
+        "heldout.view_clips=4",
+        "heldout.batch_size=8",
+        "final_view_clips=4",
+        f"baseline_checkpoint={root / 'vq'}",
+    ]
     summary = tune.main(argv)
     mlflow.set_tracking_uri(summary["tracking_uri"])
     trials = tuning.child_runs(summary["tracking_uri"], summary["mlflow_parent_run_id"])
@@ -132,8 +165,11 @@ def test_each_trial_keeps_its_best_checkpoint_as_an_artifact(sweep, tmp_path):
         best_step = int(run.data.tags["pairalign.best_step"])
         scores = dict(_history(sweep, run, "tune/score"))
         assert scores[best_step] == max(scores.values()) == run.data.metrics["best/tune/score"]
-        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tuning.BEST_ARTIFACT,
-                                                    dst_path=str(tmp_path / run.info.run_id))  # fmt: skip
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            artifact_path=tuning.BEST_ARTIFACT,
+            dst_path=str(tmp_path / run.info.run_id),
+        )
         tokenizer = Tokenizer.from_checkpoint(local)
         assert tokenizer.kind == "pairalign" and tokenizer.checkpoint_id.endswith(
             f"step{best_step}"
@@ -161,8 +197,14 @@ def test_the_best_trial_is_measured_on_both_halves_against_the_baseline(sweep):
 @pytest.mark.slow  # the 4-trial sweep: ~3 min on 2 cores (CI runs it in make test-slow)
 def test_compare_reads_the_sweep_back_with_the_runs_numbers(sweep):
     summary = sweep["summary"]
-    out = compare.main(["sweep=t", f"tracking.tracking_uri={summary['tracking_uri']}",
-                        f"storage_path={sweep['root'] / 'runs'}", "params=[train.lr]"])  # fmt: skip
+    out = compare.main(
+        [
+            "sweep=t",
+            f"tracking.tracking_uri={summary['tracking_uri']}",
+            f"storage_path={sweep['root'] / 'runs'}",
+            "params=[train.lr]",
+        ]
+    )
     rows = out["rows"]
     assert {r.run_id for r in rows} == {r.info.run_id for r in sweep["trials"]}
     for row in rows:
@@ -198,25 +240,50 @@ def test_the_shipped_sweep_changes_only_what_it_says_of_refine_yaml():
     swept = flatten(load_config(tuning.SweepConfig, CONFIG_DIR / "tune.yaml").refine)
     default = flatten(RefineConfig())
     changed = {k for k in default if swept[k] != default[k]}
-    assert changed == {"train.num_workers", "train.max_steps",
-                       "train.warmup_steps", "train.checkpoint_every", "objective.teacher.start",
-                       "objective.teacher.ramp"}  # fmt: skip
+    assert changed == {
+        "train.num_workers",
+        "train.max_steps",
+        "train.warmup_steps",
+        "train.checkpoint_every",
+        "objective.teacher.start",
+        "objective.teacher.ramp",
+    }
 
 
 @pytest.mark.slow  # two stage-1 trials: ~1 min on 2 cores
 def test_a_stage1_sweep_over_the_codebook_size_judges_trials_by_their_vq_strings(cluster, tmp_path):
-    prepare(PrepareConfig(out_dir=str(tmp_path / "builtin"), use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4)))  # fmt: skip
-    summary = tune.main([
-        "name=k", "stage=vq", f"storage_path={tmp_path / 'runs'}",
-        f"vq.corpus.builtin_dir={tmp_path / 'builtin'}", "vq.model.encoder.dim=32",
-        "vq.model.encoder.layers=1", "vq.model.encoder.heads=2", "vq.model.quantizer.code_dim=8",
-        "vq.train.batch_size=2", "vq.train.max_steps=2", "vq.train.checkpoint_every=2",
-        "vq.train.warmup_steps=1", "vq.train.num_workers=1", "vq.pipeline.batch_size=8",
-        "space=[{key: model.quantizer.codebook_size, kind: grid, values: [8, 16]}]",
-        "search.num_samples=1", "search.max_concurrent_trials=2", "scheduler.kind=fifo",
-        "heldout.view_clips=4", "heldout.batch_size=8", "final_view_clips=4",
-    ])  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=str(tmp_path / "builtin"),
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=2, test_sentences=4),
+        )
+    )
+    summary = tune.main(
+        [
+            "name=k",
+            "stage=vq",
+            f"storage_path={tmp_path / 'runs'}",
+            f"vq.corpus.builtin_dir={tmp_path / 'builtin'}",
+            "vq.model.encoder.dim=32",
+            "vq.model.encoder.layers=1",
+            "vq.model.encoder.heads=2",
+            "vq.model.quantizer.code_dim=8",
+            "vq.train.batch_size=2",
+            "vq.train.max_steps=2",
+            "vq.train.checkpoint_every=2",
+            "vq.train.warmup_steps=1",
+            "vq.train.num_workers=1",
+            "vq.pipeline.batch_size=8",
+            "space=[{key: model.quantizer.codebook_size, kind: grid, values: [8, 16]}]",
+            "search.num_samples=1",
+            "search.max_concurrent_trials=2",
+            "scheduler.kind=fifo",
+            "heldout.view_clips=4",
+            "heldout.batch_size=8",
+            "final_view_clips=4",
+        ]
+    )
     client = mlflow.MlflowClient(summary["tracking_uri"])
     trials = tuning.child_runs(summary["tracking_uri"], summary["mlflow_parent_run_id"])
     assert sorted(r.data.params["model.quantizer.codebook_size"] for r in trials) == ["16", "8"]
@@ -228,9 +295,12 @@ def test_a_stage1_sweep_over_the_codebook_size_judges_trials_by_their_vq_strings
             run.data.metrics["best/dev/vq/token_rate"] > 12.5  # over the bound: scored below
         )
         assert not any(k.startswith("dev/pairalign") for k in run.data.metrics)
-        local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tuning.BEST_ARTIFACT,
-                                                    dst_path=str(tmp_path / run.info.run_id),
-                                                    tracking_uri=summary["tracking_uri"])  # fmt: skip
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            artifact_path=tuning.BEST_ARTIFACT,
+            dst_path=str(tmp_path / run.info.run_id),
+            tracking_uri=summary["tracking_uri"],
+        )
         tokenizer = Tokenizer.from_checkpoint(local)
         assert tokenizer.decoder is None and tokenizer.vocab_size == size  # a stage-1 checkpoint
     assert "best/test/vq/map" in client.get_run(summary["mlflow_parent_run_id"]).data.metrics

@@ -36,19 +36,34 @@ def corpus(tmp_path_factory) -> str:
     from pairalign.data.corpora.builtin import BuiltinCorpusConfig
 
     out = str(tmp_path_factory.mktemp("builtin"))
-    prepare(PrepareConfig(out_dir=out, use_ray=False,
-                          corpus=BuiltinCorpusConfig(train_sentences=8, test_sentences=3)))  # fmt: skip
+    prepare(
+        PrepareConfig(
+            out_dir=out,
+            use_ray=False,
+            corpus=BuiltinCorpusConfig(train_sentences=8, test_sentences=3),
+        )
+    )
     return out
 
 
 def args(corpus: str, storage: str, name: str, *extra: str) -> list[str]:
     return [
-        f"name={name}", f"storage_path={storage}", f"corpus.builtin_dir={corpus}",
-        "model.encoder.dim=32", "model.encoder.layers=1", "model.encoder.heads=2",
-        "model.quantizer.codebook_size=32", "model.quantizer.code_dim=8",
-        "train.batch_size=4", "train.max_steps=12", "train.warmup_steps=2",
-        "train.report_every=2", "train.checkpoint_every=4", "eval_clips=12", *extra,
-    ]  # fmt: skip
+        f"name={name}",
+        f"storage_path={storage}",
+        f"corpus.builtin_dir={corpus}",
+        "model.encoder.dim=32",
+        "model.encoder.layers=1",
+        "model.encoder.heads=2",
+        "model.quantizer.codebook_size=32",
+        "model.quantizer.code_dim=8",
+        "train.batch_size=4",
+        "train.max_steps=12",
+        "train.warmup_steps=2",
+        "train.report_every=2",
+        "train.checkpoint_every=4",
+        "eval_clips=12",
+        *extra,
+    ]
 
 
 def history(storage: str, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -73,8 +88,16 @@ def checkpoint_steps(storage: str, name: str) -> tuple[list[int], list[int]]:
 @pytest.mark.slow  # the same retry path runs by default in test_s3_storage.py (storage on S3)
 def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corpus, tmp_path):
     storage = str(tmp_path)
-    figures = main(args(corpus, storage, "retry", "inject_failure_at_step=6",
-                        "train.max_failures=1", "train.keep_checkpoints=5"))  # fmt: skip
+    figures = main(
+        args(
+            corpus,
+            storage,
+            "retry",
+            "inject_failure_at_step=6",
+            "train.max_failures=1",
+            "train.keep_checkpoints=5",
+        )
+    )
     run_id = run_id_of(storage, "retry")
     steps = [s for s, _ in history(storage, run_id, "loss/total")]
     assert max(steps) == 12 and figures["final/step"] == 12
@@ -99,8 +122,9 @@ def test_worker_killed_mid_run_is_retried_and_the_run_finishes(ray_session, corp
 
 
 @pytest.mark.slow  # ~75 s on 2 cores; CI runs it in make test-slow
-def test_killed_job_resubmitted_resumes_from_its_last_recorded_checkpoint(ray_session, corpus,
-                                                                         tmp_path):  # fmt: skip
+def test_killed_job_resubmitted_resumes_from_its_last_recorded_checkpoint(
+    ray_session, corpus, tmp_path
+):
     """The driver of a running `python workflows/vq.py` (a job on this cluster) is SIGKILLed; the
     cluster reclaims its workers, and the same command resumes from the last recorded checkpoint."""
     storage, name = str(tmp_path), "killed"
@@ -111,8 +135,13 @@ def test_killed_job_resubmitted_resumes_from_its_last_recorded_checkpoint(ray_se
         "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
     }
     with open(tmp_path / "job.log", "w") as log:
-        job = subprocess.Popen([sys.executable, "workflows/vq.py", *argv], cwd=REPO, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        job = subprocess.Popen(
+            [sys.executable, "workflows/vq.py", *argv],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 400
         while latest_step(storage, name) < 4:
             assert job.poll() is None, (tmp_path / "job.log").read_text()[-3000:]

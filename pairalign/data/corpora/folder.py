@@ -54,13 +54,17 @@ def folder_ids(relative_paths: Sequence[str], root: str = "") -> list[str]:
     """The utterance id of each audio file of a folder, from its '/'-separated path under the
     folder: the path without its extension (`SM2/200001.wav` -> `SM2/200001`). Two files with
     one id (`a.wav`, `a.flac`) raise a ManifestError naming both."""
-    ids = [path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-           for path in relative_paths]  # fmt: skip
+    ids = [
+        path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+        for path in relative_paths
+    ]
     first: dict[str, str] = {}
     for uid, path in zip(ids, relative_paths, strict=True):
         if uid in first:
-            raise ManifestError(f"{root or '.'}: {first[uid]} and {path} would both be utterance "
-                                f"{uid!r} (ids drop the extension); rename or move one")  # fmt: skip
+            raise ManifestError(
+                f"{root or '.'}: {first[uid]} and {path} would both be utterance "
+                f"{uid!r} (ids drop the extension); rename or move one"
+            )
         first[uid] = path
     return ids
 

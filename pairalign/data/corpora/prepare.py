@@ -51,15 +51,28 @@ def _progress_logger(
             return
         if throttle.ready(done, total):
             rate = (done - first[0]) / max(throttle.elapsed, 1e-9)
-            log.info(progress_line("built-in corpus:", done=done, total=total, unit="utterances",
-                                   elapsed=throttle.elapsed, started_at=first[0],
-                                   figures={"utterances/s": rate}))  # fmt: skip
+            log.info(
+                progress_line(
+                    "built-in corpus:",
+                    done=done,
+                    total=total,
+                    unit="utterances",
+                    elapsed=throttle.elapsed,
+                    started_at=first[0],
+                    figures={"utterances/s": rate},
+                )
+            )
 
     return progress
 
 
-def prepare_builtin(corpus: BuiltinCorpusConfig, out_dir: str, *, map_fn: MapFn | None = None,
-                    backend: str = "threads") -> pa.Table:  # fmt: skip
+def prepare_builtin(
+    corpus: BuiltinCorpusConfig,
+    out_dir: str,
+    *,
+    map_fn: MapFn | None = None,
+    backend: str = "threads",
+) -> pa.Table:
     """Synthesise the built-in corpus `corpus` into `out_dir` (rendering through `map_fn`, a
     thread pool of `corpus.workers` if None; `backend` names it in the log); log a summary and
     return the manifest."""
@@ -74,7 +87,8 @@ def prepare_builtin(corpus: BuiltinCorpusConfig, out_dir: str, *, map_fn: MapFn 
     }
     log.info(
         "built-in corpus: %(utterances)d utterances; train %(train/utterances)d "
-        "(%(train/sentences)d sentences by %(train/voices)d voices, %(train/seconds).0f s of audio); "
+        "(%(train/sentences)d sentences by %(train/voices)d voices, "
+        "%(train/seconds).0f s of audio); "
         "test %(test/utterances)d (%(test/sentences)d sentences by %(test/voices)d voices, "
         "%(test/seconds).0f s); %(wall_seconds).1f s wall (%(backend)s) -> %(out_dir)s",
         summary,
@@ -82,8 +96,9 @@ def prepare_builtin(corpus: BuiltinCorpusConfig, out_dir: str, *, map_fn: MapFn 
     return table
 
 
-def prepare_user(kind: CorpusKind, source: str, out_dir: str, *, splits: str = "",
-                 split_seed: int = 0) -> pa.Table:  # fmt: skip
+def prepare_user(
+    kind: CorpusKind, source: str, out_dir: str, *, splits: str = "", split_seed: int = 0
+) -> pa.Table:
     """The manifest of the corpus at `source` read as `kind` (split by content if `splits`),
     written to `<out_dir>/manifest.parquet`; rows whose audio cannot be read go to
     `<out_dir>/rejects.parquet` with the reason."""
@@ -101,7 +116,12 @@ def prepare_user(kind: CorpusKind, source: str, out_dir: str, *, splits: str = "
     for row in rejects.to_pylist()[:10]:
         log.warning("rejected %s (%s): %s", row["utterance_id"], row["path"], row["reason"])
     summary = summarize(table)
-    log.info("%s: %d utterances, %d rejected; %s -> %s", source, table.num_rows,
-             rejects.num_rows, ", ".join(f"{k} {v}" for k, v in summary.items()
-                                         if k.endswith("/utterances")), out_dir)  # fmt: skip
+    log.info(
+        "%s: %d utterances, %d rejected; %s -> %s",
+        source,
+        table.num_rows,
+        rejects.num_rows,
+        ", ".join(f"{k} {v}" for k, v in summary.items() if k.endswith("/utterances")),
+        out_dir,
+    )
     return table

@@ -38,8 +38,13 @@ class Adapter:
 ADAPTERS: dict[CorpusKind, Adapter] = {}
 
 
-def register(kind: CorpusKind, load: Callable[[str], pa.Table],
-             detect: Callable[[str], bool] | None = None, *, order: int = 50) -> None:  # fmt: skip
+def register(
+    kind: CorpusKind,
+    load: Callable[[str], pa.Table],
+    detect: Callable[[str], bool] | None = None,
+    *,
+    order: int = 50,
+) -> None:
     """Make `load` the reader of corpus kind `kind`; with `detect`, `kind=auto` may choose it."""
     ADAPTERS[kind] = Adapter(kind, load, detect, order)
 

@@ -69,8 +69,9 @@ class CorpusConfig:
     eval_split: str = "test"
 
 
-def load_manifest(config: CorpusConfig, *, map_fn: MapFn | None = None,
-                  backend: str = "threads") -> pa.Table:  # fmt: skip
+def load_manifest(
+    config: CorpusConfig, *, map_fn: MapFn | None = None, backend: str = "threads"
+) -> pa.Table:
     """The manifest to use (with `more_manifests` appended); the built-in corpus is synthesised
     first if it is not there yet (rendered through `map_fn`: a thread pool if None)."""
     if config.manifest:

@@ -39,8 +39,9 @@ OPTIONAL = ("speaker", "content_id", "text", "duration", "split")
 DEFAULT_SPLIT = "train"
 SUFFIXES = (".csv", ".parquet", ".pq")  # a manifest file, recognised by its name
 MANIFEST_NAMES = ("manifest.csv", "manifest.parquet")  # a corpus directory's own manifest
-REJECTS_SCHEMA = pa.schema([("utterance_id", pa.string()), ("path", pa.string()),
-                            ("reason", pa.string())])  # fmt: skip
+REJECTS_SCHEMA = pa.schema(
+    [("utterance_id", pa.string()), ("path", pa.string()), ("reason", pa.string())]
+)
 
 log = logging.getLogger("pairalign")
 
@@ -51,8 +52,14 @@ def read_user_manifest(url: str) -> pa.Table:
     table, rejects = _read_user_manifest(url)
     if len(rejects):
         first = rejects.to_pylist()[0]
-        log.warning("%s: %d row(s) whose audio cannot be read (kept; the jobs reject them when "
-                    "decoding), e.g. %s: %s", url, len(rejects), first["path"], first["reason"])  # fmt: skip
+        log.warning(
+            "%s: %d row(s) whose audio cannot be read (kept; the jobs reject them when "
+            "decoding), e.g. %s: %s",
+            url,
+            len(rejects),
+            first["path"],
+            first["reason"],
+        )
     return table
 
 
@@ -106,16 +113,21 @@ def _read_csv(data: bytes, url: str) -> pa.Table:
     header = next(csv.reader(io.StringIO(data.decode("utf-8-sig").split("\n", 1)[0])), [])
     header = [name.strip() for name in header]
     text = {name: pa.string() for name in header}
-    options = pcsv.ConvertOptions(column_types=text, strings_can_be_null=False, null_values=[],
-                                  quoted_strings_can_be_null=False)  # fmt: skip
+    options = pcsv.ConvertOptions(
+        column_types=text,
+        strings_can_be_null=False,
+        null_values=[],
+        quoted_strings_can_be_null=False,
+    )
     read = pcsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf-8")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     table = pcsv.read_csv(io.BytesIO(data), read_options=read, convert_options=options)
     if "duration" in table.column_names:
         seconds = [_seconds(v, url, i) for i, v in enumerate(table["duration"].to_pylist())]
-        table = table.set_column(table.column_names.index("duration"), "duration",
-                                 pa.array(seconds, pa.float64()))  # fmt: skip
+        table = table.set_column(
+            table.column_names.index("duration"), "duration", pa.array(seconds, pa.float64())
+        )
     return table
 
 

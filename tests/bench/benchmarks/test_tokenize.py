@@ -40,7 +40,10 @@ def test_three_kinds_on_the_same_clips_have_positive_throughput(small_checkpoint
     assert dense.tokenizer == "dense-k4-p4" and dense.tokens == pytest.approx(8.0 * 25, abs=6)
     table = markdown_table(results).splitlines()
     assert len(table) == 2 + 3 and [line.split("|")[2].strip() for line in table[2:]] == [
-        "pairalign", "vq", "dense"]  # fmt: skip
+        "pairalign",
+        "vq",
+        "dense",
+    ]
     assert table[-1].rstrip("| ").endswith("1.00")  # dense against itself
 
 

@@ -1,5 +1,6 @@
-"""bench/experiments/vq_baselines.py: BPE of a checkpoint's collapsed codes meets each rate with merges learned
-on other clips, and its strings are the collapsed strings encoded, for clips and views alike."""
+"""bench/experiments/vq_baselines.py: BPE of a checkpoint's collapsed codes meets each rate with
+merges learned on other clips, and its strings are the collapsed strings encoded, for clips and
+views alike."""
 
 from __future__ import annotations
 
@@ -19,11 +20,22 @@ def clips(name: str, count: int, seed: int) -> ClipSet:
     """Noisy tones: two renditions (voices x, y) of each sentence."""
     rng = np.random.default_rng(seed)
     t = np.arange(32_000) / 16_000
-    audio = [(0.3 * np.sin(2 * np.pi * (200 + 40 * (i // 2)) * t * (1 + t))
-              + 0.05 * rng.standard_normal(len(t))).astype(np.float32) for i in range(count)]  # fmt: skip
-    return ClipSet(name=name, ids=[f"u{i:02d}" for i in range(count)], seconds=[2.0] * count,
-                   content=[f"s{i // 2}" for i in range(count)], speakers=["x", "y"] * (count // 2),
-                   audio=audio, views=[])  # fmt: skip
+    audio = [
+        (
+            0.3 * np.sin(2 * np.pi * (200 + 40 * (i // 2)) * t * (1 + t))
+            + 0.05 * rng.standard_normal(len(t))
+        ).astype(np.float32)
+        for i in range(count)
+    ]
+    return ClipSet(
+        name=name,
+        ids=[f"u{i:02d}" for i in range(count)],
+        seconds=[2.0] * count,
+        content=[f"s{i // 2}" for i in range(count)],
+        speakers=["x", "y"] * (count // 2),
+        audio=audio,
+        views=[],
+    )
 
 
 @pytest.fixture(scope="module")

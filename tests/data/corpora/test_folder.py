@@ -50,7 +50,11 @@ def test_detect_kind(tmp_path, write_tone):
 
 def test_ids_drop_the_extension_and_two_files_with_one_id_are_named(tmp_path, write_tone):
     assert folder_ids(["SM2/200001.wav", "a.b/c.FLAC", "loose.sph", "noext"]) == [
-        "SM2/200001", "a.b/c", "loose", "noext"]  # fmt: skip
+        "SM2/200001",
+        "a.b/c",
+        "loose",
+        "noext",
+    ]
     (tmp_path / "bob").mkdir()
     write_tone(tmp_path / "bob" / "s1.wav", seconds=0.25)
     write_tone(tmp_path / "bob" / "s1.flac", seconds=0.25, format="FLAC")

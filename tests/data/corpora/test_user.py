@@ -125,9 +125,15 @@ def test_csv_text_is_kept_as_written(audio_dir):
     rows = {r["utterance_id"]: r for r in read_user_manifest(str(csv)).to_pylist()}
     assert sorted(rows) == ["NA", "nan", "null"]
     assert (rows["nan"]["speaker"], rows["nan"]["content_id"], rows["nan"]["text"]) == (
-        "NA", "null", "None")  # fmt: skip
+        "NA",
+        "null",
+        "None",
+    )
     assert (rows["NA"]["speaker"], rows["NA"]["content_id"], rows["NA"]["text"]) == (
-        "N/A", "0001", "nan")  # fmt: skip
+        "N/A",
+        "0001",
+        "nan",
+    )
     assert rows["null"]["speaker"] is None and rows["null"]["content_id"] is None
     assert rows["nan"]["duration"] == pytest.approx(0.5)  # NA duration: read from the header
     assert rows["NA"]["duration"] == 0.5
