@@ -194,7 +194,10 @@ def upgrade_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """A version-2 payload (checkpoint, or exported tokenizer of version 1 or 2) in the
     version-3 layout: the keys that only the decoder's kind reads move into `decoder.<kind>`
     (`decoding.slack` becomes `decoder.free.slack`), the other kind's are dropped (that decoder
-    never read them). Weights as they are; keys a file lacks stay missing (the defaults)."""
+    never read them). A segment decoder gets no `decoder.vq_strings`: its prior stays what a
+    version-2 prior read, the stage-1 strings' short-run merge alone (`decoder.min_run_frames`;
+    `DecoderConfig.strings`), even where the payload's `vq_strings` set groups, a rate or dpdp,
+    so its strings do not change. Weights as they are; keys a file lacks stay missing."""
     out = {**payload, "version": CURRENT[payload["format"]]}
     if payload["stage"] != "refine":
         return out

@@ -14,9 +14,11 @@ self-attention) and the whole condition (cross-attention), then
   state and the mean condition over the segment.
 
 At initialisation greedy decoding therefore returns exactly the VQ strings (the runs of the
-VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`: runs shorter
-than `min_run_frames` merged, as `Tokenizer.vq_strings` makes them), with exact timing: the
-segments. Training moves the learned parts: compression is the hazard learning to skip
+VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`, the stage-1
+checkpoint's VQ-string settings, read from the contexts `VQModel.string_contexts` makes, as
+`Tokenizer.vq_strings` makes them), with exact timing: the segments. (A string with two equal
+neighbours, as `reduce: index` under a rate can make, comes out with them as one token: a repeat
+joins its segment.) Training moves the learned parts: compression is the hazard learning to skip
 boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS). The decoder of
 `decoder.kind=segment` (`decoder_kinds.py`), its own settings in `SegmentDecoderConfig`."""
 
@@ -32,7 +34,7 @@ from torch import nn
 
 from pairalign.models.decoder import DecoderLayer, LayerCache, Scored, Vocab, sinusoids
 from pairalign.models.decoding import Decoded, DecodingConfig
-from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, batch_contexts, string_runs
 
 if TYPE_CHECKING:
     from pairalign.models.decoder_kinds import DecoderConfig
@@ -71,15 +73,15 @@ class SegmentMemory:
                              self.length[rows])  # fmt: skip
 
 
-def prior_codes(codes: torch.Tensor, mask: torch.Tensor, strings: VQStringConfig) -> torch.Tensor:
+def prior_codes(contexts: list[StringContext], strings: VQStringConfig,
+                mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """Frame codes as the VQ strings see them, per row: the runs of the VQ-string rule
-    (`string_runs` under `strings`) spread over their frames; -1 past the valid frames.  # (B, T)"""
-    out = torch.full_like(codes, -1)
-    lengths = mask.sum(1).tolist()
-    rows = codes.detach().cpu().numpy()
-    for i, n in enumerate(lengths):
-        values, starts, ends = string_runs(StringContext(rows[i, :n]), strings)
-        out[i, :n] = torch.from_numpy(np.repeat(values, ends - starts))
+    (`string_runs` of the row's context under `strings`) spread over their frames; -1 past the
+    valid frames.  # (B, T)"""
+    out = torch.full(mask.shape, -1, dtype=torch.long, device=mask.device)
+    for i, context in enumerate(contexts):
+        values, starts, ends = string_runs(context, strings)
+        out[i, : len(context.codes)] = torch.from_numpy(np.repeat(values, ends - starts))
     return out
 
 
@@ -108,18 +110,19 @@ class SegmentDecoder(nn.Module):
 
     @property
     def strings(self) -> VQStringConfig:
-        """The VQ strings the prior reproduces: runs shorter than `min_run_frames` merged (the
-        decoder's config holds no other VQ-string setting)."""
-        return VQStringConfig(min_run_frames=self.config.min_run_frames)
+        """The VQ strings the prior reproduces (`DecoderConfig.strings`: the stage-1 checkpoint's
+        `vq_strings`, runs shorter than `min_run_frames` merged)."""
+        return self.config.strings
 
     def memory(
-        self, frames: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor
+        self, frames: torch.Tensor, mask: torch.Tensor, contexts: list[StringContext]
     ) -> SegmentMemory:
-        """frames (B, T, D_enc), mask (B, T), codes (B, T) the frame codes."""
+        """frames (B, T, D_enc), mask (B, T), contexts what the VQ-string rule reads of each row
+        (`VQModel.string_contexts`)."""
         b, t, _ = frames.shape
         c = self.condition(frames) + sinusoids(t, self.config.dim, frames.device)[None]
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
-        merged = prior_codes(codes, mask, self.strings)
+        merged = prior_codes(contexts, self.strings, mask)
         length = mask.sum(1)
         change = torch.zeros(b, t, dtype=torch.bool, device=frames.device)  # end e = j + 1
         change[:, :-1] = (merged[:, 1:] != merged[:, :-1]) & mask[:, 1:]
@@ -138,8 +141,13 @@ class SegmentDecoder(nn.Module):
         return memory.select(rows)
 
     def memory_of(self, cond: Encoded) -> SegmentMemory:
-        """The memory of an `Encoded` condition."""
-        return self.memory(cond.frames, cond.mask, cond.quantized.codes)
+        """The memory of an `Encoded` condition: its rows' VQ-string contexts where it carries
+        them (`PairAlignModel.forward`), else its frame codes alone (enough for strings that only
+        merge short runs; others raise naming what they need)."""
+        contexts = cond.contexts
+        if contexts is None:
+            contexts = batch_contexts(cond.quantized.codes.cpu().numpy(), cond.mask.cpu().numpy())
+        return self.memory(cond.frames, cond.mask, contexts)
 
     def _state(self, tokens: torch.Tensor, starts: torch.Tensor, memory: SegmentMemory,
                caches: list[LayerCache] | None = None) -> torch.Tensor:  # fmt: skip

@@ -44,6 +44,7 @@ from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_
 from pairalign.stages.config import StageRunConfig, tracking_uri
 from pairalign.stages.stage import Stage, Wrap, no_wrap
 from pairalign.stages.watch import load_watch, watch_figures
+from pairalign.strings.rule import VQStringConfig
 from pairalign.training.loop import Batch, StageHooks, TrainConfig
 
 
@@ -189,15 +190,17 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
     """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
-    settings are the stage config's, set by `refine_worker_config`). A segment decoder's
-    `min_run_frames` 0 becomes the checkpoint's VQ-string setting, so it starts from exactly the
-    checkpoint's VQ strings; a free decoder's VQ-derived targets keep every run (1)."""
+    settings are the stage config's, set by `refine_worker_config`). A segment decoder takes the
+    checkpoint's VQ-string settings (`DecoderConfig.with_vq_strings`: `vq_strings`, and
+    `min_run_frames` where 0), so it starts from exactly the checkpoint's VQ strings; a free
+    decoder's VQ-derived targets keep every run (`min_run_frames` 1)."""
     stage1 = load_checkpoint(init)
     if stage1["stage"] != "vq":
         raise ValueError(
             f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
         )
-    decoder = decoder.with_vq_strings(stage1.get("vq_strings", {}).get("min_run_frames", 1))
+    strings = VQStringConfig(**stage1.get("vq_strings", {"min_run_frames": 1}))
+    decoder = decoder.with_vq_strings(strings)
     return PairAlignConfig(vq=checkpoint_model_config(stage1), decoder=decoder)
 
 

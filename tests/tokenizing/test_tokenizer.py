@@ -76,7 +76,7 @@ def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_pa
     from pairalign.strings.rule import VQStringConfig
     from pairalign.strings.runs import collapse_runs, merge_short_runs
     from pairalign.tokenizing.kinds import VQStrings
-    from pairalign.tokenizing.tokenizer import group_codes
+    from pairalign.models.quantizer import group_codes
 
     payload = load_checkpoint(small_checkpoints["vq"])
     save_checkpoint(str(tmp_path / "grouped"), model_config=checkpoint_model_config(payload),
