@@ -26,6 +26,7 @@ from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
+from pairalign.strings.rule import VQStringConfig
 
 
 def _without_positions(config: dict) -> dict:
@@ -146,6 +147,37 @@ def test_a_version_2_stage2_checkpoint_loads_in_the_current_layout(tmp_path, kin
     assert tokenizer.pairalign.config == config
     wave = 0.1 * torch.randn(2, 16_000)
     assert tokenizer(wave.numpy()) == model.decode(wave, torch.ones(2)).strings
+
+
+def test_a_version_2_segment_decoder_keeps_the_prior_it_was_trained_with(tmp_path):
+    """Version 2 built the segment decoder's prior from `min_run_frames` alone: a converted
+    checkpoint keeps that prior (no `decoder.vq_strings`) though its stage-1 strings set more."""
+    small = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    )
+    decoder = DecoderConfig(kind="segment", dim=32, layers=1, heads=2, min_run_frames=2)
+    config = PairAlignConfig(vq=small, decoder=decoder)
+    model = PairAlignModel(config).eval()
+    strings = {"min_run_frames": 2, "groups": 0, "rate": 6.0, "reduce": "index"}
+    (tmp_path / "v2").mkdir()
+    torch.save(
+        {
+            "format": FORMAT,
+            "version": 2,
+            "stage": "refine",
+            "step": 3,
+            "model_config": _v2_layout(to_dict(config)),
+            "stage_config": {},
+            "model": model.state_dict(),
+            "vq_strings": strings,
+        },
+        tmp_path / "v2" / "checkpoint.pt",
+    )
+    payload = load_checkpoint(str(tmp_path / "v2"))
+    assert payload["model_config"] == to_dict(config) and payload["vq_strings"] == strings
+    read = checkpoint_model_config(payload).decoder
+    assert read.vq_strings is None and read.strings == VQStringConfig(min_run_frames=2)
 
 
 def test_a_version_2_stage1_checkpoint_loads_as_written(tmp_path, small_checkpoints):
