@@ -73,8 +73,9 @@ class SegmentMemory:
                              self.length[rows])  # fmt: skip
 
 
-def prior_codes(contexts: list[StringContext], strings: VQStringConfig,
-                mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
+def prior_codes(
+    contexts: list[StringContext], strings: VQStringConfig, mask: torch.Tensor
+) -> torch.Tensor:
     """Frame codes as the VQ strings see them, per row: the runs of the VQ-string rule
     (`string_runs` of the row's context under `strings`) spread over their frames; -1 past the
     valid frames.  # (B, T)"""

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from pairalign.strings.runs import collapse_runs, merge_short_runs, reduce_runs, runs
 from pairalign.models.quantizer import group_codes
+from pairalign.strings.runs import collapse_runs, merge_short_runs, reduce_runs, runs
 
 
 def test_runs_and_collapse_agree():

@@ -73,10 +73,10 @@ def test_named_sizes_match_the_shipped_base_config():
 
 def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
     from pairalign.models.checkpoint import checkpoint_model_config
+    from pairalign.models.quantizer import group_codes
     from pairalign.strings.rule import VQStringConfig
     from pairalign.strings.runs import collapse_runs, merge_short_runs
     from pairalign.tokenizing.kinds import VQStrings
-    from pairalign.models.quantizer import group_codes
 
     payload = load_checkpoint(small_checkpoints["vq"])
     save_checkpoint(str(tmp_path / "grouped"), model_config=checkpoint_model_config(payload),
