@@ -98,14 +98,18 @@ def resolve_checkpoint(path: str) -> str:
             return path
         found = _run_checkpoints(fs, fs_path)
         if not found:
-            raise CheckpointError(f"{path}: a directory with no {CHECKPOINT_FILE} and no "
-                                  f"checkpoint_*/ holding one; {EXPECTED}")  # fmt: skip
+            raise CheckpointError(
+                f"{path}: a directory with no {CHECKPOINT_FILE} and no "
+                f"checkpoint_*/ holding one; {EXPECTED}"
+            )
         return join(path.rstrip("/"), found[-1])
     name = os.path.basename(fs_path)
     if name == "checkpoint_manager_snapshot.json":
-        raise CheckpointError(f"{path}: Ray Train's record of a run, not a checkpoint; give the "
-                              f"run directory ({os.path.dirname(path)}) for its latest checkpoint, "
-                              f"or one of its checkpoint_<time>/ directories")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: Ray Train's record of a run, not a checkpoint; give the "
+            f"run directory ({os.path.dirname(path)}) for its latest checkpoint, "
+            f"or one of its checkpoint_<time>/ directories"
+        )
     with fs.open(fs_path, "rb") as f:
         magic = f.read(4)
     if magic[:2] != b"PK":  # torch.save writes a zip archive
@@ -116,7 +120,7 @@ def resolve_checkpoint(path: str) -> str:
 
 
 def _run_checkpoints(fs: Any, run_dir: str) -> list[str]:
-    """A run directory's checkpoint_*/ holding a checkpoint.pt, oldest first (by step, then name)."""
+    """A run directory's checkpoint_*/ with a checkpoint.pt, oldest first (by step, then name)."""
     found = []
     for directory in fs.glob(f"{run_dir.rstrip('/')}/checkpoint_*"):
         if not fs.isdir(directory) or not fs.exists(f"{directory}/{CHECKPOINT_FILE}"):
@@ -147,7 +151,8 @@ def load_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict
         raise CheckpointError(f"{path}: a torch file, but not a pairalign checkpoint; {EXPECTED}")
     if payload.get("version") not in READABLE[kind]:
         raise CheckpointError(
-            f"{path}: {_NOUN[kind]} version {payload.get('version')}, expected one of {READABLE[kind]}"
+            f"{path}: {_NOUN[kind]} version {payload.get('version')}, "
+            f"expected one of {READABLE[kind]}"
         )
     if (kind, payload["version"]) == (FORMAT, 1):
         payload = upgrade_v1(payload)
@@ -166,8 +171,11 @@ def upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
         return out
     config = {("vq" if k == "tokenizer" else k): v for k, v in payload["model_config"].items()}
     old = {**V1_DECODING, **out.pop("decoding", {})}
-    config["decoding"] = {"rate": old["target_rate"], "slack": old["decode_slack"],
-                          "timing_seconds": old["clip_seconds"]}  # fmt: skip
+    config["decoding"] = {
+        "rate": old["target_rate"],
+        "slack": old["decode_slack"],
+        "timing_seconds": old["clip_seconds"],
+    }
     out["model_config"] = config
     for key in ("model", "teacher"):
         if key in out:
@@ -194,7 +202,10 @@ def upgrade_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """A version-2 payload (checkpoint, or exported tokenizer of version 1 or 2) in the
     version-3 layout: the keys that only the decoder's kind reads move into `decoder.<kind>`
     (`decoding.slack` becomes `decoder.free.slack`), the other kind's are dropped (that decoder
-    never read them). Weights as they are; keys a file lacks stay missing (the defaults)."""
+    never read them). A segment decoder gets no `decoder.vq_strings`: its prior stays what a
+    version-2 prior read, the stage-1 strings' short-run merge alone (`decoder.min_run_frames`;
+    `DecoderConfig.strings`), even where the payload's `vq_strings` set groups, a rate or dpdp,
+    so its strings do not change. Weights as they are; keys a file lacks stay missing."""
     out = {**payload, "version": CURRENT[payload["format"]]}
     if payload["stage"] != "refine":
         return out
@@ -216,8 +227,14 @@ def upgrade_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def export_tokenizer(checkpoint: str, out_path: str, *, dtype: torch.dtype = torch.float32,
-                     default_kind: str = "", kind_note: str = "") -> str:  # fmt: skip
+def export_tokenizer(
+    checkpoint: str,
+    out_path: str,
+    *,
+    dtype: torch.dtype = torch.float32,
+    default_kind: str = "",
+    kind_note: str = "",
+) -> str:
     """Write the weights-only tokenizer file of `checkpoint` (any name `resolve_checkpoint`
     accepts) to `out_path`: model config (decoding settings included), weights (as `dtype`),
     string settings, the step and where it came from; no optimizer or stage config. With
@@ -252,8 +269,10 @@ def _default_kind(stage: str, kind: str, note: str) -> dict[str, str]:
     if kind not in EXPORT_KINDS:
         raise CheckpointError(f"default kind {kind!r} is not one of {list(EXPORT_KINDS)}")
     if kind == "pairalign" and stage != "refine":
-        raise CheckpointError(f"default kind pairalign needs a decoder; a {stage} checkpoint has "
-                              "none (its strings are vq)")  # fmt: skip
+        raise CheckpointError(
+            f"default kind pairalign needs a decoder; a {stage} checkpoint has "
+            "none (its strings are vq)"
+        )
     return {"default_kind": kind, "kind_note": note}
 
 

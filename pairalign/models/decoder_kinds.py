@@ -22,6 +22,7 @@ from pairalign.models.decoder import FreeDecoderConfig, Scored, TokenDecoder, Vo
 from pairalign.models.decoding import Decoded, DecodingConfig
 from pairalign.models.segment_decoder import SegmentDecoder, SegmentDecoderConfig
 from pairalign.models.vq_model import Encoded, VQModel
+from pairalign.strings.rule import VQStringConfig
 
 
 class Decoder(Protocol):
@@ -103,6 +104,9 @@ class DecoderConfig:
     # the VQ strings' short-run merge, for the segment decoder's prior and for VQ-derived targets
     # (0: set when stage 2 starts, `with_vq_strings`)
     min_run_frames: int = 0
+    # the stage-1 checkpoint's VQ strings, which a decoder that copies them reproduces (its prior:
+    # `strings`); None: set when stage 2 starts (`with_vq_strings`), or only `min_run_frames`
+    vq_strings: VQStringConfig | None = None
     # the chosen kind's own section (an instance of its `DECODERS` config class); None: defaults
     settings: Any = None
 
@@ -115,15 +119,33 @@ class DecoderConfig:
                 f"decoder.{self.kind}: expected {entry.config.__name__}, got "
                 f"{type(self.settings).__name__} (another kind's settings)"
             )
+        if self.vq_strings is not None and not entry.decoder.copies_vq_strings:
+            raise ConfigError(
+                f"decoder.vq_strings: does not apply to decoder.kind={self.kind} (it does not "
+                "copy the VQ strings; set it only with a kind that does, e.g. segment)"
+            )
 
-    def with_vq_strings(self, min_run_frames: int) -> DecoderConfig:
-        """`min_run_frames` 0 made concrete from the stage-1 checkpoint's VQ-string setting: that
-        setting for a decoder that copies the VQ strings (so it starts from exactly them), 1 (every
-        run) for one that learns its strings."""
-        if self.min_run_frames > 0:
-            return self
+    @property
+    def strings(self) -> VQStringConfig:
+        """The VQ strings a decoder that copies them reproduces: `vq_strings` (all of the stage-1
+        checkpoint's settings: groups, rate, scheme), runs shorter than `min_run_frames` merged
+        (without `vq_strings`, only that merge)."""
+        return dataclasses.replace(
+            self.vq_strings or VQStringConfig(), min_run_frames=self.min_run_frames
+        )
+
+    def with_vq_strings(self, strings: VQStringConfig) -> DecoderConfig:
+        """Made concrete from the stage-1 checkpoint's VQ strings `strings`: `min_run_frames` 0
+        becomes their setting for a decoder that copies the VQ strings (so it starts from exactly
+        them), 1 (every run) for one that learns its strings; a decoder that copies them also
+        takes them whole as `vq_strings` (where not set)."""
         copies = decoder_kind(self.kind).decoder.copies_vq_strings
-        return dataclasses.replace(self, min_run_frames=min_run_frames if copies else 1)
+        out = self
+        if self.min_run_frames <= 0:
+            out = dataclasses.replace(out, min_run_frames=strings.min_run_frames if copies else 1)
+        if copies and self.vq_strings is None:
+            out = dataclasses.replace(out, vq_strings=strings)
+        return out
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> DecoderConfig:
@@ -161,10 +183,15 @@ class DecoderConfig:
         return dataclasses.replace(values, settings=settings)
 
     def to_mapping(self) -> dict[str, Any]:
-        """The section as `from_mapping` reads it (only the chosen kind's own section)."""
+        """The section as `from_mapping` reads it (only the chosen kind's own section;
+        `vq_strings` only where set)."""
         shared = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "settings"
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("settings", "vq_strings")
         }
+        if self.vq_strings is not None:
+            shared["vq_strings"] = to_dict(self.vq_strings)
         return {**shared, self.kind: to_dict(self.settings)}
 
 

@@ -33,10 +33,17 @@ class PairAlignModel(nn.Module):
     def forward(self, waveform: torch.Tensor, seconds: torch.Tensor | None = None) -> Encoded:
         """The VQ model's encoding; its `frames` are the decoder's condition (with
         `decoder.memory_codes`, each frame plus its quantized code mapped into the encoder space).
-        """
-        return decoder_condition(
-            self.vq, self.vq(waveform, seconds), self.config.decoder.memory_codes
-        )
+        For a decoder that copies the VQ strings it carries what the VQ-string rule reads of each
+        row (`contexts`, under `decoder.strings`: real seconds, costs, code groups as needed)."""
+        encoded = self.vq(waveform, seconds)
+        if self.decoder.copies_vq_strings:
+            if seconds is None:  # as the VQ model takes them
+                seconds = torch.full(
+                    (len(waveform),), waveform.shape[1] / self.config.vq.sample_rate
+                )
+            contexts = self.vq.string_contexts(encoded, self.config.decoder.strings, seconds)
+            encoded = replace(encoded, contexts=contexts)
+        return decoder_condition(self.vq, encoded, self.config.decoder.memory_codes)
 
     @torch.no_grad()
     def decode(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -142,3 +143,29 @@ def _all_reduce(t: torch.Tensor) -> None:
 def _broadcast(t: torch.Tensor) -> None:
     if _distributed():
         dist.broadcast(t, src=0)
+
+
+def group_codes(codebook: torch.Tensor, groups: int, iters: int = 50, seed: int = 0) -> np.ndarray:
+    """Spherical k-means of the codebook rows into `groups` clusters (k-means++ start, seeded):
+    the group of each code.  # (K, C) -> (K,)"""
+    rows = F.normalize(codebook.detach().cpu().double(), dim=-1)
+    k = len(rows)
+    if not 0 < groups <= k:
+        raise ValueError(f"groups={groups} must be in 1..{k} (the codebook size)")
+    generator = torch.Generator().manual_seed(seed)
+    centres = [int(torch.randint(k, (1,), generator=generator))]
+    for _ in range(groups - 1):  # k-means++: next centre far from the chosen ones
+        far = (1 - rows @ rows[centres].T).clamp(min=0).min(dim=1).values ** 2
+        centres.append(int(torch.multinomial(far + 1e-12, 1, generator=generator)))
+    means = rows[centres].clone()
+    assign = (rows @ means.T).argmax(dim=1)
+    for _ in range(iters):
+        for g in range(groups):
+            members = rows[assign == g]
+            if len(members):
+                means[g] = F.normalize(members.sum(0), dim=0)
+        new = (rows @ means.T).argmax(dim=1)
+        if torch.equal(new, assign):
+            break
+        assign = new
+    return assign.numpy().astype(np.int64)

@@ -14,9 +14,11 @@ self-attention) and the whole condition (cross-attention), then
   state and the mean condition over the segment.
 
 At initialisation greedy decoding therefore returns exactly the VQ strings (the runs of the
-VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`: runs shorter
-than `min_run_frames` merged, as `Tokenizer.vq_strings` makes them), with exact timing: the
-segments. Training moves the learned parts: compression is the hazard learning to skip
+VQ-string rule `pairalign.strings.rule.string_runs` under `SegmentDecoder.strings`, the stage-1
+checkpoint's VQ-string settings, read from the contexts `VQModel.string_contexts` makes, as
+`Tokenizer.vq_strings` makes them), with exact timing: the segments. (A string with two equal
+neighbours, as `reduce: index` under a rate can make, comes out with them as one token: a repeat
+joins its segment.) Training moves the learned parts: compression is the hazard learning to skip
 boundaries. Vocabulary as `TokenDecoder`'s (codes, PAD, BOS, EOS). The decoder of
 `decoder.kind=segment` (`decoder_kinds.py`), its own settings in `SegmentDecoderConfig`."""
 
@@ -32,7 +34,7 @@ from torch import nn
 
 from pairalign.models.decoder import DecoderLayer, LayerCache, Scored, Vocab, sinusoids
 from pairalign.models.decoding import Decoded, DecodingConfig
-from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
+from pairalign.strings.rule import StringContext, VQStringConfig, batch_contexts, string_runs
 
 if TYPE_CHECKING:
     from pairalign.models.decoder_kinds import DecoderConfig
@@ -65,21 +67,28 @@ class SegmentMemory:
     length: torch.Tensor  # (B,) valid frames
 
     def select(self, rows: torch.Tensor) -> SegmentMemory:
-        return SegmentMemory([(k[rows], v[rows]) for k, v in self.kv], self.mask[rows],
-                             self.frames[rows], self.end_keys[rows], self.boundary[rows],
-                             self.code_share[rows], self.frame_sums[rows],
-                             self.length[rows])  # fmt: skip
+        return SegmentMemory(
+            [(k[rows], v[rows]) for k, v in self.kv],
+            self.mask[rows],
+            self.frames[rows],
+            self.end_keys[rows],
+            self.boundary[rows],
+            self.code_share[rows],
+            self.frame_sums[rows],
+            self.length[rows],
+        )
 
 
-def prior_codes(codes: torch.Tensor, mask: torch.Tensor, strings: VQStringConfig) -> torch.Tensor:
+def prior_codes(
+    contexts: list[StringContext], strings: VQStringConfig, mask: torch.Tensor
+) -> torch.Tensor:
     """Frame codes as the VQ strings see them, per row: the runs of the VQ-string rule
-    (`string_runs` under `strings`) spread over their frames; -1 past the valid frames.  # (B, T)"""
-    out = torch.full_like(codes, -1)
-    lengths = mask.sum(1).tolist()
-    rows = codes.detach().cpu().numpy()
-    for i, n in enumerate(lengths):
-        values, starts, ends = string_runs(StringContext(rows[i, :n]), strings)
-        out[i, :n] = torch.from_numpy(np.repeat(values, ends - starts))
+    (`string_runs` of the row's context under `strings`) spread over their frames; -1 past the
+    valid frames.  # (B, T)"""
+    out = torch.full(mask.shape, -1, dtype=torch.long, device=mask.device)
+    for i, context in enumerate(contexts):
+        values, starts, ends = string_runs(context, strings)
+        out[i, : len(context.codes)] = torch.from_numpy(np.repeat(values, ends - starts))
     return out
 
 
@@ -108,18 +117,19 @@ class SegmentDecoder(nn.Module):
 
     @property
     def strings(self) -> VQStringConfig:
-        """The VQ strings the prior reproduces: runs shorter than `min_run_frames` merged (the
-        decoder's config holds no other VQ-string setting)."""
-        return VQStringConfig(min_run_frames=self.config.min_run_frames)
+        """The VQ strings the prior reproduces (`DecoderConfig.strings`: the stage-1 checkpoint's
+        `vq_strings`, runs shorter than `min_run_frames` merged)."""
+        return self.config.strings
 
     def memory(
-        self, frames: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor
+        self, frames: torch.Tensor, mask: torch.Tensor, contexts: list[StringContext]
     ) -> SegmentMemory:
-        """frames (B, T, D_enc), mask (B, T), codes (B, T) the frame codes."""
+        """frames (B, T, D_enc), mask (B, T), contexts what the VQ-string rule reads of each row
+        (`VQModel.string_contexts`)."""
         b, t, _ = frames.shape
         c = self.condition(frames) + sinusoids(t, self.config.dim, frames.device)[None]
         kv = [layer.cross_attn.keys_values(c) for layer in self.layers]
-        merged = prior_codes(codes, mask, self.strings)
+        merged = prior_codes(contexts, self.strings, mask)
         length = mask.sum(1)
         change = torch.zeros(b, t, dtype=torch.bool, device=frames.device)  # end e = j + 1
         change[:, :-1] = (merged[:, 1:] != merged[:, :-1]) & mask[:, 1:]
@@ -130,19 +140,30 @@ class SegmentDecoder(nn.Module):
         zero_k = onehot.new_zeros(b, 1, self.vocab.codes)
         code_share = torch.cat([zero_k, onehot.cumsum(1)], dim=1)
         frame_sums = torch.cat([c.new_zeros(b, 1, c.shape[-1]), (c * mask[..., None]).cumsum(1)], 1)
-        return SegmentMemory(kv, mask[:, None, None, :], c, end_keys, prior, code_share,
-                             frame_sums, length)  # fmt: skip
+        return SegmentMemory(
+            kv, mask[:, None, None, :], c, end_keys, prior, code_share, frame_sums, length
+        )
 
     @staticmethod
     def select(memory: SegmentMemory, rows: torch.Tensor) -> SegmentMemory:
         return memory.select(rows)
 
     def memory_of(self, cond: Encoded) -> SegmentMemory:
-        """The memory of an `Encoded` condition."""
-        return self.memory(cond.frames, cond.mask, cond.quantized.codes)
+        """The memory of an `Encoded` condition: its rows' VQ-string contexts where it carries
+        them (`PairAlignModel.forward`), else its frame codes alone (enough for strings that only
+        merge short runs; others raise naming what they need)."""
+        contexts = cond.contexts
+        if contexts is None:
+            contexts = batch_contexts(cond.quantized.codes.cpu().numpy(), cond.mask.cpu().numpy())
+        return self.memory(cond.frames, cond.mask, contexts)
 
-    def _state(self, tokens: torch.Tensor, starts: torch.Tensor, memory: SegmentMemory,
-               caches: list[LayerCache] | None = None) -> torch.Tensor:  # fmt: skip
+    def _state(
+        self,
+        tokens: torch.Tensor,
+        starts: torch.Tensor,
+        memory: SegmentMemory,
+        caches: list[LayerCache] | None = None,
+    ) -> torch.Tensor:
         """Decoder states of steps with input tokens (B, L) starting at frames (B, L)."""
         at = starts.clamp(max=memory.frames.shape[1] - 1)
         here = torch.gather(memory.frames, 1, at[..., None].expand(-1, -1, memory.frames.shape[-1]))
@@ -151,8 +172,9 @@ class SegmentDecoder(nn.Module):
             x = layer(x, layer_kv, memory.mask, caches[i] if caches is not None else None)
         return self.norm(x)
 
-    def _hazards(self, state: torch.Tensor, starts: torch.Tensor,
-                 memory: SegmentMemory) -> torch.Tensor:  # fmt: skip
+    def _hazards(
+        self, state: torch.Tensor, starts: torch.Tensor, memory: SegmentMemory
+    ) -> torch.Tensor:
         """Hazard logits of ends e = 1..T for steps starting at `starts` (B, L); steps cannot
         end at or before their start (-inf) and must end at the last valid frame (+inf)."""
         q = self.end_query(state)  # (B, L, D)
@@ -165,8 +187,9 @@ class SegmentDecoder(nn.Module):
         z = z.masked_fill(last, float("inf"))
         return z.masked_fill(ends[None, None] > memory.length[:, None, None], float("-inf"))
 
-    def _token_logits(self, state: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor,
-                      memory: SegmentMemory) -> torch.Tensor:  # fmt: skip
+    def _token_logits(
+        self, state: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, memory: SegmentMemory
+    ) -> torch.Tensor:
         """Token logits (B, L, V) of segments [starts, ends) (frames)."""
         size = (ends - starts).clamp(min=1)[..., None].float()
 
@@ -177,15 +200,23 @@ class SegmentDecoder(nn.Module):
         learned = self.token(state + self.segment(pooled(memory.frame_sums)))
         share = pooled(memory.code_share) * self.settings.copy_logit
         codes = self.vocab.codes
-        return torch.cat([learned[..., :codes] + share,
-                          torch.full_like(learned[..., codes:], float("-inf"))], -1)  # fmt: skip
+        return torch.cat(
+            [learned[..., :codes] + share, torch.full_like(learned[..., codes:], float("-inf"))], -1
+        )
 
-    def score(self, memory: SegmentMemory, inputs: torch.Tensor, tf, starts: torch.Tensor,
-              clip_frames: int, attention: list[torch.Tensor] | None = None) -> Scored:  # fmt: skip
-        """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) whose tokens start at frames
-        `starts` (B, L) of the condition; the spans are made a tiling of each row's valid frames
-        (`tile`). `inputs` are the (possibly corrupted) teacher-forced inputs. Each token's NLL is
-        that of its token and of its end; EOS is implied by the last segment (NLL 0).
+    def score(
+        self,
+        memory: SegmentMemory,
+        inputs: torch.Tensor,
+        tf,
+        starts: torch.Tensor,
+        clip_frames: int,
+        attention: list[torch.Tensor] | None = None,
+    ) -> Scored:
+        """Teacher-forced NLL of strings `tf` (outputs: tokens then EOS) whose tokens start at
+        frames `starts` (B, L) of the condition; the spans are made a tiling of each row's valid
+        frames (`tile`). `inputs` are the (possibly corrupted) teacher-forced inputs. Each token's
+        NLL is that of its token and of its end; EOS is implied by the last segment (NLL 0).
         `expected_length`: segments the hazards would give along the target's frames."""
         lengths = torch.minimum(tf.lengths, memory.length)
         starts, ends = tile(starts, lengths, memory.length)
@@ -201,8 +232,9 @@ class SegmentDecoder(nn.Module):
         token_nll = F.cross_entropy(logits.transpose(1, 2), outputs, reduction="none")
         real = torch.arange(tf.outputs.shape[1], device=z.device)[None] < lengths[:, None]
         nll = torch.where(real, token_nll + end_nll, torch.zeros_like(token_nll))
-        hazard = torch.sigmoid(z).nan_to_num(0.0) * ((e > starts[..., None]) & (e <= ends[..., None])
-                                                     & (e < memory.length[:, None, None]))  # fmt: skip
+        hazard = torch.sigmoid(z).nan_to_num(0.0) * (
+            (e > starts[..., None]) & (e <= ends[..., None]) & (e < memory.length[:, None, None])
+        )
         expected = 1 + (hazard.sum(-1) * real).sum(1)  # the last segment's forced end counts 1
         timing = torch.stack([starts, ends], -1).float() / clip_frames
         return Scored(nll, expected, logits, timing)
@@ -254,8 +286,9 @@ class SegmentDecoder(nn.Module):
         return Decoded(strings, timing, torch.ones(b, dtype=torch.bool))
 
 
-def tile(starts: torch.Tensor, lengths: torch.Tensor,
-         frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def tile(
+    starts: torch.Tensor, lengths: torch.Tensor, frames: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Token start frames (B, L) made a tiling of each row's `frames` valid frames by its first
     `lengths` tokens: the first starts at 0, starts strictly increase and leave a frame for every
     later token; each token ends where the next starts, the last at the end. Positions past a

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from pairalign.models.encoder import Encoder, EncoderConfig
 from pairalign.models.frontend import LogMel
-from pairalign.models.quantizer import Quantized, QuantizerConfig, VectorQuantizer
+from pairalign.models.quantizer import Quantized, QuantizerConfig, VectorQuantizer, group_codes
+from pairalign.strings.rule import StringContext, VQStringConfig, batch_contexts
 from pairalign.units import SAMPLE_RATE, Hertz, Seconds
 
 
@@ -57,6 +59,9 @@ class Encoded:
     label_logits: torch.Tensor | None = (
         None  # (B, T, L) pseudo-label classes, if the model has them
     )
+    # per row, what the VQ-string rule reads (`VQModel.string_contexts`): set by the stage-2 model
+    # for a decoder that copies the VQ strings (`PairAlignModel.forward`)
+    contexts: list[StringContext] | None = None
 
     def split(self, n: int) -> tuple[Encoded, Encoded]:
         """Split a batch that stacked two views ([A; B]) into the first n rows and the rest."""
@@ -67,9 +72,15 @@ class Encoded:
                 q.codes[rows], q.quantized[rows], q.latents[rows], q.logits[rows], q.losses
             )
             labels = None if self.label_logits is None else self.label_logits[rows]
+            contexts = None if self.contexts is None else self.contexts[rows]
             parts.append(
                 Encoded(
-                    self.frames[rows], self.mask[rows], quantized, self.prior_logits[rows], labels
+                    self.frames[rows],
+                    self.mask[rows],
+                    quantized,
+                    self.prior_logits[rows],
+                    labels,
+                    contexts,
                 )
             )
         return parts[0], parts[1]
@@ -105,6 +116,35 @@ class VQModel(nn.Module):
         frames = self.encoder(logmel, mask)  # (B, T', D)
         labels = self.labeler(frames) if self.config.label_classes else None
         return Encoded(frames, mask, self.quantizer(frames, mask), self.prior(frames), labels)
+
+    @torch.no_grad()
+    def string_contexts(
+        self,
+        encoded: Encoded,
+        strings: VQStringConfig,
+        seconds: torch.Tensor | None = None,
+        code_map: np.ndarray | None = None,
+    ) -> list[StringContext]:
+        """What the VQ-string rule reads of each row of `encoded` to make its VQ string under
+        `strings` (`strings.rule.string_runs`): the codes of its valid frames; its `seconds` of
+        real audio (without them: its valid frames x `frame_seconds`); the frames' code costs
+        (`quantizer.costs`) and the codes' groups (`code_map`, else `group_codes` of the codebook)
+        where `strings` needs them. The one place a context is made of the model's output: the
+        `Tokenizer`'s VQ strings and the segment decoder's prior both come from here."""
+        mask = encoded.mask.cpu().numpy()
+        if seconds is None:
+            seconds = encoded.mask.sum(1) * self.config.frame_seconds
+        needs = strings.needs
+        costs = self.quantizer.costs(encoded.quantized) if "costs" in needs else None
+        if code_map is None and "code_map" in needs:
+            code_map = group_codes(self.quantizer.codebook, strings.groups)
+        return batch_contexts(
+            encoded.quantized.codes.cpu().numpy(),
+            mask,
+            seconds.tolist(),
+            None if costs is None else costs.cpu().numpy(),
+            code_map,
+        )
 
     def frame_mask(
         self, num_frames: int, seconds: torch.Tensor | None, waveform: torch.Tensor

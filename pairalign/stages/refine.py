@@ -44,6 +44,7 @@ from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_
 from pairalign.stages.config import StageRunConfig, tracking_uri
 from pairalign.stages.stage import Stage, Wrap, no_wrap
 from pairalign.stages.watch import load_watch, watch_figures
+from pairalign.strings.rule import VQStringConfig
 from pairalign.training.loop import Batch, StageHooks, TrainConfig
 
 
@@ -81,9 +82,14 @@ class RefineConfig(StageRunConfig):
 
 
 # the progress line's figures besides loss and clips/s (the watch's only at checkpoints)
-PROGRESS = {"tokens/s": "strings/token_rate", "consistency": "strings/consistency",
-            "map": "watch/greedy_map", "ppl": "watch/greedy_perplexity",
-            "target map": "watch/target_map", "target ppl": "watch/target_perplexity"}  # fmt: skip
+PROGRESS = {
+    "tokens/s": "strings/token_rate",
+    "consistency": "strings/consistency",
+    "map": "watch/greedy_map",
+    "ppl": "watch/greedy_perplexity",
+    "target map": "watch/target_map",
+    "target ppl": "watch/target_perplexity",
+}
 
 
 @dataclass
@@ -105,9 +111,15 @@ class RefineRun:
         self.teacher.generator.manual_seed(self.seed + step)
 
 
-def build_refine(config: RefineConfig, model_config: PairAlignConfig, stage1: dict[str, Any], *,
-                 rank: int = 0, wrap: Wrap = lambda step, unused: step,
-                 watch: ClipSet | None = None) -> RefineRun:  # fmt: skip
+def build_refine(
+    config: RefineConfig,
+    model_config: PairAlignConfig,
+    stage1: dict[str, Any],
+    *,
+    rank: int = 0,
+    wrap: Wrap = lambda step, unused: step,
+    watch: ClipSet | None = None,
+) -> RefineRun:
     """The stage-2 recipe on one worker: the model from `model_config` (its decoding settings
     `refine_decoding`'s: `refine_worker_config`) and the stage-1 payload, wrapped for the loop by
     `wrap` (DDP on Ray)."""
@@ -148,17 +160,25 @@ def refine_decoding(config: RefineConfig) -> DecodingConfig:
     return config.objective.decoding_config(config.views.clip_seconds)
 
 
-def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: TeacherSchedule,
-               objective: RefineObjective) -> Callable[[int], dict[str, float]]:  # fmt: skip
+def watch_hook(
+    clips: ClipSet | None,
+    model: PairAlignModel,
+    teacher: TeacherSchedule,
+    objective: RefineObjective,
+) -> Callable[[int], dict[str, float]]:
     """step -> the collapse watch's figures (pairalign/stages/watch.py) on `clips`, with the targets
     of the step just taken (the EMA teacher's once it gives some); no clips (a sweep trial): {}."""
     if clips is None or not clips.ids:
         return lambda step: {}
 
     def measure(step: int) -> dict[str, float]:
-        figures = watch_figures(model, clips, objective.targets,
-                                teacher=teacher.teacher.model if teacher.on else None,
-                                teacher_share=teacher.share(step - 1))  # fmt: skip
+        figures = watch_figures(
+            model,
+            clips,
+            objective.targets,
+            teacher=teacher.teacher.model if teacher.on else None,
+            teacher_share=teacher.share(step - 1),
+        )
         if teacher.on:
             figures["watch/teacher_gate"] = float(
                 teacher.judge(figures["watch/teacher_map"], figures["watch/vq_target_map"])
@@ -170,7 +190,7 @@ def watch_hook(clips: ClipSet | None, model: PairAlignModel, teacher: TeacherSch
 
 @torch.no_grad()
 def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float]:
-    """Greedy strings of both views of this batch: rate, length, consistency, usage, distinctness."""
+    """Greedy strings of both views of the batch: rate, length, consistency, usage, distinctness."""
     was_training = model.training
     model.eval()
     seconds = stacked_seconds(batch)
@@ -178,8 +198,12 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
     model.train(was_training)
     n = len(batch["source_seconds"])
     stats = string_stats(strings, seconds.tolist(), "strings")
-    keys = ("strings/token_rate", "strings/mean_length", "strings/length_std",
-            "strings/distinct_rate")  # fmt: skip
+    keys = (
+        "strings/token_rate",
+        "strings/mean_length",
+        "strings/length_std",
+        "strings/distinct_rate",
+    )
     return {
         **{k: stats[k] for k in keys},
         **cross_view_consistency(strings[:n], strings[n:], "strings"),
@@ -189,15 +213,18 @@ def batch_string_metrics(model: PairAlignModel, batch: Batch) -> dict[str, float
 
 def refine_model_config(init: str, decoder: DecoderConfig) -> PairAlignConfig:
     """The stage-2 model: the stage-1 checkpoint's VQ model plus `decoder` (the decoding
-    settings are the stage config's, set by `refine_worker_config`). A segment decoder's
-    `min_run_frames` 0 becomes the checkpoint's VQ-string setting, so it starts from exactly the
-    checkpoint's VQ strings; a free decoder's VQ-derived targets keep every run (1)."""
+    settings are the stage config's, set by `refine_worker_config`). A segment decoder takes the
+    checkpoint's VQ-string settings (`DecoderConfig.with_vq_strings`: `vq_strings`, and
+    `min_run_frames` where 0), so it starts from exactly the checkpoint's VQ strings; a free
+    decoder's VQ-derived targets keep every run (`min_run_frames` 1)."""
     stage1 = load_checkpoint(init)
     if stage1["stage"] != "vq":
         raise ValueError(
-            f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, got stage {stage1['stage']!r}"
+            f"{init}: init_checkpoint must be a stage-1 (vq) checkpoint, "
+            f"got stage {stage1['stage']!r}"
         )
-    decoder = decoder.with_vq_strings(stage1.get("vq_strings", {}).get("min_run_frames", 1))
+    strings = VQStringConfig(**stage1.get("vq_strings", {"min_run_frames": 1}))
+    decoder = decoder.with_vq_strings(strings)
     return PairAlignConfig(vq=checkpoint_model_config(stage1), decoder=decoder)
 
 
@@ -214,8 +241,9 @@ def resolve_init(config: RefineConfig) -> str:
     mlflow.set_tracking_uri(tracking_uri(config.tracking, config.storage_path))
     # MLflow downloads to local disk only; the workers read the copy under storage_path.
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(run_id=config.init_mlflow_run_id,
-                                                    artifact_path="checkpoint", dst_path=tmp)  # fmt: skip
+        local = mlflow.artifacts.download_artifacts(
+            run_id=config.init_mlflow_run_id, artifact_path="checkpoint", dst_path=tmp
+        )
         return upload_dir(local, join(config.storage_path, config.name, "init", "checkpoint"))
 
 
@@ -223,8 +251,10 @@ def refine_inputs(config: RefineConfig) -> dict[str, Any]:
     """What every worker starts from (on the driver): the stage-1 checkpoint (`resolve_init`)
     and the stage-2 model config built on it (`refine_model_config`), JSON-safe."""
     init = resolve_init(config)
-    return {"model_config": to_dict(refine_model_config(init, config.decoder)),
-            "init_checkpoint": init}  # fmt: skip
+    return {
+        "model_config": to_dict(refine_model_config(init, config.decoder)),
+        "init_checkpoint": init,
+    }
 
 
 def refine_worker_config(config: RefineConfig, inputs: dict[str, Any]) -> PairAlignConfig:
@@ -234,13 +264,26 @@ def refine_worker_config(config: RefineConfig, inputs: dict[str, Any]) -> PairAl
     return replace(model_config, decoding=refine_decoding(config))
 
 
-def refine_recipe(config: RefineConfig, inputs: dict[str, Any], rank: int = 0,
-                  wrap: Wrap = no_wrap) -> RefineRun:  # fmt: skip
+def refine_recipe(
+    config: RefineConfig, inputs: dict[str, Any], rank: int = 0, wrap: Wrap = no_wrap
+) -> RefineRun:
     """`build_refine` from the inputs: `refine_inputs`' and the watched clips (`watch`)."""
-    return build_refine(config, refine_worker_config(config, inputs),
-                        load_checkpoint(inputs["init_checkpoint"]), rank=rank, wrap=wrap,
-                        watch=inputs.get("watch"))  # fmt: skip
+    return build_refine(
+        config,
+        refine_worker_config(config, inputs),
+        load_checkpoint(inputs["init_checkpoint"]),
+        rank=rank,
+        wrap=wrap,
+        watch=inputs.get("watch"),
+    )
 
 
-REFINE = Stage(name="refine", config=RefineConfig, config_file="refine.yaml", strings="pairalign",
-               setup=refine_inputs, model_config=refine_worker_config, recipe=refine_recipe)  # fmt: skip
+REFINE = Stage(
+    name="refine",
+    config=RefineConfig,
+    config_file="refine.yaml",
+    strings="pairalign",
+    setup=refine_inputs,
+    model_config=refine_worker_config,
+    recipe=refine_recipe,
+)

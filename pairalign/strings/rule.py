@@ -24,7 +24,7 @@ A `rate` <= 0 keeps every run (after the merge); a `rate` > 0 needs the clip's `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -54,6 +54,27 @@ class StringContext:
 
 
 _FIELDS = frozenset(f.name for f in fields(StringContext)) - {"extras"}
+
+
+def batch_contexts(
+    codes: np.ndarray,
+    mask: np.ndarray,
+    seconds: Sequence[float] | None = None,
+    costs: np.ndarray | None = None,
+    code_map: np.ndarray | None = None,
+) -> list[StringContext]:
+    """One `StringContext` per row of a batch of VQ output: its codes (and costs) trimmed to its
+    valid frames, its seconds, the batch's `code_map`. `VQModel.string_contexts` calls it with
+    what a `VQStringConfig` needs. codes (B, T), mask (B, T) bool, costs (B, T, K)."""
+    return [
+        StringContext(
+            row[valid],
+            None if seconds is None else float(seconds[i]),
+            None if costs is None else costs[i][valid],
+            code_map,
+        )
+        for i, (row, valid) in enumerate(zip(codes, mask, strict=True))
+    ]
 
 
 @dataclass(frozen=True)

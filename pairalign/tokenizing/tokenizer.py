@@ -17,7 +17,6 @@ An exported tokenizer may record which of its kinds was measured best (`tok.defa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,19 +30,11 @@ from pairalign.models.checkpoint import (
 from pairalign.models.decoder_kinds import Decoder
 from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignModel
+from pairalign.models.quantizer import group_codes
 from pairalign.models.vq_model import Encoded, VQModel
-from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
+from pairalign.strings.rule import VQStringConfig, string_runs
 from pairalign.strings.runs import Runs
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
-
-
-@dataclass(frozen=True)
-class FrameCodes:
-    """Per-clip frame codes of a batch, trimmed to each clip's real audio."""
-
-    codes: list[np.ndarray]  # [(T_i,)] int64, the nearest code of each frame
-    costs: list[np.ndarray]  # [(T_i, K)] 1 - cosine similarity of each frame's latent and code
-    seconds: list[float]  # real audio of each clip
 
 
 class Tokenizer:
@@ -51,9 +42,16 @@ class Tokenizer:
     `PairAlignModel` (PairAlign strings by `PairAlignModel.decode`, and the VQ strings of its
     stage-1 part). The model is put in eval mode on `device`."""
 
-    def __init__(self, model: VQModel | PairAlignModel, *, checkpoint_id: str = "",
-                 device: str = "cpu", strings: VQStringConfig | None = None,
-                 default_kind: TokenizerKind | str | None = None, kind_note: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: VQModel | PairAlignModel,
+        *,
+        checkpoint_id: str = "",
+        device: str = "cpu",
+        strings: VQStringConfig | None = None,
+        default_kind: TokenizerKind | str | None = None,
+        kind_note: str = "",
+    ) -> None:
         model = model.to(device).eval()
         self.pairalign = model if isinstance(model, PairAlignModel) else None
         self.model: VQModel = model.vq if isinstance(model, PairAlignModel) else model
@@ -81,8 +79,14 @@ class Tokenizer:
         strings = VQStringConfig(**payload.get("vq_strings", {}))
         model = PairAlignModel(config) if payload["stage"] == "refine" else VQModel(config)
         model.load_state_dict(payload["model"])
-        return cls(model, checkpoint_id=checkpoint_id, device=device, strings=strings,
-                   default_kind=payload.get("default_kind"), kind_note=payload.get("kind_note", ""))  # fmt: skip
+        return cls(
+            model,
+            checkpoint_id=checkpoint_id,
+            device=device,
+            strings=strings,
+            default_kind=payload.get("default_kind"),
+            kind_note=payload.get("kind_note", ""),
+        )
 
     @property
     def decoder(self) -> Decoder | None:
@@ -110,9 +114,14 @@ class Tokenizer:
 
     def with_strings(self, strings: VQStringConfig) -> Tokenizer:
         """The same model with other VQ-string settings (e.g. to compare them)."""
-        return Tokenizer(self.pairalign or self.model, checkpoint_id=self.checkpoint_id,
-                         device=str(self.device), strings=strings,
-                         default_kind=self.default_kind, kind_note=self.kind_note)  # fmt: skip
+        return Tokenizer(
+            self.pairalign or self.model,
+            checkpoint_id=self.checkpoint_id,
+            device=str(self.device),
+            strings=strings,
+            default_kind=self.default_kind,
+            kind_note=self.kind_note,
+        )
 
     def _waves(self, waveforms, seconds) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) float on the device, a copy, and (B,) seconds of real audio (on the CPU)."""
@@ -132,29 +141,17 @@ class Tokenizer:
     @torch.no_grad()
     def frame_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
         """Per-frame codes of each waveform, trimmed to its real audio.  # [(T_i,)]"""
-        return self._frame_codes(waveforms, seconds).codes
+        encoded, secs = self._encode(waveforms, seconds)
+        return [c.codes for c in self.model.string_contexts(encoded, VQStringConfig(), secs)]
 
     @torch.no_grad()
-    def _frame_codes(self, waveforms, seconds) -> FrameCodes:
-        encoded, secs = self._encode(waveforms, seconds)
-        quantized = encoded.quantized
-        codes = quantized.codes.cpu().numpy()  # (B, T)
-        costs = self.model.quantizer.costs(quantized).cpu().numpy()
-        mask = encoded.mask.cpu().numpy()  # (B, T)
-        return FrameCodes(
-            codes=[row[m] for row, m in zip(codes, mask, strict=True)],
-            costs=[row[m] for row, m in zip(costs, mask, strict=True)],
-            seconds=secs.tolist(),
-        )
-
     def string_runs(self, waveforms, seconds: Sequence[float] | None = None) -> list[Runs]:
         """The runs the VQ strings are made of, per clip: (values, starts, ends) in frames, by the
-        VQ-string rule (`strings.rule.string_runs`) under `self.strings`."""
-        frames = self._frame_codes(waveforms, seconds)
-        return [
-            string_runs(StringContext(codes, secs, costs, self.code_map), self.strings)
-            for codes, costs, secs in zip(frames.codes, frames.costs, frames.seconds, strict=True)
-        ]
+        VQ-string rule (`strings.rule.string_runs`) under `self.strings`, of the contexts
+        `VQModel.string_contexts` makes (as the segment decoder's prior reads them)."""
+        encoded, secs = self._encode(waveforms, seconds)
+        contexts = self.model.string_contexts(encoded, self.strings, secs, self.code_map)
+        return [string_runs(context, self.strings) for context in contexts]
 
     def string_codes(self, waveforms, seconds: Sequence[float] | None = None) -> list[np.ndarray]:
         """Per-frame codes as the VQ strings see them: grouped, short runs merged, rate-reduced
@@ -198,8 +195,9 @@ class Tokenizer:
         return self.pairalign_strings(waveforms, seconds)
 
 
-def _default_kind(value: TokenizerKind | str | None, has_decoder: bool,
-                  where: str) -> TokenizerKind | None:  # fmt: skip
+def _default_kind(
+    value: TokenizerKind | str | None, has_decoder: bool, where: str
+) -> TokenizerKind | None:
     """A recorded default kind, checked (`TokenizerKind.of_model`); or None."""
     if value is None:
         return None
@@ -207,29 +205,3 @@ def _default_kind(value: TokenizerKind | str | None, has_decoder: bool,
         return TokenizerKind.of_model(value, has_decoder, f"{where}: default_kind")
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-
-
-def group_codes(codebook: torch.Tensor, groups: int, iters: int = 50, seed: int = 0) -> np.ndarray:
-    """Spherical k-means of the codebook rows into `groups` clusters (k-means++ start, seeded):
-    the group of each code.  # (K, C) -> (K,)"""
-    rows = torch.nn.functional.normalize(codebook.detach().cpu().double(), dim=-1)
-    k = len(rows)
-    if not 0 < groups <= k:
-        raise ValueError(f"groups={groups} must be in 1..{k} (the codebook size)")
-    generator = torch.Generator().manual_seed(seed)
-    centres = [int(torch.randint(k, (1,), generator=generator))]
-    for _ in range(groups - 1):  # k-means++: next centre far from the chosen ones
-        far = (1 - rows @ rows[centres].T).clamp(min=0).min(dim=1).values ** 2
-        centres.append(int(torch.multinomial(far + 1e-12, 1, generator=generator)))
-    means = rows[centres].clone()
-    assign = (rows @ means.T).argmax(dim=1)
-    for _ in range(iters):
-        for g in range(groups):
-            members = rows[assign == g]
-            if len(members):
-                means[g] = torch.nn.functional.normalize(members.sum(0), dim=0)
-        new = (rows @ means.T).argmax(dim=1)
-        if torch.equal(new, assign):
-            break
-        assign = new
-    return assign.numpy().astype(np.int64)

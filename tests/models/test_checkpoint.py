@@ -26,6 +26,7 @@ from pairalign.models.encoder import EncoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig
+from pairalign.strings.rule import VQStringConfig
 
 
 def _without_positions(config: dict) -> dict:
@@ -70,9 +71,16 @@ def _v1_refine_checkpoint(directory, model, decoding=None) -> None:
     del config["decoding"]
     config["tokenizer"] = config.pop("vq")
     state = {k.replace("vq.", "tokenizer.", 1): v for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "version": 1, "stage": "refine", "step": 7,
-               "model_config": config, "stage_config": {}, "model": state,
-               "teacher": dict(state)}  # fmt: skip
+    payload = {
+        "format": FORMAT,
+        "version": 1,
+        "stage": "refine",
+        "step": 7,
+        "model_config": config,
+        "stage_config": {},
+        "model": state,
+        "teacher": dict(state),
+    }
     if decoding is not None:
         payload["decoding"] = decoding
     directory.mkdir()
@@ -83,8 +91,10 @@ def test_a_version_1_stage2_checkpoint_loads_in_the_current_layout(tmp_path):
     from pairalign.tokenizing.tokenizer import Tokenizer
 
     torch.manual_seed(0)
-    small = ModelConfig(encoder=EncoderConfig(dim=32, layers=1, heads=2),
-                        quantizer=QuantizerConfig(codebook_size=16, code_dim=8))  # fmt: skip
+    small = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    )
     free = FreeDecoderConfig(slack=2.0)
     config = PairAlignConfig(
         vq=small,
@@ -92,8 +102,9 @@ def test_a_version_1_stage2_checkpoint_loads_in_the_current_layout(tmp_path):
         decoding=DecodingConfig(rate=8.0, timing_seconds=2.0),
     )
     model = PairAlignModel(config).eval()
-    _v1_refine_checkpoint(tmp_path / "old", model,
-                          {"target_rate": 8.0, "decode_slack": 2.0, "clip_seconds": 2.0})  # fmt: skip
+    _v1_refine_checkpoint(
+        tmp_path / "old", model, {"target_rate": 8.0, "decode_slack": 2.0, "clip_seconds": 2.0}
+    )
     payload = load_checkpoint(str(tmp_path / "old"))
     assert payload["version"] == VERSION and "decoding" not in payload
     assert set(payload["model"]) == set(model.state_dict()) == set(payload["teacher"])
@@ -146,6 +157,37 @@ def test_a_version_2_stage2_checkpoint_loads_in_the_current_layout(tmp_path, kin
     assert tokenizer.pairalign.config == config
     wave = 0.1 * torch.randn(2, 16_000)
     assert tokenizer(wave.numpy()) == model.decode(wave, torch.ones(2)).strings
+
+
+def test_a_version_2_segment_decoder_keeps_the_prior_it_was_trained_with(tmp_path):
+    """Version 2 built the segment decoder's prior from `min_run_frames` alone: a converted
+    checkpoint keeps that prior (no `decoder.vq_strings`) though its stage-1 strings set more."""
+    small = ModelConfig(
+        encoder=EncoderConfig(dim=32, layers=1, heads=2),
+        quantizer=QuantizerConfig(codebook_size=16, code_dim=8),
+    )
+    decoder = DecoderConfig(kind="segment", dim=32, layers=1, heads=2, min_run_frames=2)
+    config = PairAlignConfig(vq=small, decoder=decoder)
+    model = PairAlignModel(config).eval()
+    strings = {"min_run_frames": 2, "groups": 0, "rate": 6.0, "reduce": "index"}
+    (tmp_path / "v2").mkdir()
+    torch.save(
+        {
+            "format": FORMAT,
+            "version": 2,
+            "stage": "refine",
+            "step": 3,
+            "model_config": _v2_layout(to_dict(config)),
+            "stage_config": {},
+            "model": model.state_dict(),
+            "vq_strings": strings,
+        },
+        tmp_path / "v2" / "checkpoint.pt",
+    )
+    payload = load_checkpoint(str(tmp_path / "v2"))
+    assert payload["model_config"] == to_dict(config) and payload["vq_strings"] == strings
+    read = checkpoint_model_config(payload).decoder
+    assert read.vq_strings is None and read.strings == VQStringConfig(min_run_frames=2)
 
 
 def test_a_version_2_stage1_checkpoint_loads_as_written(tmp_path, small_checkpoints):
@@ -250,8 +292,9 @@ def test_an_export_records_its_default_kind_and_a_version_1_export_still_loads(
     from pairalign.tokenizing.tokenizer import Tokenizer
 
     note = "retrieval MAP 0.93 (vq) vs 0.58 (pairalign), test half"
-    chosen = export_tokenizer(small_checkpoints["refine"], str(tmp_path / "vq.pt"),
-                              default_kind="vq", kind_note=note)  # fmt: skip
+    chosen = export_tokenizer(
+        small_checkpoints["refine"], str(tmp_path / "vq.pt"), default_kind="vq", kind_note=note
+    )
     payload = torch.load(chosen, weights_only=True)
     assert (payload["default_kind"], payload["kind_note"]) == ("vq", note)
     tokenizer = Tokenizer.from_checkpoint(chosen)

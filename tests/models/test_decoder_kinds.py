@@ -14,6 +14,7 @@ from pairalign.models.decoding import Decoded
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.segment_decoder import SegmentDecoderConfig
 from pairalign.models.vq_model import model_config
+from pairalign.strings.rule import VQStringConfig
 
 
 def test_a_setting_of_another_kind_is_refused_by_name():
@@ -48,6 +49,22 @@ def test_a_config_round_trips_with_only_its_kinds_section():
     )
     assert from_dict(DecoderConfig, written) == config
     assert from_dict(DecoderConfig, {"kind": "segment", "free": {}}).kind == "segment"
+
+
+def test_the_vq_strings_a_decoder_copies_come_from_stage1_and_round_trip():
+    stage1 = VQStringConfig(min_run_frames=3, rate=6.0, reduce="dpdp")
+    segment = DecoderConfig(kind="segment").with_vq_strings(stage1)
+    assert segment.min_run_frames == 3 and segment.vq_strings == stage1
+    assert segment.strings == stage1
+    assert from_dict(DecoderConfig, to_dict(segment)) == segment
+    # a decoder's own min_run_frames stays; without vq_strings only that merge (as version 2)
+    own = DecoderConfig(kind="segment", min_run_frames=2)
+    assert own.with_vq_strings(stage1).strings == VQStringConfig(2, rate=6.0, reduce="dpdp")
+    assert own.strings == VQStringConfig(min_run_frames=2) and "vq_strings" not in to_dict(own)
+    free = DecoderConfig().with_vq_strings(stage1)  # learns its strings: every run, no prior
+    assert free.min_run_frames == 1 and free.vq_strings is None
+    with pytest.raises(ConfigError, match=r"decoder\.vq_strings: does not apply"):
+        from_dict(DecoderConfig, {"vq_strings": {"rate": 6.0}}, where="decoder")
 
 
 @dataclass(frozen=True)

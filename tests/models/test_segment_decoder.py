@@ -5,12 +5,16 @@ import numpy as np
 import pytest
 import torch
 
+from pairalign.config import to_dict
+from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.models.pairalign_model import PairAlignConfig, PairAlignModel
 from pairalign.models.segment_decoder import SegmentDecoder, spans_to_frames, tile
-from pairalign.models.vq_model import model_config
+from pairalign.models.vq_model import VQModel, model_config
 from pairalign.objectives.targets import teacher_forcing, vq_targets
+from pairalign.stages.refine import refine_model_config
 from pairalign.strings.rule import VQStringConfig
+from pairalign.strings.runs import collapse_runs
 from pairalign.tokenizing.tokenizer import Tokenizer
 
 
@@ -58,12 +62,66 @@ def test_at_initialisation_greedy_strings_are_the_vq_strings(min_run_frames):
     assert min(len(s) for s in expected) > 3  # the clips do have several segments
     # timing is the segments: contiguous, from 0 to the clip's last frame
     frame = model.config.vq.frame_seconds / model.config.decoding.timing_seconds
-    for timing, runs, secs in zip(decoded.timing, vq.string_runs(waves, seconds), seconds,
-                                  strict=True):  # fmt: skip
+    for timing, runs, secs in zip(
+        decoded.timing, vq.string_runs(waves, seconds), seconds, strict=True
+    ):
         _, starts, ends = runs
         torch.testing.assert_close(timing[:, 0], torch.tensor(starts * frame, dtype=torch.float32))
         torch.testing.assert_close(timing[:, 1], torch.tensor(ends * frame, dtype=torch.float32))
         assert timing[-1, 1].item() == pytest.approx(math.ceil(secs / 0.02 - 1e-9) * frame)
+
+
+# a stage-1 checkpoint's VQ strings other than the default: codes grouped, a rate by merging the
+# shortest runs, a rate by evenly spaced runs, a penalised segmentation of the frame costs
+OTHER_STRINGS = {
+    "groups": VQStringConfig(min_run_frames=2, groups=8),
+    "rate": VQStringConfig(min_run_frames=2, rate=6.0),
+    "index": VQStringConfig(rate=6.0, reduce="index"),
+    "dpdp": VQStringConfig(rate=6.0, reduce="dpdp"),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_STRINGS))
+def test_from_a_stage1_checkpoint_greedy_strings_are_its_vq_strings(tmp_path, name):
+    """The segment decoder made from a stage-1 checkpoint (`refine_model_config`) starts from
+    exactly that checkpoint's VQ strings (`Tokenizer.vq_strings`), whatever its `vq_strings`."""
+    strings = OTHER_STRINGS[name]
+    torch.manual_seed(0)
+    vq = VQModel(model_config("tiny")).eval()
+    state, extra = vq.state_dict(), {"vq_strings": to_dict(strings)}
+    path = save_checkpoint(
+        str(tmp_path / "vq"),
+        model_config=vq.config,
+        model_state=state,
+        stage="vq",
+        stage_config={},
+        step=1,
+        **extra,
+    )
+    config = refine_model_config(path, DecoderConfig(kind="segment", dropout=0.0))
+    assert config.decoder.strings == strings
+    model = PairAlignModel(config)
+    model.init_from_stage1(vq.state_dict())
+    model.eval()
+    waves = _speechlike(6)
+    seconds = [2.0, 1.5, 2.0, 0.7, 1.9, 2.0]
+    for i, s in enumerate(seconds):
+        waves[i, int(s * 16_000) :] = 0.0
+    decoded = model.decode(torch.from_numpy(waves), torch.tensor(seconds))
+    tokenizer = Tokenizer.from_checkpoint(path)
+    expected = tokenizer.vq_strings(waves, seconds)
+    default = tokenizer.with_strings(VQStringConfig(min_run_frames=2)).vq_strings(waves, seconds)
+    assert expected != default  # the setting changes the strings
+    if name == "index":  # evenly spaced runs may keep two neighbours of one code: the decoder
+        expected = [collapse_runs(e) for e in expected]  # joins a repeat into one segment
+    assert decoded.strings == expected
+    assert min(len(s) for s in expected) > 1
+    if name != "index":  # timing is the runs of the VQ strings
+        frame = model.config.vq.frame_seconds / model.config.decoding.timing_seconds
+        runs = tokenizer.string_runs(waves, seconds)
+        for timing, (_, starts, ends) in zip(decoded.timing, runs, strict=True):
+            spans = torch.tensor(np.stack([starts, ends], 1) * frame, dtype=torch.float32)
+            torch.testing.assert_close(timing, spans)
 
 
 def test_the_vq_strings_are_the_most_likely_strings_at_initialisation():

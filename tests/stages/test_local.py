@@ -27,24 +27,33 @@ def rows(tmp_path_factory, write_tone) -> pa.Table:
     for i in range(6):
         write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
         paths.append(str(root / f"u{i}.wav"))
-    return pa.table({"utterance_id": [f"u{i}" for i in range(6)], "path": paths,
-                     "speaker": ["s"] * 6, "content_id": [f"c{i}" for i in range(6)]})  # fmt: skip
+    return pa.table(
+        {
+            "utterance_id": [f"u{i}" for i in range(6)],
+            "path": paths,
+            "speaker": ["s"] * 6,
+            "content_id": [f"c{i}" for i in range(6)],
+        }
+    )
 
 
 def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path):
     config = RefineConfig(
         decoder=DecoderConfig(dim=32, layers=1, heads=2, max_len=32),
         objective=RefineObjective(teacher=TeacherConfig(start=2, ramp=1)),
-        train=TrainConfig(max_steps=3, batch_size=4, warmup_steps=1, report_every=1,
-                          checkpoint_every=3),
-        views=ViewConfig(clip_seconds=1.0), watch_clips=0,
-    )  # fmt: skip
+        train=TrainConfig(
+            max_steps=3, batch_size=4, warmup_steps=1, report_every=1, checkpoint_every=3
+        ),
+        views=ViewConfig(clip_seconds=1.0),
+        watch_clips=0,
+    )
     config = replace(config, init_checkpoint=small_checkpoints["vq"])
     run = REFINE.build(config, REFINE.setup(config))
     run.start(0, {}, "cpu")
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
-    reporter = LocalReporter("refine", str(tmp_path / "run"), model_config=run.model.config,
-                             stage_config={})  # fmt: skip
+    reporter = LocalReporter(
+        "refine", str(tmp_path / "run"), model_config=run.model.config, stage_config={}
+    )
     batches = ViewCache(rows, config.views, str(tmp_path / "cache")).batches(4)
     assert run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter) == 3
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from pairalign.models.quantizer import group_codes
 from pairalign.strings.runs import collapse_runs, merge_short_runs, reduce_runs, runs
-from pairalign.tokenizing.tokenizer import group_codes
 
 
 def test_runs_and_collapse_agree():

@@ -28,8 +28,15 @@ def trained_model() -> VQModel:
 
 def test_checkpoint_round_trip_gives_the_same_strings(tmp_path):
     model = trained_model()
-    save_checkpoint(str(tmp_path), model_config=SMALL, model_state=model.state_dict(), stage="vq",
-                    stage_config={"name": "t"}, step=7, optimizer={"x": torch.zeros(2)})  # fmt: skip
+    save_checkpoint(
+        str(tmp_path),
+        model_config=SMALL,
+        model_state=model.state_dict(),
+        stage="vq",
+        stage_config={"name": "t"},
+        step=7,
+        optimizer={"x": torch.zeros(2)},
+    )
     tokenizer = Tokenizer.from_checkpoint(str(tmp_path))
     assert tokenizer.config == SMALL and tokenizer.checkpoint_id.endswith("@step7")
     wave = 0.1 * np.random.default_rng(0).standard_normal((2, 24_000)).astype(np.float32)
@@ -44,8 +51,14 @@ def test_checkpoint_round_trip_gives_the_same_strings(tmp_path):
 
 
 def test_seconds_trim_codes_to_real_audio(tmp_path):
-    save_checkpoint(str(tmp_path), model_config=SMALL, model_state=trained_model().state_dict(),
-                    stage="vq", stage_config={}, step=1)  # fmt: skip
+    save_checkpoint(
+        str(tmp_path),
+        model_config=SMALL,
+        model_state=trained_model().state_dict(),
+        stage="vq",
+        stage_config={},
+        step=1,
+    )
     tokenizer = Tokenizer.from_checkpoint(str(tmp_path))
     codes = tokenizer.frame_codes(np.zeros((2, 32_000), np.float32), seconds=[2.0, 1.0])
     assert [len(c) for c in codes] == [100, 50]  # 50 frames per second
@@ -73,15 +86,21 @@ def test_named_sizes_match_the_shipped_base_config():
 
 def test_vq_string_settings_travel_with_the_checkpoint(small_checkpoints, tmp_path):
     from pairalign.models.checkpoint import checkpoint_model_config
+    from pairalign.models.quantizer import group_codes
     from pairalign.strings.rule import VQStringConfig
     from pairalign.strings.runs import collapse_runs, merge_short_runs
     from pairalign.tokenizing.kinds import VQStrings
-    from pairalign.tokenizing.tokenizer import group_codes
 
     payload = load_checkpoint(small_checkpoints["vq"])
-    save_checkpoint(str(tmp_path / "grouped"), model_config=checkpoint_model_config(payload),
-                    model_state=payload["model"], stage="vq", stage_config={}, step=1,
-                    vq_strings={"min_run_frames": 3, "groups": 4})  # fmt: skip
+    save_checkpoint(
+        str(tmp_path / "grouped"),
+        model_config=checkpoint_model_config(payload),
+        model_state=payload["model"],
+        stage="vq",
+        stage_config={},
+        step=1,
+        vq_strings={"min_run_frames": 3, "groups": 4},
+    )
     plain = Tokenizer.from_checkpoint(small_checkpoints["vq"])
     grouped = Tokenizer.from_checkpoint(str(tmp_path / "grouped"))
     assert grouped.strings == VQStringConfig(min_run_frames=3, groups=4)
@@ -99,8 +118,15 @@ def test_a_vq_spec_can_read_with_other_string_settings(small_checkpoints):
     from pairalign.config import from_dict
     from pairalign.tokenizing.kinds import TokenizerSpec, load_tokenizer
 
-    spec = from_dict(TokenizerSpec, {"name": "t", "kind": "vq", "checkpoint": small_checkpoints["vq"],
-                                     "strings": {"rate": 2.0, "reduce": "index"}})  # fmt: skip
+    spec = from_dict(
+        TokenizerSpec,
+        {
+            "name": "t",
+            "kind": "vq",
+            "checkpoint": small_checkpoints["vq"],
+            "strings": {"rate": 2.0, "reduce": "index"},
+        },
+    )
     wave = 0.1 * np.random.default_rng(0).standard_normal((2, 32_000)).astype(np.float32)
     reduced, plain = load_tokenizer(spec), load_tokenizer(TokenizerSpec("p", "vq", spec.checkpoint))
     assert all(len(s) <= 4 for s in reduced(wave))  # 2 s x 2 tokens/s
