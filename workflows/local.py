@@ -64,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         inputs = stage.setup(config)
     except (CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    figures = run_local(stage, config, local, inputs)
+    try:  # an out_dir that is not a local run's is left alone, in one line
+        figures = run_local(stage, config, local, inputs)
+    except FileExistsError as err:
+        raise SystemExit(f"error: {err}") from None
     shown = {k: round(figures[k], 4) for k in SHOWN if k in figures}
     print(json.dumps({"checkpoint": figures["checkpoint"], **shown}, indent=1))
     return figures

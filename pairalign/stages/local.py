@@ -50,6 +50,25 @@ class LocalRun:
     threads: int = 0
 
 
+MARKER = ".local-run"  # in every folder `run_local` writes: the sign that it may empty it
+
+
+def fresh_out_dir(out_dir: str) -> None:
+    """Make `out_dir` an empty folder holding `MARKER`. A folder already there is emptied only
+    if it is empty or an earlier local run's (its `MARKER` or `figures.json`); any other raises
+    FileExistsError naming it, so `local.out_dir=runs` cannot wipe every run."""
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        if not any(os.path.exists(os.path.join(out_dir, n)) for n in (MARKER, "figures.json")):
+            raise FileExistsError(
+                f"local.out_dir={out_dir}: a folder with files in it that is not a local run's "
+                f"(no {MARKER} nor figures.json), left as it is; give a new or empty folder"
+            )
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, MARKER), "w"):
+        pass
+
+
 def train_local(
     stage: Stage,
     config: StageRunConfig,
@@ -93,12 +112,13 @@ def run_local(
 ) -> dict[str, Any]:
     """Train `stage` on this process (`train_local`, afresh, from `inputs`: None for
     `stage.setup(config)`) and measure its final checkpoint on the dev half; the figures, the
-    checkpoint and the seconds each part took, also written to `<out_dir>/figures.json`."""
+    checkpoint and the seconds each part took, also written to `<out_dir>/figures.json`.
+    `out_dir` is emptied first only if it is an earlier local run's (`fresh_out_dir`)."""
     if local.threads:
         torch.set_num_threads(local.threads)
     inputs = stage.setup(config) if inputs is None else inputs
     out_dir = local.out_dir or os.path.join(config.storage_path, "local", config.name)
-    shutil.rmtree(out_dir, ignore_errors=True)  # a local run starts afresh
+    fresh_out_dir(out_dir)  # a local run starts afresh
     began = time.perf_counter()
     manifest = load_manifest(config.corpus)
     cache_dir = local.cache_dir or os.path.join(config.storage_path, "view-cache")
