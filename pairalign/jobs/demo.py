@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 import soundfile as sf
 
 from pairalign.config import PathStr, to_dict
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.pair_batches import read_rejects
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
-from pairalign.jobs.corpus import PrepareConfig
 from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
 from pairalign.stages.config import PipelineConfig
 
