@@ -35,13 +35,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from pairalign.config import ConfigError, PathStr, from_dict, set_dotted, to_dict
-from pairalign.data.splits import half_rows
 from pairalign.data.storage import arrow_filesystem, join
 from pairalign.evaluation.heldout import (
     HeldoutConfig,
@@ -411,8 +409,8 @@ def shared_inputs(
         replace(base, name=config.name, storage_path=config.storage_path, tracking=config.tracking)
     )
     shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id, "inputs": inputs}
-    train_rows = manifest.filter(pc.equal(manifest["split"], base.corpus.train_split))
-    dev_rows = half_rows(manifest, base.corpus.eval_split, "dev", config.heldout.sentences)
+    train_rows = base.corpus.train_rows(manifest)
+    dev_rows = base.corpus.eval_rows(manifest, half="dev", sentences=config.heldout.sentences)
     dev = load_heldout(dev_rows, "dev", base.views, config.heldout)
     logging.getLogger("pairalign").info(
         "tune: %s trials, %d train clips, %d dev clips, init %s",

@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 
 from pairalign.config import PathStr, to_dict
 from pairalign.data.corpora.spec import load_manifest
-from pairalign.data.splits import half_rows
 from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures, load_heldout
 from pairalign.stages.config import StageRunConfig
 from pairalign.stages.stage import Stage
@@ -88,7 +86,7 @@ def train_local(
         raise ValueError(
             f"{stage.name}: the local run caches no clean crops (pseudo labels): run it on Ray"
         )
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    train_rows = config.corpus.train_rows(manifest)
     inputs = {
         **(stage.setup(config) if inputs is None else inputs),
         **config.worker_inputs(manifest, train_rows),
@@ -123,7 +121,7 @@ def run_local(
     manifest = load_manifest(config.corpus)
     cache_dir = local.cache_dir or os.path.join(config.storage_path, "view-cache")
     batch_size = local.batch_size or config.train.batch_size * config.train.num_workers
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    train_rows = config.corpus.train_rows(manifest)
     ViewCache(train_rows, config.views, cache_dir).prepare(config.train.max_steps, batch_size)
     cached, cpu = time.perf_counter(), time.process_time()
     checkpoint = train_local(
@@ -137,7 +135,7 @@ def run_local(
     )
     trained, cpu = time.perf_counter(), time.process_time() - cpu
     heldout = HeldoutConfig(sentences=local.dev_sentences, view_clips=local.view_clips)
-    rows = half_rows(manifest, config.corpus.eval_split, "dev", heldout.sentences)
+    rows = config.corpus.eval_rows(manifest, half="dev", sentences=heldout.sentences)
     dev = load_heldout(rows, "dev", config.views, heldout)
     figures = heldout_figures(
         Tokenizer.from_checkpoint(checkpoint), dev, heldout, kinds=(stage.strings, "vq")
