@@ -95,4 +95,4 @@ def test_budget_figures_refuse_a_checkpoint_without_a_budget(small_checkpoints):
 
     stage1 = Tokenizer.from_checkpoint(small_checkpoints["vq"])
     with pytest.raises(ValueError, match="need a stage-2 checkpoint"):
-        eval_artefacts.budget_figures(stage1, None, copy_rate=12.5, batch_size=2)  # type: ignore[arg-type]
+        eval_artefacts.budget_figures(stage1, None, 12.5, 2)  # type: ignore[arg-type]
