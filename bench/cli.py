@@ -25,6 +25,14 @@ CONFIGS = Path(__file__).resolve().parent / "experiments" / "configs"
 T = TypeVar("T")
 
 
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One run of an experiment that trains several: its name and its workflow's overrides."""
+
+    name: str  # the run's name
+    overrides: tuple[str, ...] = ()  # key=value of the stage's workflow
+
+
 def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None) -> T:
     """`[--config FILE] [key=value ...]` into the settings `cls`; exits 2 on a bad key or value."""
     parser = argparse.ArgumentParser(

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pairalign.config import apply_overrides, from_dict
+from pairalign.config import ConfigError, apply_overrides, from_dict
 from pairalign.models.checkpoint import CheckpointError
 from pairalign.stages import STAGES
 from pairalign.stages.local import LocalRun, run_local
@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     stage, rest = STAGES[argv[0]], argv[1:]
     local_args = [a.removeprefix("local.") for a in rest if a.startswith("local.")]
-    local = from_dict(LocalRun, apply_overrides({}, local_args))
+    try:  # a wrong local.* key says so in one line, as the stage's keys do
+        local = from_dict(LocalRun, apply_overrides({}, local_args), where="local")
+    except ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
     config = parse_args(
         stage.config,
         stage.config_file,
@@ -64,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         inputs = stage.setup(config)
     except (CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
-    figures = run_local(stage, config, local, inputs)
+    try:  # an out_dir that is not a local run's is left alone, in one line
+        figures = run_local(stage, config, local, inputs)
+    except FileExistsError as err:
+        raise SystemExit(f"error: {err}") from None
     shown = {k: round(figures[k], 4) for k in SHOWN if k in figures}
     print(json.dumps({"checkpoint": figures["checkpoint"], **shown}, indent=1))
     return figures

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from pairalign.config import to_dict
-from pairalign.data.corpora.prepare import summarize
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.data.corpora.prepare import PrepareConfig, summarize
+from pairalign.jobs.corpus import prepare
 from workflows.cli import init_ray, parse_args, setup_logging
 
 

@@ -31,11 +31,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     seed_everything(config.seed)
     try:  # a wrong init_checkpoint says so in one line, before Ray starts
         inputs = REFINE.setup(config)
-    except CheckpointError as err:
-        raise SystemExit(f"error: init_checkpoint={config.init_checkpoint}: {err}") from None
+    except (CheckpointError, ValueError) as err:  # a missing one too; the path said once
+        raise SystemExit(f"error: {init_error(config.init_checkpoint, str(err))}") from None
     init_ray()
     log.info("refine: starting from %s", inputs["init_checkpoint"])
     return run_stage(REFINE, config, inputs)
+
+
+def init_error(init_checkpoint: str, message: str) -> str:
+    """`message` (which names the checkpoint it read, if any) under the key it came from."""
+    if not init_checkpoint:
+        return message  # it says which keys to set
+    if message.startswith(f"{init_checkpoint}: "):
+        return f"init_checkpoint={message}"
+    return f"init_checkpoint={init_checkpoint}: {message}"  # e.g. a checkpoint in that run
 
 
 if __name__ == "__main__":

@@ -62,10 +62,15 @@ def budget_figures(
     tokenizer: Tokenizer, data: ClipSet, copy_rate: float, batch_size: int
 ) -> dict[str, float]:
     """PairAlign strings that hit the budget, and VQ strings a copy at `copy_rate` would cut."""
-    assert tokenizer.pairalign is not None, "budget figures need a stage-2 checkpoint"
-    decoding = tokenizer.pairalign.config.decoding
-    slack = getattr(tokenizer.pairalign.config.decoder.settings, "slack", None)
-    assert slack is not None, "budget figures need a decoder with a budget (decoder.kind=free)"
+    if tokenizer.pairalign is None:
+        raise ValueError("budget figures need a stage-2 checkpoint (a stage-1 one has no decoder)")
+    decoding, decoder = tokenizer.pairalign.config.decoding, tokenizer.pairalign.config.decoder
+    if not hasattr(decoder.settings, "slack"):
+        raise ValueError(
+            f"budget figures need a decoder with a length budget (decoder.free.slack); this "
+            f"checkpoint's is decoder.kind={decoder.kind}"
+        )
+    slack = decoder.settings.slack
     cap = tokenizer.pairalign.decoder.config.max_len
     collapsed = tokenizer.with_strings(VQStringConfig(min_run_frames=1))
     waves, windowed = windows_of(data)

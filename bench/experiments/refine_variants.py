@@ -17,8 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.cli import parse
-from bench.experiments.stage1_variants import Variant
+from bench.cli import Variant, parse
 from workflows.local import main as train_local
 
 

@@ -27,15 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.cli import parse
+from bench.cli import Variant, parse
 
 COLUMNS = ("token_rate", "map", "precision_at_1", "mrr", "consistency", "vocab_used", "perplexity")
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str  # the run's name
-    overrides: tuple[str, ...] = ()  # key=value of the stage's workflow
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-import pyarrow.compute as pc
 
 from bench.cli import parse
 from bench.experiments.vcc import VCC_SPLIT, vcc_half
@@ -50,7 +49,7 @@ def load_train(corpus: CorpusConfig, clips: int = 400) -> ClipSet:
     """`clips` clips of the train split (0: all), evenly spaced in utterance-id order so that
     every voice and sentence range is in, without views: BPE learns its merges on them."""
     manifest = load_manifest(corpus)
-    rows = manifest.filter(pc.equal(manifest["split"], corpus.train_split)).sort_by("utterance_id")
+    rows = corpus.train_rows(manifest).sort_by("utterance_id")
     if 0 < clips < rows.num_rows:
         rows = rows.take(np.linspace(0, rows.num_rows - 1, clips).round().astype(np.int64))
     return load_clips(rows, ViewConfig(), name="train", view_clips=0)

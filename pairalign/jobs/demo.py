@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import soundfile as sf
 
 from pairalign.config import PathStr, to_dict
+from pairalign.data.corpora.prepare import PrepareConfig
+from pairalign.data.corpora.spec import CorpusSpec
 from pairalign.data.pair_batches import read_rejects
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
-from pairalign.jobs.corpus import PrepareConfig
 from pairalign.jobs.paired_views import build_paired_views, iter_pair_batches
 from pairalign.stages.config import PipelineConfig
 
@@ -47,7 +47,9 @@ def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
     fs, path = url_to_fs(rejects_dir)
     if fs.exists(path):
         fs.rm(path, recursive=True)  # rejects of an earlier run are not this run's
-    part = manifest.filter(pc.equal(manifest["split"], config.split))
+    part = CorpusSpec(config.prepare.out_dir, split=config.split, order="manifest").select(
+        manifest, "split"
+    )
     ds = build_paired_views(part, config.views, rejects_dir=rejects_dir, pipeline=config.pipeline)
     start, pairs, timed, warps = time.perf_counter(), 0, 0, []
     for i, batch in enumerate(iter_pair_batches(ds, batch_size=config.batch_size)):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 
 from pairalign.config import PathStr
@@ -102,7 +101,7 @@ def train_dense_grid(config: DenseGridConfig, manifest: pa.Table) -> dict[str, s
     )
     stats: dict[str, dict[str, float]] = {}
     if todo:
-        train = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+        train = config.corpus.train_rows(manifest)
         feature_refs = _features(train, config)
         # The costliest fits first, so the last tasks to finish are short ones.
         order = sorted(todo, key=lambda n: todo[n][0].k / todo[n][0].pool, reverse=True)

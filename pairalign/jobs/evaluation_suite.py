@@ -30,11 +30,9 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pairalign.config import PathStr
-from pairalign.data.corpora.spec import CorpusConfig
-from pairalign.data.splits import half_rows
+from pairalign.data.corpora.spec import CorpusConfig, CorpusSpec
 from pairalign.data.storage import join, url_to_fs
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.eval_sets import EvalSetSpec, eval_set_figures, load_eval_set
@@ -79,6 +77,11 @@ class EvaluateConfig:
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # batch/pool/device settings
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
+    def spec(self) -> CorpusSpec:
+        """The clips measured, as a `CorpusSpec` of `corpus`: `split`, `half`, `max_clips`."""
+        choice = {"half": self.half, "max_clips": self.max_clips, "order": "sentence"}
+        return self.corpus.spec(self.split, **choice)
+
 
 def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
     specs = []
@@ -114,14 +117,7 @@ def tokenizer_specs(config: EvaluateConfig) -> list[TokenizerSpec]:
 def eval_rows(config: EvaluateConfig, manifest: pa.Table) -> pa.Table:
     """The clips measured: the split (or one half of it, by sentence), sentence by sentence (so
     `max_clips` keeps every voice of the first sentences and retrieval still has renditions)."""
-    if config.half:
-        rows = half_rows(manifest, config.split, config.half)
-    else:
-        rows = manifest.filter(pc.equal(manifest["split"], config.split))
-    if not len(rows):
-        raise ValueError(f"the manifest has no clips in split {config.split!r}")
-    rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
-    return rows.slice(0, config.max_clips) if config.max_clips else rows
+    return config.spec().select(manifest, "split")
 
 
 def archive_strings(archive_dir: str, clips: ClipSet) -> list[list[int]]:

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 import ray.train
 import ray.train.torch
@@ -245,7 +244,7 @@ def run_stage(
     log, began = logging.getLogger("pairalign"), time.perf_counter()
     inputs = stage.setup(config) if inputs is None else inputs
     manifest = load_manifest(config.corpus, **cluster_map())
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    train_rows = config.corpus.train_rows(manifest)
     start_step = latest_step(config.storage_path, config.name)
     run_id = mlflow_run(config.tracking, config.storage_path, config.name, config)
     uri = tracking_uri(config.tracking, config.storage_path)
@@ -273,8 +272,7 @@ def run_stage(
         start_step=start_step,
     )
     log.debug("%s: final checkpoint %s", stage.name, checkpoint)
-    eval_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.eval_split))
-    rows = eval_rows.slice(0, config.eval_clips)
+    rows = config.corpus.eval_rows(manifest, max_clips=config.eval_clips)
     log.info(
         "%s: measuring the final checkpoint on %d '%s' clips",
         stage.name,

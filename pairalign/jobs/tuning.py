@@ -35,13 +35,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from pairalign.config import ConfigError, PathStr, from_dict, set_dotted, to_dict
-from pairalign.data.splits import half_rows
 from pairalign.data.storage import arrow_filesystem, join
 from pairalign.evaluation.heldout import (
     HeldoutConfig,
@@ -53,7 +51,7 @@ from pairalign.evaluation.pareto import bounded_score
 from pairalign.jobs.tracking import end_mlflow_run, find_mlflow_run, mlflow_run
 from pairalign.jobs.training import fit, paired_view_dataset, worker_fn
 from pairalign.stages import STAGES, Stage
-from pairalign.stages.config import TrackingConfig, tracking_uri
+from pairalign.stages.config import StageRunConfig, TrackingConfig, tracking_uri
 from pairalign.stages.refine import RefineConfig
 from pairalign.stages.vq import VQStageConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
@@ -111,9 +109,10 @@ class SweepConfig:
     storage_path: PathStr = "runs"  # Tune results and trials' checkpoints: <storage_path>/<name>/
     seed: int = 0
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    stage: Literal["refine", "vq"] = "refine"  # what a trial trains: stage 2, or stage 1
-    refine: RefineConfig = field(default_factory=RefineConfig)  # name, storage set per trial
-    vq: VQStageConfig = field(default_factory=VQStageConfig)  # the same, when stage=vq
+    stage: str = "refine"  # what a trial trains: a stage of pairalign.stages.STAGES, whose
+    # section below (named after it) every trial starts from; name and storage set per trial
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    vq: VQStageConfig = field(default_factory=VQStageConfig)
     space: tuple[SearchParam, ...] = ()
     search: SearchConfig = field(default_factory=SearchConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -122,13 +121,22 @@ class SweepConfig:
     baseline_checkpoint: PathStr = ""  # a refine checkpoint compared with the best trial at the end
     final_view_clips: int = 200  # clips of each half whose views give consistency at the end
 
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ConfigError(f"stage: {self.stage!r} is not one of {sorted(STAGES)}")
+        if not isinstance(getattr(self, self.stage, None), STAGES[self.stage].config):
+            raise ConfigError(
+                f"stage: {self.stage!r} has no section of its own in the sweep config "
+                f"(a `{self.stage}:` of {STAGES[self.stage].config.__name__})"
+            )
+
 
 def sweep_stage(config: SweepConfig) -> Stage:
     """The stage a trial trains."""
     return STAGES[config.stage]
 
 
-def stage_base(config: SweepConfig) -> RefineConfig | VQStageConfig:
+def stage_base(config: SweepConfig) -> StageRunConfig:
     """The section every trial starts from: the one named after the sweep's stage."""
     return getattr(config, config.stage)
 
@@ -149,7 +157,7 @@ def objective_metrics(config: SweepConfig) -> tuple[str, str]:
 
 def trial_config(
     config: SweepConfig, values: dict[str, Any], trial_id: str, uri: str
-) -> RefineConfig | VQStageConfig:
+) -> StageRunConfig:
     """The stage config of one trial: `refine` (or `vq`) with the sampled `values` (dotted keys)."""
     base = stage_base(config)
     data = set_dotted(to_dict(base), values, existing=True, what=f"{config.stage} space key")
@@ -411,8 +419,8 @@ def shared_inputs(
         replace(base, name=config.name, storage_path=config.storage_path, tracking=config.tracking)
     )
     shared: dict[str, Any] = {"tracking_uri": uri, "parent_run_id": parent_id, "inputs": inputs}
-    train_rows = manifest.filter(pc.equal(manifest["split"], base.corpus.train_split))
-    dev_rows = half_rows(manifest, base.corpus.eval_split, "dev", config.heldout.sentences)
+    train_rows = base.corpus.train_rows(manifest)
+    dev_rows = base.corpus.eval_rows(manifest, half="dev", sentences=config.heldout.sentences)
     dev = load_heldout(dev_rows, "dev", base.views, config.heldout)
     logging.getLogger("pairalign").info(
         "tune: %s trials, %d train clips, %d dev clips, init %s",

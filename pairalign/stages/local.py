@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 
 from pairalign.config import PathStr, to_dict
 from pairalign.data.corpora.spec import load_manifest
-from pairalign.data.splits import half_rows
 from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures, load_heldout
 from pairalign.stages.config import StageRunConfig
 from pairalign.stages.stage import Stage
@@ -50,6 +48,25 @@ class LocalRun:
     threads: int = 0
 
 
+MARKER = ".local-run"  # in every folder `run_local` writes: the sign that it may empty it
+
+
+def fresh_out_dir(out_dir: str) -> None:
+    """Make `out_dir` an empty folder holding `MARKER`. A folder already there is emptied only
+    if it is empty or an earlier local run's (its `MARKER` or `figures.json`); any other raises
+    FileExistsError naming it, so `local.out_dir=runs` cannot wipe every run."""
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        if not any(os.path.exists(os.path.join(out_dir, n)) for n in (MARKER, "figures.json")):
+            raise FileExistsError(
+                f"local.out_dir={out_dir}: a folder with files in it that is not a local run's "
+                f"(no {MARKER} nor figures.json), left as it is; give a new or empty folder"
+            )
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, MARKER), "w"):
+        pass
+
+
 def train_local(
     stage: Stage,
     config: StageRunConfig,
@@ -69,7 +86,7 @@ def train_local(
         raise ValueError(
             f"{stage.name}: the local run caches no clean crops (pseudo labels): run it on Ray"
         )
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    train_rows = config.corpus.train_rows(manifest)
     inputs = {
         **(stage.setup(config) if inputs is None else inputs),
         **config.worker_inputs(manifest, train_rows),
@@ -93,17 +110,18 @@ def run_local(
 ) -> dict[str, Any]:
     """Train `stage` on this process (`train_local`, afresh, from `inputs`: None for
     `stage.setup(config)`) and measure its final checkpoint on the dev half; the figures, the
-    checkpoint and the seconds each part took, also written to `<out_dir>/figures.json`."""
+    checkpoint and the seconds each part took, also written to `<out_dir>/figures.json`.
+    `out_dir` is emptied first only if it is an earlier local run's (`fresh_out_dir`)."""
     if local.threads:
         torch.set_num_threads(local.threads)
     inputs = stage.setup(config) if inputs is None else inputs
     out_dir = local.out_dir or os.path.join(config.storage_path, "local", config.name)
-    shutil.rmtree(out_dir, ignore_errors=True)  # a local run starts afresh
+    fresh_out_dir(out_dir)  # a local run starts afresh
     began = time.perf_counter()
     manifest = load_manifest(config.corpus)
     cache_dir = local.cache_dir or os.path.join(config.storage_path, "view-cache")
     batch_size = local.batch_size or config.train.batch_size * config.train.num_workers
-    train_rows = manifest.filter(pc.equal(manifest["split"], config.corpus.train_split))
+    train_rows = config.corpus.train_rows(manifest)
     ViewCache(train_rows, config.views, cache_dir).prepare(config.train.max_steps, batch_size)
     cached, cpu = time.perf_counter(), time.process_time()
     checkpoint = train_local(
@@ -117,7 +135,7 @@ def run_local(
     )
     trained, cpu = time.perf_counter(), time.process_time() - cpu
     heldout = HeldoutConfig(sentences=local.dev_sentences, view_clips=local.view_clips)
-    rows = half_rows(manifest, config.corpus.eval_split, "dev", heldout.sentences)
+    rows = config.corpus.eval_rows(manifest, half="dev", sentences=heldout.sentences)
     dev = load_heldout(rows, "dev", config.views, heldout)
     figures = heldout_figures(
         Tokenizer.from_checkpoint(checkpoint), dev, heldout, kinds=(stage.strings, "vq")

@@ -7,9 +7,9 @@ import importlib
 
 import pytest
 
-from bench.cli import CONFIGS, parse, settings
+from bench.cli import CONFIGS, Variant, parse, settings
 from bench.experiments.refine_variants import RefineVariants
-from bench.experiments.stage1_variants import Stage1Variants, Variant
+from bench.experiments.stage1_variants import Stage1Variants
 from bench.experiments.vq_baselines import VQBaselines
 from pairalign.config import ConfigError
 

@@ -9,11 +9,12 @@ import pyarrow.compute as pc
 import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.corpora.spec import CorpusConfig, load_manifest
 from pairalign.data.views import ViewConfig
 from pairalign.evaluation.figures import checkpoint_figures, load_clips
 from pairalign.evaluation.heldout import HeldoutConfig, heldout_figures
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.evaluation_suite import EvaluateConfig, eval_rows, evaluate
 from pairalign.jobs.tokenize_job import TokenizeConfig
 from pairalign.tokenizing.tokenizer import Tokenizer

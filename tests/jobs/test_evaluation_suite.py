@@ -1,5 +1,6 @@
 import pyarrow as pa
 
+from pairalign.data.corpora.spec import CorpusConfig, CorpusSpec
 from pairalign.data.splits import half_rows
 from pairalign.jobs.evaluation_suite import EvaluateConfig, eval_rows
 
@@ -28,3 +29,8 @@ def test_the_suite_measures_the_split_or_one_half_of_its_sentences():
         eval_rows(EvaluateConfig(half="test", max_clips=3), manifest)["content_id"].to_pylist()
         == ["s11"] * 3
     )
+
+
+def test_the_suite_chooses_its_clips_by_the_corpus_spec():
+    config = EvaluateConfig(corpus=CorpusConfig(manifest="m.csv"), half="dev", max_clips=4)
+    assert config.spec() == CorpusSpec("m.csv", split="test", half="dev", max_clips=4)

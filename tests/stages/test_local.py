@@ -14,7 +14,9 @@ import torch
 from pairalign.data.views import ViewConfig
 from pairalign.models.decoder_kinds import DecoderConfig
 from pairalign.objectives.refine_config import RefineObjective, TeacherConfig
+from pairalign.stages.local import MARKER, LocalRun, fresh_out_dir, run_local
 from pairalign.stages.refine import REFINE, RefineConfig
+from pairalign.stages.vq import VQ, VQStageConfig
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.training.local import LocalReporter, ViewCache
 from pairalign.training.loop import TrainConfig, run_loop
@@ -66,3 +68,21 @@ def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path
     tokenizer = Tokenizer.from_checkpoint(reporter.checkpoint)
     assert tokenizer.pairalign.config.decoding.timing_seconds == 1.0  # the views' clip
     assert len(tokenizer(torch.zeros(2, 16_000).numpy())) == 2
+
+
+def test_a_local_run_empties_only_a_local_runs_folder(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "vq-tiny").mkdir(parents=True)
+    (runs / "vq-tiny" / "checkpoint.pt").write_text("a run to keep")
+    config = VQStageConfig(storage_path=str(tmp_path))
+    with pytest.raises(FileExistsError, match=r"local\.out_dir=.*runs: .*not a local run's"):
+        run_local(VQ, config, LocalRun(out_dir=str(runs)), inputs={})
+    assert (runs / "vq-tiny" / "checkpoint.pt").read_text() == "a run to keep"
+    for earlier in (MARKER, "figures.json"):  # an earlier local run's folder starts afresh
+        old = tmp_path / f"local-{earlier}"
+        (old / "checkpoint").mkdir(parents=True)
+        (old / earlier).write_text("{}")
+        fresh_out_dir(str(old))
+        assert sorted(p.name for p in old.iterdir()) == [MARKER]
+    fresh_out_dir(str(tmp_path / "new" / "dir"))  # a new folder, made
+    assert (tmp_path / "new" / "dir" / MARKER).exists()

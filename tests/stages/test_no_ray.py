@@ -13,6 +13,8 @@ import pairalign.stages
 import pairalign.stages.local
 import pairalign.training.local
 import pairalign.data.corpora.spec
+from pairalign.data.corpora.prepare import PrepareConfig
+PrepareConfig()
 from pairalign.stages import STAGES
 for stage in STAGES.values():
     stage.config()

@@ -8,13 +8,13 @@ import torch
 
 from pairalign.config import from_dict
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.data.corpora.prepare import PrepareConfig, prepare_corpus
 from pairalign.stages.vq import VQStageConfig, fit_pseudo_labels, pseudo_labeler
 
 
 @pytest.fixture(scope="module")
 def train_rows(tmp_path_factory):
-    table = prepare(
+    table = prepare_corpus(
         PrepareConfig(
             out_dir=str(tmp_path_factory.mktemp("builtin")),
             use_ray=False,

@@ -35,3 +35,17 @@ def test_tokenize_archive_refuses_a_text_file_before_ray_starts(tmp_path):
             [f"tokenizer.checkpoint={tmp_path / 'notes.txt'}", f"out_dir={tmp_path}"]
         )
     assert not ray.is_initialized()
+
+
+def test_refine_names_a_wrong_init_checkpoint_once_and_a_missing_one_in_one_line(tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        refine.main([f"storage_path={tmp_path}"])
+    assert str(exit_.value.code) == (
+        "error: set init_checkpoint=<stage-1 checkpoint> or init_mlflow_run_id=<vq run id>"
+    )
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SystemExit) as exit_:
+        refine.main([f"init_checkpoint={missing}", f"storage_path={tmp_path}"])
+    message = str(exit_.value.code)
+    assert message.startswith(f"error: init_checkpoint={missing}: no such file")
+    assert message.count(str(missing)) == 1 and not ray.is_initialized()

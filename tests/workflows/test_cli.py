@@ -13,9 +13,10 @@ import mlflow
 import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.manifest import read_manifest
 from pairalign.jobs.checkpoints import latest_checkpoint
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.tuning import SweepConfig
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.archive import read_archive, read_info

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from pairalign.config import ConfigError, apply_overrides, from_dict
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.views import ViewConfig
 from pairalign.jobs.comparison import CompareConfig
-from pairalign.jobs.corpus import PrepareConfig
 from pairalign.jobs.demo import DemoConfig
 from pairalign.jobs.dense_grid import DenseGridConfig
 from pairalign.jobs.evaluation_suite import EvaluateConfig

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from pairalign.data.audio import load_row_audio
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.manifest import manifest_table, read_manifest
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
 from pairalign.tokenizing.dense import DenseTokenizer
 from workflows.cli import CONFIG_DIR, load_config

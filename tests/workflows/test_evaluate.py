@@ -9,9 +9,10 @@ import mlflow
 import pytest
 
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.corpora.spec import CorpusConfig, load_manifest
 from pairalign.evaluation.retrieval import self_retrieval
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.dense_grid import DenseGridConfig, train_dense_grid
 from pairalign.tokenizing.archive import read_archive
 from workflows.evaluate import main

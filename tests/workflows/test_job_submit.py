@@ -15,7 +15,8 @@ import mlflow
 import pytest
 import torch
 
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.data.corpora.prepare import PrepareConfig
+from pairalign.jobs.corpus import prepare
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig

@@ -64,3 +64,10 @@ def test_both_stages_run_locally(corpus, tmp_path):
 def test_a_stage_is_named_first():
     with pytest.raises(SystemExit, match=r"usage: workflows/local\.py"):
         main(["train.max_steps=2"])
+
+
+def test_a_wrong_local_key_is_one_line():
+    with pytest.raises(SystemExit, match=r"^error: unknown config key\(s\): local\.thread;"):
+        main(["vq", "local.thread=1"])
+    with pytest.raises(SystemExit, match=r"^error: local\.threads: expected int"):
+        main(["vq", "local.threads=many"])

@@ -4,8 +4,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.manifest import ManifestError, read_manifest
-from pairalign.jobs.corpus import PrepareConfig
 from workflows.cli import CONFIG_DIR, load_config
 from workflows.prepare import main
 

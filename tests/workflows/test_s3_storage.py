@@ -17,9 +17,10 @@ import s3fs
 import torch
 
 from pairalign.config import ConfigError
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.data.storage import join, url_to_fs
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.tracking import mlflow_run
 from pairalign.models.checkpoint import load_checkpoint, save_checkpoint
 from pairalign.models.encoder import EncoderConfig

@@ -12,9 +12,10 @@ import torch
 
 from pairalign.config import flatten
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.evaluation.pareto import bounded_score
 from pairalign.jobs import tuning
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig

@@ -19,8 +19,9 @@ import ray.train
 import torch
 
 from pairalign.config import to_dict
+from pairalign.data.corpora.prepare import PrepareConfig
 from pairalign.jobs.checkpoints import latest_checkpoint, latest_step
-from pairalign.jobs.corpus import PrepareConfig, prepare
+from pairalign.jobs.corpus import prepare
 from pairalign.jobs.tracking import find_mlflow_run
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.stages.vq import VQStageConfig

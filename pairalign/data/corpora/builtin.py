@@ -31,9 +31,10 @@ import soundfile as sf
 from fsspec import AbstractFileSystem
 
 from pairalign.data.audio import resample
+from pairalign.data.corpora.registry import CorpusKind, register
 from pairalign.data.corpora.sentences import generate_sentences
 from pairalign.data.corpora.voices import Voice, synthesize_wav, voice_pool
-from pairalign.data.manifest import manifest_table, write_manifest
+from pairalign.data.manifest import ManifestError, manifest_table, read_manifest, write_manifest
 from pairalign.data.storage import is_remote, join, url_to_fs
 from pairalign.units import SAMPLE_RATE, Hertz, Seconds
 
@@ -44,6 +45,7 @@ _SENTENCE_STREAM, _VOICE_STREAM, _JITTER_STREAM = 1, 2, 3
 # Bumped when `render` changes its output, so a tree from an older renderer is re-rendered, not
 # mixed with new files. 2: scipy's polyphase resampler replaced torchaudio's.
 RENDER_VERSION = 2
+BUILTIN_MANIFEST = "manifest.parquet"  # the manifest of a synthesised corpus, in its directory
 
 MapFn = Callable[[Callable[["UtteranceSpec"], bytes], Sequence["UtteranceSpec"]], Iterable[bytes]]
 
@@ -255,7 +257,7 @@ def synthesize_corpus(
         }
         for s in specs
     )
-    write_manifest(table, join(out_url, "manifest.parquet"))
+    write_manifest(table, join(out_url, BUILTIN_MANIFEST))
     return table
 
 
@@ -301,3 +303,19 @@ def _completed(
         if sizes.get(f"{root}/{s.relpath(audio_format)}", 0) > 44
         and sizes.get(f"{root}/{s.relpath('txt')}") == len(_transcript(s))
     }
+
+
+def read_builtin(root: str) -> pa.Table:
+    """The manifest of the built-in corpus synthesised in `root` (`kind: builtin`; a missing one
+    is a ManifestError: `pairalign.data.corpora.spec.load_manifest` synthesises it instead)."""
+    path = join(root, BUILTIN_MANIFEST)
+    fs, fs_path = url_to_fs(path)
+    if not fs.exists(fs_path):
+        raise ManifestError(
+            f"{root}: no built-in corpus here (no {BUILTIN_MANIFEST}); synthesise it with "
+            f"workflows/prepare.py out_dir={root}"
+        )
+    return read_manifest(path)
+
+
+register(CorpusKind.BUILTIN, read_builtin)  # by name only: `auto` reads its manifest file

@@ -86,9 +86,10 @@ def _audio_files(url: str, parents: tuple[str, ...]) -> Iterator[tuple[tuple[str
 
 def is_folder(source: str) -> bool:
     """Any directory with files in it: the layout of last resort (`order` last)."""
-    if not list_dir(source):
-        raise ManifestError(f"{source}: not a manifest file nor a directory with files in it")
-    return True
+    try:
+        return bool(list_dir(source))
+    except OSError:  # unreadable (permissions, a bucket one may not list): not recognised
+        return False
 
 
 register(CorpusKind.FOLDER, scan_folder, is_folder, order=90)

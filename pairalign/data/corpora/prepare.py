@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pairalign.config import PathStr
 from pairalign.data.corpora.builtin import BuiltinCorpusConfig, MapFn, synthesize_corpus
 from pairalign.data.corpora.registry import CorpusKind, load_corpus
 from pairalign.data.corpora.user import split_unreadable
@@ -23,6 +25,21 @@ from pairalign.data.manifest import ManifestError, write_manifest
 from pairalign.data.splits import parse_shares, split_by_content
 from pairalign.data.storage import join, url_to_fs
 from pairalign.progress import Throttle, progress_line
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    out_dir: PathStr = "data/builtin"  # local path or s3:// URL
+    kind: CorpusKind = CorpusKind.BUILTIN  # builtin (synthesised); or a user corpus at `source`:
+    # auto, timit, librispeech, folder (<speaker>/<content>.<ext>), manifest (.csv / .parquet)
+    source: PathStr = ""  # the user corpus (kind != builtin)
+    splits: str = ""  # "": the corpus's own splits; "train:2,dev:1,test:1": parts by content_id
+    split_seed: int = 0  # the seed of the content hash that orders sentences into parts
+    corpus: BuiltinCorpusConfig = field(default_factory=BuiltinCorpusConfig)
+    use_ray: bool = True  # False: render with a thread pool of corpus.workers threads
+    num_cpus: int = 0  # size of a locally started Ray cluster; 0 = all cores
+    chunk_size: int = 20  # utterances per Ray task
+    threads_per_task: int = 2  # render threads inside a task (overlap espeak-ng start-up)
 
 
 def summarize(table: pa.Table) -> dict[str, object]:
@@ -125,3 +142,23 @@ def prepare_user(
         out_dir,
     )
     return table
+
+
+def prepare_corpus(
+    config: PrepareConfig, *, map_fn: MapFn | None = None, backend: str = "threads"
+) -> pa.Table:
+    """The corpus of `config` written to `config.out_dir`, without Ray: a user corpus at
+    `config.source` (`prepare_user`), or the built-in one synthesised (`prepare_builtin`,
+    rendered through `map_fn`: None for a thread pool; `pairalign.jobs.corpus.prepare` passes
+    Ray tasks when `use_ray`)."""
+    if config.kind != CorpusKind.BUILTIN:
+        return prepare_user(
+            config.kind,
+            config.source,
+            config.out_dir,
+            splits=config.splits,
+            split_seed=config.split_seed,
+        )
+    if config.splits:
+        raise ManifestError("splits= is for a user corpus: the built-in one has train and test")
+    return prepare_builtin(config.corpus, config.out_dir, map_fn=map_fn, backend=backend)

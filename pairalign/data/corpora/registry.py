@@ -14,6 +14,8 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+from pairalign.data.manifest import ManifestError
+
 
 class CorpusKind(StrEnum):
     """How a corpus is read: by a registered adapter, recognised (`auto`), or synthesised."""
@@ -54,7 +56,11 @@ def detect_kind(source: str) -> CorpusKind:
     for adapter in sorted(ADAPTERS.values(), key=lambda a: a.order):
         if adapter.detect is not None and adapter.detect(source):
             return adapter.kind
-    raise ValueError(f"{source}: no corpus adapter recognises this layout")
+    known = sorted(a.kind.value for a in ADAPTERS.values() if a.detect is not None)
+    raise ManifestError(
+        f"{source}: not a manifest file nor a directory with files in it (none of the layouts "
+        f"that kind: auto recognises: {', '.join(known)})"
+    )
 
 
 def load_corpus(kind: str | CorpusKind, source: str) -> pa.Table:

@@ -13,16 +13,21 @@ train and eval splits. `load_manifest` takes a `map_fn` for the synthesis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pairalign.config import PathStr
-from pairalign.data.corpora.builtin import BuiltinCorpusConfig, MapFn
+from pairalign.data.corpora.builtin import (
+    BUILTIN_MANIFEST,
+    BuiltinCorpusConfig,
+    MapFn,
+    read_builtin,
+)
 from pairalign.data.corpora.prepare import prepare_builtin
 from pairalign.data.corpora.registry import CorpusKind, load_corpus
-from pairalign.data.manifest import ManifestError, read_manifest, validate_manifest
+from pairalign.data.manifest import ManifestError, validate_manifest
 from pairalign.data.splits import half_rows
 from pairalign.data.storage import join, url_to_fs
 
@@ -35,24 +40,35 @@ class CorpusSpec:
     kind: CorpusKind = CorpusKind.AUTO  # which adapter reads it (auto: recognised by its layout)
     split: str = ""  # "": every row
     half: Literal["", "dev", "test"] = ""  # "": the whole split; dev / test: half its sentences
-    max_clips: int = 0  # 0: all; else the first clips, whole sentences first
+    sentences: int = 0  # with a half: its first sentences only (0: all)
+    max_clips: int = 0  # 0: all; else the first clips (in `order`)
+    # sentence: sorted by sentence, then clip (so the first clips hold every voice of the first
+    # sentences); manifest: the manifest's own order (a training stage's rows: its views follow)
+    order: Literal["sentence", "manifest"] = "sentence"
 
     def read(self) -> pa.Table:
-        """The whole manifest of the corpus."""
-        return load_corpus(self.kind, self.source)
+        """The whole manifest of the corpus; a corpus that cannot be read raises a ManifestError
+        naming it."""
+        try:
+            return load_corpus(self.kind, self.source)
+        except ManifestError:
+            raise
+        except (OSError, ValueError) as err:  # e.g. an unreadable directory: say which corpus
+            raise ManifestError(f"{self.source}: cannot read this corpus: {err}") from err
 
     def select(self, manifest: pa.Table, what: str = "corpus") -> pa.Table:
         """The rows of `manifest` this spec chooses, sentence by sentence; none is an error
         (a ValueError that starts with `what`)."""
         if self.half:
-            rows = half_rows(manifest, self.split, self.half)
+            rows = half_rows(manifest, self.split, self.half, self.sentences)
         elif self.split:
             rows = manifest.filter(pc.equal(manifest["split"], self.split))
         else:
             rows = manifest
         if not len(rows):
             raise ValueError(f"{what}: {self.source} has no rows in split {self.split!r}")
-        rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
+        if self.order == "sentence":
+            rows = rows.sort_by([("content_id", "ascending"), ("utterance_id", "ascending")])
         return rows.slice(0, self.max_clips) if self.max_clips else rows
 
     def rows(self) -> pa.Table:
@@ -67,6 +83,22 @@ class CorpusConfig:
     more_manifests: tuple[PathStr, ...] = ()  # more corpora whose rows join the first's (mixing)
     train_split: str = "train"
     eval_split: str = "test"
+
+    def spec(self, split: str, **choice: Any) -> CorpusSpec:
+        """Which rows of `split` a stage uses, as a `CorpusSpec` to `select` from this config's
+        manifest (`load_manifest`: the first corpus and those mixed in), in the manifest's
+        order unless `choice` says otherwise (`half`, `sentences`, `max_clips`, `order`)."""
+        kind = CorpusKind.AUTO if self.manifest else CorpusKind.BUILTIN
+        source = self.manifest or self.builtin_dir
+        return CorpusSpec(source, kind, split, **{"order": "manifest", **choice})
+
+    def train_rows(self, manifest: pa.Table) -> pa.Table:
+        """The train split of `manifest` (this config's, `load_manifest`), in its order."""
+        return self.spec(self.train_split).select(manifest, "train_split")
+
+    def eval_rows(self, manifest: pa.Table, **choice: Any) -> pa.Table:
+        """The eval split of `manifest` (or what `choice` takes of it: `spec`), in its order."""
+        return self.spec(self.eval_split, **choice).select(manifest, "eval_split")
 
 
 def load_manifest(
@@ -87,17 +119,11 @@ def load_manifest(
 
 def read_corpus(source: str) -> pa.Table:
     """The manifest of `source`: a user manifest (.csv, .parquet) or a corpus directory."""
-    try:
-        return load_corpus(CorpusKind.AUTO, source)
-    except ManifestError:
-        raise
-    except (OSError, ValueError) as err:  # e.g. an unreadable directory: say which corpus
-        raise ManifestError(f"{source}: cannot read this corpus: {err}") from err
+    return CorpusSpec(source).read()
 
 
 def _builtin(builtin_dir: str, map_fn: MapFn | None, backend: str) -> pa.Table:
-    path = join(builtin_dir, "manifest.parquet")
-    fs, fs_path = url_to_fs(path)
+    fs, fs_path = url_to_fs(join(builtin_dir, BUILTIN_MANIFEST))
     if not fs.exists(fs_path):
         return prepare_builtin(BuiltinCorpusConfig(), builtin_dir, map_fn=map_fn, backend=backend)
-    return read_manifest(path)
+    return read_builtin(builtin_dir)

@@ -88,3 +88,11 @@ def test_eval_artefacts_budget_and_windows(corpus, small_checkpoints, capsys):
     assert out["dev/clips"] == 4 and out["windows"] == 4  # 2 s clips: one window each
     assert out["map/vq/all/queries"] == 4 and out["map/pairalign_whole/long/queries"] == 0
     assert 0 <= out["pairalign/hit_budget_share"] <= 1
+
+
+def test_budget_figures_refuse_a_checkpoint_without_a_budget(small_checkpoints):
+    from pairalign.tokenizing.tokenizer import Tokenizer
+
+    stage1 = Tokenizer.from_checkpoint(small_checkpoints["vq"])
+    with pytest.raises(ValueError, match="need a stage-2 checkpoint"):
+        eval_artefacts.budget_figures(stage1, None, 12.5, 2)  # type: ignore[arg-type]
