@@ -53,7 +53,7 @@ def test_evaluate_logs_every_tokenizer_to_one_mlflow_run(
             "tokenize.pool_size=1",
             "tokenize.cpus_per_actor=0.5",
             f"eval_sets=[{{name: more, source: {corpus}/manifest.parquet, "
-            "split: test, half: dev}}]",
+            "split: test, half: dev}]",
         ]
     )
     names = ["pairalign", "vq", "dense-k8-p8"]

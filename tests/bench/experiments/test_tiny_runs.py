@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.experiments import dense_collapsed, eval_artefacts, vq_probe
+from bench.experiments import dense_collapsed, eval_artefacts, fingerprint, vq_probe
 from pairalign.data.manifest import manifest_table, write_manifest
 from pairalign.tokenizing.dense import DenseConfig, batch_log_mel, fit_dense
 
@@ -96,3 +96,13 @@ def test_budget_figures_refuse_a_checkpoint_without_a_budget(small_checkpoints):
     stage1 = Tokenizer.from_checkpoint(small_checkpoints["vq"])
     with pytest.raises(ValueError, match="need a stage-2 checkpoint"):
         eval_artefacts.budget_figures(stage1, None, 12.5, 2)  # type: ignore[arg-type]
+
+
+def test_fingerprint_is_the_same_twice_and_changes_with_the_strings(
+    corpus, small_checkpoints, tmp_path
+):
+    argv = [f"checkpoint={small_checkpoints['vq']}", f"corpus={corpus}", "clips=3"]
+    first = fingerprint.main([*argv, f"out={tmp_path / 'a.json'}"])
+    assert first == fingerprint.main(argv)
+    assert first["vq"]["tokens"] > 0 and json.loads((tmp_path / "a.json").read_text()) == first
+    assert fingerprint.main([*argv[:2], "clips=2"])["vq"] != first["vq"]
