@@ -1,5 +1,5 @@
-"""The library's layers hold: the networks, the objectives and the training loop run without a
-cluster (no module of them imports `ray` or `mlflow`, not even inside a function)."""
+"""The library's layers hold: the networks, the objectives, the time maps and the training loop run
+without a cluster (no module of them imports `ray` or `mlflow`, not even inside a function)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pairalign"
-CLUSTER_FREE = ("models", "objectives", "training")
+CLUSTER_FREE = ("models", "objectives", "timing", "training")
 FORBIDDEN = {"ray", "mlflow"}
 
 
