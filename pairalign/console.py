@@ -55,7 +55,7 @@ def result_block(
     lines = [
         head,
         f"  {'strings':<11}{'tokens/s':>9}{'MAP':>8}{'chance':>8}"
-        f"{'consistency':>13}{'vocabulary':>13}",
+        f"{'consistency':>13}{'cross-voice':>13}{'vocabulary':>13}",
     ]
     for kind in KINDS:
         if f"{kind}/map" not in figures:
@@ -68,7 +68,8 @@ def result_block(
         lines.append(
             f"  {kind:<11}{_num(figures.get(f'{kind}/token_rate')):>9}"
             f"{_num(figures.get(f'{kind}/map')):>8}{_num(figures.get(f'{kind}/chance_map')):>8}"
-            f"{_num(figures.get(f'{kind}/consistency')):>13}{vocab:>13}"
+            f"{_num(figures.get(f'{kind}/consistency')):>13}"
+            f"{_num(figures.get(f'{kind}/cross_voice_consistency')):>13}{vocab:>13}"
         )
     lines.append(f"  final checkpoint {checkpoint}")
     lines.append(f"  details {details}")

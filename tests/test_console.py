@@ -17,6 +17,7 @@ FIGURES = {
     "vq/map": 0.9441,
     "vq/chance_map": 0.0632,
     "vq/consistency": 0.608,
+    "vq/cross_voice_consistency": 0.352,
     "vq/codes_used": 31.0,
     "vq/vocab_used": 31 / 32,
     "pairalign/token_rate": 13.6,
@@ -62,9 +63,10 @@ def test_the_result_block_is_a_few_lines_of_the_figures_people_compare():
     )
     lines = block.splitlines()
     assert lines[0] == "refine refine-tiny done in 5m12s at step 300"
-    assert lines[1].split() == ["strings", "tokens/s", "MAP", "chance", "consistency", "vocabulary"]
-    assert lines[2].split() == ["pairalign", "13.6", "0.578", "-", "0.690", "?"]  # PairAlign first
-    assert lines[3].split() == ["vq", "14.5", "0.944", "0.063", "0.608", "31", "(97%)"]
+    header = ["strings", "tokens/s", "MAP", "chance", "consistency", "cross-voice", "vocabulary"]
+    assert lines[1].split() == header
+    assert lines[2].split() == ["pairalign", "13.6", "0.578", "-", "0.690", "-", "?"]  # first
+    assert lines[3].split() == ["vq", "14.5", "0.944", "0.063", "0.608", "0.352", "31", "(97%)"]
     assert lines[4] == "  final checkpoint runs/r/checkpoint_1" and len(lines) == 6
 
 

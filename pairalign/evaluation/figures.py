@@ -9,7 +9,10 @@ paired views of some of them. For each tokenizer, `measure_tokenizer` gives, und
   different sentences (non-degeneracy);
 - retrieval: every clip queries the others by normalised edit distance, renditions of its
   sentence by other voices are relevant, its own voice is left out (MAP, MRR, P@k, chance MAP);
-- cross-view consistency on the fixed views.
+- cross-view consistency on the fixed views (two augmentations of one recording);
+- cross-voice consistency: 1 - normalised edit distance between the clean strings of two voices'
+  renditions of one sentence, over every such pair of clips (`cross_voice_consistency`, NaN when no
+  sentence has two voices; `cross_voice_pairs` counts them).
 
 Clean clips are tokenized as the archive job tokenizes them (`pairalign.tokenizing.windows`):
 padded to the window, longer ones cut into overlapping windows and stitched, so a clip's string
@@ -32,6 +35,7 @@ from pairalign.evaluation.search import distance_matrix
 from pairalign.evaluation.string_metrics import (
     content_distinctness,
     cross_view_consistency,
+    cross_voice_consistency,
     string_stats,
     vocabulary_usage,
 )
@@ -194,6 +198,9 @@ def measure_tokenizer(
     unrelated = np.asarray(clips.content)[:, None] != np.asarray(clips.content)[None, :]
     figures[f"{prefix}/unrelated_distance"] = (
         float(distances[unrelated].mean()) if unrelated.any() else float("nan")
+    )
+    figures |= cross_voice_consistency(
+        strings, clips.content, clips.speakers, prefix, distances=distances
     )
     if clips.views:
         total = sum(len(batch[1]) for batch in clips.views)

@@ -90,6 +90,7 @@ TABLE_COLUMNS = (
     "mrr",
     "precision_at_1",
     "consistency",
+    "cross_voice_consistency",
     "vocab_used",
     "distinct_across_content",
 )

@@ -47,6 +47,41 @@ def cross_view_consistency(
     }
 
 
+def cross_voice_consistency(
+    strings: Sequence[Sequence[int]],
+    content_ids: Sequence[str],
+    speakers: Sequence[str],
+    prefix: str,
+    *,
+    distances: np.ndarray | None = None,
+) -> dict[str, float]:
+    """1 - normalised edit distance between the strings of two voices' renditions of one sentence,
+    averaged over every pair of clips with the same content and different speakers (each unordered
+    pair once; all of them, so the figure is deterministic), and the number of such pairs. NaN
+    (with 0 pairs) when no sentence is rendered by two voices. `distances`, the (N, N) normalised
+    edit distances of `strings` to themselves, saves recomputing them."""
+    if not len(strings) == len(content_ids) == len(speakers):
+        raise ValueError(
+            f"{len(strings)} strings, {len(content_ids)} content ids, {len(speakers)} speakers"
+        )
+    content, voice = np.asarray(list(content_ids)), np.asarray(list(speakers))
+    pairs = (content[:, None] == content[None, :]) & (voice[:, None] != voice[None, :])
+    first, second = np.nonzero(np.triu(pairs, k=1))
+    if distances is None:
+        found = [
+            normalized_edit_distance(strings[i], strings[j])
+            for i, j in zip(first, second, strict=True)
+        ]
+    else:
+        found = distances[first, second]
+    return {
+        f"{prefix}/cross_voice_consistency": 1.0 - float(np.mean(found, dtype=np.float64))
+        if len(first)
+        else float("nan"),
+        f"{prefix}/cross_voice_pairs": float(len(first)),
+    }
+
+
 def string_stats(
     strings: Sequence[Sequence[int]], seconds: Sequence[float], prefix: str
 ) -> dict[str, float]:

@@ -42,6 +42,7 @@ TABLE_COLUMNS = {  # summary column -> figure (without the tokenizer prefix)
     "P@5": "precision_at_5",
     "MRR": "mrr",
     "consistency": "consistency",
+    "cross-voice": "cross_voice_consistency",
     "vocab used": "vocab_used",
     "perplexity": "perplexity",
     "distinct": "distinct_rate",

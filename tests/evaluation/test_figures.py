@@ -37,6 +37,8 @@ FIGURES = (
     "unrelated_distance",
     "consistency",
     "exact_match",
+    "cross_voice_consistency",
+    "cross_voice_pairs",
 )
 
 
