@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairalign.data.audio import AudioError, load_row_audio
+from pairalign.data.partners import ContentIndex, partner_of
 from pairalign.data.storage import join, url_to_fs
-from pairalign.data.views import ViewConfig, make_views, pair_rng
+from pairalign.data.views import PairedViews, ViewConfig, make_cross_views, make_views, pair_rng
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -28,51 +29,102 @@ REJECTS_SCHEMA = pa.schema(
 # Columns that go to the trainer as tensors; ids stay available on the dataset itself.
 TENSOR_COLUMNS = ("view_a", "view_b", "warp_a", "shift_a", "warp_b", "shift_b", "source_seconds")
 CLEAN = "clean"  # the crop before augmentation: a column only when asked for (`with_clean`)
+# Columns of view B's recording, only when a content index is given: B's id is A's own for
+# today's pairs, another speaker's rendition for a cross-voice pair.
+PARTNER_COLUMNS = ("utterance_b", "speaker_b", "content_id_b", "source_seconds_b")
 
 
 def make_pair_batch(
-    batch: pa.Table, *, views: ViewConfig, rejects_dir: str, with_clean: bool = False
+    batch: pa.Table,
+    *,
+    views: ViewConfig,
+    rejects_dir: str,
+    with_clean: bool = False,
+    partners: ContentIndex | None = None,
 ) -> dict[str, np.ndarray]:
     """Decode each row and make its two views; rows that fail to decode go to the rejects table.
-    `with_clean` adds the unaugmented crop as a column (source time = its time)."""
+    `with_clean` adds the unaugmented crop as a column (source time = its time). With `partners`,
+    a share `views.cross_voice` of the rows take view B from another speaker's rendition of their
+    content (`pairalign.data.partners.partner_of`), and `PARTNER_COLUMNS` say whose B is."""
     _single_thread()
     rows = batch.to_pylist()
     out: dict[str, list[Any]] = {
-        k: [] for k in (*TENSOR_COLUMNS, CLEAN, "utterance_id", "speaker", "content_id")
+        k: []
+        for k in (*TENSOR_COLUMNS, CLEAN, "utterance_id", "speaker", "content_id", *PARTNER_COLUMNS)
     }
     rejects = []
     for row in rows:
+        epoch = row.get("epoch") or 0
         try:
             samples = load_row_audio(row, sample_rate=views.sample_rate)
         except AudioError as err:
-            rejects.append(
-                {
-                    "utterance_id": row["utterance_id"],
-                    "path": row.get("path"),
-                    "reason": err.reason,
-                    "epoch": row.get("epoch") or 0,
-                }
-            )
+            rejects.append(_reject(row["utterance_id"], row.get("path"), err, epoch))
             continue
-        rng = pair_rng(views.seed, row.get("epoch") or 0, row["utterance_id"])
-        pair = make_views(samples, views, rng)
-        for key, value in (
-            ("view_a", pair.a.samples),
-            ("view_b", pair.b.samples),
-            ("warp_a", pair.a.warp),
-            ("shift_a", pair.a.shift),
-            ("warp_b", pair.b.warp),
-            ("shift_b", pair.b.shift),
-            ("source_seconds", pair.source_seconds),
-            ("utterance_id", row["utterance_id"]),
-            ("speaker", row.get("speaker") or ""),
-            ("content_id", row.get("content_id") or ""),
-            (CLEAN, pair.clean),
-        ):
-            out[key].append(value)
+        pair, partner = _pair_of(row, samples, views, partners, epoch, rejects)
+        _append(out, row, pair)
+        if partners is not None:
+            b = partner or row["utterance_id"]
+            same = partner is None
+            out["utterance_b"].append(b)
+            out["speaker_b"].append((row.get("speaker") or "") if same else partners.speakers[b])
+            out["content_id_b"].append(row.get("content_id") or "")
+            out["source_seconds_b"].append(pair.source_seconds if same else pair.source_seconds_b)
     if rejects:
         write_rejects(rejects, rejects_dir)
-    n = views.clip_samples
+    return _arrays(out, views.clip_samples, with_clean, with_partners=partners is not None)
+
+
+def _pair_of(
+    row: dict[str, Any],
+    samples: np.ndarray,
+    views: ViewConfig,
+    partners: ContentIndex | None,
+    epoch: int,
+    rejects: list[dict[str, Any]],
+) -> tuple[PairedViews, str | None]:
+    """Today's pair, or a cross-voice pair and its partner's id when one is drawn and decodes (a
+    partner that fails to decode is rejected and the row keeps today's pair)."""
+    rng = pair_rng(views.seed, epoch, row["utterance_id"])
+    partner = None
+    if partners is not None:
+        partner = partner_of(row["utterance_id"], epoch, views.seed, partners, views.cross_voice)
+    if partner is None:
+        return make_views(samples, views, rng), None
+    path = partners.paths[partner]
+    try:
+        other = load_row_audio(
+            {"utterance_id": partner, "path": path}, sample_rate=views.sample_rate
+        )
+    except AudioError as err:
+        rejects.append(_reject(partner, path, err, epoch))
+        return make_views(samples, views, rng), None
+    return make_cross_views(samples, other, views, rng), partner
+
+
+def _reject(utterance_id: str, path: str | None, err: AudioError, epoch: int) -> dict[str, Any]:
+    return {"utterance_id": utterance_id, "path": path, "reason": err.reason, "epoch": epoch}
+
+
+def _append(out: dict[str, list[Any]], row: dict[str, Any], pair: PairedViews) -> None:
+    for key, value in (
+        ("view_a", pair.a.samples),
+        ("view_b", pair.b.samples),
+        ("warp_a", pair.a.warp),
+        ("shift_a", pair.a.shift),
+        ("warp_b", pair.b.warp),
+        ("shift_b", pair.b.shift),
+        ("source_seconds", pair.source_seconds),
+        ("utterance_id", row["utterance_id"]),
+        ("speaker", row.get("speaker") or ""),
+        ("content_id", row.get("content_id") or ""),
+        (CLEAN, pair.clean),
+    ):
+        out[key].append(value)
+
+
+def _arrays(
+    out: dict[str, list[Any]], n: int, with_clean: bool, *, with_partners: bool
+) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {
         "view_a": np.asarray(out["view_a"], dtype=np.float32).reshape(-1, n),
         "view_b": np.asarray(out["view_b"], dtype=np.float32).reshape(-1, n),
@@ -83,6 +135,10 @@ def make_pair_batch(
         arrays[key] = np.asarray(out[key], dtype=np.float32)
     for key in ("utterance_id", "speaker", "content_id"):
         arrays[key] = np.asarray(out[key], dtype=object)
+    if with_partners:
+        for key in ("utterance_b", "speaker_b", "content_id_b"):
+            arrays[key] = np.asarray(out[key], dtype=object)
+        arrays["source_seconds_b"] = np.asarray(out["source_seconds_b"], dtype=np.float32)
     return arrays
 
 

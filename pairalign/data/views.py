@@ -46,6 +46,13 @@ class ViewConfig:
     band: BandLimit = field(default_factory=BandLimit)
     noise: Noise = field(default_factory=Noise)
     gain: Gain = field(default_factory=Gain)
+    # share of pairs whose view B is another speaker's rendition of the same content
+    # (`pairalign.data.partners`); 0 = every pair is two views of one recording
+    cross_voice: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.cross_voice <= 1.0:
+            raise ValueError(f"views.cross_voice must be in [0, 1], got {self.cross_voice}")
 
     @property
     def clip_samples(self) -> int:
@@ -74,25 +81,55 @@ class PairedViews:
     crop_start: Seconds  # where the crop begins in the utterance
     source_seconds: Seconds  # how much of the crop is real audio (the rest is padding)
     clean: np.ndarray | None = None  # (N,) the crop itself, before any augmentation
+    source_seconds_b: Seconds | None = None  # B's real audio when B is another recording
 
 
 def pair_rng(seed: int, epoch: int, utterance_id: str) -> np.random.Generator:
     """A generator that depends only on (seed, epoch, utterance id), not on worker or order."""
+    return np.random.default_rng([seed, epoch, utterance_key(utterance_id)])
+
+
+def utterance_key(utterance_id: str) -> int:
+    """A stable 64-bit integer for an utterance id (the same on every worker and run)."""
     digest = hashlib.blake2b(utterance_id.encode(), digest_size=8).digest()
-    return np.random.default_rng([seed, epoch, int.from_bytes(digest, "little")])
+    return int.from_bytes(digest, "little")
 
 
 def make_views(samples: np.ndarray, config: ViewConfig, rng: np.random.Generator) -> PairedViews:
     """Crop/pad `samples` (mono, at config.sample_rate) to the clip length and make two views."""
     n = config.clip_samples
     start = int(rng.integers(0, len(samples) - n + 1)) if len(samples) > n else 0
-    crop = samples[start : start + n].astype(np.float32, copy=False)
-    valid = len(crop)
-    crop = _fit(crop, n)
+    crop, valid = _crop(samples, start, n)
     views = tuple(_augment(Clip(crop, config.sample_rate), config, rng) for _ in range(2))
     return PairedViews(
         views[0], views[1], start / config.sample_rate, valid / config.sample_rate, clean=crop
     )
+
+
+def make_cross_views(
+    samples_a: np.ndarray, samples_b: np.ndarray, config: ViewConfig, rng: np.random.Generator
+) -> PairedViews:
+    """Views of two renditions of one content: A cropped as `make_views` crops, B cropped at the
+    same fraction of its own length (a linear time map: the DTW map replaces it later), each
+    augmented as today. `clean`, `crop_start` and `source_seconds` are A's."""
+    n = config.clip_samples
+    start_a = int(rng.integers(0, len(samples_a) - n + 1)) if len(samples_a) > n else 0
+    crop_a, valid_a = _crop(samples_a, start_a, n)
+    fraction = start_a / max(1, len(samples_a) - n)
+    start_b = round(fraction * (len(samples_b) - n)) if len(samples_b) > n else 0
+    crop_b, valid_b = _crop(samples_b, start_b, n)
+    a = _augment(Clip(crop_a, config.sample_rate), config, rng)
+    b = _augment(Clip(crop_b, config.sample_rate), config, rng)
+    sr = config.sample_rate
+    return PairedViews(
+        a, b, start_a / sr, valid_a / sr, clean=crop_a, source_seconds_b=valid_b / sr
+    )
+
+
+def _crop(samples: np.ndarray, start: int, n: int) -> tuple[np.ndarray, int]:
+    """`n` samples from `start` (zero-padded at the end) and how many of them are real audio."""
+    crop = samples[start : start + n].astype(np.float32, copy=False)
+    return _fit(crop, n), len(crop)
 
 
 def _augment(clip: Clip, config: ViewConfig, rng: np.random.Generator) -> Clip:
