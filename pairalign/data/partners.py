@@ -108,8 +108,8 @@ def fallback_message(index: ContentIndex, share: float) -> str | None:
     if share <= 0.0 or len(index):
         return None
     return (
-        f"views.cross_voice={share:g}, but no content in this corpus is read by two speakers: "
-        "every pair is two views of one recording"
+        f"views.cross_voice={share:g}, but no content here is read by two speakers (with audio "
+        "at a path): every pair is two views of one recording"
     )
 
 
@@ -121,3 +121,15 @@ def announce_fallback(
     if message:
         log(message)
     return message
+
+
+def partners_for(
+    rows: pa.Table, share: float, log: Callable[[str], None] = print
+) -> ContentIndex | None:
+    """The index a pipeline ships to its workers: None when `share` is 0 (today's pairs, nothing
+    built), else the index of `rows`, saying so once when it holds no partners."""
+    if share <= 0.0:
+        return None
+    index = ContentIndex.from_rows(rows)
+    announce_fallback(index, share, log)
+    return index

@@ -12,6 +12,7 @@ always holds. Used by the demo and the training stages:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,11 @@ import ray
 import ray.data
 
 from pairalign.data.pair_batches import TENSOR_COLUMNS, make_pair_batch
+from pairalign.data.partners import partners_for
 from pairalign.data.views import ViewConfig
 from pairalign.stages.config import PipelineConfig
+
+log = logging.getLogger("pairalign")
 
 
 def build_paired_views(
@@ -38,7 +42,9 @@ def build_paired_views(
     """A lazy dataset of paired views for `epochs` passes over the manifest, starting at `epoch`.
 
     Epoch e > 0 visits the rows in an order shuffled by (views.seed, e) and makes new views; its
-    columns are `TENSOR_COLUMNS` plus ids and labels (and the clean crop, `with_clean`).
+    columns are `TENSOR_COLUMNS` plus ids and labels (and the clean crop, `with_clean`). With
+    `views.cross_voice` > 0 a content index of `manifest` goes to the workers, and the columns
+    of view B's recording are added (`pairalign.data.pair_batches.PARTNER_COLUMNS`).
     """
     pipeline = pipeline or PipelineConfig()
     step = max(1, pipeline.batch_size * 4)
@@ -53,7 +59,12 @@ def build_paired_views(
     ds = ray.data.from_arrow(blocks or [manifest])
     return ds.map_batches(
         make_pair_batch,
-        fn_kwargs={"views": views, "rejects_dir": rejects_dir, "with_clean": with_clean},
+        fn_kwargs={
+            "views": views,
+            "rejects_dir": rejects_dir,
+            "with_clean": with_clean,
+            "partners": partners_for(manifest, views.cross_voice, log=log.info),
+        },
         batch_size=pipeline.batch_size,
         batch_format="pyarrow",
         num_cpus=pipeline.num_cpus_per_task,

@@ -23,6 +23,7 @@ import torch
 
 from pairalign.config import to_dict
 from pairalign.data.pair_batches import TENSOR_COLUMNS, make_pair_batch
+from pairalign.data.partners import partners_for
 from pairalign.data.views import ViewConfig
 from pairalign.models.checkpoint import save_checkpoint
 from pairalign.training.loop import Batch
@@ -37,6 +38,7 @@ class ViewCache:
 
     def __init__(self, rows: pa.Table, views: ViewConfig, cache_dir: str, chunk: int = 64) -> None:
         self.rows, self.views, self.chunk = rows, views, chunk
+        self.partners = partners_for(rows, views.cross_voice, log=log.info)  # None at share 0
         ids = "\n".join(sorted(rows["utterance_id"].to_pylist()))
         key = json.dumps({"ids": ids, "views": to_dict(views)}, sort_keys=True)
         self.dir = os.path.join(cache_dir, hashlib.sha1(key.encode()).hexdigest()[:16])
@@ -62,7 +64,12 @@ class ViewCache:
         rejects = os.path.join(self.dir, "rejects")
         threads = torch.get_num_threads()  # make_pair_batch asks for one, as a Ray task should
         arrays = [
-            make_pair_batch(part.slice(i, self.chunk), views=self.views, rejects_dir=rejects)
+            make_pair_batch(
+                part.slice(i, self.chunk),
+                views=self.views,
+                rejects_dir=rejects,
+                partners=self.partners,
+            )
             for i in range(0, len(part), self.chunk)
         ]
         torch.set_num_threads(threads)

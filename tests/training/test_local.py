@@ -42,3 +42,18 @@ def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
     assert not torch.equal(cache.epoch(0)["view_a"], first["view_a"])  # new views each epoch
     batches = cache.batches(4, seed=0)
     assert [len(next(batches)["source_seconds"]) for _ in range(3)] == [4, 4, 4]
+
+
+def test_the_view_cache_ships_partners_only_when_cross_voice_pairs_are_asked_for(rows, tmp_path):
+    speakers = pa.array([f"s{i % 2}" for i in range(6)])
+    parallel = rows.set_column(rows.schema.get_field_index("speaker"), "speaker", speakers)
+    contents = pa.array([f"c{i // 2}" for i in range(6)])  # u0 (s0) and u1 (s1) read c0
+    parallel = parallel.set_column(
+        rows.schema.get_field_index("content_id"), "content_id", contents
+    )
+    plain = ViewCache(parallel, ViewConfig(clip_seconds=1.0), str(tmp_path))
+    assert plain.partners is None  # share 0: today's pipeline, no index built
+    crossed = ViewCache(parallel, ViewConfig(clip_seconds=1.0, cross_voice=1.0), str(tmp_path))
+    assert crossed.partners.of("u0") == ("u1",) and crossed.dir != plain.dir
+    assert crossed.epoch(0)["view_b"].shape == (6, 16_000)
+    assert not torch.equal(crossed.epoch(0)["view_b"], plain.epoch(0)["view_b"])
