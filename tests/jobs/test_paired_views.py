@@ -137,3 +137,13 @@ def test_demo_config_rejects_bad_overrides(bad_key):
 
     with pytest.raises(ConfigError, match=bad_key.split("=")[0].split(".")[-1]):
         load_config(DemoConfig, CONFIG_DIR / "demo.yaml", [bad_key])
+
+
+def test_cross_voice_pairs_on_the_workers(ray_session, tmp_path):
+    manifest = _corpus_with_bad_files(tmp_path)[0].slice(0, 10)  # every content read twice
+    views = ViewConfig(cross_voice=1.0)
+    rows = _collect(build_paired_views(manifest, views, rejects_dir=str(tmp_path / "r")))
+    assert len(rows) == 10
+    for row in rows.values():
+        assert row["speaker_b"] != row["speaker"] and row["content_id_b"] == row["content_id"]
+        assert row["view_b"].shape == (views.clip_samples,) and np.isfinite(row["view_b"]).all()
