@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import soundfile as sf
 
@@ -160,3 +161,21 @@ def ray_session(s3_server: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tone_rows(tmp_path_factory, write_tone) -> pa.Table:
+    """Six tones of 1.0-2.0 s as manifest rows (one speaker, six contents): a tiny train split."""
+    root = tmp_path_factory.mktemp("tones")
+    paths = []
+    for i in range(6):
+        write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
+        paths.append(str(root / f"u{i}.wav"))
+    return pa.table(
+        {
+            "utterance_id": [f"u{i}" for i in range(6)],
+            "path": paths,
+            "speaker": ["s"] * 6,
+            "content_id": [f"c{i}" for i in range(6)],
+        }
+    )

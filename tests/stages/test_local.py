@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import pyarrow as pa
 import pytest
 import torch
 
@@ -22,24 +21,7 @@ from pairalign.training.local import LocalReporter, ViewCache
 from pairalign.training.loop import TrainConfig, run_loop
 
 
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory, write_tone) -> pa.Table:
-    root = tmp_path_factory.mktemp("tones")
-    paths = []
-    for i in range(6):
-        write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
-        paths.append(str(root / f"u{i}.wav"))
-    return pa.table(
-        {
-            "utterance_id": [f"u{i}" for i in range(6)],
-            "path": paths,
-            "speaker": ["s"] * 6,
-            "content_id": [f"c{i}" for i in range(6)],
-        }
-    )
-
-
-def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path):
+def test_refine_trains_a_few_steps_without_ray(tone_rows, small_checkpoints, tmp_path):
     config = RefineConfig(
         decoder=DecoderConfig(dim=32, layers=1, heads=2, max_len=32),
         objective=RefineObjective(teacher=TeacherConfig(start=2, ramp=1)),
@@ -56,7 +38,7 @@ def test_refine_trains_a_few_steps_without_ray(rows, small_checkpoints, tmp_path
     reporter = LocalReporter(
         "refine", str(tmp_path / "run"), model_config=run.model.config, stage_config={}
     )
-    batches = ViewCache(rows, config.views, str(tmp_path / "cache")).batches(4)
+    batches = ViewCache(tone_rows, config.views, str(tmp_path / "cache")).batches(4)
     assert run_loop(batches, config.train, run.model, run.optimizer, run.hooks, reporter) == 3
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     metrics = [json.loads(line) for line in lines]

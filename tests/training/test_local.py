@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pytest
 import torch
 
 from pairalign.data.views import ViewConfig
 from pairalign.training.local import ViewCache
 
 
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory, write_tone) -> pa.Table:
-    root = tmp_path_factory.mktemp("tones")
-    paths = []
-    for i in range(6):
-        write_tone(root / f"u{i}.wav", seconds=1.0 + 0.2 * i, frequency=200.0 + 50 * i)
-        paths.append(str(root / f"u{i}.wav"))
-    return pa.table(
-        {
-            "utterance_id": [f"u{i}" for i in range(6)],
-            "path": paths,
-            "speaker": ["s"] * 6,
-            "content_id": [f"c{i}" for i in range(6)],
-        }
-    )
-
-
-def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
+def test_the_view_cache_builds_each_epoch_once_and_reshuffles(tone_rows, tmp_path):
     views = ViewConfig(clip_seconds=1.0)
-    cache = ViewCache(rows, views, str(tmp_path))
+    cache = ViewCache(tone_rows, views, str(tmp_path))
     cache.prepare(steps=3, batch_size=4)  # one whole batch per 6-row epoch: epochs 0, 1, 2
     assert sorted(p.name for p in (tmp_path / cache.dir.split("/")[-1]).glob("*.pt")) == [
         "epoch-0.pt",
@@ -37,19 +19,25 @@ def test_the_view_cache_builds_each_epoch_once_and_reshuffles(rows, tmp_path):
         "epoch-2.pt",
     ]
     first = cache.epoch(1)
-    assert torch.equal(ViewCache(rows, views, str(tmp_path)).epoch(1)["view_a"], first["view_a"])
+    assert torch.equal(
+        ViewCache(tone_rows, views, str(tmp_path)).epoch(1)["view_a"], first["view_a"]
+    )
     assert first["view_a"].shape == (6, 16_000)
     assert not torch.equal(cache.epoch(0)["view_a"], first["view_a"])  # new views each epoch
     batches = cache.batches(4, seed=0)
     assert [len(next(batches)["source_seconds"]) for _ in range(3)] == [4, 4, 4]
 
 
-def test_the_view_cache_ships_partners_only_when_cross_voice_pairs_are_asked_for(rows, tmp_path):
+def test_the_view_cache_ships_partners_only_when_cross_voice_pairs_are_asked_for(
+    tone_rows, tmp_path
+):
     speakers = pa.array([f"s{i % 2}" for i in range(6)])
-    parallel = rows.set_column(rows.schema.get_field_index("speaker"), "speaker", speakers)
+    parallel = tone_rows.set_column(
+        tone_rows.schema.get_field_index("speaker"), "speaker", speakers
+    )
     contents = pa.array([f"c{i // 2}" for i in range(6)])  # u0 (s0) and u1 (s1) read c0
     parallel = parallel.set_column(
-        rows.schema.get_field_index("content_id"), "content_id", contents
+        tone_rows.schema.get_field_index("content_id"), "content_id", contents
     )
     plain = ViewCache(parallel, ViewConfig(clip_seconds=1.0), str(tmp_path))
     assert plain.partners is None  # share 0: today's pipeline, no index built

@@ -1,5 +1,6 @@
-"""Experiments of bench/experiments/ that need no training and no ../shared, run end to end on a
-tiny corpus (two voices x four sentences of noisy tones) through their `key=value` command line."""
+"""Experiments of bench/experiments/ that need no training and no data outside the repository,
+run end to end on a tiny corpus (two voices x four sentences of noisy tones) through their
+`key=value` command line."""
 
 from __future__ import annotations
 
