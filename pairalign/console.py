@@ -71,6 +71,12 @@ def result_block(
             f"{_num(figures.get(f'{kind}/consistency')):>13}"
             f"{_num(figures.get(f'{kind}/cross_voice_consistency')):>13}{vocab:>13}"
         )
+    if math.isfinite(figures.get("vq/aligned_code_agreement", math.nan)):
+        lines.append(
+            "  stage-1 codes: aligned-frame agreement across voices "
+            f"{_num(figures['vq/aligned_code_agreement'])} "
+            f"({figures.get('vq/aligned_code_frames', 0):.0f} frames)"
+        )
     lines.append(f"  final checkpoint {checkpoint}")
     lines.append(f"  details {details}")
     return "\n".join(lines)

@@ -68,6 +68,9 @@ def test_the_result_block_is_a_few_lines_of_the_figures_people_compare():
     assert lines[2].split() == ["pairalign", "13.6", "0.578", "-", "0.690", "-", "?"]  # first
     assert lines[3].split() == ["vq", "14.5", "0.944", "0.063", "0.608", "0.352", "31", "(97%)"]
     assert lines[4] == "  final checkpoint runs/r/checkpoint_1" and len(lines) == 6
+    aligned = {**FIGURES, "vq/aligned_code_agreement": 0.4612, "vq/aligned_code_frames": 5210.0}
+    block = result_block("vq", aligned, name="v", checkpoint="c", seconds=1, details="d")
+    assert "aligned-frame agreement across voices 0.461 (5210 frames)" in block
 
 
 def test_progress_speaks_only_for_steps_that_take_long(caplog):

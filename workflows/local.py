@@ -37,6 +37,7 @@ SHOWN = (
     "dev/vq/token_rate",
     "dev/vq/map",
     "dev/vq/cross_voice_consistency",
+    "dev/vq/aligned_code_agreement",
     "views_seconds",
     "train_seconds",
     "seconds_per_step",

@@ -62,7 +62,7 @@ class Sets:
 
 def strings_figures(tokenizer: Tokenizer, clips: ClipSet, kinds=("pairalign", "vq")) -> dict:
     """{kind: {rate, map, p_at_1, consistency, archive_tokens, vocab_used}} on `clips`."""
-    found = heldout_figures(tokenizer, clips, HeldoutConfig(), kinds=kinds)
+    found = heldout_figures(tokenizer, clips, HeldoutConfig(aligned_codes=True), kinds=kinds)
     out = {}
     for kind in kinds if tokenizer.decoder is not None else ("vq",):
         key = f"{clips.name}/{kind}/"
@@ -73,7 +73,12 @@ def strings_figures(tokenizer: Tokenizer, clips: ClipSet, kinds=("pairalign", "v
             "consistency": round(found.get(key + "consistency", math.nan), 4),
             "archive_tokens": int(found[key + "tokens"]),
             "vocab_used": round(found[key + "vocab_used"], 4),
+            "cross_voice_consistency": round(
+                found.get(key + "cross_voice_consistency", math.nan), 4
+            ),
         }
+        if kind == "vq" and key + "aligned_code_agreement" in found:
+            out[kind]["aligned_code_agreement"] = round(found[key + "aligned_code_agreement"], 4)
     return out
 
 

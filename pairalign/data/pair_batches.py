@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from pairalign.data.audio import AudioError, load_row_audio
 from pairalign.data.partners import ContentIndex, partner_of
 from pairalign.data.storage import join, url_to_fs
+from pairalign.data.time_maps import RenditionAligner
 from pairalign.data.views import PairedViews, ViewConfig, make_cross_views, make_views, pair_rng
 
 REJECTS_SCHEMA = pa.schema(
@@ -32,6 +33,16 @@ CLEAN = "clean"  # the crop before augmentation: a column only when asked for (`
 # Columns of view B's recording, only when a content index is given: B's id is A's own for
 # today's pairs, another speaker's rendition for a cross-voice pair.
 PARTNER_COLUMNS = ("utterance_b", "speaker_b", "content_id_b", "source_seconds_b")
+# Tensors of a pipeline that may cross voices (`views.cross_voice` > 0): B's real seconds, the
+# map between the two crops (B's crop seconds at `ViewConfig.time_grid`: the grid itself for two
+# views of one recording), whether the pair crosses voices (1) or not (0), and the DTW path's
+# mean cost (NaN when no partner was drawn; a partner whose path was rejected leaves cross 0).
+CROSS_COLUMNS = ("source_seconds_b", "time_b", "cross", "dtw_cost")
+
+
+def tensor_columns(views: ViewConfig) -> tuple[str, ...]:
+    """The columns training consumes for these views."""
+    return TENSOR_COLUMNS + (CROSS_COLUMNS if views.cross_voice > 0 else ())
 
 
 def make_pair_batch(
@@ -41,18 +52,32 @@ def make_pair_batch(
     rejects_dir: str,
     with_clean: bool = False,
     partners: ContentIndex | None = None,
+    maps_dir: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Decode each row and make its two views; rows that fail to decode go to the rejects table.
     `with_clean` adds the unaugmented crop as a column (source time = its time). With `partners`,
     a share `views.cross_voice` of the rows take view B from another speaker's rendition of their
-    content (`pairalign.data.partners.partner_of`), and `PARTNER_COLUMNS` say whose B is."""
+    content (`pairalign.data.partners.partner_of`), cropped where the DTW time map between the
+    two recordings (cached under `maps_dir`, `pairalign.data.time_maps`) puts A's crop, and
+    `PARTNER_COLUMNS` and `CROSS_COLUMNS` say whose B is and how its time maps to A's."""
     _single_thread()
     rows = batch.to_pylist()
     out: dict[str, list[Any]] = {
         k: []
-        for k in (*TENSOR_COLUMNS, CLEAN, "utterance_id", "speaker", "content_id", *PARTNER_COLUMNS)
+        for k in (
+            *TENSOR_COLUMNS,
+            CLEAN,
+            "utterance_id",
+            "speaker",
+            "content_id",
+            *PARTNER_COLUMNS,
+            *CROSS_COLUMNS,
+        )
     }
     rejects = []
+    aligner = (
+        RenditionAligner(views.dtw, views.sample_rate, maps_dir) if partners is not None else None
+    )
     for row in rows:
         epoch = row.get("epoch") or 0
         try:
@@ -60,7 +85,7 @@ def make_pair_batch(
         except AudioError as err:
             rejects.append(_reject(row["utterance_id"], row.get("path"), err, epoch))
             continue
-        pair, partner = _pair_of(row, samples, views, partners, epoch, rejects)
+        pair, partner, cost = _pair_of(row, samples, views, partners, aligner, epoch, rejects)
         _append(out, row, pair)
         if partners is not None:
             b = partner or row["utterance_id"]
@@ -69,6 +94,9 @@ def make_pair_batch(
             out["speaker_b"].append((row.get("speaker") or "") if same else partners.speakers[b])
             out["content_id_b"].append(row.get("content_id") or "")
             out["source_seconds_b"].append(pair.source_seconds if same else pair.source_seconds_b)
+            out["time_b"].append(views.time_grid if same else pair.time_b)
+            out["cross"].append(0.0 if same else 1.0)
+            out["dtw_cost"].append(cost)
     if rejects:
         write_rejects(rejects, rejects_dir)
     return _arrays(out, views.clip_samples, with_clean, with_partners=partners is not None)
@@ -79,17 +107,19 @@ def _pair_of(
     samples: np.ndarray,
     views: ViewConfig,
     partners: ContentIndex | None,
+    aligner: RenditionAligner | None,
     epoch: int,
     rejects: list[dict[str, Any]],
-) -> tuple[PairedViews, str | None]:
-    """Today's pair, or a cross-voice pair and its partner's id when one is drawn and decodes (a
-    partner that fails to decode is rejected and the row keeps today's pair)."""
+) -> tuple[PairedViews, str | None, float]:
+    """Today's pair, or a cross-voice pair, its partner's id and the DTW path's mean cost when
+    one is drawn, decodes and aligns (a partner that fails to decode is rejected; one whose path
+    costs too much is not a partner: the row keeps today's pair, and its cost says why)."""
     rng = pair_rng(views.seed, epoch, row["utterance_id"])
     partner = None
     if partners is not None:
         partner = partner_of(row["utterance_id"], epoch, views.seed, partners, views.cross_voice)
-    if partner is None:
-        return make_views(samples, views, rng), None
+    if partner is None or aligner is None:
+        return make_views(samples, views, rng), None, float("nan")
     path = partners.paths[partner]
     try:
         other = load_row_audio(
@@ -97,8 +127,11 @@ def _pair_of(
         )
     except AudioError as err:
         rejects.append(_reject(partner, path, err, epoch))
-        return make_views(samples, views, rng), None
-    return make_cross_views(samples, other, views, rng), partner
+        return make_views(samples, views, rng), None, float("nan")
+    found = aligner(row["utterance_id"], samples, partner, other)
+    if found.time_map is None:
+        return make_views(samples, views, rng), None, found.cost
+    return make_cross_views(samples, other, views, rng, found.time_map), partner, found.cost
 
 
 def _reject(utterance_id: str, path: str | None, err: AudioError, epoch: int) -> dict[str, Any]:
@@ -138,7 +171,10 @@ def _arrays(
     if with_partners:
         for key in ("utterance_b", "speaker_b", "content_id_b"):
             arrays[key] = np.asarray(out[key], dtype=object)
-        arrays["source_seconds_b"] = np.asarray(out["source_seconds_b"], dtype=np.float32)
+        for key in ("source_seconds_b", "cross", "dtw_cost"):
+            arrays[key] = np.asarray(out[key], dtype=np.float32)
+        time_b = np.asarray(out["time_b"], dtype=np.float32)
+        arrays["time_b"] = time_b.reshape(len(out["cross"]), -1)
     return arrays
 
 

@@ -26,7 +26,11 @@ from pairalign.data.augment import (
     Speed,
     TimeShift,
 )
+from pairalign.timing import DTWConfig, TimeMap
 from pairalign.units import SAMPLE_RATE, Hertz, Seconds
+
+# A cross-voice pair's time map is carried as B's crop seconds at A's crop seconds 0, g, 2g, ...
+TIME_GRID_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class ViewConfig:
     # share of pairs whose view B is another speaker's rendition of the same content
     # (`pairalign.data.partners`); 0 = every pair is two views of one recording
     cross_voice: float = 0.0
+    # how a cross-voice pair's two recordings are aligned (`pairalign.timing`, on MFCC frames)
+    dtw: DTWConfig = field(default_factory=lambda: DTWConfig(max_cost=0.7))
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cross_voice <= 1.0:
@@ -57,6 +63,11 @@ class ViewConfig:
     @property
     def clip_samples(self) -> int:
         return round(self.clip_seconds * self.sample_rate)
+
+    @property
+    def time_grid(self) -> np.ndarray:
+        """A's crop seconds at which a pair's time map is sampled (`PairedViews.time_b`)."""
+        return np.arange(round(self.clip_seconds / TIME_GRID_SECONDS) + 1) * TIME_GRID_SECONDS
 
     def chain(self) -> tuple[Augmentation, ...]:
         return (
@@ -82,6 +93,8 @@ class PairedViews:
     source_seconds: Seconds  # how much of the crop is real audio (the rest is padding)
     clean: np.ndarray | None = None  # (N,) the crop itself, before any augmentation
     source_seconds_b: Seconds | None = None  # B's real audio when B is another recording
+    # B's crop seconds at A's crop seconds `ViewConfig.time_grid` (None: the same, one recording)
+    time_b: np.ndarray | None = None
 
 
 def pair_rng(seed: int, epoch: int, utterance_id: str) -> np.random.Generator:
@@ -107,22 +120,33 @@ def make_views(samples: np.ndarray, config: ViewConfig, rng: np.random.Generator
 
 
 def make_cross_views(
-    samples_a: np.ndarray, samples_b: np.ndarray, config: ViewConfig, rng: np.random.Generator
+    samples_a: np.ndarray,
+    samples_b: np.ndarray,
+    config: ViewConfig,
+    rng: np.random.Generator,
+    time_map: TimeMap,
 ) -> PairedViews:
-    """Views of two renditions of one content: A cropped as `make_views` crops, B cropped at the
-    same fraction of its own length (a linear time map: the DTW map replaces it later), each
-    augmented as today. `clean`, `crop_start` and `source_seconds` are A's."""
-    n = config.clip_samples
+    """Views of two renditions of one content: A cropped as `make_views` crops; B cropped where
+    `time_map` (A's seconds -> B's, e.g. from DTW) puts the start of A's crop, so both crops hold
+    the same content; each augmented as today. `clean`, `crop_start` and `source_seconds` are A's;
+    `time_b` carries the map between the two crops."""
+    n, sr = config.clip_samples, config.sample_rate
     start_a = int(rng.integers(0, len(samples_a) - n + 1)) if len(samples_a) > n else 0
     crop_a, valid_a = _crop(samples_a, start_a, n)
-    fraction = start_a / max(1, len(samples_a) - n)
-    start_b = round(fraction * (len(samples_b) - n)) if len(samples_b) > n else 0
+    at = float(time_map(start_a / sr))
+    start_b = int(np.clip(round(at * sr), 0, max(0, len(samples_b) - n)))
     crop_b, valid_b = _crop(samples_b, start_b, n)
-    a = _augment(Clip(crop_a, config.sample_rate), config, rng)
-    b = _augment(Clip(crop_b, config.sample_rate), config, rng)
-    sr = config.sample_rate
+    time_b = time_map(start_a / sr + config.time_grid) - start_b / sr
+    a = _augment(Clip(crop_a, sr), config, rng)
+    b = _augment(Clip(crop_b, sr), config, rng)
     return PairedViews(
-        a, b, start_a / sr, valid_a / sr, clean=crop_a, source_seconds_b=valid_b / sr
+        a,
+        b,
+        start_a / sr,
+        valid_a / sr,
+        clean=crop_a,
+        source_seconds_b=valid_b / sr,
+        time_b=time_b.astype(np.float32),
     )
 
 

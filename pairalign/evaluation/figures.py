@@ -12,7 +12,9 @@ paired views of some of them. For each tokenizer, `measure_tokenizer` gives, und
 - cross-view consistency on the fixed views (two augmentations of one recording);
 - cross-voice consistency: 1 - normalised edit distance between the clean strings of two voices'
   renditions of one sentence, over every such pair of clips (`cross_voice_consistency`, NaN when no
-  sentence has two voices; `cross_voice_pairs` counts them).
+  sentence has two voices; `cross_voice_pairs` counts them);
+- for a checkpoint, the aligned-frame code agreement across voices of its stage-1 codes
+  (`vq/aligned_code_agreement`, `pairalign.evaluation.frame_agreement`).
 
 Clean clips are tokenized as the archive job tokenizes them (`pairalign.tokenizing.windows`):
 padded to the window, longer ones cut into overlapping windows and stitched, so a clip's string
@@ -216,6 +218,25 @@ def measure_tokenizer(
     return figures
 
 
+def frame_code_figures(tokenizer, clips: ClipSet, prefix: str) -> dict[str, float]:
+    """Aligned-frame code agreement across voices of a tokenizer's stage-1 codes on `clips`
+    (`pairalign.evaluation.frame_agreement`); nothing when the clips carry no audio."""
+    from pairalign.evaluation.frame_agreement import aligned_code_agreement, clip_frame_codes
+
+    if not clips.audio:
+        return {}
+    codes = clip_frame_codes(tokenizer.frame_codes, clips.audio, clips.sample_rate)
+    return aligned_code_agreement(
+        codes,
+        tokenizer.config.frame_seconds,
+        clips.audio,
+        clips.sample_rate,
+        clips.content,
+        clips.speakers,
+        prefix,
+    )
+
+
 def checkpoint_figures(
     checkpoint: str, clips: ClipSet, *, ks: Sequence[int] = (1, 5, 10), batch_size: int = 32
 ) -> dict[str, float]:
@@ -234,6 +255,7 @@ def checkpoint_figures(
     }
     for kind, strings_of in kinds.items():
         figures |= measure_tokenizer(strings_of, clips, kind, ks=ks, batch_size=batch_size)
+    figures |= frame_code_figures(tokenizer, clips, "vq")
     if "pairalign" in kinds:
         figures["compare/token_reduction"] = 1 - figures["pairalign/tokens"] / figures["vq/tokens"]
     return figures

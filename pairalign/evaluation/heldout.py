@@ -23,7 +23,12 @@ import pyarrow as pa
 
 from pairalign.data.splits import half_rows
 from pairalign.data.views import ViewConfig
-from pairalign.evaluation.figures import ClipSet, load_clips, measure_tokenizer
+from pairalign.evaluation.figures import (
+    ClipSet,
+    frame_code_figures,
+    load_clips,
+    measure_tokenizer,
+)
 from pairalign.models.checkpoint import load_checkpoint
 from pairalign.tokenizing.kinds import PairAlignStrings, VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
@@ -35,6 +40,9 @@ class HeldoutConfig:
     view_clips: int = 100  # clips whose two fixed views give cross-view consistency (0: none)
     ks: tuple[int, ...] = (1, 5, 10)  # precision at k
     batch_size: int = 32  # clips per tokenizer call
+    # also the aligned-frame code agreement across voices of the stage-1 codes (with `vq`
+    # strings; DTW over every cross-voice pair: tens of seconds on a half)
+    aligned_codes: bool = False
 
 
 def load_heldout(rows: pa.Table, half: str, views: ViewConfig, config: HeldoutConfig) -> ClipSet:
@@ -60,6 +68,8 @@ def heldout_figures(
         figures |= measure_tokenizer(
             strings_of, data, f"{data.name}/{kind}", ks=config.ks, batch_size=config.batch_size
         )
+    if config.aligned_codes and "vq" in kinds:
+        figures |= frame_code_figures(tokenizer, data, f"{data.name}/vq")
     return figures
 
 

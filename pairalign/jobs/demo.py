@@ -52,7 +52,8 @@ def stream_views(config: DemoConfig, manifest: pa.Table) -> dict[str, float]:
     )
     ds = build_paired_views(part, config.views, rejects_dir=rejects_dir, pipeline=config.pipeline)
     start, pairs, timed, warps = time.perf_counter(), 0, 0, []
-    for i, batch in enumerate(iter_pair_batches(ds, batch_size=config.batch_size)):
+    batches = iter_pair_batches(ds, batch_size=config.batch_size, views=config.views)
+    for i, batch in enumerate(batches):
         pairs += len(batch["view_a"])
         warps.append(batch["warp_a"].numpy())
         if i == 0:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from pairalign.data.pair_batches import TENSOR_COLUMNS, make_pair_batch
+from pairalign.data.pair_batches import make_pair_batch, tensor_columns
 from pairalign.data.partners import partners_for
 from pairalign.data.views import ViewConfig
 from pairalign.stages.config import PipelineConfig
@@ -38,13 +38,15 @@ def build_paired_views(
     epochs: int = 1,
     pipeline: PipelineConfig | None = None,
     with_clean: bool = False,
+    maps_dir: str | None = None,
 ) -> ray.data.Dataset:
     """A lazy dataset of paired views for `epochs` passes over the manifest, starting at `epoch`.
 
     Epoch e > 0 visits the rows in an order shuffled by (views.seed, e) and makes new views; its
     columns are `TENSOR_COLUMNS` plus ids and labels (and the clean crop, `with_clean`). With
     `views.cross_voice` > 0 a content index of `manifest` goes to the workers, and the columns
-    of view B's recording are added (`pairalign.data.pair_batches.PARTNER_COLUMNS`).
+    of view B's recording are added (`pairalign.data.pair_batches.PARTNER_COLUMNS`,
+    `CROSS_COLUMNS`), the time maps between two recordings cached under `maps_dir`.
     """
     pipeline = pipeline or PipelineConfig()
     step = max(1, pipeline.batch_size * 4)
@@ -64,6 +66,7 @@ def build_paired_views(
             "rejects_dir": rejects_dir,
             "with_clean": with_clean,
             "partners": partners_for(manifest, views.cross_voice, log=log.info),
+            "maps_dir": maps_dir,
         },
         batch_size=pipeline.batch_size,
         batch_format="pyarrow",
@@ -73,9 +76,14 @@ def build_paired_views(
 
 
 def iter_pair_batches(
-    ds: ray.data.Dataset, *, batch_size: int, device: str = "cpu", drop_last: bool = False
+    ds: ray.data.Dataset,
+    *,
+    batch_size: int,
+    device: str = "cpu",
+    drop_last: bool = False,
+    views: ViewConfig | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Stream `TENSOR_COLUMNS` as torch tensors (the shape training consumes)."""
-    return ds.select_columns(list(TENSOR_COLUMNS)).iter_torch_batches(
+    """Stream the columns training consumes (`tensor_columns(views)`) as torch tensors."""
+    return ds.select_columns(list(tensor_columns(views or ViewConfig()))).iter_torch_batches(
         batch_size=batch_size, device=device, drop_last=drop_last
     )

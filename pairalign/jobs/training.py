@@ -42,7 +42,7 @@ from ray.train.torch import TorchTrainer
 
 from pairalign.config import from_dict, to_dict
 from pairalign.console import corpus_name, result_block, run_line
-from pairalign.data.pair_batches import CLEAN, TENSOR_COLUMNS
+from pairalign.data.pair_batches import CLEAN, tensor_columns
 from pairalign.data.storage import arrow_filesystem, join, to_url, url_to_fs
 from pairalign.jobs.checkpoints import drop_unrecorded_checkpoints, latest_checkpoint, latest_step
 from pairalign.jobs.paired_views import build_paired_views
@@ -416,8 +416,9 @@ def paired_view_dataset(
         epochs=epochs,
         pipeline=config.pipeline,
         with_clean=with_clean,
+        maps_dir=join(config.storage_path, config.name, "time-maps"),
     )
-    return ds.select_columns([*TENSOR_COLUMNS, *([CLEAN] if with_clean else [])])
+    return ds.select_columns([*tensor_columns(config.views), *([CLEAN] if with_clean else [])])
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

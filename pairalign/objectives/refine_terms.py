@@ -32,6 +32,7 @@ from pairalign.models.decoder import Scored
 from pairalign.models.decoder_kinds import Decoder
 from pairalign.models.segment_decoder import spans_to_frames
 from pairalign.models.vq_model import Encoded
+from pairalign.objectives.alignment import view_to_view
 from pairalign.objectives.refine_config import RefineObjective, TermSettings
 from pairalign.objectives.targets import Targets, TeacherForcing, corrupt_prefix, teacher_forcing
 
@@ -356,14 +357,9 @@ def timing_loss(pred, timing: list[np.ndarray], tf: TeacherForcing, clip_seconds
 
 
 def _to_view_time(targets: Targets, batch, src: str, dst: str) -> list[np.ndarray]:
-    """Token spans of view `src` mapped into view `dst`'s time (through source time)."""
-    out = []
-    warp_s, shift_s = batch[f"warp_{src}"].tolist(), batch[f"shift_{src}"].tolist()
-    warp_d, shift_d = batch[f"warp_{dst}"].tolist(), batch[f"shift_{dst}"].tolist()
-    for i, t in enumerate(targets.timing):
-        source = (t - shift_s[i]) * warp_s[i]
-        out.append(source / warp_d[i] + shift_d[i])
-    return out
+    """Token spans of view `src` mapped into view `dst`'s time (`view_to_view`: through source
+    time, and across recordings for a cross-voice pair)."""
+    return [view_to_view(t, batch, i, src, dst) for i, t in enumerate(targets.timing)]
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

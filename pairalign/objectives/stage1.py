@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from pairalign.models.vq_model import Encoded, VQModel
-from pairalign.objectives.alignment import align_frames
+from pairalign.objectives.alignment import align_frames, batch_frame_pairs
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class Stage1Weights:
     # head: a label head predicts the classes (the codebook is free); codes: the codebook's own
     # assignment does (codebook size = label classes), so the VQ strings are the classes
     pseudo_target: Literal["head", "codes"] = "head"
+    # leave out of a positive's negatives also the frames whose partners in B lie within
+    # `exclude_frames` of its partner (under DTW several frames of A can share one partner)
+    exclude_partner_frames: bool = False
 
 
 def stage1_losses(
@@ -64,12 +67,13 @@ def stacked_views(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def stacked_seconds(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Where the real audio ends in each view, [A; B]."""
+    """Where the real audio ends in each view, [A; B] (B's own recording's, for a pair of two)."""
     s = batch["source_seconds"]
+    s_b = batch.get("source_seconds_b", s)
     return torch.cat(
         [
             view_seconds(s, batch["warp_a"], batch["shift_a"]),
-            view_seconds(s, batch["warp_b"], batch["shift_b"]),
+            view_seconds(s_b, batch["warp_b"], batch["shift_b"]),
         ]
     )
 
@@ -83,30 +87,30 @@ def stage1_losses_from(
     frame_seconds: float,
 ) -> dict[str, torch.Tensor]:
     """The stage-1 terms from already-encoded views (stage 2 reuses its encoder pass)."""
-    partner, valid = align_frames(
-        a.frames.shape[1],
-        frame_seconds,
-        batch["warp_a"],
-        batch["shift_a"],
-        batch["warp_b"],
-        batch["shift_b"],
-        batch["source_seconds"],
-    )
+    partner, valid = batch_frame_pairs(batch, a.frames.shape[1], frame_seconds)
     rows = torch.arange(len(partner), device=partner.device)[:, None].expand_as(partner)
     frames = torch.arange(partner.shape[1], device=partner.device)[None].expand_as(partner)
     za = a.quantized.latents[valid]  # (P, C)
     zb = b.quantized.latents[rows[valid], partner[valid]]  # (P, C)
     losses = {
         "stage1/agree": (1 - (za * zb).sum(-1)).mean(),
-        "stage1/contrast": _info_nce(za, zb, weights, rows[valid], frames[valid]),
+        "stage1/contrast": _info_nce(
+            za,
+            zb,
+            weights,
+            rows[valid],
+            frames[valid],
+            partner[valid] if weights.exclude_partner_frames else None,
+        ),
         "stage1/prior": _prior_loss(a, b, rows, partner, valid),
         "vq/commit": vq_losses["vq/commit"],
     }
     if weights.pseudo > 0 and "labels" in batch:
-        losses["stage1/pseudo"] = 0.5 * sum(
-            _pseudo_loss(x, batch, frame_seconds, v, weights.pseudo_target)
-            for x, v in ((a, "a"), (b, "b"))
-        )
+        # the labels are of A's clean crop: B's view hears them only when B is of that recording
+        sides = ((a, "a"),) if "time_b" in batch else ((a, "a"), (b, "b"))
+        losses["stage1/pseudo"] = sum(
+            _pseudo_loss(x, batch, frame_seconds, v, weights.pseudo_target) for x, v in sides
+        ) / len(sides)
     losses["total"] = (
         weights.agree * losses["stage1/agree"]
         + weights.contrast * losses["stage1/contrast"]
@@ -115,6 +119,12 @@ def stage1_losses_from(
         + weights.pseudo * losses.get("stage1/pseudo", 0.0)
     )
     losses["stage1/aligned_frames"] = valid.float().mean().detach()
+    if "cross" in batch:
+        losses["stage1/cross_voice_share"] = batch["cross"].float().mean().detach()
+        crossed = valid & (batch["cross"][:, None] > 0)
+        if crossed.any():  # share of cross-voice aligned frames whose two codes are the same
+            same = a.quantized.codes[crossed] == b.quantized.codes[rows[crossed], partner[crossed]]
+            losses["stage1/cross_voice_code_agreement"] = same.float().mean().detach()
     return losses
 
 
@@ -165,15 +175,18 @@ def _info_nce(
     weights: Stage1Weights,
     rows: torch.Tensor | None = None,
     frames: torch.Tensor | None = None,
+    partners: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """InfoNCE between aligned frames; `rows`, `frames` (P,) say where each pair's A frame is
-    (needed to leave a positive's neighbours out of its negatives)."""
+    (needed to leave a positive's neighbours out of its negatives); `partners` (P,), where its B
+    frame is, to leave out the neighbours of the partner too."""
     if rows is None or frames is None:
         rows = torch.zeros(len(za), dtype=torch.long, device=za.device)  # one clip, frames in order
         frames = torch.arange(len(za), device=za.device)
     if len(za) > weights.max_contrast_frames:
         pick = torch.randperm(len(za), device=za.device)[: weights.max_contrast_frames]
         za, zb, rows, frames = za[pick], zb[pick], rows[pick], frames[pick]
+        partners = partners[pick] if partners is not None else None
     logits = za @ zb.t() / weights.temperature  # (P, P)
     if weights.negatives == "clip":
         logits = logits.masked_fill(rows[:, None] != rows[None], float("-inf"))
@@ -181,6 +194,10 @@ def _info_nce(
         near = (rows[:, None] == rows[None]) & (
             (frames[:, None] - frames[None]).abs() <= weights.exclude_frames
         )
+        if partners is not None:
+            near |= (rows[:, None] == rows[None]) & (
+                (partners[:, None] - partners[None]).abs() <= weights.exclude_frames
+            )
         near.fill_diagonal_(False)  # the positive stays
         logits = logits.masked_fill(near, float("-inf"))
     labels = torch.arange(len(za), device=za.device)

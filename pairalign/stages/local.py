@@ -134,7 +134,9 @@ def run_local(
         inputs=inputs,
     )
     trained, cpu = time.perf_counter(), time.process_time() - cpu
-    heldout = HeldoutConfig(sentences=local.dev_sentences, view_clips=local.view_clips)
+    heldout = HeldoutConfig(
+        sentences=local.dev_sentences, view_clips=local.view_clips, aligned_codes=True
+    )
     rows = config.corpus.eval_rows(manifest, half="dev", sentences=heldout.sentences)
     dev = load_heldout(rows, "dev", config.views, heldout)
     figures = heldout_figures(

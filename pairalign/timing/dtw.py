@@ -29,12 +29,14 @@ class DTWConfig:
     """How two renditions are aligned. `band`: how far (a fraction of B's length) the path may
     leave the diagonal scaled to the length ratio, None for no band; `max_cost`: the mean cost per
     step above which a path is rejected, None to keep every one; `trim_db`: frames quieter than the
-    loudest by more than this are trimmed at both ends, None to keep them."""
+    loudest by more than this are trimmed at both ends, None to keep them; `features`: the frames
+    two recordings are aligned on (`pairalign.timing.features.dtw_features`)."""
 
     metric: Metric = "cosine"
     band: float | None = 0.2
     max_cost: float | None = None
     trim_db: Decibels | None = 40.0
+    features: Literal["mfcc", "logmel"] = "mfcc"  # what the frames are (`timing.features`)
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,18 @@ def cost_matrix(a: np.ndarray, b: np.ndarray, metric: Metric = "cosine") -> np.n
     if metric == "cosine":
         a = a / (np.linalg.norm(a, axis=1, keepdims=True) + _EPS)
         b = b / (np.linalg.norm(b, axis=1, keepdims=True) + _EPS)
-        return np.clip(1.0 - a @ b.T, 0.0, 2.0)
+        return np.clip(1.0 - _inner(a, b), 0.0, 2.0)
     if metric == "euclidean":
-        square = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T
+        square = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * _inner(a, b)
         return np.sqrt(np.maximum(square, 0.0))
     raise ValueError(f"unknown DTW metric {metric!r} (cosine or euclidean)")
+
+
+def _inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b.T without BLAS: on a loaded machine a multi-threaded BLAS call on these small
+    matrices spins for tens of milliseconds where einsum's own loop takes one.
+    # (T_a, D), (T_b, D) -> (T_a, T_b)"""
+    return np.einsum("id,jd->ij", a, b)
 
 
 def band_bounds(t_a: int, t_b: int, band: float | None) -> tuple[np.ndarray, np.ndarray]:

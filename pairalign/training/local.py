@@ -22,7 +22,7 @@ import pyarrow as pa
 import torch
 
 from pairalign.config import to_dict
-from pairalign.data.pair_batches import TENSOR_COLUMNS, make_pair_batch
+from pairalign.data.pair_batches import make_pair_batch, tensor_columns
 from pairalign.data.partners import partners_for
 from pairalign.data.views import ViewConfig
 from pairalign.models.checkpoint import save_checkpoint
@@ -42,12 +42,13 @@ class ViewCache:
         ids = "\n".join(sorted(rows["utterance_id"].to_pylist()))
         key = json.dumps({"ids": ids, "views": to_dict(views)}, sort_keys=True)
         self.dir = os.path.join(cache_dir, hashlib.sha1(key.encode()).hexdigest()[:16])
+        self.maps_dir = os.path.join(cache_dir, "time-maps")  # shared by every view config
 
     def path(self, e: int) -> str:
         return os.path.join(self.dir, f"epoch-{e}.pt")
 
     def epoch(self, e: int) -> dict[str, torch.Tensor]:
-        """The tensors of epoch `e` (`TENSOR_COLUMNS`, one row per pair; memory-mapped), built
+        """The tensors of epoch `e` (`tensor_columns`, one row per pair; memory-mapped), built
         if missing."""
         path = self.path(e)
         if not os.path.exists(path):
@@ -69,12 +70,14 @@ class ViewCache:
                 views=self.views,
                 rejects_dir=rejects,
                 partners=self.partners,
+                maps_dir=self.maps_dir,
             )
             for i in range(0, len(part), self.chunk)
         ]
         torch.set_num_threads(threads)
         tensors = {
-            k: torch.from_numpy(np.concatenate([a[k] for a in arrays])) for k in TENSOR_COLUMNS
+            k: torch.from_numpy(np.concatenate([a[k] for a in arrays]))
+            for k in tensor_columns(self.views)
         }
         os.makedirs(self.dir, exist_ok=True)
         torch.save(tensors, path + ".tmp")

@@ -96,3 +96,21 @@ def test_a_frozen_tokenizer_stays_in_eval_mode_after_model_train():
     with torch.no_grad():  # no dropout, no codebook update: the same codes every pass
         codes = [step.model(stacked_views(data), seconds).quantized.codes for _ in range(2)]
     assert torch.equal(*codes)
+
+
+def test_a_step_on_cross_voice_pairs_maps_the_targets_across_recordings():
+    """A batch with B from another recording (`time_b`, B's own seconds) trains; B's real audio
+    sets B's condition mask."""
+    data = batch()
+    grid = torch.arange(101, dtype=torch.float32) * 0.01
+    data |= {
+        "source_seconds_b": torch.tensor([1.0, 0.7, 1.0]),
+        "time_b": torch.stack([grid, 0.1 + 0.6 * grid, grid]),
+        "cross": torch.tensor([0.0, 1.0, 0.0]),
+    }
+    seconds = stacked_seconds(data)
+    assert seconds[4] < seconds[3]  # pair 1's view B ends with its own recording
+    step = step_of()
+    losses = step(data)
+    assert torch.isfinite(losses["total"])
+    losses["total"].backward()

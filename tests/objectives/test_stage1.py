@@ -173,3 +173,36 @@ def test_codes_as_pseudo_label_targets_train_through_the_codebook_update():
     assert "stage1/pseudo" in losses
     losses["stage1/pseudo"].backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+
+
+def test_frames_sharing_a_partner_under_dtw_are_not_each_others_negatives():
+    """Under DTW two far frames of A (a held sound) can share one partner in B: with
+    `exclude_partner_frames` neither is the other's negative."""
+    torch.manual_seed(2)
+    z = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    rows = torch.zeros(4, dtype=torch.long)
+    frames = torch.tensor([0, 20, 40, 60])
+    partners = torch.tensor([5, 6, 30, 50])  # frames 0 and 20 of A both hear B's frames 5-6
+    zb = z.clone()
+    zb[1] = z[0]
+    w = Stage1Weights(exclude_frames=2)
+    plain = _info_nce(z, zb, w, rows, frames, None)
+    excluded = _info_nce(z, zb, Stage1Weights(exclude_frames=2), rows, frames, partners)
+    assert excluded < plain
+
+
+def test_a_cross_voice_batch_reports_its_share_and_code_agreement():
+    model = VQModel(SMALL).train()
+    b = batch()
+    grid = torch.arange(101, dtype=torch.float32) * 0.01
+    b |= {
+        "source_seconds_b": torch.full((3,), 0.9),
+        "time_b": torch.stack([grid, 0.05 + 0.8 * grid, grid]),
+        "cross": torch.tensor([0.0, 1.0, 0.0]),
+        "dtw_cost": torch.tensor([float("nan"), 0.3, float("nan")]),
+    }
+    losses, _, _ = stage1_losses(model, b, Stage1Weights(exclude_partner_frames=True))
+    assert losses["stage1/cross_voice_share"] == pytest.approx(1 / 3)
+    assert 0.0 <= losses["stage1/cross_voice_code_agreement"] <= 1.0
+    assert all(torch.isfinite(v) for v in losses.values())
+    losses["total"].backward()
