@@ -13,8 +13,9 @@ share of its frames' partners hold its code, within `slack` frames), the rest me
 neighbours. The strings are measured as every string is (`measure_tokenizer`: tokens/s, MAP, ...;
 no cross-view consistency, which has no second rendition). `quorum` 0 keeps every run: A's VQ
 string made from frame codes stitched across the 3 s windows (a check against the archive-path
-VQ strings). `pair=true` adds the consensus against ONE other rendition (the next voice of the
-sentence in id order), the form a stage-2 consensus target takes on a cross-voice pair.
+VQ strings). `pair=true` adds the consensus against ONE other rendition (the first other voice's
+rendition of the sentence in utterance-id order), the form a stage-2 consensus target takes on a
+cross-voice pair.
 
 Beside it: the checkpoint's default VQ strings, and its merge and DPDP strings
 (`VQStringConfig.rate`/`reduce`) at rates bracketing each oracle rate, MAP interpolated to the
@@ -69,6 +70,9 @@ class ConsensusOracle:
     baselines: tuple[str, ...] = ("merge", "dpdp")  # at each oracle rate ("" none)
     batch_size: int = 32
     sentences: int = 0  # the first N sentences of each set (0: all), for a quick look
+    # earlier outputs of this script (same checkpoint and sets): their baseline curves are
+    # reused instead of measured again (variants of the oracle on the same strings)
+    curves_from: tuple[str, ...] = ()
 
 
 @dataclass
@@ -202,7 +206,7 @@ def oracle_set(tokenizer: Tokenizer, clips: ClipSet, args: ConsensusOracle) -> d
             for f, o in zip(frames, others, strict=True)
         ]
         rows[f"oracle@{quorum:g}"] = figures_of(tokenizer, clips, strings, f"q{quorum:g}")
-    if args.pair:  # one other rendition: the next voice of the sentence
+    if args.pair:  # one other rendition: the first other voice's, in utterance-id order
         config = replace(base, quorum=1.0)
         strings = [
             consensus_runs_multi(f.codes, o[:1], config)[0].tolist()
@@ -212,13 +216,21 @@ def oracle_set(tokenizer: Tokenizer, clips: ClipSet, args: ConsensusOracle) -> d
     return {"dtw": dtw, "strings": rows}
 
 
-def beside(tokenizer: Tokenizer, clips: ClipSet, found: dict, reduces: Sequence[str]) -> None:
-    """The checkpoint's default VQ strings, and each heuristic's MAP at each oracle rate."""
+def beside(
+    tokenizer: Tokenizer,
+    clips: ClipSet,
+    found: dict,
+    reduces: Sequence[str],
+    curve: dict | None = None,
+) -> None:
+    """The checkpoint's default VQ strings, and each heuristic's MAP at each oracle rate
+    (interpolated on `curve`, an earlier run's, when given; NaN outside its rates)."""
     oracle = {k: v for k, v in found["strings"].items() if k != "oracle@0"}
     measured = [v["token_rate"] + d for v in oracle.values() for d in (-1, 0, 1)]
     rates = sorted({round(2 * r) / 2 for r in measured})  # a grid of 0.5/s brackets each one
     reduces = tuple(r for r in reduces if r)
-    curve = baseline_figures(tokenizer, clips, [r for r in rates if r >= 1], reduces)
+    if curve is None:
+        curve = baseline_figures(tokenizer, clips, [r for r in rates if r >= 1], reduces)
     found["vq"] = {k: round(v, 4) for k, v in curve["vq"].items()}
     found["collapsed"] = {k: round(v, 4) for k, v in curve["collapsed"].items()}
     for row in oracle.values():
@@ -232,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     tokenizer = Tokenizer.from_checkpoint(args.checkpoint)
     sets = Sets(args.corpus, vcc_manifest=args.vcc_manifest)
     results: dict = {"settings": asdict(args), "checkpoint": tokenizer.checkpoint_id}
+    curves = earlier_curves(args.curves_from, tokenizer.checkpoint_id, args.sentences)
     for name in args.sets:
         clips = first_sentences(sets.get(name), args.sentences)
         started = time.perf_counter()
@@ -239,13 +252,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         found["oracle_seconds"] = round(time.perf_counter() - started, 1)
         if any(args.baselines):
             started = time.perf_counter()
-            beside(tokenizer, clips, found, args.baselines)
+            beside(tokenizer, clips, found, args.baselines, curves.get(name))
             found["baseline_seconds"] = round(time.perf_counter() - started, 1)
         results[name] = found
         report(name, found)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+
+def earlier_curves(paths: Sequence[str], checkpoint: str, sentences: int) -> dict[str, dict]:
+    """{set: baseline curve} from earlier outputs of this script of the same checkpoint."""
+    curves = {}
+    for path in paths:
+        earlier = json.loads(Path(path).read_text())
+        same = earlier["settings"]["sentences"] == sentences
+        if earlier["checkpoint"] != checkpoint or not same:
+            raise ValueError(f"{path}: another checkpoint or set ({earlier['checkpoint']})")
+        curves |= {
+            k: v["curve"] for k, v in earlier.items() if isinstance(v, dict) and "curve" in v
+        }
+    return curves
 
 
 def first_sentences(clips: ClipSet, sentences: int) -> ClipSet:
