@@ -1,5 +1,7 @@
-"""Target strings for stage 2: VQ-derived (collapsed frame codes cut down to a token rate) and
-teacher-forcing tensors built from any strings, with prefix corruption of the inputs only.
+"""Target strings for stage 2: VQ-derived (collapsed frame codes cut down to a token rate),
+consensus (the runs of A's VQ string that the other rendition of a cross-voice pair shares, then
+cut down to the rate: `consensus_targets`) and teacher-forcing tensors built from any strings,
+with prefix corruption of the inputs only.
 
 The VQ-derived targets are VQ strings made by the one VQ-string rule
 (`pairalign.strings.rule.string_runs`, pure numpy) under `TargetConfig.string_config`, so a
@@ -7,12 +9,13 @@ target scheme can be measured as a `vq` tokenizer with those `VQStringConfig` se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from pairalign.models.decoder import Vocab
+from pairalign.strings.consensus import ConsensusConfig, batch_consensus_runs
 from pairalign.strings.rule import StringContext, VQStringConfig, string_runs
 
 
@@ -45,6 +48,45 @@ def vq_targets(
             row, cost = np.zeros(1, dtype=np.int64), None if cost is None else cost[:1]
         cost = None if cost is None else cost[: len(row)]
         values, starts, ends = string_runs(StringContext(row, secs, cost), strings)
+        strings_out.append(values.tolist())
+        timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
+    return Targets(strings_out, timing)
+
+
+def consensus_targets(
+    codes: torch.Tensor,
+    mask: torch.Tensor,
+    partner_codes: torch.Tensor,
+    partner_mask: torch.Tensor,
+    partner: torch.Tensor,
+    valid: torch.Tensor,
+    seconds: torch.Tensor,
+    strings: VQStringConfig,
+    frame_seconds: float,
+    consensus: ConsensusConfig | None = None,
+) -> Targets:
+    """Consensus targets of views A against views B of other renditions: each row's VQ-string
+    runs (runs shorter than `strings.min_run_frames` merged) that B's codes over the aligned
+    frames share, the rest merged into their neighbours (`strings.consensus.consensus_runs`,
+    settings `consensus`), then cut down to `strings.rate` by `strings.reduce` (merge or index;
+    the length control still sets the rate), with each run's (start, end) in seconds.
+    codes, mask (B, T) of A; partner_codes, partner_mask (B, T) of B; partner, valid (B, T) as
+    `objectives.alignment.align_frames` gives them; seconds (B,); `consensus` None: the
+    defaults of `ConsensusConfig` (its `min_run_frames` is always `strings.min_run_frames`)."""
+    if "costs" in strings.needs or strings.groups:
+        raise ValueError(
+            f"consensus targets cut codes, not costs or groups: reduce={strings.reduce!r}, "
+            f"groups={strings.groups} (use merge or index, groups 0)"
+        )
+    consensus = replace(consensus or ConsensusConfig(), min_run_frames=strings.min_run_frames)
+    found = batch_consensus_runs(
+        codes, mask, partner_codes, partner_mask, partner, valid, consensus
+    )
+    cut = VQStringConfig(rate=strings.rate, reduce=strings.reduce)  # no second short-run merge
+    strings_out, timing = [], []
+    for (values, starts, ends), secs in zip(found, seconds.tolist(), strict=True):
+        frames = np.repeat(values, ends - starts)
+        values, starts, ends = string_runs(StringContext(frames, secs), cut)
         strings_out.append(values.tolist())
         timing.append(np.stack([starts, ends], axis=1).astype(np.float32) * frame_seconds)
     return Targets(strings_out, timing)

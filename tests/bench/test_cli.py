@@ -19,6 +19,7 @@ SCRIPTS = [
 ] + [
     f"bench.experiments.{name}"
     for name in (
+        "consensus_oracle",
         "default_run",
         "dense_collapsed",
         "eval_artefacts",

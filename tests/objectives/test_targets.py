@@ -11,7 +11,13 @@ from pairalign.models.decoder import Vocab
 from pairalign.models.encoder import EncoderConfig
 from pairalign.models.quantizer import QuantizerConfig
 from pairalign.models.vq_model import ModelConfig, VQModel
-from pairalign.objectives.targets import corrupt_prefix, teacher_forcing, vq_targets
+from pairalign.objectives.targets import (
+    consensus_targets,
+    corrupt_prefix,
+    teacher_forcing,
+    vq_targets,
+)
+from pairalign.strings.consensus import ConsensusConfig
 from pairalign.strings.rule import VQStringConfig
 from pairalign.tokenizing.kinds import VQStrings
 from pairalign.tokenizing.tokenizer import Tokenizer
@@ -131,3 +137,24 @@ def test_dpdp_targets_segment_the_frame_costs_within_the_budget():
         np.testing.assert_allclose(targets.timing[i][:, 0], starts * 0.02, rtol=1e-6)
     with pytest.raises(ValueError, match="costs"):
         vq_targets(codes, mask, seconds, dpdp, 0.02)
+
+
+def test_consensus_targets_drop_the_run_the_other_voice_does_not_share_then_meet_the_rate():
+    # A: 1 1 1 1 7 7 2 2 2 2 3 3; B holds 3 where A has 7, and the rest as A
+    codes = torch.tensor([[1, 1, 1, 1, 7, 7, 2, 2, 2, 2, 3, 3]])
+    other = torch.tensor([[1, 1, 1, 1, 3, 3, 2, 2, 2, 2, 3, 3]])
+    mask = torch.ones_like(codes, dtype=torch.bool)
+    partner = torch.arange(12)[None]
+    seconds = torch.tensor([1.2])
+    args = (codes, mask, other, mask, partner, mask, seconds)
+    found = consensus_targets(*args, VQStringConfig(min_run_frames=2), frame_seconds=0.1)
+    assert found.strings == [[1, 2, 3]]
+    np.testing.assert_allclose(found.timing[0], [[0.0, 0.5], [0.5, 1.0], [1.0, 1.2]], atol=1e-6)
+    # a rate of 2/s leaves max(1, round(1.2 x 2)) = 2 tokens: the shortest run joins a neighbour
+    cut = consensus_targets(*args, VQStringConfig(min_run_frames=2, rate=2.0), frame_seconds=0.1)
+    assert cut.strings == [[1, 2]]
+    everything = ConsensusConfig(threshold=0.0)
+    kept = consensus_targets(*args, VQStringConfig(), frame_seconds=0.1, consensus=everything)
+    assert kept.strings == vq_targets(codes, mask, seconds, VQStringConfig(), 0.1).strings
+    with pytest.raises(ValueError, match="consensus targets cut codes"):
+        consensus_targets(*args, VQStringConfig(reduce="dpdp"), frame_seconds=0.1)
