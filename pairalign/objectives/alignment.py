@@ -65,6 +65,26 @@ def batch_frame_pairs(
     )
 
 
+def swapped(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The pair seen from B: views, warps, shifts and real seconds exchanged, and `time_b`
+    inverted (A's crop seconds on the grid of B's), so `batch_frame_pairs(swapped(batch), ...)`
+    gives each frame of B its partner in A."""
+    out = dict(batch)
+    for key in ("view", "warp", "shift"):
+        if f"{key}_a" in batch:
+            out[f"{key}_a"], out[f"{key}_b"] = batch[f"{key}_b"], batch[f"{key}_a"]
+    if "time_b" in batch:
+        out["source_seconds"] = batch["source_seconds_b"]
+        out["source_seconds_b"] = batch["source_seconds"]
+        time_b = batch["time_b"].detach().cpu().double().numpy()
+        grid = np.arange(time_b.shape[1]) * TIME_GRID_SECONDS
+        inverse = np.stack([_interp(grid, row, grid) for row in time_b])
+        out["time_b"] = torch.as_tensor(inverse, dtype=batch["time_b"].dtype).to(
+            batch["time_b"].device
+        )
+    return out
+
+
 def crop_to_crop(source: torch.Tensor, time_b: torch.Tensor) -> torch.Tensor:
     """A's crop seconds -> B's, linear between the grid points of `time_b` and continued with
     its end slopes beyond them.  # (B, T), (B, G) -> (B, T)"""

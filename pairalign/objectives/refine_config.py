@@ -26,6 +26,11 @@ class TargetConfig:
     view: Literal["cross", "same"] = "cross"  # y_B | c_A and y_A | c_B, or y_A | c_A (a copy)
     source: Literal["train", "eval"] = "train"  # VQ-derived targets' codes: which pass
     corruption: float = 0.15  # fraction of teacher-forced input tokens corrupted (0: off)
+    # consensus targets (issue 28): each view's VQ-derived target keeps only the runs the other
+    # view's codes share over the aligned frames (DTW-aligned for a cross-voice pair), the rest
+    # merged into their neighbours, then cut to the rate (scheme merge or index)
+    consensus: bool = False
+    consensus_threshold: float = 0.5  # share of a run's aligned frames that must agree
 
     def __post_init__(self) -> None:
         scheme_of(self.scheme, "scheme")

@@ -14,6 +14,7 @@ from torch import nn
 
 from pairalign.models.pairalign_model import PairAlignModel
 from pairalign.models.vq_model import Encoded
+from pairalign.objectives.alignment import batch_frame_pairs, swapped
 from pairalign.objectives.refine_config import RefineObjective
 from pairalign.objectives.refine_terms import PairTargets, refine_losses
 from pairalign.objectives.stage1 import (
@@ -22,7 +23,8 @@ from pairalign.objectives.stage1 import (
     stacked_views,
     stage1_losses_from,
 )
-from pairalign.objectives.targets import Targets, vq_targets
+from pairalign.objectives.targets import Targets, consensus_targets, vq_targets
+from pairalign.strings.consensus import ConsensusConfig
 
 
 class RefineStep(nn.Module):
@@ -103,7 +105,35 @@ class RefineStep(nn.Module):
             cost = None if costs is None else costs[rows]
             return vq_targets(codes[rows], mask[rows], seconds[rows], strings, frame_seconds, cost)
 
+        if objective.targets.consensus:
+            return self.consensus_targets(batch, seconds, codes, mask, strings)
         return PairTargets(view(slice(0, n)), view(slice(n, None)))
+
+    def consensus_targets(self, batch, seconds, codes, mask, strings) -> PairTargets:
+        """Each view's consensus targets against the other view's codes over the frames
+        aligned between them (`strings.consensus`)."""
+        n, frames = len(batch["source_seconds"]), codes.shape[1]
+        frame_seconds = self.model.config.vq.frame_seconds
+        settings = ConsensusConfig(threshold=self.objective.targets.consensus_threshold)
+        a, b = slice(0, n), slice(n, None)
+        out = []
+        for own, other, pair in ((a, b, batch), (b, a, swapped(batch))):
+            partner, valid = batch_frame_pairs(pair, frames, frame_seconds)
+            out.append(
+                consensus_targets(
+                    codes[own],
+                    mask[own],
+                    codes[other],
+                    mask[other],
+                    partner,
+                    valid,
+                    seconds[own],
+                    strings,
+                    frame_seconds,
+                    settings,
+                )
+            )
+        return PairTargets(*out)
 
 
 def _mix(vq: Targets, teacher: Targets, use_teacher: list[bool]) -> Targets:

@@ -78,7 +78,8 @@ def consensus_targets(
             f"consensus targets cut codes, not costs or groups: reduce={strings.reduce!r}, "
             f"groups={strings.groups} (use merge or index, groups 0)"
         )
-    consensus = replace(consensus or ConsensusConfig(), min_run_frames=strings.min_run_frames)
+    min_run = max(1, strings.min_run_frames)  # 0 and 1 both mean: no short runs merged
+    consensus = replace(consensus or ConsensusConfig(), min_run_frames=min_run)
     found = batch_consensus_runs(
         codes, mask, partner_codes, partner_mask, partner, valid, consensus
     )

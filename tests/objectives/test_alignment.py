@@ -72,3 +72,24 @@ def test_view_to_view_inverts_across_the_pair():
     np.testing.assert_allclose(view_to_view(in_b, batch, 0, "b", "a"), t, atol=1e-5)
     same = {k: v for k, v in batch.items() if k != "time_b"}  # one recording: warps only
     np.testing.assert_allclose(view_to_view(t, same, 0, "a", "b"), source_a / 0.9 - 0.02, atol=1e-6)
+
+
+def test_swapped_pairs_frames_of_b_with_frames_of_a():
+    from pairalign.objectives.alignment import batch_frame_pairs, swapped
+
+    grid = torch.arange(301, dtype=torch.float32) * 0.01
+    batch = {
+        "warp_a": torch.tensor([1.0]),
+        "shift_a": torch.tensor([0.0]),
+        "warp_b": torch.tensor([1.0]),
+        "shift_b": torch.tensor([0.0]),
+        "source_seconds": torch.tensor([3.0]),
+        "source_seconds_b": torch.tensor([3.0]),
+        "time_b": (0.5 * grid)[None],  # B says A's content twice as fast
+    }
+    back = swapped(batch)
+    np.testing.assert_allclose(back["time_b"][0, :100].numpy(), 2 * grid[:100].numpy(), atol=1e-5)
+    partner, valid = batch_frame_pairs(back, 150, 0.02)
+    assert valid[0, :70].all()
+    expected = torch.floor((2 * (torch.arange(70) + 0.5) * 0.02) / 0.02).long()
+    assert torch.equal(partner[0, :70], expected)

@@ -114,3 +114,34 @@ def test_a_step_on_cross_voice_pairs_maps_the_targets_across_recordings():
     losses = step(data)
     assert torch.isfinite(losses["total"])
     losses["total"].backward()
+
+
+def test_consensus_targets_keep_a_subset_of_each_views_runs():
+    """With `targets.consensus` each view's target is its VQ-derived string with the runs the
+    other view does not share merged away: never longer, never a code the view did not emit."""
+    data = batch()
+    grid = torch.arange(101, dtype=torch.float32) * 0.01
+    data |= {
+        "source_seconds_b": torch.tensor([1.0, 0.7, 1.0]),
+        "time_b": torch.stack([grid, 0.1 + 0.6 * grid, grid]),
+        "cross": torch.tensor([0.0, 1.0, 0.0]),
+    }
+    torch.manual_seed(0)
+    model = PairAlignModel(CONFIG).eval()
+    model(0.1 * torch.randn(2, 16_000))
+    targets = {}
+    for consensus in (False, True):
+        objective = RefineObjective(
+            targets=TargetConfig(source="eval", consensus=consensus, reduce=False)
+        )
+        step = RefineStep(model, objective, Stage1Weights())
+        seconds = stacked_seconds(data)
+        with torch.no_grad():
+            both = model(stacked_views(data), seconds)
+        targets[consensus] = step.vq_targets(data, seconds, both)
+    for plain, kept in ((targets[False].a, targets[True].a), (targets[False].b, targets[True].b)):
+        for p, k in zip(plain.strings, kept.strings, strict=True):
+            assert 1 <= len(k) <= len(p) and set(k) <= set(p)
+    step = RefineStep(model, RefineObjective(targets=TargetConfig(consensus=True)), Stage1Weights())
+    model.train()
+    assert torch.isfinite(step(data)["total"])
