@@ -55,6 +55,7 @@ from pairalign.data.corpora.builtin import (
 from pairalign.data.corpora.builtin import trim_silence as trim_espeak_silence
 from pairalign.data.corpora.voices import synthesize_wav
 from pairalign.timing import DTWConfig, TimeMap, align, frame_levels_db
+from pairalign.timing.dtw import cost_matrix
 from pairalign.units import SAMPLE_RATE
 
 HOP_SECONDS = 0.01  # the DTW frames' hop: LogMel frame i is centred at sample i * hop
@@ -72,6 +73,7 @@ class DTWWords:
     trims: tuple[float | None, ...] = (40.0, None)  # DTWConfig.trim_db
     truth: str = "word"  # word: espeak-ng word events; phoneme: each word's first phoneme event
     cost_pairs: int = 0  # same-sentence and different-sentence pairs for the cost figures
+    pad: float = 0.0  # seconds: each rendition between U(0, pad) s of faint noise at either end
     corpus: str = ""  # a synthesised built-in corpus to check the renders against (optional)
     out: str = ""  # JSON of every figure (optional)
 
@@ -247,8 +249,10 @@ def _deltas(x: np.ndarray, width: int = 2) -> np.ndarray:
     """Regression deltas over +-width frames (edges repeated).  # (T, D) -> (T, D)"""
     padded = np.pad(x, ((width, width), (0, 0)), mode="edge")
     taps = range(1, width + 1)
-    num = sum(k * (padded[width + k : len(x) + width + k] - padded[width - k : len(x) + width - k])
-              for k in taps)
+    num = sum(
+        k * (padded[width + k : len(x) + width + k] - padded[width - k : len(x) + width - k])
+        for k in taps
+    )
     return num / (2 * sum(k * k for k in taps))
 
 
@@ -302,13 +306,15 @@ def word_pairs(
 class Renditions:
     """Renders, frames and frame levels, each computed once per utterance."""
 
-    def __init__(self, corpus: str = "") -> None:
+    def __init__(self, corpus: str = "", pad: float = 0.0, seed: int = 0) -> None:
         self.corpus = corpus
+        self.pad, self.seed = pad, seed
         self._renders: dict[str, Rendition] = {}
         self._frames: dict[tuple[str, str], np.ndarray] = {}
         self._levels: dict[str, np.ndarray] = {}
         self._checked: set[str] = set()
         self.max_corpus_difference = 0.0
+        self._audio: dict[str, np.ndarray] = {}
 
     def __call__(self, spec: UtteranceSpec) -> Rendition:
         if spec.utterance_id not in self._renders:
@@ -318,8 +324,24 @@ class Renditions:
             found = render(spec)
             if self.corpus:
                 self._compare(found)
-            self._renders[spec.utterance_id] = found
+            self._renders[spec.utterance_id] = self._padded(found) if self.pad else found
         return self._renders[spec.utterance_id]
+
+    def _padded(self, found: Rendition) -> Rendition:
+        """The rendition between U(0, pad) seconds of noise 60 dB below full scale at either
+        end (seeded by the utterance), as a recording has, with its word starts moved."""
+        seed = int.from_bytes(found.spec.utterance_id.encode()[-8:].rjust(8, b"\0"), "little")
+        rng = np.random.default_rng([self.seed, seed])
+        lead, tail = (round(x * SAMPLE_RATE) for x in rng.uniform(0, self.pad, 2))
+        noise = 1e-3 * rng.standard_normal(lead + tail + len(found.samples)).astype(np.float32)
+        noise[lead : lead + len(found.samples)] += found.samples
+        shift = lead / SAMPLE_RATE
+        return Rendition(
+            found.spec,
+            noise,
+            {p: t + shift for p, t in found.word_starts.items()},
+            {p: t + shift for p, t in found.phoneme_starts.items()},
+        )
 
     def _compare(self, found: Rendition) -> None:
         path = Path(self.corpus) / found.spec.relpath("flac")
@@ -331,16 +353,30 @@ class Renditions:
         if gap > 1.5 / 32768:
             raise RuntimeError(f"{path} differs from the render by {gap:.2e}")
 
+    def samples(self, spec: UtteranceSpec) -> np.ndarray:
+        return self(spec).samples
+
     def frames(self, spec: UtteranceSpec, kind: str) -> np.ndarray:
         key = (spec.utterance_id, kind)
         if key not in self._frames:
-            self._frames[key] = frames(self(spec).samples, kind)
+            self._frames[key] = frames(self.samples(spec), kind)
         return self._frames[key]
 
     def levels(self, spec: UtteranceSpec) -> np.ndarray:
         if spec.utterance_id not in self._levels:
-            self._levels[spec.utterance_id] = frame_levels_db(self(spec).samples)
+            self._levels[spec.utterance_id] = frame_levels_db(self.samples(spec))
         return self._levels[spec.utterance_id]
+
+
+class CorpusFiles(Renditions):
+    """The same utterances read from a synthesised built-in corpus (the renders' samples within
+    one 16-bit step, as `Renditions(corpus)` checks), without their word starts."""
+
+    def samples(self, spec: UtteranceSpec) -> np.ndarray:
+        if spec.utterance_id not in self._audio:
+            path = Path(self.corpus) / spec.relpath("flac")
+            self._audio[spec.utterance_id] = sf.read(path, dtype="float32")[0]
+        return self._audio[spec.utterance_id]
 
 
 def boundary_errors(
@@ -380,7 +416,7 @@ def summary(errors: np.ndarray) -> dict[str, float]:
         "median_ms": float(np.median(size) * 1000),
         "p90_ms": float(np.percentile(size, 90) * 1000),
         "mean_signed_ms": float(np.mean(errors) * 1000),
-        "boundaries": int(len(errors)),
+        "boundaries": len(errors),
     }
 
 
@@ -407,44 +443,34 @@ def cost_figures(
         s, t = rng.choice(len(ids), 2, replace=False)
         a_spec = by_sentence[ids[s]][rng.integers(len(by_sentence[ids[s]]))]
         b_spec = next(
-            (v for v in rng.permutation(by_sentence[ids[t]]) if v.voice.id != a_spec.voice.id)
+            v for v in rng.permutation(by_sentence[ids[t]]) if v.voice.id != a_spec.voice.id
         )
         other.append((a_spec, b_spec))
     out: dict = {"pairs": count, "feature": kind, "config": _config_dict(config)}
     feature_ms = []
     for spec in {s.utterance_id: s for pair in same + other for s in pair}.values():
-        renditions(spec)  # rendered first: only the frames are timed
+        renditions.samples(spec)  # rendered or read first: only the frames are timed
         start = time.perf_counter()
         renditions.frames(spec, kind)
         feature_ms.append((time.perf_counter() - start) * 1000)
         renditions.levels(spec)
-    costs: dict[str, list[float]] = {"same": [], "different": []}
+    costs: dict[str, dict[str, list[float]]] = {"cost": {}, "relative": {}}
     align_ms, seconds = [], []
     for name, pairs in (("same", same), ("different", other)):
+        for score in costs.values():
+            score[name] = []
         for spec_a, spec_b in pairs:
             a, b = renditions.frames(spec_a, kind), renditions.frames(spec_b, kind)
             levels_a, levels_b = renditions.levels(spec_a), renditions.levels(spec_b)
             start = time.perf_counter()
             found = align(a, b, config, levels_a, levels_b)
             align_ms.append((time.perf_counter() - start) * 1000)
-            costs[name].append(found.cost)
+            costs["cost"][name].append(found.cost)
+            costs["relative"][name].append(found.cost / _mean_frame_cost(a, b, config, found))
             seconds.append((len(a) + len(b)) / 2 * HOP_SECONDS)
-    percentiles = (0, 1, 5, 25, 50, 75, 95, 99, 100)
-    for name, values in costs.items():
-        out[name] = {f"p{p}": float(np.percentile(values, p)) for p in percentiles}
-    same_costs, other_costs = np.asarray(costs["same"]), np.asarray(costs["different"])
-    proposal = float(np.ceil(same_costs.max() * 1.1 * 100) / 100)  # 10% above the worst true pair
-    out["proposed_max_cost"] = proposal
-    out["same_kept_at_proposal"] = float(np.mean(same_costs <= proposal))
-    out["different_rejected_at_proposal"] = float(np.mean(other_costs > proposal))
-    out["threshold_sweep"] = [
-        {
-            "max_cost": float(t),
-            "same_kept": float(np.mean(same_costs <= t)),
-            "different_rejected": float(np.mean(other_costs > t)),
-        }
-        for t in np.round(np.linspace(same_costs.min(), other_costs.max(), 9), 3)
-    ]
+    for score, values in costs.items():
+        out[score] = _separation(np.asarray(values["same"]), np.asarray(values["different"]))
+        out[score]["values"] = values
     out["align_ms_median"] = float(np.median(align_ms))
     out["align_ms_p90"] = float(np.percentile(align_ms, 90))
     out["features_ms_median"] = float(np.median(feature_ms))
@@ -452,8 +478,62 @@ def cost_figures(
     return out
 
 
+def _mean_frame_cost(a: np.ndarray, b: np.ndarray, config: DTWConfig, found) -> float:
+    """The mean cost of every frame of A against every frame of B, between the path's ends (the
+    silences `align` trimmed): what a path through unrelated frames would cost per step."""
+    (start_a, start_b), (end_a, end_b) = found.path[0], found.path[-1]
+    return float(cost_matrix(a[start_a : end_a + 1], b[start_b : end_b + 1], config.metric).mean())
+
+
+def _separation(same: np.ndarray, other: np.ndarray) -> dict:
+    """Percentiles of a score for true and mismatched pairs, and thresholds: above the worst
+    true pair (rounded up to 0.01), at the true pairs' 99th percentile, and where the shares of
+    true pairs rejected and mismatched pairs kept are equal."""
+    percentiles = (0, 1, 5, 25, 50, 75, 95, 99, 100)
+    out: dict = {
+        name: {f"p{p}": float(np.percentile(values, p)) for p in percentiles}
+        for name, values in (("same", same), ("different", other))
+    }
+    grid = np.unique(np.concatenate([same, other]))
+    equal = grid[
+        np.argmin(np.abs(np.mean(same > grid[:, None], 1) - np.mean(other <= grid[:, None], 1)))
+    ]
+    thresholds = {
+        "above_all_true": float(np.ceil(same.max() * 100) / 100),
+        "true_p99": float(np.percentile(same, 99)),
+        "equal_error": float(equal),
+    }
+    out["thresholds"] = {
+        name: {
+            "max_cost": t,
+            "true_kept": float(np.mean(same <= t)),
+            "mismatched_rejected": float(np.mean(other > t)),
+        }
+        for name, t in thresholds.items()
+    }
+    return out
+
+
 def _config_dict(config: DTWConfig) -> dict:
     return {"metric": config.metric, "band": config.band, "trim_db": config.trim_db}
+
+
+def print_costs(found: dict) -> None:
+    print(
+        f"{found['pairs']} pairs each; align: median {found['align_ms_median']:.1f} ms, p90 "
+        f"{found['align_ms_p90']:.1f} ms per pair (utterances median "
+        f"{found['utterance_seconds_median']:.2f} s); frames: median "
+        f"{found['features_ms_median']:.1f} ms per utterance"
+    )
+    for score in ("cost", "relative"):
+        for name in ("same", "different"):
+            cells = " ".join(f"{k}={v:.3f}" for k, v in found[score][name].items())
+            print(f"{score} {name}: {cells}")
+        for name, t in found[score]["thresholds"].items():
+            print(
+                f"{score} threshold {name} {t['max_cost']:.3f}: true kept {t['true_kept']:.3f}, "
+                f"mismatched rejected {t['mismatched_rejected']:.3f}"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -462,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise SystemExit(f"truth must be word or phoneme, not {args.truth!r}")
     specs = [s for s in plan_corpus(BuiltinCorpusConfig()) if s.split == "train"]
     pairs = word_pairs(specs, args.sentences, args.pairs_per_sentence, args.seed)
-    renditions = Renditions(args.corpus)
+    renditions = Renditions(args.corpus, args.pad, args.seed)
     kinds = ["".join(sorted({sex(a), sex(b)})) for a, b in pairs]
     result: dict = {"settings": vars(args) | {"pairs": len(pairs)}, "grid": []}
     print(f"{len(pairs)} pairs of {args.sentences} sentences; truth: {args.truth}")
@@ -493,12 +573,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
             flush=True,
         )
     if args.cost_pairs > 0:
-        kind, metric, band, trim = (
-            args.features[0], args.metrics[0], args.bands[0], args.trims[0]
-        )
+        kind, metric, band, trim = (args.features[0], args.metrics[0], args.bands[0], args.trims[0])
         config = DTWConfig(metric=metric, band=band, trim_db=trim)
-        result["cost"] = cost_figures(renditions, specs, kind, config, args.cost_pairs, args.seed)
-        print(json.dumps({k: v for k, v in result["cost"].items() if k != "threshold_sweep"}))
+        source = CorpusFiles(args.corpus) if args.corpus and not args.pad else renditions
+        result["cost"] = cost_figures(source, specs, kind, config, args.cost_pairs, args.seed)
+        print_costs(result["cost"])
     if args.corpus:
         result["max_corpus_difference"] = renditions.max_corpus_difference
         print(f"renders against {args.corpus}: max |difference| {renditions.max_corpus_difference}")
