@@ -71,6 +71,7 @@ class DTWWords:
     metrics: tuple[str, ...] = ("cosine", "euclidean")
     bands: tuple[float | None, ...] = (0.2, None)
     trims: tuple[float | None, ...] = (40.0, None)  # DTWConfig.trim_db
+    knot_every: tuple[int, ...] = (4,)  # TimeMap.from_path's knot_every
     truth: str = "word"  # word: espeak-ng word events; phoneme: each word's first phoneme event
     cost_pairs: int = 0  # same-sentence and different-sentence pairs for the cost figures
     pad: float = 0.0  # seconds: each rendition between U(0, pad) s of faint noise at either end
@@ -385,6 +386,7 @@ def boundary_errors(
     kind: str,
     config: DTWConfig,
     truth: str,
+    knot_every: int = 4,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mapped minus true seconds of every boundary (word starts but the first) of every pair,
     and the pair each belongs to.  # -> (K,), (K,) int"""
@@ -397,7 +399,7 @@ def boundary_errors(
             renditions.levels(spec_a),
             renditions.levels(spec_b),
         )
-        time_map = TimeMap.from_path(found.path, HOP_SECONDS)
+        time_map = TimeMap.from_path(found.path, HOP_SECONDS, knot_every=knot_every)
         field = "word_starts" if truth == "word" else "phoneme_starts"
         at_a, at_b = getattr(renditions(spec_a), field), getattr(renditions(spec_b), field)
         shared = sorted(set(at_a) & set(at_b) - {1})  # words but the first that both voice
@@ -547,26 +549,33 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result: dict = {"settings": vars(args) | {"pairs": len(pairs)}, "grid": []}
     print(f"{len(pairs)} pairs of {args.sentences} sentences; truth: {args.truth}")
     print(
-        "| features | metric | band | trim dB | within 2 frames at 10 ms | at 20 ms "
-        "| median ms | p90 ms | mean signed ms | boundaries | s |"
+        "| features | metric | band | trim dB | knot every | within 2 frames at 10 ms "
+        "| at 20 ms | median ms | p90 ms | mean signed ms | boundaries | s |"
     )
-    print("|---" * 11 + "|")
-    for kind, metric, band, trim in itertools.product(
-        args.features, args.metrics, args.bands, args.trims
+    print("|---" * 12 + "|")
+    for kind, metric, band, trim, knots in itertools.product(
+        args.features, args.metrics, args.bands, args.trims, args.knot_every
     ):
         config = DTWConfig(metric=metric, band=band, trim_db=trim)
         start = time.perf_counter()
-        errors, owner = boundary_errors(renditions, pairs, kind, config, args.truth)
+        errors, owner = boundary_errors(renditions, pairs, kind, config, args.truth, knots)
         found = summary(errors)
         by_kind = {
             k: summary(errors[np.isin(owner, [i for i, x in enumerate(kinds) if x == k])])
             for k in sorted(set(kinds))
         }
         result["grid"].append(
-            {"features": kind, **_config_dict(config), **found, "by_sexes": by_kind}
+            {
+                "features": kind,
+                **_config_dict(config),
+                "knot_every": knots,
+                **found,
+                "by_sexes": by_kind,
+            }
         )
         print(
-            f"| {kind} | {metric} | {band} | {trim} | {found['within_2_frames_10ms']:.3f} "
+            f"| {kind} | {metric} | {band} | {trim} | {knots} "
+            f"| {found['within_2_frames_10ms']:.3f} "
             f"| {found['within_2_frames_20ms']:.3f} | {found['median_ms']:.1f} "
             f"| {found['p90_ms']:.1f} | {found['mean_signed_ms']:+.1f} | {found['boundaries']} "
             f"| {time.perf_counter() - start:.0f} |",
