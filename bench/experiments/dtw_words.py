@@ -430,8 +430,10 @@ def cost_figures(
     count: int,
     seed: int,
 ) -> dict:
-    """Mean path cost per step of `count` pairs of one sentence by two voices and of `count`
-    pairs of two sentences (two voices), and the time `align` takes on them."""
+    """Scores of `count` pairs of one sentence by two voices and of `count` pairs of two
+    sentences (two voices): the path's mean cost per step (`cost`), its excess over the floor
+    (`excess`: `Alignment.excess`) and its cost over the mean of all frame pairs (`relative`); and
+    the time `align` takes on them."""
     rng = np.random.default_rng([seed, 29])
     by_sentence: dict[str, list[UtteranceSpec]] = {}
     for spec in specs:
@@ -456,7 +458,7 @@ def cost_figures(
         renditions.frames(spec, kind)
         feature_ms.append((time.perf_counter() - start) * 1000)
         renditions.levels(spec)
-    costs: dict[str, dict[str, list[float]]] = {"cost": {}, "relative": {}}
+    costs: dict[str, dict[str, list[float]]] = {"cost": {}, "excess": {}, "relative": {}}
     align_ms, seconds = [], []
     for name, pairs in (("same", same), ("different", other)):
         for score in costs.values():
@@ -468,6 +470,7 @@ def cost_figures(
             found = align(a, b, config, levels_a, levels_b)
             align_ms.append((time.perf_counter() - start) * 1000)
             costs["cost"][name].append(found.cost)
+            costs["excess"][name].append(found.excess)
             costs["relative"][name].append(found.cost / _mean_frame_cost(a, b, config, found))
             seconds.append((len(a) + len(b)) / 2 * HOP_SECONDS)
     for score, values in costs.items():
@@ -527,7 +530,7 @@ def print_costs(found: dict) -> None:
         f"{found['utterance_seconds_median']:.2f} s); frames: median "
         f"{found['features_ms_median']:.1f} ms per utterance"
     )
-    for score in ("cost", "relative"):
+    for score in ("cost", "excess", "relative"):
         for name in ("same", "different"):
             cells = " ".join(f"{k}={v:.3f}" for k, v in found[score][name].items())
             print(f"{score} {name}: {cells}")

@@ -48,6 +48,6 @@ def test_one_pair_end_to_end(espeak_library):
     (row,) = result["grid"]
     assert row["boundaries"] >= 4 and 0 <= row["within_2_frames_10ms"] <= 1
     assert row["within_2_frames_10ms"] <= row["within_2_frames_20ms"]
-    for score in ("cost", "relative"):
+    for score in ("cost", "excess", "relative"):
         assert len(result["cost"][score]["values"]["same"]) == 2
     assert result["cost"]["align_ms_median"] > 0
