@@ -8,21 +8,28 @@ through `TimeMap.from_path` into B's time and compared with B's word starts.
 
     PYTHONPATH=. python -m bench.experiments.dtw_words sentences=30 pairs_per_sentence=4 \\
         out=/tmp/dtw_words.json
-    PYTHONPATH=. python -m bench.experiments.dtw_words "features=[mfcc]" "metrics=[cosine]" \\
-        "bands=[0.2]" "trims=[40]" cost_pairs=300
+    PYTHONPATH=. python -m bench.experiments.dtw_words sentences=2 pairs_per_sentence=1 \\
+        "features=[logmel]" "metrics=[cosine]" "bands=[0.2]" "trims=[40]" cost_pairs=300 \\
+        repeats=3 corpus=data/builtin
 
 The boundaries are the starts of every word but the first (espeak puts the first word's event at
-the start of its leading silence). `truth=phoneme` takes instead the first non-pause phoneme event
-of each word (espeak-ng's phoneme events), a second reading of where a word starts: a stop's
-closure comes before its phoneme event. Figures: the share of boundaries within 2 frames of B's
-true one at 10 ms frames (|error| <= 20 ms, the DTW's frame) and at 20 ms frames (<= 40 ms, the
-model's frame), median and 90th percentile of |error|. `cost_pairs` > 0 then measures the mean
-path cost per step of pairs of one sentence by two voices against pairs of two sentences (train
-split), for the first setting of the grid, and times `align` on those full utterances.
+the start of its leading silence), where both renditions have one (espeak-ng gives none to a word
+it joins to the one before, e.g. "the" in "in the"). `pad` puts each rendition between up to
+`pad` seconds of faint noise at either end, for the silence trimming to matter. `truth=phoneme`
+takes instead the first non-pause phoneme event of each word (espeak-ng's phoneme events), a
+second reading of where a word starts: a stop's closure comes before its phoneme event.
+
+Figures: the share of boundaries within 2 frames of B's true one at 10 ms frames (|error| <= 20
+ms, the DTW's frame) and at 20 ms frames (<= 40 ms, the model's frame), median and 90th
+percentile of |error|. `cost_pairs` > 0 then scores pairs of one sentence by two voices against
+pairs of two sentences (train split), for the first setting of the grid: the path's mean cost per
+step and its excess over the floor (`Alignment.excess`); and times `align` on those full
+utterances (read from `corpus=` when given).
 
 The renders are checked once per voice against the espeak-ng command line the corpus uses (the
 same samples, or the run stops), and, with `corpus=` a synthesised built-in corpus, against its
-files (16-bit, so within one step of 1/32768).
+files (16-bit, so within one step of 1/32768). espeak-ng's library keeps state from one
+synthesis to the next, so each utterance is synthesised in a fresh process.
 """
 
 from __future__ import annotations
