@@ -5,8 +5,11 @@
 Sakoe-Chiba band around the diagonal scaled to the length ratio. The forward pass loops over A's
 frames only: within a row, D[i, j] = P[j] + min over k <= j of (up[k] - P[k - 1]), with P the
 row's running cost sum and up[k] = min(D[i - 1, k], D[i - 1, k - 1]), a cumulative minimum. A path
-whose mean cost per step is above `max_cost` is returned marked `rejected`, never raised: the
-caller counts it. `trim_silence` cuts the quiet frames at both ends before the alignment
+whose mean cost per step is above `max_cost`, or above the floor (each frame's cost to its nearest
+frame of the other sequence, in any order) by more than `max_excess`, is returned marked
+`rejected`, never raised: the caller counts it. The excess tells mismatched content from a change
+of voice far better than the cost itself, which a distant voice raises as much as other words do
+(BENCHMARKS.md, issue 28). `trim_silence` cuts the quiet frames at both ends before the alignment
 (`align` does both and reports the path in the untrimmed frames).
 """
 
@@ -28,7 +31,8 @@ _EPS = 1e-12
 class DTWConfig:
     """How two renditions are aligned. `band`: how far (a fraction of B's length) the path may
     leave the diagonal scaled to the length ratio, None for no band; `max_cost`: the mean cost per
-    step above which a path is rejected, None to keep every one; `trim_db`: frames quieter than the
+    step above which a path is rejected, None to keep every one; `max_excess`: the same for the
+    mean cost per step above the floor (`Alignment.excess`); `trim_db`: frames quieter than the
     loudest by more than this are trimmed at both ends, None to keep them; `features`: the frames
     two recordings are aligned on (`pairalign.timing.features.dtw_features`)."""
 
@@ -36,7 +40,8 @@ class DTWConfig:
     band: float | None = 0.2
     max_cost: float | None = None
     trim_db: Decibels | None = 40.0
-    features: Literal["mfcc", "logmel"] = "mfcc"  # what the frames are (`timing.features`)
+    features: Literal["logmel", "mfcc"] = "logmel"  # what the frames are (`timing.features`)
+    max_excess: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,16 +51,27 @@ class Alignment:
     path: np.ndarray  # (P, 2) int64: (frame of A, frame of B), both non-decreasing
     total: float  # summed frame cost along the path
     rejected: bool = False  # mean cost per step above the threshold it was judged by
+    # The mean, over the frames of A and of B (halves), of each frame's cost to its nearest frame
+    # of the other, in any order: what a path costs per step at best.
+    floor: float = 0.0
 
     @property
     def cost(self) -> float:
         """Mean cost per step."""
         return self.total / len(self.path)
 
-    def judged(self, max_cost: float | None) -> Alignment:
-        """The same path, rejected when its mean cost per step exceeds `max_cost`."""
-        rejected = max_cost is not None and not self.cost <= max_cost
-        return Alignment(self.path, self.total, rejected)
+    @property
+    def excess(self) -> float:
+        """Mean cost per step above the floor: what keeping the content's order costs."""
+        return self.cost - self.floor
+
+    def judged(self, max_cost: float | None, max_excess: float | None = None) -> Alignment:
+        """The same path, rejected when its mean cost per step exceeds `max_cost` or its
+        excess exceeds `max_excess`."""
+        rejected = (max_cost is not None and not self.cost <= max_cost) or (
+            max_excess is not None and not self.excess <= max_excess
+        )
+        return Alignment(self.path, self.total, rejected, self.floor)
 
 
 def cost_matrix(a: np.ndarray, b: np.ndarray, metric: Metric = "cosine") -> np.ndarray:
@@ -136,6 +152,7 @@ def dtw_path(
     band: float | None = 0.2,
     metric: Metric = "cosine",
     max_cost: float | None = None,
+    max_excess: float | None = None,
 ) -> Alignment:
     """The least-cost warping path between two feature sequences within the band.
     # (T_a, D), (T_b, D) -> Alignment"""
@@ -143,7 +160,10 @@ def dtw_path(
         raise ValueError(f"cannot align an empty sequence ({len(a)} and {len(b)} frames)")
     cost = cost_matrix(a, b, metric)
     total = accumulated_cost(cost, *band_bounds(len(a), len(b), band))
-    return Alignment(backtrack(total), float(total[-1, -1])).judged(max_cost)
+    floor = 0.5 * (float(cost.min(1).mean()) + float(cost.min(0).mean()))
+    return Alignment(backtrack(total), float(total[-1, -1]), floor=floor).judged(
+        max_cost, max_excess
+    )
 
 
 def frame_levels_db(
@@ -182,6 +202,8 @@ def align(
     if config.trim_db is not None and levels_a is not None and levels_b is not None:
         keep_a = trim_silence(levels_a[: len(a)], config.trim_db)
         keep_b = trim_silence(levels_b[: len(b)], config.trim_db)
-    found = dtw_path(a[keep_a], b[keep_b], config.band, config.metric, config.max_cost)
+    found = dtw_path(
+        a[keep_a], b[keep_b], config.band, config.metric, config.max_cost, config.max_excess
+    )
     offset = np.asarray([keep_a.start, keep_b.start], np.int64)
-    return Alignment(found.path + offset, found.total, found.rejected)
+    return Alignment(found.path + offset, found.total, found.rejected, found.floor)

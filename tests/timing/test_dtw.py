@@ -89,6 +89,26 @@ def test_a_costly_path_is_reported_not_raised():
     assert not other.judged(None).rejected
 
 
+def test_the_excess_tells_other_order_from_other_timing():
+    """Four segments of A, B the same segments held for other lengths, C them in another order:
+    every frame of C has an exact twin in A, so its floor is as low as B's, but keeping the order
+    costs C alone: its excess, not B's, is rejected."""
+    rng = np.random.default_rng(6)
+    segments = [
+        rng.standard_normal((1, 6)) + rng.standard_normal((n, 6)) * 0.05 for n in (12, 9, 15, 10)
+    ]
+    a = np.concatenate(segments)
+    b = np.concatenate([np.repeat(x, 2, axis=0)[: len(x) + 4] for x in segments])
+    c = np.concatenate([segments[k] for k in (2, 0, 3, 1)])
+    same, other = dtw_path(a, b, max_excess=0.1), dtw_path(a, c, max_excess=0.1)
+    assert same.floor == pytest.approx(other.floor, abs=0.05) and same.floor < 0.05
+    assert same.excess < 0.02 and not same.rejected
+    assert other.excess > 0.3 and other.rejected
+    assert not other.judged(None).rejected and other.judged(None, 0.5 * other.excess).rejected
+    config = DTWConfig(max_excess=0.1, trim_db=None)
+    assert align(a, c, config).floor == other.floor and align(a, c, config).rejected
+
+
 def test_silence_is_trimmed_at_both_ends_only():
     rng = np.random.default_rng(2)
     tone = np.sin(2 * np.pi * 220 * np.arange(8000) / SAMPLE_RATE)
