@@ -1,11 +1,10 @@
 """Time maps between two renditions of one content, computed once per pair of recordings.
 
-`RenditionAligner` aligns two recordings' audio (`pairalign.timing`: DTW on log-mel or MFCC
-frames, silence trimmed, within a band, a path whose mean cost is above `max_cost`, or above its
-floor by more than `max_excess`, rejected) and gives the map of A's seconds to B's. Each map is
-kept in a directory under the run's storage (local or s3://; never beside the corpus, which may be
-read-only), one small file per (A, B, what the DTW ran on), so a later epoch, a retried task or a
-resumed run reads it instead of aligning again.
+`RenditionAligner` aligns two recordings' audio (`pairalign.timing`: DTW on MFCC frames, silence
+trimmed, within a band, a path whose mean cost is above `max_cost` rejected) and gives the map of
+A's seconds to B's. Each map is kept in a directory under the run's storage (local or s3://;
+never beside the corpus, which may be read-only), one small file per (A, B, what the DTW ran on),
+so a later epoch, a retried task or a resumed run reads it instead of aligning again.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from pairalign.data.storage import join, url_to_fs
-from pairalign.timing import DTWConfig, TimeMap, align
-from pairalign.timing.features import FRAME_SECONDS, dtw_features, dtw_levels
+from pairalign.timing import DTWConfig, TimeMap, align, frame_levels_db
+from pairalign.timing.features import FRAME_SECONDS, dtw_features
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ class RenditionAligner:
         sr, config = self.sample_rate, self.config
         a = dtw_features(samples_a, sr, config.features)
         b = dtw_features(samples_b, sr, config.features)
-        levels_a, levels_b = dtw_levels(samples_a, sr), dtw_levels(samples_b, sr)  # same frames
+        hop = round(sr * FRAME_SECONDS)
+        levels_a = frame_levels_db(samples_a, 4 * hop, hop)
+        levels_b = frame_levels_db(samples_b, 4 * hop, hop)
         alignment = align(a, b, config, levels_a, levels_b)
         if alignment.rejected:
             return RenditionMap(None, alignment.cost)

@@ -53,9 +53,8 @@ class ViewConfig:
     # share of pairs whose view B is another speaker's rendition of the same content
     # (`pairalign.data.partners`); 0 = every pair is two views of one recording
     cross_voice: float = 0.0
-    # how a cross-voice pair's two recordings are aligned (`pairalign.timing`, on log-mel
-    # frames); a path whose mean cost per step is more than 0.3 above its floor is rejected
-    dtw: DTWConfig = field(default_factory=lambda: DTWConfig(max_excess=0.3))
+    # how a cross-voice pair's two recordings are aligned (`pairalign.timing`, on MFCC frames)
+    dtw: DTWConfig = field(default_factory=lambda: DTWConfig(max_cost=0.7))
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cross_voice <= 1.0:

@@ -40,7 +40,7 @@ class DTWConfig:
     band: float | None = 0.2
     max_cost: float | None = None
     trim_db: Decibels | None = 40.0
-    features: Literal["logmel", "mfcc"] = "logmel"  # what the frames are (`timing.features`)
+    features: Literal["mfcc", "logmel"] = "mfcc"  # what the frames are (`timing.features`)
     max_excess: float | None = None
 
 
