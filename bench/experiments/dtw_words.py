@@ -7,7 +7,7 @@ voices of one sentence are aligned with `pairalign.timing.align`, A's word start
 through `TimeMap.from_path` into B's time and compared with B's word starts.
 
     PYTHONPATH=. python -m bench.experiments.dtw_words sentences=30 pairs_per_sentence=4 \\
-        out=/tmp/dtw_words.json
+        out=runs/dtw_words.json
     PYTHONPATH=. python -m bench.experiments.dtw_words sentences=2 pairs_per_sentence=1 \\
         "features=[logmel]" "metrics=[cosine]" "bands=[0.2]" "trims=[40]" cost_pairs=300 \\
         repeats=3 corpus=data/builtin
