@@ -3,19 +3,19 @@ present. A CEILING, not a tokenizer: each clip's string is made by consulting th
 renditions of its sentence in the set it is then measured on (the relevant items of its query).
 
 For each clip A of a set and each other rendition B of its sentence (another voice): B's frames
-are aligned to A's by DTW (`pairalign.timing.align`: on normalised log-mel frames, `features=mel`,
-or on the stage-1 checkpoint's latents, `features=latents`), the path becomes a time map of
-seconds (`TimeMap.from_path`), and each of A's 20 ms model frames gets the frame of B that its
-centre maps to (frames outside the aligned stretch, i.e. trimmed silence, have no partner). A's
-string is then `pairalign.strings.consensus.consensus_runs_multi`: A's VQ-string runs that at
-least `quorum` of the others agree with (`threshold`, `slack`: a run agrees with B when that
-share of its frames' partners hold its code, within `slack` frames), the rest merged into their
-neighbours. The strings are measured as every string is (`measure_tokenizer`: tokens/s, MAP, ...;
-no cross-view consistency, which has no second rendition). `quorum` 0 keeps every run: A's VQ
-string made from frame codes stitched across the 3 s windows (a check against the archive-path
-VQ strings). `pair=true` adds the consensus against ONE other rendition (the first other voice's
-rendition of the sentence in utterance-id order), the form a stage-2 consensus target takes on a
-cross-voice pair.
+are aligned to A's by DTW (`pairalign.timing.align`: on the stage-1 checkpoint's quantizer
+latents, `features=latents`, the default, or on normalised log-mel frames, `features=mel`), the
+path becomes a time map of seconds (`TimeMap.from_path`), and each of A's 20 ms model frames
+gets the frame of B that its centre maps to (frames outside the aligned stretch, i.e. trimmed
+silence, have no partner). A's string is then `strings.consensus.consensus_runs_multi`: A's
+VQ-string runs that at least `quorum` of the others agree with (`threshold`, `slack`: a run
+agrees with B when that share of its frames' partners hold its code, within `slack` frames), the
+rest merged into their neighbours. The strings are measured as every string is
+(`measure_tokenizer`: tokens/s, MAP, ...; no cross-view consistency, which has no second
+rendition). `quorum` 0 keeps every run: A's VQ string made from frame codes stitched across the
+3 s windows (a check against the archive-path VQ strings). `pair=true` adds the consensus
+against ONE other rendition (the first other voice's rendition of the sentence in utterance-id
+order), the form a stage-2 consensus target takes on a cross-voice pair.
 
 Beside it: the checkpoint's default VQ strings, and its merge and DPDP strings
 (`VQStringConfig.rate`/`reduce`) at rates bracketing each oracle rate, MAP interpolated to the
@@ -23,6 +23,11 @@ oracle's measured rate (`vq_baselines.map_at_rate`).
 
     PYTHONPATH=. nice -n 19 python -m bench.experiments.consensus_oracle \\
         checkpoint=<stage-1 run dir> corpus=data/builtin out=runs/consensus-oracle.json
+    # a variant on the same strings, reusing that run's merge/DPDP curves (the slow part)
+    PYTHONPATH=. nice -n 19 python -m bench.experiments.consensus_oracle \\
+        checkpoint=<stage-1 run dir> curves_from=[runs/consensus-oracle.json] features=mel
+
+Figures (2026-12-05): BENCHMARKS.md, "Pairs that change the speaker (issue 28)".
 """
 
 from __future__ import annotations
