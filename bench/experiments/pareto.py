@@ -26,7 +26,8 @@ windows, and measured by the library's `measure_tokenizer` (no cross-view figure
 
 Writes `out` (JSON, the issue's shape plus `curves`, `verdicts` and the run's settings; paths
 relative to `paths_from`) and the plot beside it (`.png`: MAP against tokens/s, one panel a set).
-Measured figures are kept in `<out>.measured.json` and reused when the script is run again.
+Measured figures are kept in `store` (a JSON file, when named) and reused when the script is run
+again with the same stage-1 checkpoint.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ class Pareto:
     sets: tuple[str, ...] = SET_NAMES
     rates: tuple[float, ...] = (6, 8, 10, 12, 14)  # the heuristics' curves (tokens/s)
     train_clips: int = 400  # built-in train clips BPE learns its merges on (0: all)
-    batch_size: int = 32
     out: str = "bench/results/pareto.json"
+    store: str = ""  # JSON file of the figures measured, reused when run again ("": none kept)
     paths_from: str = "."  # paths in `out` are written relative to this directory
 
 
@@ -238,7 +239,7 @@ class Stage2:
 
 def stage2_of(path: str, stage1: str) -> Stage2:
     """The checkpoint of a stage-2 run; refused unless its stage 2 started from `stage1`."""
-    checkpoint = str(resolve_checkpoint(path))
+    checkpoint = os.path.realpath(resolve_checkpoint(path))
     config = load_checkpoint(checkpoint)["stage_config"]
     init = config.get("init_checkpoint") or ""
     if not init or os.path.realpath(resolve_checkpoint(init)) != os.path.realpath(stage1):
@@ -386,7 +387,7 @@ def shown(path: str, start: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse(Pareto, argv, __doc__)
-    stage1 = str(resolve_checkpoint(args.stage1))
+    stage1 = os.path.realpath(resolve_checkpoint(args.stage1))  # the store's key
     points = [[stage2_of(path, stage1) for path in point.seeds] for point in args.points]
     targets = []
     for point, seeds in zip(args.points, points, strict=True):
@@ -398,14 +399,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     sets = Sets(str(Path(args.corpus).resolve()), args.foreign, vcc_manifest=args.vcc_manifest)
     tokenizer = Tokenizer.from_checkpoint(stage1)
     cache = ContextCache(tokenizer)
-    out = Path(args.out)
-    store_file = out.with_suffix(".measured.json")
-    saved = json.loads(store_file.read_text()) if store_file.exists() else {}
+    out, store_file = Path(args.out), Path(args.store) if args.store else None
+    saved = json.loads(store_file.read_text()) if store_file and store_file.exists() else {}
     store = saved.get("figures", {}) if saved.get("stage1") == stage1 else {}
 
     def save() -> None:
-        store_file.parent.mkdir(parents=True, exist_ok=True)
-        store_file.write_text(json.dumps({"stage1": stage1, "figures": store}, indent=1))
+        if store_file:
+            store_file.parent.mkdir(parents=True, exist_ok=True)
+            store_file.write_text(json.dumps({"stage1": stage1, "figures": store}, indent=1))
 
     learned: list[BPEMerges] = []
 
@@ -444,3 +445,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_json(out, result)
     plot(result, names, out.with_suffix(".png"))
     print(table(result, names))
+
+
+if __name__ == "__main__":
+    main()
