@@ -5,6 +5,7 @@ heuristics at each seed's rate, and the verdict is the issue's test."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -117,4 +118,10 @@ def test_the_verdict_is_every_seed_above_and_the_mean_above_by_more_than_the_spr
     assert noisy["every_seed_above"] and not noisy["mean_above_by_more_than_spread"]
     one_below = verdict(seeds([0.85, 0.86, 0.79]))
     assert not one_below["every_seed_above"] and not one_below["beats_heuristics"]
-    assert not verdict(seeds([0.9, 0.9], best=float("nan")))["beats_heuristics"]
+    unmeasured = verdict(seeds([0.9, 0.9], best=float("nan")))  # only BPE reaches the rate
+    assert unmeasured["gains"] == [0.4, 0.4] and unmeasured["unreached"] == [
+        "dpdp_map",
+        "merged_map",
+    ]
+    none = [{"map": 0.9, "merged_map": math.nan, "dpdp_map": math.nan, "bpe_map": math.nan}]
+    assert not verdict(none)["beats_heuristics"]
