@@ -24,8 +24,11 @@ string is the rule applied to its cached codes and costs, stitched as the archiv
 windows, and measured by the library's `measure_tokenizer` (no cross-view figures: `rate`, `map`,
 `archive_tokens` are what this comparison reads).
 
-Writes `out` (JSON, the issue's shape plus `curves`, `verdicts` and the run's settings; paths
-relative to `paths_from`) and the plot beside it (`.png`: MAP against tokens/s, one panel a set).
+Writes `out` (JSON, the issue's shape plus each set's `curves`, each point's `verdict` and the
+run's settings; paths relative to `paths_from`), the plot beside it (`.png`: MAP against tokens/s,
+one panel a set) and prints the table (`pareto_report.py`). More points, e.g. from a YAML file
+given as `--config`: `points: [{target_rate: 10, seeds: [...]}, {seeds: [...]}]` (a point's
+target rate defaults to its runs' `objective.targets.rate`).
 Measured figures are kept in `store` (a JSON file, when named) and reused when the script is run
 again with the same stage-1 checkpoint.
 """
@@ -46,7 +49,8 @@ import numpy as np
 import torch
 
 from bench.cli import parse
-from bench.experiments.measure_sets import Sets, strings_figures, write_json
+from bench.experiments.measure_sets import BASELINES, Sets, strings_figures, write_json
+from bench.experiments.pareto_report import plot, table
 from bench.experiments.vq_baselines import BPE_MAX_MERGES, load_train, map_at_rate
 from pairalign.data.corpora.spec import CorpusConfig
 from pairalign.evaluation.figures import ClipSet, clip_strings, measure_tokenizer
@@ -57,7 +61,6 @@ from pairalign.tokenizing.kinds import Timed
 from pairalign.tokenizing.tokenizer import Tokenizer
 from pairalign.tokenizing.tokenizer_kind import TokenizerKind
 
-HEURISTICS = ("merge", "dpdp", "bpe")
 SET_NAMES = ("builtin_test", "vcc_test", "foreign")
 
 
@@ -272,7 +275,7 @@ def measure_set(
     }
     found = [[measure.pairalign(s.checkpoint) for s in seeds] for seeds in points]
     rates = probe_rates(grid, [f["rate"] for seeds in found for f in seeds])
-    curves = {reduce: [measure.heuristic(reduce, rate) for rate in rates] for reduce in HEURISTICS}
+    curves = {reduce: [measure.heuristic(reduce, rate) for rate in rates] for reduce in BASELINES}
     curve = {  # as vq_baselines.map_at_rate reads a curve
         f"{reduce}@{i}": {"token_rate": f["rate"], "map": f["map"]}
         for reduce, fs in curves.items()
@@ -307,86 +310,6 @@ def measure_set(
         for reduce, fs in curves.items()
     }
     return out
-
-
-def table(result: dict, sets: Sequence[str]) -> str:
-    """Markdown: per set, the collapsed and VQ strings, every seed beside the heuristics at its
-    rate, each point's verdict, and the heuristics' curves."""
-    lines = []
-    for name in sets:
-        found = result[name]
-        lines += [
-            f"**{name}**",
-            "",
-            "| strings | tokens/s | MAP | archive tokens | merged | DPDP | BPE | gain over best |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for kind in ("collapsed", "vq"):
-            f = found[kind]
-            lines.append(
-                f"| {kind} | {f['rate']:.2f} | {f['map']:.4f} | {f['archive_tokens']} |||||"
-            )
-        for point in found["points"]:
-            for s, gain in zip(point["seeds"], point["verdict"]["gains"], strict=True):
-                lines.append(
-                    f"| PairAlign @{point['target_rate']:g}/s seed {s['seed']} | {s['rate']:.2f} "
-                    f"| {s['map']:.4f} | {s['archive_tokens']} | {s['merged_map']:.4f} "
-                    f"| {s['dpdp_map']:.4f} | {s['bpe_map']:.4f} | {gain:+.4f} |"
-                )
-        lines.append("")
-        for point in found["points"]:
-            v = point["verdict"]
-            lines.append(
-                f"- point @{point['target_rate']:g}/s: mean MAP {v['mean_map']:.4f}, mean gain "
-                f"over the best heuristic {v['mean_gain']:+.4f}, spread (std) {v['spread']:.4f} "
-                f"(range {v['range']:.4f}); every seed above: {v['every_seed_above']}; mean above "
-                f"by more than the spread: {v['mean_above_by_more_than_spread']}; archive tokens "
-                f"{point['archive_share_of_collapsed']:.0%} of the collapsed codes', mean MAP "
-                f"{point['mean_map_minus_vq']:+.4f} against the VQ strings"
-            )
-        header = " | ".join(f"{r} tokens/s, MAP" for r in HEURISTICS)
-        lines += ["", f"| target | {header} |", "|---|---|---|---|"]
-        curves = found["curves"]
-        for i, row in enumerate(curves["merge"]):
-            cells = " | ".join(
-                f"{curves[r][i]['rate']:.2f}, {curves[r][i]['map']:.4f}" for r in HEURISTICS
-            )
-            lines.append(f"| {row['target']:g} | {cells} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def plot(result: dict, sets: Sequence[str], path: Path) -> None:
-    """MAP against tokens/s, a panel a set: the heuristics' curves, PairAlign seeds, VQ and
-    collapsed strings."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.2 * len(sets), 3.8))
-    axes = fig.subplots(1, len(sets), squeeze=False)[0]
-    styles = {"merge": ("tab:green", "shortest-run merge"), "dpdp": ("tab:purple", "DPDP")}
-    styles["bpe"] = ("tab:orange", "BPE")
-    for ax, name in zip(axes, sets, strict=True):
-        found = result[name]
-        for reduce, (colour, label) in styles.items():
-            points = sorted((f["rate"], f["map"]) for f in found["curves"][reduce])
-            ax.plot(*zip(*points, strict=True), marker=".", color=colour, label=label)
-        for i, point in enumerate(found["points"]):
-            ax.scatter(
-                [s["rate"] for s in point["seeds"]],
-                [s["map"] for s in point["seeds"]],
-                color="tab:red",
-                marker="os^D"[i % 4],
-                zorder=3,
-                label=f"PairAlign @{point['target_rate']:g}/s (seeds)",
-            )
-        for kind, colour, marker in (("vq", "tab:blue", "*"), ("collapsed", "k", "x")):
-            f = found[kind]
-            ax.scatter(f["rate"], f["map"], color=colour, marker=marker, s=70, zorder=3, label=kind)
-        ax.set(title=name, xlabel="tokens per second", ylabel="MAP")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def shown(path: str, start: str) -> str:

@@ -17,11 +17,10 @@ from bench.experiments.pareto import (
     SetMeasure,
     Stage2,
     measure_set,
-    plot,
     probe_rates,
-    table,
     verdict,
 )
+from bench.experiments.pareto_report import plot, table
 from bench.experiments.vq_baselines import BPEStrings
 from pairalign.evaluation.figures import ClipSet, clip_strings
 from pairalign.strings.bpe import BPEMerges, learn_merges
