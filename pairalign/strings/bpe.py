@@ -17,18 +17,25 @@ right), which gives what applying the merges one after another gives: a merge on
 that hold its new token, and merges of that token come later. Each merge shortens a string or
 leaves it, so fewer tokens per second need more merges: `merges_for_rate` finds the fewest by
 bisection. A merged token spans the union of its parts' spans (`merge_runs`). Pure python.
+
+`BPEMerges` is a learned table as the VQ-string rule's `bpe` scheme reads it (`strings/rule.py`,
+the `StringContext` extra "bpe"): the clip's run-collapsed codes encoded with a fixed number of
+merges (a vocabulary chosen on a corpus, e.g. by `merges_for_rate`), or, without one, with the
+fewest merges that bring the clip to its own budget (`max(1, round(seconds x rate))` tokens, as
+the other schemes cut it; every merge at a rate <= 0).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
-from pairalign.strings.runs import Runs
+from pairalign.strings.runs import Runs, run_budget
 
 Pair = tuple[int, int]
 
@@ -115,10 +122,42 @@ def merges_for_rate(
         tokens = sum(map(len, apply_merges_all(strings, merges, count, vocab_size)))
         return tokens <= rate * total
 
-    lo, hi = 0, len(merges)  # the answer is in [lo, hi]
+    return _fewest(fits, len(merges))
+
+
+@dataclass(frozen=True)
+class BPEMerges:
+    """Learned merges as the `bpe` scheme of the VQ-string rule reads them (see the module
+    docstring): merge i makes token `vocab_size + i`."""
+
+    merges: tuple[Pair, ...]
+    vocab_size: int  # the codes the merges were learned on
+    count: int | None = None  # merges applied to every clip; None: the fewest that fit its budget
+
+    def __post_init__(self) -> None:
+        _ranks(self.merges, self.count or 0)  # a count beyond the merges is refused here
+
+    def runs(self, runs: Runs, seconds: float, rate: float) -> Runs:
+        """The run-collapsed `runs` of one clip of `seconds` encoded (`merge_runs`)."""
+        count = self.count
+        if count is None and rate <= 0:
+            count = len(self.merges)
+        elif count is None:
+            values, budget = np.asarray(runs[0]).tolist(), run_budget(seconds, rate)
+            count = _fewest(
+                lambda n: len(apply_merges(values, self.merges, n, self.vocab_size)) <= budget,
+                len(self.merges),
+            )
+        return merge_runs(runs, self.merges, count, self.vocab_size)
+
+
+def _fewest(fits: Callable[[int], bool], most: int) -> int:
+    """The least count in [0, most] that `fits` (monotone: more merges, fewer tokens); `most`
+    when none does."""
+    lo, hi = 0, most  # the answer is in [lo, hi]
     if fits(lo):
         return lo
-    while hi - lo > 1:  # fits(hi) or hi = len(merges); not fits(lo)
+    while hi - lo > 1:  # fits(hi) or hi = most; not fits(lo)
         mid = (lo + hi) // 2
         if fits(mid):
             hi = mid

@@ -18,6 +18,10 @@ one function and one key:
 - `dpdp`: a duration-penalised segmentation of the frames' code costs within the rate's budget
   (`dpdp.budget_runs`); it replaces the short-run merge (`min_run_frames` not applied) and works
   on codes, not groups.
+- `bpe`: byte-pair encoding of the runs (after the short-run merge; `min_run_frames=1`: the
+  run-collapsed codes) with merges learned by frequency on a training corpus' strings, the
+  context extra "bpe" (a `bpe.BPEMerges`): its fixed count of merges, or the fewest that meet the
+  clip's budget (`bpe.BPEMerges.runs`). Codes, not groups: the merges were learned on codes.
 
 A `rate` <= 0 keeps every run (after the merge); a `rate` > 0 needs the clip's `seconds`.
 """
@@ -30,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from pairalign.strings.bpe import BPEMerges
 from pairalign.strings.dpdp import budget_runs
-from pairalign.strings.runs import Runs, merge_short_runs, reduce_runs
+from pairalign.strings.runs import Runs, merge_short_runs, reduce_runs, runs
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,8 @@ class VQStringConfig:
     min_run_frames: int = 1  # runs shorter than this join a neighbour before runs collapse
     groups: int = 0  # > 0: codes clustered into this many groups (k-means on the codebook)
     rate: float = 0.0  # > 0: at most max(1, round(seconds x rate)) tokens (after the above)
-    # how: a key of SCHEMES (merge the shortest runs, keep evenly spaced run indices, or segment
-    # the frame costs: merge, index, dpdp)
+    # how: a key of SCHEMES (merge the shortest runs, keep evenly spaced run indices, segment the
+    # frame costs, or byte-pair encode the runs: merge, index, dpdp, bpe)
     reduce: str = "merge"
 
     def __post_init__(self) -> None:
@@ -181,3 +186,9 @@ def _index(context: StringContext, config: VQStringConfig) -> Runs:
 @scheme("dpdp", needs={"costs"}, groups=False)
 def _dpdp(context: StringContext, config: VQStringConfig) -> Runs:
     return budget_runs(context.costs, _seconds(context), config.rate)
+
+
+@scheme("bpe", needs={"bpe"}, groups=False)
+def _bpe(context: StringContext, config: VQStringConfig) -> Runs:
+    table: BPEMerges = context.extras["bpe"]
+    return table.runs(runs(merged_codes(context, config)), _seconds(context), config.rate)

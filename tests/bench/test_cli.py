@@ -24,6 +24,7 @@ SCRIPTS = [
         "dense_collapsed",
         "eval_artefacts",
         "foreign_corpus",
+        "pareto",
         "real_speech",
         "refine_variants",
         "ship",

@@ -15,6 +15,7 @@ from pairalign.models.vq_model import ModelConfig
 from pairalign.objectives.refine_config import RefineObjective, TargetConfig
 from pairalign.objectives.refine_step import RefineStep
 from pairalign.objectives.stage1 import Stage1Weights, stacked_seconds, stacked_views
+from pairalign.strings.bpe import BPEMerges, apply_merges, learn_merges
 from pairalign.strings.rule import (
     SCHEMES,
     Scheme,
@@ -109,9 +110,9 @@ def test_a_scheme_without_an_input_it_needs_is_refused_by_name(monkeypatch):
 
 
 def test_unknown_schemes_are_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match=r"reduce='nope': expected one of \['dpdp', 'index'"):
+    with pytest.raises(ValueError, match=r"reduce='nope': expected one of \['bpe', 'dpdp'"):
         VQStringConfig(reduce="nope")
-    with pytest.raises(ValueError, match=r"scheme='nope': expected one of \['dpdp', 'index'"):
+    with pytest.raises(ValueError, match=r"scheme='nope': expected one of \['bpe', 'dpdp'"):
         TargetConfig(scheme="nope")
 
 
@@ -126,3 +127,27 @@ def test_the_rule_is_the_run_operations_it_names():
     assert string_runs(StringContext(codes), VQStringConfig())[0].tolist() == [0, 1, 2, 3]
     index = string_runs(StringContext(codes, 1.0), VQStringConfig(rate=2.0, reduce="index"))
     assert index[0].tolist() == [0, 3]
+
+
+def test_bpe_is_a_scheme_of_the_rule_with_merges_learned_on_collapsed_strings():
+    """bpe: the run-collapsed codes encoded with merges learned by frequency; a fixed count for
+    every clip, or the fewest that meet the clip's budget; a merged token spans its parts."""
+    train = [[0, 1, 2, 0, 1, 3], [0, 1, 2, 3], [2, 0, 1, 2]]  # (0, 1), then (4, 2) most frequent
+    merges = tuple(learn_merges(train, vocab_size=4, max_merges=10))
+    assert merges[:2] == ((0, 1), (4, 2))
+    codes = np.asarray([0, 0, 1, 2, 2, 2, 3, 0, 1, 1, 3])  # collapsed: 0 1 2 3 0 1 3
+    context = StringContext(codes, seconds=1.0, extras={"bpe": BPEMerges(merges, 4)})
+    collapsed = VQStringConfig(min_run_frames=1, reduce="bpe")  # rate 0: every merge
+    values, starts, ends = string_runs(context, collapsed)
+    assert values.tolist() == apply_merges([0, 1, 2, 3, 0, 1, 3], merges, len(merges), 4)
+    assert values.tolist()[:2] == [5, 3] and (starts[0], ends[0]) == (0, 6)
+    assert starts[0] == 0 and ends[-1] == len(codes) and np.all(starts[1:] == ends[:-1])
+    for rate, kept in ((6.0, [4, 2, 3, 4, 3]), (4.0, [5, 3, 4, 3])):  # the fewest merges that fit
+        budgeted = VQStringConfig(min_run_frames=1, rate=rate, reduce="bpe")
+        assert string_runs(context, budgeted)[0].tolist() == kept
+    fixed = StringContext(codes, seconds=1.0, extras={"bpe": BPEMerges(merges, 4, count=1)})
+    assert string_runs(fixed, budgeted)[0].tolist() == [4, 2, 3, 4, 3]  # the corpus's count
+    with pytest.raises(ValueError, match=r"scheme 'bpe' needs bpe"):
+        string_runs(StringContext(codes, seconds=1.0), collapsed)
+    with pytest.raises(ValueError, match="segments codes, not groups"):
+        VQStringConfig(groups=2, reduce="bpe")
