@@ -13,6 +13,7 @@ import pyarrow as pa
 import torch
 
 from pairalign.config import PathStr, to_dict
+from pairalign.data.views import ViewConfig
 from pairalign.models.vq_model import ModelConfig, VQModel
 from pairalign.objectives.stage1 import Stage1Weights, stage1_losses
 from pairalign.stages.config import StageRunConfig
@@ -26,6 +27,8 @@ class VQStageConfig(StageRunConfig):
     name: str = "vq-tiny"
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: Stage1Weights = field(default_factory=Stage1Weights)
+    # half the pairs across voices (two speakers of one sentence, DTW-aligned): BENCHMARKS.md, #28
+    views: ViewConfig = field(default_factory=lambda: ViewConfig(cross_voice=0.5))
     # frame codes -> VQ strings: runs of one frame (20 ms) join a neighbour (BENCHMARKS.md, #12)
     strings: VQStringConfig = field(default_factory=lambda: VQStringConfig(min_run_frames=2))
     # a dense tokenizer (workflows/dense.py, pool = model.encoder.subsample) whose codes of the

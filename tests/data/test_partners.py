@@ -210,3 +210,15 @@ def _find(recording: np.ndarray, crop: np.ndarray) -> float:
         if np.array_equal(recording[start : start + n], crop[:n]):
             return start / SR
     raise AssertionError("crop not found")
+
+
+def test_a_path_that_costs_too_much_leaves_the_row_an_ordinary_pair(recorded, tmp_path):
+    from pairalign.timing import DTWConfig
+
+    views = ViewConfig(seed=3, cross_voice=1.0, dtw=DTWConfig(max_cost=0.0))
+    index = ContentIndex.from_rows(recorded)
+    out = make_pair_batch(recorded, views=views, rejects_dir=str(tmp_path / "r"), partners=index)
+    drawn = out["content_id"] != ""
+    assert np.all(out["cross"] == 0) and np.all(out["utterance_b"] == out["utterance_id"])
+    assert np.all(out["dtw_cost"][drawn] > 0) and np.all(np.isnan(out["dtw_cost"][~drawn]))
+    np.testing.assert_allclose(out["time_b"], np.tile(views.time_grid, (len(drawn), 1)), atol=1e-6)

@@ -141,7 +141,10 @@ def test_demo_config_rejects_bad_overrides(bad_key):
 
 def test_cross_voice_pairs_on_the_workers(ray_session, tmp_path):
     manifest = _corpus_with_bad_files(tmp_path)[0].slice(0, 10)  # every content read twice
-    views = ViewConfig(cross_voice=1.0)
+    from pairalign.timing import DTWConfig
+
+    # no path rejected: these synthetic renditions are not speech (rejection: test_partners.py)
+    views = ViewConfig(cross_voice=1.0, dtw=DTWConfig(max_cost=None))
     rows = _collect(build_paired_views(manifest, views, rejects_dir=str(tmp_path / "r")))
     assert len(rows) == 10
     for row in rows.values():
