@@ -64,6 +64,7 @@ from pairalign.data.corpora.builtin import trim_silence as trim_espeak_silence
 from pairalign.data.corpora.voices import synthesize_wav
 from pairalign.timing import DTWConfig, TimeMap, align, frame_levels_db
 from pairalign.timing.dtw import cost_matrix
+from pairalign.timing.features import dct_basis
 from pairalign.units import SAMPLE_RATE
 
 HOP_SECONDS = 0.01  # the DTW frames' hop: LogMel frame i is centred at sample i * hop
@@ -242,15 +243,6 @@ def log_mel(samples: np.ndarray, normalised: bool) -> np.ndarray:
     return out[:frames].double().numpy()
 
 
-@lru_cache(maxsize=2)
-def _dct(n: int, k: int) -> np.ndarray:
-    """Orthonormal DCT-II basis.  # -> (n, k)"""
-    i = np.arange(n)[:, None] + 0.5
-    basis = np.cos(np.pi / n * i * np.arange(k)[None]) * np.sqrt(2.0 / n)
-    basis[:, 0] /= np.sqrt(2.0)
-    return basis
-
-
 def _cmvn(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0, keepdims=True)) / (x.std(0, keepdims=True) + 1e-5)
 
@@ -276,7 +268,7 @@ def frames(samples: np.ndarray, kind: str) -> np.ndarray:
     if kind not in FEATURES:
         raise ValueError(f"unknown features {kind!r}: {FEATURES}")
     logmel = log_mel(samples, normalised=not kind.startswith("mfcc_raw"))
-    cepstra = logmel @ _dct(logmel.shape[1], 13)
+    cepstra = logmel @ dct_basis(logmel.shape[1], 13)
     if not kind.endswith("0"):
         cepstra = cepstra[:, 1:]
     if kind == "mfcc_delta":

@@ -56,13 +56,20 @@ class RenditionAligner:
 
     def align(self, samples_a: np.ndarray, samples_b: np.ndarray) -> RenditionMap:
         """Align two recordings' audio (no cache)."""
-        sr, config = self.sample_rate, self.config
-        a = dtw_features(samples_a, sr, config.features)
-        b = dtw_features(samples_b, sr, config.features)
-        hop = round(sr * FRAME_SECONDS)
-        levels_a = frame_levels_db(samples_a, 4 * hop, hop)
-        levels_b = frame_levels_db(samples_b, 4 * hop, hop)
-        alignment = align(a, b, config, levels_a, levels_b)
+        return self.align_frames(self.frames(samples_a), self.frames(samples_b))
+
+    def frames(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A recording's DTW features and frame levels in dB (what `align_frames` takes: compute
+        them once for a recording aligned with several others)."""
+        hop = round(self.sample_rate * FRAME_SECONDS)
+        features = dtw_features(samples, self.sample_rate, self.config.features)
+        return features, frame_levels_db(samples, 4 * hop, hop)
+
+    def align_frames(
+        self, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+    ) -> RenditionMap:
+        """Align two recordings from their `frames`."""
+        alignment = align(a[0], b[0], self.config, a[1], b[1])
         if alignment.rejected:
             return RenditionMap(None, alignment.cost)
         return RenditionMap(TimeMap.from_path(alignment.path, FRAME_SECONDS), alignment.cost)

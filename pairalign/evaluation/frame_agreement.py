@@ -51,8 +51,9 @@ def aligned_code_agreement(
     if 0 < max_pairs < len(pairs):
         pairs = [pairs[k] for k in np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int)]
     same = total = rejected = 0
-    for i, j in pairs:
-        found = aligner.align(audio[i], audio[j])
+    frames = {k: aligner.frames(audio[k]) for k in sorted({k for pair in pairs for k in pair})}
+    for i, j in pairs:  # each clip's frames computed once, whatever its number of partners
+        found = aligner.align_frames(frames[i], frames[j])
         if found.time_map is None:
             rejected += 1
             continue

@@ -43,7 +43,7 @@ def dtw_features(
         logmel = frontend(wave[None])[0, :frames].double().numpy()  # (T, M), normalised
     if kind == "logmel":
         return logmel.astype(np.float32)
-    cepstra = logmel @ _dct(logmel.shape[1], n_mfcc + 1)[:, 1:]  # (T, n_mfcc): c1..c_n
+    cepstra = logmel @ dct_basis(logmel.shape[1], n_mfcc + 1)[:, 1:]  # (T, n_mfcc): c1..c_n
     mean, std = cepstra.mean(0, keepdims=True), cepstra.std(0, keepdims=True)
     return ((cepstra - mean) / (std + 1e-5)).astype(np.float32)
 
@@ -65,7 +65,7 @@ def _frontend(sample_rate: int):
 
 
 @lru_cache(maxsize=4)
-def _dct(n: int, k: int) -> np.ndarray:
+def dct_basis(n: int, k: int) -> np.ndarray:
     """Orthonormal DCT-II basis.  # -> (n, k)"""
     i = np.arange(n)[:, None] + 0.5
     basis = np.cos(np.pi / n * i * np.arange(k)[None]) * np.sqrt(2.0 / n)

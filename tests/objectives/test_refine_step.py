@@ -38,6 +38,17 @@ def batch(n=3, samples=16_000):
     }
 
 
+def cross_batch():
+    """`batch()` with pair 1's view B from another recording: 0.6x A's pace, 0.1 s in, 0.7 s
+    of real audio."""
+    grid = torch.arange(101, dtype=torch.float32) * 0.01
+    return batch() | {
+        "source_seconds_b": torch.tensor([1.0, 0.7, 1.0]),
+        "time_b": torch.stack([grid, 0.1 + 0.6 * grid, grid]),
+        "cross": torch.tensor([0.0, 1.0, 0.0]),
+    }
+
+
 def step_of(source: str = "train", freeze_vq: bool = False) -> RefineStep:
     torch.manual_seed(0)
     model = PairAlignModel(CONFIG).train()
@@ -101,13 +112,7 @@ def test_a_frozen_tokenizer_stays_in_eval_mode_after_model_train():
 def test_a_step_on_cross_voice_pairs_maps_the_targets_across_recordings():
     """A batch with B from another recording (`time_b`, B's own seconds) trains; B's real audio
     sets B's condition mask."""
-    data = batch()
-    grid = torch.arange(101, dtype=torch.float32) * 0.01
-    data |= {
-        "source_seconds_b": torch.tensor([1.0, 0.7, 1.0]),
-        "time_b": torch.stack([grid, 0.1 + 0.6 * grid, grid]),
-        "cross": torch.tensor([0.0, 1.0, 0.0]),
-    }
+    data = cross_batch()
     seconds = stacked_seconds(data)
     assert seconds[4] < seconds[3]  # pair 1's view B ends with its own recording
     step = step_of()
@@ -119,13 +124,7 @@ def test_a_step_on_cross_voice_pairs_maps_the_targets_across_recordings():
 def test_consensus_targets_keep_a_subset_of_each_views_runs():
     """With `targets.consensus` each view's target is its VQ-derived string with the runs the
     other view does not share merged away: never longer, never a code the view did not emit."""
-    data = batch()
-    grid = torch.arange(101, dtype=torch.float32) * 0.01
-    data |= {
-        "source_seconds_b": torch.tensor([1.0, 0.7, 1.0]),
-        "time_b": torch.stack([grid, 0.1 + 0.6 * grid, grid]),
-        "cross": torch.tensor([0.0, 1.0, 0.0]),
-    }
+    data = cross_batch()
     torch.manual_seed(0)
     model = PairAlignModel(CONFIG).eval()
     model(0.1 * torch.randn(2, 16_000))
